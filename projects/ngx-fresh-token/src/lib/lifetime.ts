@@ -1,0 +1,172 @@
+import { jwtDecode } from 'jwt-decode';
+import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import type { TokenGrant } from './token';
+
+/** Default time before expiry at which a token counts as expiring and is refreshed: 30 s. */
+export const DEFAULT_REFRESH_BUFFER_MS = 30_000;
+
+/** Skew below this is rounding (JWT times have 1 s resolution) plus latency, not a wrong clock. */
+export const SKEW_TOLERANCE_MS = 2_000;
+
+/** Lifetime status of a token, as in {@link TokenState}. */
+export type TokenStatus = 'signed-out' | 'fresh' | 'expiring' | 'expired';
+
+/**
+ * Everything the service needs to know about a token, computed once when it arrives so that
+ * nothing is decoded per request.
+ */
+export interface TokenLifetime {
+  /** The access token. */
+  token: string;
+  /** Expiry in epoch ms on the issuer's clock; `null` for an opaque token that never expires. */
+  expiresAt: number | null;
+  /** Local clock minus issuer clock, in ms (positive: the local clock is ahead). */
+  skewMs: number;
+  /** Buffer for this token: the configured one, or half the lifetime for short-lived tokens. */
+  bufferMs: number;
+}
+
+interface JwtTimes {
+  exp?: unknown;
+  iat?: unknown;
+}
+
+function isJwtShaped(token: string): boolean {
+  // A JWS compact token has exactly three segments; anything else (opaque, JWE) is not decoded.
+  const first = token.indexOf('.');
+  return first > 0 && token.indexOf('.', first + 1) > first && token.split('.').length === 3;
+}
+
+/**
+ * Reads `exp` and `iat` (in epoch ms) from a JWT; an opaque token gives `{}`.
+ * Throws `NFT204` for a token that looks like a JWT but cannot be decoded or carries a non-numeric `exp`.
+ *
+ * @example
+ * readJwtTimes(createTestJwt({ expiresInSeconds: 60 })).expMs; // now + 60 000
+ */
+export function readJwtTimes(token: string): { expMs?: number; iatMs?: number } {
+  if (!isJwtShaped(token)) return {};
+  let claims: JwtTimes;
+  try {
+    claims = jwtDecode<JwtTimes>(token);
+  } catch {
+    throw new FreshTokenError(
+      FreshTokenErrorCode.MalformedToken,
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has three segments like a JWT but its payload is not valid base64url JSON.' : '',
+    );
+  }
+  const times: { expMs?: number; iatMs?: number } = {};
+  if (claims.exp !== undefined) {
+    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) {
+      throw new FreshTokenError(FreshTokenErrorCode.MalformedToken, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has an `exp` claim that is not a number.' : '');
+    }
+    times.expMs = claims.exp * 1000;
+  }
+  if (typeof claims.iat === 'number' && Number.isFinite(claims.iat)) times.iatMs = claims.iat * 1000;
+  return times;
+}
+
+/**
+ * Estimates how far the local clock is off the issuer's from a token's `iat`, received at
+ * `receivedAtMs`. A cached token's `iat` can be old, so a positive skew (local clock ahead)
+ * is trusted only when without it the token would look stale on arrival, which is the case
+ * that would otherwise refresh in a loop; a negative skew (`iat` in the future) is always
+ * trusted, since it only makes refreshes earlier.
+ *
+ * @example
+ * estimateSkewMs(serverNow, serverNow + 3_600_000, serverNow + 600_000, 30_000); // 600 000
+ */
+export function estimateSkewMs(
+  iatMs: number | undefined,
+  expiresAtMs: number | null,
+  receivedAtMs: number,
+  bufferMs: number,
+): number {
+  if (iatMs === undefined) return 0;
+  const rawSkew = receivedAtMs - iatMs;
+  if (rawSkew < -SKEW_TOLERANCE_MS) return rawSkew;
+  if (rawSkew > SKEW_TOLERANCE_MS && expiresAtMs !== null && expiresAtMs - receivedAtMs <= bufferMs) return rawSkew;
+  return 0;
+}
+
+/**
+ * Buffer to use for one token: `bufferMs`, or half of the token's remaining lifetime when that
+ * is shorter, so a token that lives less than twice the buffer is still used before refreshing.
+ *
+ * @example
+ * effectiveBufferMs(30_000, 40_000); // 20 000
+ */
+export function effectiveBufferMs(bufferMs: number, lifetimeMs: number | null): number {
+  return lifetimeMs === null ? bufferMs : Math.min(bufferMs, Math.max(0, lifetimeMs) / 2);
+}
+
+/**
+ * Works out a grant's lifetime as it arrives at `receivedAtMs`: expiry from `expiresAt`, else
+ * the JWT `exp`, else none; skew from `iat`; the per-token buffer. Throws `NFT204` for a
+ * malformed JWT and `NFT205` for a token that is already expired.
+ *
+ * @example
+ * const life = resolveLifetime({ accessToken }, Date.now(), 30_000);
+ */
+export function resolveLifetime(grant: TokenGrant, receivedAtMs: number, bufferMs: number): TokenLifetime {
+  const times = readJwtTimes(grant.accessToken);
+  const expiresAt = grant.expiresAt ?? times.expMs ?? null;
+  const skewMs = estimateSkewMs(times.iatMs, expiresAt, receivedAtMs, bufferMs);
+  const lifetimeMs = expiresAt === null ? null : expiresAt - (receivedAtMs - skewMs);
+  if (lifetimeMs !== null && lifetimeMs <= 0) {
+    throw new FreshTokenError(
+      FreshTokenErrorCode.ExpiredOnArrival,
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned an access token that has already expired. Check the source and the device clock.' : '',
+    );
+  }
+  return { token: grant.accessToken, expiresAt, skewMs, bufferMs: effectiveBufferMs(bufferMs, lifetimeMs) };
+}
+
+/**
+ * Milliseconds the token has left at local time `nowMs`, corrected for skew; `null` when it
+ * never expires.
+ *
+ * @example
+ * msUntilExpiry(life, Date.now());
+ */
+export function msUntilExpiry(life: TokenLifetime, nowMs: number): number | null {
+  return life.expiresAt === null ? null : life.expiresAt - (nowMs - life.skewMs);
+}
+
+/**
+ * Whether the token is fresh: more than its buffer left (`expiresAt − now > buffer`).
+ *
+ * @example
+ * isFresh(life, Date.now());
+ */
+export function isFresh(life: TokenLifetime, nowMs: number): boolean {
+  const left = msUntilExpiry(life, nowMs);
+  return left === null || left > life.bufferMs;
+}
+
+/**
+ * The lifetime status at `nowMs`: `fresh`, `expiring` (inside the buffer) or `expired`;
+ * `signed-out` without a token.
+ *
+ * @example
+ * tokenStatus(life, Date.now()); // 'fresh'
+ */
+export function tokenStatus(life: TokenLifetime | null, nowMs: number): TokenStatus {
+  if (!life) return 'signed-out';
+  const left = msUntilExpiry(life, nowMs);
+  if (left === null || left > life.bufferMs) return 'fresh';
+  return left > 0 ? 'expiring' : 'expired';
+}
+
+/**
+ * Milliseconds from `nowMs` until the status next changes (fresh → expiring → expired);
+ * `null` when it never will.
+ *
+ * @example
+ * msUntilNextStatus(life, Date.now());
+ */
+export function msUntilNextStatus(life: TokenLifetime | null, nowMs: number): number | null {
+  const left = life ? msUntilExpiry(life, nowMs) : null;
+  if (left === null || left <= 0) return null;
+  return left > life!.bufferMs ? left - life!.bufferMs : left;
+}

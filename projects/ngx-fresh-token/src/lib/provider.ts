@@ -1,0 +1,145 @@
+import { EnvironmentProviders, makeEnvironmentProviders, Provider } from '@angular/core';
+import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
+import { AuthService } from './auth.service';
+import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵFRESH_TOKEN_SOURCE, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
+import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import type { TokenSource } from './token';
+import { compileUrlMatcher, UrlMatcher } from './url-matcher';
+
+/** Kinds of {@link FreshTokenFeature}; each may appear once in `provideFreshToken()`. */
+export const FreshTokenFeatureKind = {
+  TokenSource: 0,
+  RefreshBuffer: 1,
+  AuthorizedUrls: 2,
+  AuthHeader: 3,
+  RefreshRetry: 4,
+} as const;
+
+/** One of the {@link FreshTokenFeatureKind} values. */
+export type FreshTokenFeatureKind = (typeof FreshTokenFeatureKind)[keyof typeof FreshTokenFeatureKind];
+
+/**
+ * A configuration piece for {@link provideFreshToken}, made by a `with…()` function.
+ *
+ * @example
+ * const feature: FreshTokenFeature = withRefreshBuffer(60_000);
+ */
+export interface FreshTokenFeature<K extends FreshTokenFeatureKind = FreshTokenFeatureKind> {
+  /** Which setting the feature configures. */
+  ɵkind: K;
+  /** The providers it contributes. */
+  ɵproviders: Provider[];
+}
+
+function feature<K extends FreshTokenFeatureKind>(kind: K, providers: Provider[]): FreshTokenFeature<K> {
+  return { ɵkind: kind, ɵproviders: providers };
+}
+
+function invalidOption(message: string): FreshTokenError {
+  return new FreshTokenError(FreshTokenErrorCode.InvalidOption, message);
+}
+
+/**
+ * Sets up ngx-fresh-token: provides {@link AuthService} configured by the given features.
+ * Exactly one token source is required; each feature kind may appear once.
+ *
+ * @example
+ * bootstrapApplication(App, { providers: [
+ *   provideFreshToken(withTokenSource(mySource), withAuthorizedUrls('/', 'https://api.example.com')),
+ *   provideHttpClient(withInterceptors([freshTokenInterceptor])),
+ * ]});
+ */
+export function provideFreshToken(...features: FreshTokenFeature[]): EnvironmentProviders {
+  const seen = new Set<FreshTokenFeatureKind>();
+  for (const f of features) {
+    if (seen.has(f.ɵkind)) {
+      throw new FreshTokenError(
+        FreshTokenErrorCode.DuplicateFeature,
+        (typeof ngDevMode === 'undefined' || ngDevMode) ? `provideFreshToken() got the ${Object.keys(FreshTokenFeatureKind)[f.ɵkind]} feature twice, which is a contradiction. To fix the problem, keep one.` : '',
+      );
+    }
+    seen.add(f.ɵkind);
+  }
+  if (!seen.has(FreshTokenFeatureKind.TokenSource)) {
+    throw new FreshTokenError(
+      FreshTokenErrorCode.NoTokenSource,
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, add withTokenSource(...) (or a source from ngx-fresh-token/oauth or /amplify) to provideFreshToken().' : '',
+    );
+  }
+  return makeEnvironmentProviders([AuthService, features.map((f) => f.ɵproviders)]);
+}
+
+/**
+ * Sets where tokens come from: a {@link TokenSource}, or a factory run in an injection
+ * context (so it can `inject()` what it needs).
+ *
+ * @example
+ * withTokenSource(() => { const http = inject(HttpBackend); return { getToken: () => ... }; })
+ */
+export function withTokenSource(source: TokenSource | (() => TokenSource)): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
+  if (typeof source !== 'function' && (typeof source !== 'object' || source === null || typeof source.getToken !== 'function')) {
+    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
+  }
+  return feature(FreshTokenFeatureKind.TokenSource, [
+    { provide: ɵFRESH_TOKEN_SOURCE, useFactory: typeof source === 'function' ? source : () => source },
+  ]);
+}
+
+/**
+ * Sets how long before expiry a token counts as expiring and is refreshed (default 30 000 ms).
+ *
+ * @example
+ * withRefreshBuffer(60_000)
+ */
+export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTokenFeatureKind.RefreshBuffer> {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new FreshTokenError(
+      FreshTokenErrorCode.InvalidRefreshBuffer,
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshBuffer() takes a finite number of milliseconds >= 0, e.g. withRefreshBuffer(30_000).' : '',
+    );
+  }
+  return feature(FreshTokenFeatureKind.RefreshBuffer, [{ provide: ɵREFRESH_BUFFER_MS, useValue: ms }]);
+}
+
+/**
+ * Sets which request URLs get the token, replacing the default (the app's own origin only).
+ * Strings are URL prefixes matched on the parsed URL (origin, then whole path segments);
+ * `'/'` stands for the app's own origin.
+ *
+ * @example
+ * withAuthorizedUrls('/', 'https://api.example.com/v1', (url) => url.hostname.endsWith('.internal.example.com'))
+ */
+export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthorizedUrls> {
+  if (matchers.length === 0) {
+    throw new FreshTokenError(FreshTokenErrorCode.InvalidAuthorizedUrl, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() needs at least one matcher.' : '');
+  }
+  // Validate now, so a typo fails at bootstrap rather than silently sending no token.
+  matchers.forEach((m) => compileUrlMatcher(m, 'https://ngx-fresh-token.invalid/'));
+  return feature(FreshTokenFeatureKind.AuthorizedUrls, [{ provide: ɵAUTHORIZED_URLS, useValue: matchers }]);
+}
+
+/**
+ * Sets the headers that carry the token (default `Authorization: Bearer <token>`).
+ *
+ * @example
+ * withAuthHeader((token) => ({ 'X-Api-Token': token }))
+ */
+export function withAuthHeader(format: (token: string) => Record<string, string>): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthHeader> {
+  if (typeof format !== 'function') throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
+  return feature(FreshTokenFeatureKind.AuthHeader, [{ provide: ɵAUTH_HEADER, useValue: format }]);
+}
+
+/**
+ * Tunes how failed refreshes are retried (attempts, delays, total time, per-attempt timeout).
+ *
+ * @example
+ * withRefreshRetry({ maxAttempts: 3, maxTotalMs: 20_000 })
+ */
+export function withRefreshRetry(policy: Partial<RefreshRetryPolicy>): FreshTokenFeature<typeof FreshTokenFeatureKind.RefreshRetry> {
+  const merged = { ...DEFAULT_REFRESH_RETRY, ...policy };
+  const bad = Object.entries(merged).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
+  if (bad || merged.maxAttempts < 1 || merged.attemptTimeoutMs <= 0) {
+    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshRetry() takes finite, non-negative numbers, maxAttempts >= 1 and attemptTimeoutMs > 0.' : '');
+  }
+  return feature(FreshTokenFeatureKind.RefreshRetry, [{ provide: ɵREFRESH_RETRY, useValue: merged }]);
+}

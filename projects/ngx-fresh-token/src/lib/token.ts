@@ -1,0 +1,68 @@
+import type { Observable } from 'rxjs';
+import type { FreshTokenError } from './errors';
+
+/**
+ * What a {@link TokenSource} hands out: an access token and, optionally, when it expires.
+ *
+ * @example
+ * const grant: TokenGrant = { accessToken: 'eyJ…', expiresAt: Date.now() + 3_600_000 };
+ */
+export interface TokenGrant {
+  /** The access token sent to APIs. */
+  accessToken: string;
+  /** Expiry in epoch ms; when absent it is read from the JWT `exp`; an opaque token with neither never expires. */
+  expiresAt?: number;
+  /** An OpenID Connect ID token, when the source has one. */
+  idToken?: string;
+}
+
+/** What {@link TokenSource.getToken} is asked for. */
+export interface TokenRequest {
+  /** `true` when the current token must not be returned again (it is expiring, or an API rejected it). */
+  forceRefresh: boolean;
+}
+
+/**
+ * Where tokens come from: Amplify, an OAuth endpoint, a session endpoint or the app's own code.
+ * `getToken` resolving to `null` means "signed out". Throw an error with an HTTP `status`
+ * (or a `FreshTokenError`) so the service can tell transient from permanent failures.
+ *
+ * @example
+ * const source: TokenSource = { getToken: () => fetch('/session/token').then((r) => r.json()) };
+ */
+export interface TokenSource {
+  /** Returns a token, a new one when `forceRefresh` is true, or `null` when signed out. */
+  getToken(request: TokenRequest): Promise<TokenGrant | null> | Observable<TokenGrant | null>;
+  /** Ends the session at the source (revoke, clear storage); called by `AuthService.signOut()` and when a session ends. */
+  signOut?(): Promise<void> | void;
+}
+
+/**
+ * A snapshot of the token's lifetime, as emitted by `AuthService.state$`.
+ *
+ * @example
+ * auth.state$.subscribe((s) => console.log(s.status));
+ */
+export interface TokenState {
+  /** `fresh`: more than the buffer left; `expiring`: inside the buffer; `expired`; or `signed-out`. */
+  status: 'signed-out' | 'fresh' | 'expiring' | 'expired';
+  /** The access token, or `null` when signed out. */
+  token: string | null;
+  /** Expiry in local epoch ms (corrected for clock skew), or `null` when none is known. */
+  expiresAt: number | null;
+  /** `true` while a refresh is in flight. */
+  refreshing: boolean;
+  /** The last refresh error, cleared by the next success. */
+  error: FreshTokenError | null;
+}
+
+/**
+ * Something that happened to the token, as emitted by `AuthService.events$`.
+ *
+ * @example
+ * auth.events$.pipe(filter((e) => e.type === 'session-expired')).subscribe(() => router.navigate(['/login']));
+ */
+export type TokenEvent = {
+  type: 'refreshed' | 'refresh-failed' | 'unauthorized' | 'session-expired' | 'signed-out';
+  error?: FreshTokenError;
+};

@@ -1,0 +1,87 @@
+import { FreshTokenError, FreshTokenErrorCode } from './errors';
+
+/**
+ * One entry of `withAuthorizedUrls()`: a URL prefix (`'https://api.example.com/v1'`, or a
+ * path such as `'/api'` on the app's own origin), a RegExp tested against the full resolved
+ * URL (anchor it: `/^https:\/\/api\.example\.com\//`), or a predicate on the parsed URL.
+ */
+export type UrlMatcher = string | RegExp | ((url: URL) => boolean);
+
+/** URLs are resolved against this when there is no document (plain Node, some servers). */
+const FALLBACK_BASE = 'https://ngx-fresh-token.invalid/';
+const CACHE_LIMIT = 256;
+
+function pathMatches(prefix: string, path: string): boolean {
+  if (prefix === '/' || path === prefix) return true;
+  // Segment-aware: '/api' matches '/api/x' but not '/apix'.
+  return path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`);
+}
+
+/**
+ * Compiles one matcher into a predicate on parsed URLs. Strings are parsed once, here; a
+ * string that is not an http(s) URL or an absolute path throws `NFT104`.
+ *
+ * @example
+ * compileUrlMatcher('https://api.example.com/v1', location.href)(new URL('https://api.example.com/v1/me')); // true
+ */
+export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: URL) => boolean {
+  if (typeof matcher === 'function') return matcher;
+  if (matcher instanceof RegExp) {
+    return (url) => {
+      matcher.lastIndex = 0;
+      return matcher.test(url.href);
+    };
+  }
+  let prefix: URL | null = null;
+  if (typeof matcher === 'string' && (/^https?:\/\//i.test(matcher) || /^\/(?![/\\])/.test(matcher))) {
+    try {
+      prefix = new URL(matcher, baseHref);
+    } catch {
+      prefix = null;
+    }
+  }
+  if (!prefix || prefix.username || prefix.password || prefix.search || prefix.hash) {
+    throw new FreshTokenError(
+      FreshTokenErrorCode.InvalidAuthorizedUrl,
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() takes http(s) URL prefixes without credentials, query or hash (e.g. "https://api.example.com/v1"), paths on the app origin (e.g. "/api"), RegExps or (url: URL) => boolean functions.' : '',
+    );
+  }
+  const { origin, pathname } = prefix;
+  return (url) => url.origin === origin && pathMatches(pathname, url.pathname);
+}
+
+/**
+ * Builds the check the interceptor runs on every request URL: it resolves the URL against
+ * `baseHref` (so `//evil.test`, `https://api.example.com@evil.test` and `/\evil.test` are
+ * seen for what they are), then compares origins and path prefixes, never substrings.
+ * With `matchers === null` only the app's own origin is authorized. Results are cached per
+ * URL string, so a repeated URL is decided without parsing.
+ *
+ * @example
+ * const isAuthorized = createUrlAuthorizer(null, document.baseURI);
+ * isAuthorized('/api/me'); // true
+ * isAuthorized('https://evil.test/'); // false
+ */
+export function createUrlAuthorizer(matchers: readonly UrlMatcher[] | null, baseHref: string | null | undefined): (url: string) => boolean {
+  const base = baseHref || FALLBACK_BASE;
+  const baseOrigin = new URL(base).origin;
+  const compiled = matchers
+    ? matchers.map((m) => compileUrlMatcher(m, base))
+    : [(url: URL) => url.origin === baseOrigin];
+  const cache = new Map<string, boolean>();
+  return (raw: string) => {
+    let allowed = cache.get(raw);
+    if (allowed === undefined) {
+      let url: URL | null = null;
+      try {
+        url = new URL(raw, base);
+      } catch {
+        url = null;
+      }
+      allowed = !!url && (url.protocol === 'https:' || url.protocol === 'http:') && compiled.some((match) => match(url!));
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(raw, allowed);
+    }
+    return allowed;
+  };
+}

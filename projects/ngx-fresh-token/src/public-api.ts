@@ -1,0 +1,36 @@
+/*
+ * Public API of ngx-fresh-token (core entry: no optional dependencies).
+ */
+export { AuthService } from './lib/auth.service';
+export { DEFAULT_REFRESH_RETRY, backoffDelayMs } from './lib/backoff';
+export type { RefreshRetryPolicy } from './lib/backoff';
+export { FRESH_TOKEN_CLOCK, ɵclockTimer, ɵsleep } from './lib/clock';
+export type { FreshTokenClock, FreshTokenTimerHandle } from './lib/clock';
+export { SKIP_FRESH_TOKEN } from './lib/context';
+export { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, toFreshTokenError } from './lib/errors';
+export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails } from './lib/errors';
+export { freshTokenInterceptor } from './lib/interceptor';
+export {
+  DEFAULT_REFRESH_BUFFER_MS,
+  effectiveBufferMs,
+  estimateSkewMs,
+  isFresh,
+  msUntilExpiry,
+  readJwtTimes,
+  resolveLifetime,
+  tokenStatus,
+} from './lib/lifetime';
+export type { TokenLifetime, TokenStatus } from './lib/lifetime';
+export {
+  FreshTokenFeatureKind,
+  provideFreshToken,
+  withAuthHeader,
+  withAuthorizedUrls,
+  withRefreshBuffer,
+  withRefreshRetry,
+  withTokenSource,
+} from './lib/provider';
+export type { FreshTokenFeature } from './lib/provider';
+export { validateGrant } from './lib/refresh';
+export type { TokenEvent, TokenGrant, TokenRequest, TokenSource, TokenState } from './lib/token';
+export type { UrlMatcher } from './lib/url-matcher';
