@@ -16,6 +16,7 @@ export {
   estimateSkewMs,
   isFresh,
   msUntilExpiry,
+  needsRefresh,
   readJwtTimes,
   resolveLifetime,
   tokenStatus,

@@ -27,7 +27,8 @@ export class ManualClock implements FreshTokenClock {
   private nextId = 1;
   private readonly timers: PendingTimer[] = [];
 
-  constructor(startMs = Date.UTC(2026, 0, 1)) {
+  /** Starts at `startMs`, by default the current time rounded down to a whole second (JWT times are in seconds). */
+  constructor(startMs = Math.floor(Date.now() / 1000) * 1000) {
     this.nowMs = startMs;
   }
 

@@ -1,5 +1,5 @@
 import { HttpErrorResponse } from '@angular/common/http';
-import { EnvironmentProviders, Injectable, inject, makeEnvironmentProviders } from '@angular/core';
+import { EnvironmentProviders, Injectable, Injector, inject, makeEnvironmentProviders } from '@angular/core';
 import {
   AuthService,
   FRESH_TOKEN_CLOCK,
@@ -27,7 +27,7 @@ import { createTestJwt } from './test-jwt';
 export class FreshTokenTestingController {
   /** The fake clock the service runs on. */
   readonly clock = inject(FRESH_TOKEN_CLOCK) as ManualClock;
-  private readonly auth = inject(AuthService);
+  private readonly injector = inject(Injector);
   private readonly failures: unknown[] = [];
   private readonly grants: Array<TokenGrant | null> = [];
 
@@ -49,6 +49,11 @@ export class FreshTokenTestingController {
       this.signOutCount++;
     },
   };
+
+  // Looked up lazily: AuthService itself depends on this controller's source.
+  private get auth(): AuthService {
+    return this.injector.get(AuthService);
+  }
 
   /** How many times the service called `TokenSource.getToken` (refreshes and initial loads). */
   get refreshCount(): number {
@@ -109,7 +114,7 @@ export class FreshTokenTestingController {
  */
 export function provideFreshTokenTesting(...features: FreshTokenFeature[]): EnvironmentProviders {
   return makeEnvironmentProviders([
-    { provide: FRESH_TOKEN_CLOCK, useFactory: () => new ManualClock(Date.now()) },
+    { provide: FRESH_TOKEN_CLOCK, useFactory: () => new ManualClock() },
     FreshTokenTestingController,
     provideFreshToken(withTokenSource(() => inject(FreshTokenTestingController).source), ...features),
   ]);

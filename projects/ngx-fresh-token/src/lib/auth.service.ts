@@ -5,7 +5,7 @@ import { BehaviorSubject, Observable, Subject, distinctUntilChanged, map, of, sh
 import { FRESH_TOKEN_CLOCK } from './clock';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵFRESH_TOKEN_SOURCE, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
 import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
-import { TokenLifetime, isFresh, msUntilExpiry, msUntilNextStatus, resolveLifetime, tokenStatus } from './lifetime';
+import { TokenLifetime, msUntilExpiry, msUntilNextStatus, needsRefresh, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry } from './refresh';
 import type { TokenEvent, TokenGrant, TokenState } from './token';
 import { createUrlAuthorizer } from './url-matcher';
@@ -150,10 +150,10 @@ export class AuthService {
     this.events.next({ type: 'signed-out' });
   }
 
-  /** @internal The token if it is fresh, `null` if signed out, `undefined` if a refresh is needed first. */
+  /** @internal The token if it needs no refresh, `null` if signed out, `undefined` if a refresh is needed first. */
   ɵpeek(): string | null | undefined {
     const life = this.core.value.life;
-    if (life) return isFresh(life, this.clock.now()) ? life.token : undefined;
+    if (life) return needsRefresh(life, this.clock.now()) ? undefined : life.token;
     return this.loaded ? null : undefined;
   }
 
@@ -193,7 +193,7 @@ export class AuthService {
     this.loaded = true;
     this.core.next(
       grant
-        ? { life: resolveLifetime(grant, this.clock.now(), this.bufferMs), idToken: grant.idToken ?? null, refreshing: false, error: null }
+        ? { life: resolveLifetime(grant, this.clock.now(), this.bufferMs, false), idToken: grant.idToken ?? null, refreshing: false, error: null }
         : { life: null, idToken: null, refreshing: false, error: null },
     );
   }

@@ -22,8 +22,14 @@ export interface TokenLifetime {
   expiresAt: number | null;
   /** Local clock minus issuer clock, in ms (positive: the local clock is ahead). */
   skewMs: number;
-  /** Buffer for this token: the configured one, or half the lifetime for short-lived tokens. */
+  /** The configured buffer: inside it the token's status is `expiring`. */
   bufferMs: number;
+  /**
+   * Time left at which the service refreshes this token: the buffer, or, for a token that a
+   * refresh delivered with less than the buffer left, half its remaining life (so a source whose
+   * tokens live shorter than the buffer does not cause a refresh per request).
+   */
+  refreshBufferMs: number;
 }
 
 interface JwtTimes {
@@ -90,8 +96,9 @@ export function estimateSkewMs(
 }
 
 /**
- * Buffer to use for one token: `bufferMs`, or half of the token's remaining lifetime when that
- * is shorter, so a token that lives less than twice the buffer is still used before refreshing.
+ * Refresh point for a token that a refresh just delivered: `bufferMs`, or half of its remaining
+ * lifetime when that is shorter, so a token that lives less than twice the buffer is still used
+ * before refreshing again.
  *
  * @example
  * effectiveBufferMs(30_000, 40_000); // 20 000
@@ -102,13 +109,14 @@ export function effectiveBufferMs(bufferMs: number, lifetimeMs: number | null): 
 
 /**
  * Works out a grant's lifetime as it arrives at `receivedAtMs`: expiry from `expiresAt`, else
- * the JWT `exp`, else none; skew from `iat`; the per-token buffer. Throws `NFT204` for a
- * malformed JWT and `NFT205` for a token that is already expired.
+ * the JWT `exp`, else none; skew from `iat`; when to refresh it. Throws `NFT204` for a
+ * malformed JWT and `NFT205` for a token that is already expired. Pass `fromRefresh: false`
+ * for a token put in place by hand, which is then refreshed strictly at the buffer.
  *
  * @example
  * const life = resolveLifetime({ accessToken }, Date.now(), 30_000);
  */
-export function resolveLifetime(grant: TokenGrant, receivedAtMs: number, bufferMs: number): TokenLifetime {
+export function resolveLifetime(grant: TokenGrant, receivedAtMs: number, bufferMs: number, fromRefresh = true): TokenLifetime {
   const times = readJwtTimes(grant.accessToken);
   const expiresAt = grant.expiresAt ?? times.expMs ?? null;
   const skewMs = estimateSkewMs(times.iatMs, expiresAt, receivedAtMs, bufferMs);
@@ -119,7 +127,13 @@ export function resolveLifetime(grant: TokenGrant, receivedAtMs: number, bufferM
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned an access token that has already expired. Check the source and the device clock.' : '',
     );
   }
-  return { token: grant.accessToken, expiresAt, skewMs, bufferMs: effectiveBufferMs(bufferMs, lifetimeMs) };
+  return {
+    token: grant.accessToken,
+    expiresAt,
+    skewMs,
+    bufferMs,
+    refreshBufferMs: fromRefresh ? effectiveBufferMs(bufferMs, lifetimeMs) : bufferMs,
+  };
 }
 
 /**
@@ -134,7 +148,7 @@ export function msUntilExpiry(life: TokenLifetime, nowMs: number): number | null
 }
 
 /**
- * Whether the token is fresh: more than its buffer left (`expiresAt − now > buffer`).
+ * Whether the token is fresh: more than the buffer left (`expiresAt − now > buffer`).
  *
  * @example
  * isFresh(life, Date.now());
@@ -142,6 +156,19 @@ export function msUntilExpiry(life: TokenLifetime, nowMs: number): number | null
 export function isFresh(life: TokenLifetime, nowMs: number): boolean {
   const left = msUntilExpiry(life, nowMs);
   return left === null || left > life.bufferMs;
+}
+
+/**
+ * Whether the service must refresh before handing the token out: true once the time left is
+ * within {@link TokenLifetime.refreshBufferMs} (the buffer, for all but tokens that arrived
+ * already inside it).
+ *
+ * @example
+ * needsRefresh(life, Date.now());
+ */
+export function needsRefresh(life: TokenLifetime, nowMs: number): boolean {
+  const left = msUntilExpiry(life, nowMs);
+  return left !== null && left <= life.refreshBufferMs;
 }
 
 /**

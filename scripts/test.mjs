@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// `npm test`: builds the library, runs every Jasmine spec in headless Chromium (Karma) and every
+// Node integration test (node:test, against the built package and real loopback servers), then
+// prints one closing line `N passed, N failed` from the real counts.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const results = join(root, 'test-results');
+rmSync(results, { recursive: true, force: true });
+mkdirSync(results, { recursive: true });
+const ng = join(root, 'node_modules', '@angular', 'cli', 'bin', 'ng.js');
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const env = { ...process.env, CHROME_BIN: process.env.CHROME_BIN || '/usr/bin/chromium', NG_CLI_ANALYTICS: 'false' };
+
+function run(label, args, extraEnv = {}) {
+  console.log(`\n=== ${label} ===`);
+  const res = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...env, ...extraEnv } });
+  return res.status === 0;
+}
+
+function addCounts(label, file, ok) {
+  let counts = { passed: 0, failed: 0, skipped: 0 };
+  if (existsSync(file)) counts = JSON.parse(readFileSync(file, 'utf8'));
+  // A runner that crashed, or failed without a failing test, still counts as one failure.
+  if (!ok && counts.failed === 0) counts.failed = 1;
+  console.log(`${label}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  for (const k of Object.keys(totals)) totals[k] += counts[k] ?? 0;
+}
+
+function findNodeTests(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.test.mjs'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+// 1. Build the package (both entries); everything below tests what would be published.
+if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token'])) {
+  totals.failed++;
+} else {
+  // Node resolves `ngx-fresh-token` to the built package, as an app's node_modules would.
+  const link = join(root, 'node_modules', 'ngx-fresh-token');
+  try {
+    lstatSync(link);
+  } catch {
+    symlinkSync(join(root, 'dist', 'ngx-fresh-token'), link, 'dir');
+  }
+
+  // 2. Jasmine specs in real headless Chromium.
+  const karmaFile = join(results, 'karma.json');
+  const karmaOk = run('unit specs (Karma, Chromium)', [ng, 'test', 'ngx-fresh-token', '--watch=false'], { NFT_COUNTS_FILE: karmaFile });
+  addCounts('unit specs', karmaFile, karmaOk);
+
+  // 3. Node integration tests against the built package and real loopback servers.
+  const nodeTests = findNodeTests(join(root, 'tests', 'node'));
+  if (nodeTests.length) {
+    const nodeFile = join(results, 'node.json');
+    const nodeOk = run('integration tests (node:test)', [
+      '--test',
+      '--test-concurrency=1',
+      '--test-timeout=120000',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${join(root, 'scripts', 'node-test-counts.mjs')}`,
+      `--test-reporter-destination=${nodeFile}`,
+      ...nodeTests,
+    ]);
+    addCounts('integration tests', nodeFile, nodeOk);
+  }
+}
+
+const skipped = totals.skipped ? `, ${totals.skipped} skipped` : '';
+console.log(`\n${totals.passed} passed, ${totals.failed} failed${skipped}`);
+process.exit(totals.failed === 0 && totals.passed > 0 ? 0 : 1);
