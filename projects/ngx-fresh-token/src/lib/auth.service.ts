@@ -44,7 +44,8 @@ export class AuthService {
   private readonly retryPolicy = inject(ɵREFRESH_RETRY);
   private readonly authHeader = inject(ɵAUTH_HEADER);
   private readonly injector = inject(Injector);
-  private readonly isServer = isPlatformServer(inject(PLATFORM_ID));
+  // Without a platform (a plain Node script) there is no SSR render to hold up.
+  private readonly isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
   private readonly source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
   private readonly core = new BehaviorSubject<CoreState>({ life: null, idToken: null, refreshing: false, error: null });
   private readonly events = new Subject<TokenEvent>();
