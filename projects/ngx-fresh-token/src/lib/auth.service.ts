@@ -19,6 +19,7 @@ interface CoreState {
 }
 
 const EXPIRES_IN_TICK_MS = 1_000;
+const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
 
 function sameState(a: TokenState, b: TokenState): boolean {
   return (
@@ -47,7 +48,7 @@ export class AuthService {
   // Without a platform (a plain Node script) there is no SSR render to hold up.
   private readonly isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
   private readonly source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
-  private readonly core = new BehaviorSubject<CoreState>({ life: null, idToken: null, refreshing: false, error: null });
+  private readonly core = new BehaviorSubject<CoreState>(SIGNED_OUT);
   private readonly events = new Subject<TokenEvent>();
   private inFlight: Promise<string | null> | null = null;
   /** Whether the source has been asked at least once; until then "no token" means "unknown". */
@@ -146,7 +147,7 @@ export class AuthService {
     this.epoch++;
     this.inFlight = null;
     this.loaded = true;
-    this.core.next({ life: null, idToken: null, refreshing: false, error: null });
+    this.core.next(SIGNED_OUT);
     await this.signOutAtSource();
     this.events.next({ type: 'signed-out' });
   }
@@ -195,7 +196,7 @@ export class AuthService {
     this.core.next(
       grant
         ? { life: resolveLifetime(grant, this.clock.now(), this.bufferMs, false), idToken: grant.idToken ?? null, refreshing: false, error: null }
-        : { life: null, idToken: null, refreshing: false, error: null },
+        : SIGNED_OUT,
     );
   }
 
@@ -210,7 +211,7 @@ export class AuthService {
         this.loaded = true;
         const hadToken = this.core.value.life !== null;
         if (!grant) {
-          this.core.next({ life: null, idToken: null, refreshing: false, error: null });
+          this.core.next(SIGNED_OUT);
           if (hadToken) this.events.next({ type: 'signed-out' });
           return null;
         }
@@ -227,7 +228,7 @@ export class AuthService {
           this.events.next({ type: 'refresh-failed', error });
         } else {
           this.loaded = true;
-          this.core.next({ life: null, idToken: null, refreshing: false, error });
+          this.core.next({ ...SIGNED_OUT, error });
           this.events.next({ type: 'session-expired', error });
           void this.signOutAtSource();
         }
