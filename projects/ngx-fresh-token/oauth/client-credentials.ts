@@ -1,0 +1,115 @@
+import { isPlatformBrowser } from '@angular/common';
+import { HttpBackend, HttpClient } from '@angular/common/http';
+import { PLATFORM_ID, inject } from '@angular/core';
+import { FRESH_TOKEN_CLOCK, FreshTokenError, withTokenSource } from 'ngx-fresh-token';
+import type { FreshTokenFeature, FreshTokenFeatureKind, TokenGrant, TokenSource } from 'ngx-fresh-token';
+import { OAuthErrorCode } from './errors';
+import {
+  DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
+  ɵgrantFromTokenResponse,
+  ɵoptionalPositive,
+  ɵrequestToken,
+  ɵrequireString,
+} from './token-endpoint';
+
+/**
+ * Options of {@link withClientCredentials}: an OAuth 2 client-credentials grant (RFC 6749 §4.4).
+ *
+ * @example
+ * const options: ClientCredentialsOptions = { tokenUrl: 'https://auth.example.com/oauth2/token', clientId: 'svc', clientSecret: process.env['CLIENT_SECRET']! };
+ */
+export interface ClientCredentialsOptions {
+  /** The token endpoint, e.g. Cognito's `https://<domain>/oauth2/token`. */
+  tokenUrl: string;
+  /** The client id. */
+  clientId: string;
+  /** The client secret: read it from the server's environment, never from code that reaches a browser. */
+  clientSecret: string;
+  /** Scopes to request, as a space-separated string or a list. */
+  scope?: string | string[];
+  /** An RFC 8707 resource indicator (the API the token is for), when the server needs one. */
+  resource?: string;
+  /** How the client authenticates: HTTP Basic (default, RFC 6749 §2.3.1) or form fields. */
+  authMethod?: 'client_secret_basic' | 'client_secret_post';
+  /** Bound of one token request in ms (default 8 000); a slower answer is aborted with `NFT304`, then retried by the core. */
+  timeoutMs?: number;
+}
+
+// RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded.
+function basicCredentials(clientId: string, clientSecret: string): string {
+  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return `Basic ${btoa(`${encode(clientId)}:${encode(clientSecret)}`)}`;
+}
+
+function runsInBrowser(): boolean {
+  const platformId = inject(PLATFORM_ID, { optional: true });
+  // Without a platform (plain Node) fall back to the globals a browser has and a server has not.
+  if (platformId != null && platformId !== 'unknown') return isPlatformBrowser(platformId);
+  return typeof window !== 'undefined' && typeof document !== 'undefined';
+}
+
+/**
+ * Gets access tokens with the OAuth 2 client-credentials grant, for a server (Angular SSR server,
+ * Node) calling an API as itself. Tokens are cached for their lifetime and renewed inside the
+ * refresh buffer; 401 from the API refreshes once; 429/5xx back off; a rejected secret ends the
+ * session at once (exactly one token request). Refuses to run in a browser (`NFT301`). The secret
+ * never appears in a log, an error message or an error property.
+ *
+ * @example
+ * // app.config.server.ts, or a plain Node injector
+ * provideFreshToken(
+ *   withClientCredentials({ tokenUrl: process.env['TOKEN_URL']!, clientId: process.env['CLIENT_ID']!, clientSecret: process.env['CLIENT_SECRET']!, scope: 'api/read' }),
+ *   withAuthorizedUrls('https://api.example.com'),
+ * )
+ */
+export function withClientCredentials(options: ClientCredentialsOptions): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
+  const fn = 'withClientCredentials';
+  ɵrequireString(fn, 'tokenUrl', options?.tokenUrl);
+  ɵrequireString(fn, 'clientId', options.clientId);
+  ɵrequireString(fn, 'clientSecret', options.clientSecret);
+  ɵoptionalPositive(fn, 'timeoutMs', options.timeoutMs);
+  if (options.authMethod !== undefined && options.authMethod !== 'client_secret_basic' && options.authMethod !== 'client_secret_post') {
+    throw new FreshTokenError(
+      OAuthErrorCode.InvalidOAuthOption,
+      typeof ngDevMode === 'undefined' || ngDevMode ? `${fn}() takes authMethod 'client_secret_basic' or 'client_secret_post'.` : '',
+    );
+  }
+  return withTokenSource(() => {
+    if (runsInBrowser()) {
+      throw new FreshTokenError(
+        OAuthErrorCode.ClientSecretInBrowser,
+        typeof ngDevMode === 'undefined' || ngDevMode
+          ? 'withClientCredentials() refuses to run in a browser: a client secret shipped to a browser is public. ' +
+              'To fix the problem, provide it only on the server (app.config.server.ts or a Node injector) and use ' +
+              'withSessionEndpoint() or withOAuthRefreshToken() in the browser.'
+          : '',
+      );
+    }
+    const http = new HttpClient(inject(HttpBackend));
+    const clock = inject(FRESH_TOKEN_CLOCK);
+    const { tokenUrl, clientId, clientSecret, resource } = options;
+    const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
+    const post = options.authMethod === 'client_secret_post';
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
+    let pending: Promise<TokenGrant> | null = null;
+    const fetchToken = async (): Promise<TokenGrant> => {
+      const response = await ɵrequestToken(
+        http,
+        clock,
+        tokenUrl,
+        { grant_type: 'client_credentials', scope, resource, ...(post ? { client_id: clientId, client_secret: clientSecret } : {}) },
+        post ? {} : { Authorization: basicCredentials(clientId, clientSecret) },
+        timeoutMs,
+      );
+      return ɵgrantFromTokenResponse(response, clock.now());
+    };
+    const source: TokenSource = {
+      // A call that outlives the core's attempt timeout is joined, never doubled.
+      getToken: () =>
+        (pending ??= fetchToken().finally(() => {
+          pending = null;
+        })),
+    };
+    return source;
+  });
+}

@@ -1,0 +1,107 @@
+import { isPlatformServer } from '@angular/common';
+import { HttpBackend, HttpClient, HttpErrorResponse, HttpHeaders } from '@angular/common/http';
+import { PLATFORM_ID, inject } from '@angular/core';
+import { FRESH_TOKEN_CLOCK, readJwtTimes, withTokenSource } from 'ngx-fresh-token';
+import type { FreshTokenFeature, FreshTokenFeatureKind, TokenGrant, TokenSource } from 'ngx-fresh-token';
+import {
+  DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
+  ɵmalformed,
+  ɵoptionalPositive,
+  ɵparseJsonObject,
+  ɵrequireString,
+  ɵsendBounded,
+  ɵtokenEndpointError,
+} from './token-endpoint';
+
+/**
+ * Options of {@link withSessionEndpoint}.
+ *
+ * @example
+ * const options: SessionEndpointOptions = { url: '/api/session/token', signOutUrl: '/api/session/logout' };
+ */
+export interface SessionEndpointOptions {
+  /** The same-origin endpoint answering `{ accessToken, expiresAt | expiresIn, idToken? }`, or 401 when signed out. */
+  url: string;
+  /** HTTP method of the token request (default `GET`). */
+  method?: 'GET' | 'POST';
+  /** An endpoint to `POST` to on sign-out (it should clear the session cookie). */
+  signOutUrl?: string;
+  /** Bound of one request in ms (default 8 000); a slower answer is aborted with `NFT304`. */
+  timeoutMs?: number;
+}
+
+/**
+ * Uses a backend-for-frontend as the token source: the session lives in an http-only cookie the
+ * browser cannot read, and a same-origin endpoint hands out short-lived access tokens. Requests
+ * carry cookies (`withCredentials`) and bypass the interceptor; 401 means signed out; 5xx, 429
+ * and network errors are retried by the core. On the server (SSR) it answers signed out, so no
+ * token is ever rendered into HTML.
+ *
+ * @example
+ * provideFreshToken(withSessionEndpoint({ url: '/api/session/token', signOutUrl: '/api/session/logout' }))
+ */
+export function withSessionEndpoint(options: SessionEndpointOptions): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
+  const fn = 'withSessionEndpoint';
+  ɵrequireString(fn, 'url', options?.url);
+  if (options.signOutUrl !== undefined) ɵrequireString(fn, 'signOutUrl', options.signOutUrl);
+  ɵoptionalPositive(fn, 'timeoutMs', options.timeoutMs);
+  return withTokenSource(() => {
+    const http = new HttpClient(inject(HttpBackend));
+    const clock = inject(FRESH_TOKEN_CLOCK);
+    const isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
+    const what = 'session endpoint';
+    const headers = new HttpHeaders({ Accept: 'application/json' });
+    let pending: Promise<TokenGrant | null> | null = null;
+
+    const fetchToken = async (): Promise<TokenGrant | null> => {
+      const request =
+        options.method === 'POST'
+          ? http.post(options.url, null, { headers, withCredentials: true, observe: 'response', responseType: 'text' })
+          : http.get(options.url, { headers, withCredentials: true, observe: 'response', responseType: 'text' });
+      let text: string;
+      try {
+        text = (await ɵsendBounded(request, clock, timeoutMs, what)).body;
+      } catch (err) {
+        if (err instanceof HttpErrorResponse && err.status === 401) return null;
+        throw ɵtokenEndpointError(err, clock.now(), what);
+      }
+      const body = ɵparseJsonObject(text);
+      const accessToken = body?.['accessToken'];
+      if (!body || typeof accessToken !== 'string' || accessToken === '') {
+        throw ɵmalformed(what, 'a JSON object with a non-empty "accessToken"');
+      }
+      const receivedAt = clock.now();
+      const grant: TokenGrant = { accessToken };
+      const expiresAt = body['expiresAt'];
+      const expiresIn = body['expiresIn'];
+      if (typeof expiresAt === 'number' && Number.isFinite(expiresAt)) grant.expiresAt = expiresAt;
+      // expiresIn is on the local clock; a JWT's own exp is preferred, as the core corrects its skew.
+      else if (typeof expiresIn === 'number' && Number.isFinite(expiresIn) && readJwtTimes(accessToken).expMs === undefined) {
+        grant.expiresAt = receivedAt + expiresIn * 1000;
+      }
+      if (typeof body['idToken'] === 'string' && body['idToken']) grant.idToken = body['idToken'];
+      return grant;
+    };
+
+    const source: TokenSource = {
+      getToken: () =>
+        isServer
+          ? Promise.resolve(null)
+          : (pending ??= fetchToken().finally(() => {
+              pending = null;
+            })),
+      signOut: async () => {
+        pending = null;
+        if (!options.signOutUrl || isServer) return;
+        await ɵsendBounded(
+          http.post(options.signOutUrl, null, { headers, withCredentials: true, observe: 'response', responseType: 'text' }),
+          clock,
+          timeoutMs,
+          what,
+        );
+      },
+    };
+    return source;
+  });
+}

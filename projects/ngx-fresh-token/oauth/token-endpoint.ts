@@ -1,0 +1,204 @@
+import { HttpClient, HttpErrorResponse, HttpHeaders, HttpResponse } from '@angular/common/http';
+import { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, readJwtTimes } from 'ngx-fresh-token';
+import type { FreshTokenClock, TokenGrant } from 'ngx-fresh-token';
+import { Observable } from 'rxjs';
+import { OAuthErrorCode } from './errors';
+
+/** Default bound of one request to a token or session endpoint. */
+export const DEFAULT_TOKEN_REQUEST_TIMEOUT_MS = 8_000;
+
+/**
+ * A successful answer of an OAuth 2 token endpoint (RFC 6749 §5.1), as a login flow receives it.
+ *
+ * @example
+ * const tokens: OAuthTokenResponse = await (await fetch(tokenUrl, { method: 'POST', body })).json();
+ */
+export interface OAuthTokenResponse {
+  /** The access token. */
+  access_token: string;
+  /** Usually `Bearer`. */
+  token_type?: string;
+  /** Lifetime of the access token in seconds. */
+  expires_in?: number;
+  /** A refresh token, present when the server issues or rotates one. */
+  refresh_token?: string;
+  /** An OpenID Connect ID token. */
+  id_token?: string;
+  /** Granted scopes, space separated. */
+  scope?: string;
+}
+
+const OAUTH_ERROR = /^[a-z_]{1,40}$/;
+const devMode = () => typeof ngDevMode === 'undefined' || !!ngDevMode;
+
+/** What one answer of an endpoint looked like, without anything secret from the request. */
+interface EndpointAnswer {
+  status: number;
+  body: string;
+}
+
+/**
+ * @internal Sends one request through `http` (meant to be built on `HttpBackend`, so no
+ * interceptor sees it), bounded by `timeoutMs` on `clock`: on timeout the request is aborted and
+ * the promise rejects with a transient `NFT304`. Resolves with the 2xx answer as text; rejects
+ * with the `HttpErrorResponse` of any other answer.
+ */
+export function ɵsendBounded(
+  request: Observable<HttpResponse<string>>,
+  clock: FreshTokenClock,
+  timeoutMs: number,
+  what: string,
+): Promise<EndpointAnswer> {
+  return new Promise<EndpointAnswer>((resolve, reject) => {
+    let settled = false;
+    const timer = clock.setTimeout(() => {
+      settled = true;
+      subscription.unsubscribe();
+      reject(
+        new FreshTokenError(
+          OAuthErrorCode.TokenEndpointTimeout,
+          devMode() ? `The ${what} did not answer within ${timeoutMs} ms; the request was aborted. Check the URL and the server, or raise timeoutMs.` : '',
+          { transient: true },
+        ),
+      );
+    }, timeoutMs);
+    const subscription = request.subscribe({
+      next: (res) => {
+        if (settled) return;
+        settled = true;
+        clock.clearTimeout(timer);
+        resolve({ status: res.status, body: res.body ?? '' });
+      },
+      error: (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clock.clearTimeout(timer);
+        reject(err);
+      },
+    });
+  });
+}
+
+/**
+ * @internal POSTs a form-encoded token request (RFC 6749) and returns the parsed answer, or throws
+ * a `FreshTokenError` mapped from the answer (see {@link ɵtokenEndpointError}).
+ */
+export async function ɵrequestToken(
+  http: HttpClient,
+  clock: FreshTokenClock,
+  url: string,
+  params: Record<string, string | undefined>,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<OAuthTokenResponse> {
+  const form = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== '') form.set(key, value);
+  const request = http.post(url, form.toString(), {
+    headers: new HttpHeaders({ 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json', ...headers }),
+    observe: 'response',
+    responseType: 'text',
+  });
+  let answer: EndpointAnswer;
+  try {
+    answer = await ɵsendBounded(request, clock, timeoutMs, 'token endpoint');
+  } catch (err) {
+    throw ɵtokenEndpointError(err, clock.now(), 'token endpoint');
+  }
+  const body = ɵparseJsonObject(answer.body);
+  if (!body || typeof body['access_token'] !== 'string' || body['access_token'].length === 0) {
+    throw ɵmalformed('token endpoint', 'a JSON object with a non-empty "access_token"');
+  }
+  return body as unknown as OAuthTokenResponse;
+}
+
+/** @internal Parses `text` as a JSON object; `null` when it is not one. */
+export function ɵparseJsonObject(text: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** @internal The coded error for a 2xx answer that cannot be used. */
+export function ɵmalformed(what: string, expected: string): FreshTokenError {
+  return new FreshTokenError(
+    OAuthErrorCode.MalformedTokenResponse,
+    devMode() ? `The ${what} answered 2xx but not with ${expected}. Check the URL (an HTML page usually means a wrong path).` : '',
+  );
+}
+
+/**
+ * Maps a failed token-endpoint request to a `FreshTokenError`: network errors (status 0), 408,
+ * 429 and 5xx are transient (with `Retry-After` in seconds or as an HTTP date); 400
+ * (`invalid_grant`, `invalid_client`, …), 401 and other 4xx end the session. Only the status and
+ * the OAuth `error` name are kept — never the request, its body or headers.
+ *
+ * @example
+ * tokenEndpointError(new HttpErrorResponse({ status: 429, headers: new HttpHeaders({ 'Retry-After': '2' }) }), Date.now());
+ */
+export function ɵtokenEndpointError(err: unknown, nowMs: number, what = 'token endpoint'): FreshTokenError {
+  if (err instanceof FreshTokenError) return err;
+  if (!(err instanceof HttpErrorResponse)) {
+    return new FreshTokenError(FreshTokenErrorCode.RefreshFailed, devMode() ? `The request to the ${what} failed.` : '', { transient: true });
+  }
+  const status = err.status;
+  if (status === 0) {
+    return new FreshTokenError(
+      FreshTokenErrorCode.RefreshFailed,
+      devMode() ? `The ${what} could not be reached (network error, or CORS refused the request).` : '',
+      { transient: true, status },
+    );
+  }
+  if (status === 408 || status === 429 || status >= 500) {
+    return new FreshTokenError(FreshTokenErrorCode.RefreshFailed, devMode() ? `The ${what} answered HTTP ${status}; retrying later.` : '', {
+      transient: true,
+      status,
+      retryAfterMs: parseRetryAfterMs(err.headers?.get('Retry-After'), nowMs),
+    });
+  }
+  const body = typeof err.error === 'string' ? ɵparseJsonObject(err.error) : null;
+  const oauthError = typeof body?.['error'] === 'string' && OAUTH_ERROR.test(body['error']) ? body['error'] : undefined;
+  return new FreshTokenError(
+    FreshTokenErrorCode.SessionEnded,
+    devMode()
+      ? `The ${what} rejected the request (HTTP ${status}${oauthError ? `, ${oauthError}` : ''}). ` +
+          (oauthError === 'invalid_client' || status === 401
+            ? 'Check the client id and credentials; no retry is made.'
+            : 'The session ended: sign in again.')
+      : '',
+    { status },
+  );
+}
+
+/**
+ * @internal Turns a token-endpoint answer into a `TokenGrant`. A JWT access token keeps its own
+ * `exp` (the core corrects clock skew from its `iat`); otherwise `expires_in` gives `expiresAt`.
+ */
+export function ɵgrantFromTokenResponse(response: OAuthTokenResponse, receivedAtMs: number): TokenGrant {
+  const grant: TokenGrant = { accessToken: response.access_token };
+  const expiresIn = Number(response.expires_in);
+  if (response.expires_in !== undefined && Number.isFinite(expiresIn) && readJwtTimes(response.access_token).expMs === undefined) {
+    grant.expiresAt = receivedAtMs + expiresIn * 1000;
+  }
+  if (typeof response.id_token === 'string' && response.id_token) grant.idToken = response.id_token;
+  return grant;
+}
+
+/** @internal Throws `NFT303` naming the option (never its value) when `value` is not a non-empty string. */
+export function ɵrequireString(fn: string, name: string, value: unknown): void {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new FreshTokenError(
+      OAuthErrorCode.InvalidOAuthOption,
+      devMode() ? `${fn}() needs the "${name}" option as a non-empty string.` : '',
+    );
+  }
+}
+
+/** @internal Throws `NFT303` when `value` is set but is not a positive finite number. */
+export function ɵoptionalPositive(fn: string, name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
+    throw new FreshTokenError(OAuthErrorCode.InvalidOAuthOption, devMode() ? `${fn}() needs "${name}" as a positive number of milliseconds.` : '');
+  }
+}
