@@ -1,0 +1,91 @@
+// The demo's dev backend in one process: oidc-provider under /oidc, the backend-for-frontend
+// (/auth/login, /auth/logout, /session/token), the protected API (/api/*) and, when built, the
+// Angular SSR app. Binds to 127.0.0.1 only.
+import express from 'express';
+import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { createApi } from './api.mjs';
+import { createBff } from './bff.mjs';
+import { createOidcProvider } from './oidc.mjs';
+
+function freshStats() {
+  return { logins: 0, refreshes: 0, requests: 0, unauthorized: 0, revocations: 0, requestsByGeneration: {} };
+}
+
+/**
+ * Starts the backend on 127.0.0.1:`port` (0 = any free port). `angularServer` is the path of the
+ * built SSR bundle (`dist/demo/server/server.mjs`); without it only the APIs are served.
+ */
+export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60, angularServer } = {}) {
+  const server = createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const actualPort = server.address().port;
+  const publicOrigin = `http://localhost:${actualPort}`;
+  const internalOrigin = `http://127.0.0.1:${actualPort}`;
+  const issuer = `${publicOrigin}/oidc`;
+  const redirectUri = `${publicOrigin}/auth/callback`;
+
+  let stats = freshStats();
+  const statsRef = () => stats;
+  const revokedJtis = new Set();
+  const generations = new Map();
+  const oidc = await createOidcProvider({ issuer, redirectUri, accessTokenTtlSeconds });
+  const statsProxy = new Proxy({}, { get: (_t, k) => statsRef()[k], set: (_t, k, v) => ((statsRef()[k] = v), true) });
+  const bff = createBff({ internalOrigin, issuer, redirectUri, clientSecret: oidc.clientSecret, stats: statsProxy, revokedJtis, generations });
+  const api = createApi({ issuer, publicJwks: oidc.publicJwks, stats: statsProxy, revokedJtis, generations });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/oidc/interaction/:uid', (req, res, next) => oidc.completeInteraction(req, res).catch(next));
+  app.use('/oidc', oidc.provider.callback());
+  app.use(express.json({ limit: '10kb' }));
+
+  app.post('/auth/login', (req, res, next) => bff.login(req, res).catch(next));
+  app.post('/auth/logout', (req, res, next) => bff.logout(req, res).catch(next));
+  app.get('/auth/me', (req, res) => {
+    const session = bff.sessionOf(req);
+    res.set('Cache-Control', 'no-store').json(session ? { user: session.user } : { user: null });
+  });
+  app.get('/session/token', (req, res, next) => bff.sessionToken(req, res).catch(next));
+  app.post('/session/token', (req, res, next) => bff.sessionToken(req, res).catch(next));
+
+  app.get('/api/data', api.requireToken, api.data);
+  app.post('/api/revoke', api.requireToken, api.revoke);
+  // Dev-only counters for the UI and the e2e tests (no tokens in them).
+  app.get('/api/stats', (_req, res) => res.set('Cache-Control', 'no-store').json({ ...stats, accessTokenTtlSeconds }));
+  app.post('/api/stats/reset', (_req, res) => {
+    stats = freshStats();
+    res.status(204).end();
+  });
+
+  if (angularServer && existsSync(angularServer)) {
+    const { reqHandler } = await import(pathToFileURL(angularServer).href);
+    app.use(reqHandler);
+  } else {
+    app.get('/', (_req, res) => res.type('text').send('Demo UI not built: run `npm start`.'));
+  }
+
+  // Clear errors for bad input; never echo request bodies or tokens.
+  app.use((err, _req, res, _next) => {
+    if (err.type === 'entity.parse.failed' || err instanceof SyntaxError) {
+      return res.status(400).json({ error: 'invalid_request', message: 'the body is not valid JSON' });
+    }
+    console.error('[demo-server]', err.message);
+    res.status(500).json({ error: 'server_error' });
+  });
+
+  server.on('request', app);
+  return {
+    url: publicOrigin,
+    stats: () => stats,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
