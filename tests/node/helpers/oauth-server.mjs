@@ -59,7 +59,7 @@ export async function startOAuthServer({ accessTokenTtlSeconds = 4, refreshToken
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      revocation: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: () => true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => API_RESOURCE,
