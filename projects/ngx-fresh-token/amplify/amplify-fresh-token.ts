@@ -1,0 +1,119 @@
+import { EnvironmentProviders, Injectable, InjectionToken, inject, makeEnvironmentProviders, provideAppInitializer } from '@angular/core';
+import { Amplify, type ResourcesConfig } from 'aws-amplify';
+import { type TokenProvider } from 'aws-amplify/auth';
+import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
+import { defaultStorage } from 'aws-amplify/utils';
+import { AuthService } from 'ngx-fresh-token';
+import { ɵAMPLIFY_BRIDGED } from './amplify-token-source';
+import { GraphqlHeadersOptions, createGraphqlHeaders } from './graphql-headers';
+import { graphqlWithRetry } from './graphql-retry';
+import { createFreshTokenProvider } from './token-provider';
+
+/** Amplify's library options (the second argument of `Amplify.configure`). */
+export type AmplifyLibraryOptions = NonNullable<Parameters<typeof Amplify.configure>[1]>;
+
+/**
+ * Options of {@link provideAmplifyFreshToken}.
+ *
+ * @example
+ * const options: AmplifyFreshTokenOptions = { graphqlHeaders: { token: 'id' }, tokenProvider: true };
+ */
+export interface AmplifyFreshTokenOptions {
+  /** Install the GraphQL `headers` function (default `{}`: access token in `Authorization`); `false` to leave Amplify's headers alone. */
+  graphqlHeaders?: GraphqlHeadersOptions | false;
+  /**
+   * Make AuthService Amplify's `TokenProvider` (default `false`), so `fetchAuthSession`, GraphQL and
+   * Events in `userPool`/`oidc` modes use its token, from any source. Cognito sign-in keeps working.
+   */
+  tokenProvider?: boolean;
+  /** Other Amplify library options (SSR, REST/GraphQL settings); `Auth` is replaced when `tokenProvider` is set. */
+  libraryOptions?: AmplifyLibraryOptions;
+}
+
+interface AmplifyFreshTokenConfig {
+  resourcesConfig: ResourcesConfig | Parameters<typeof Amplify.configure>[0];
+  options: AmplifyFreshTokenOptions;
+}
+
+const AMPLIFY_FRESH_TOKEN_CONFIG = new InjectionToken<AmplifyFreshTokenConfig>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AMPLIFY_FRESH_TOKEN_CONFIG' : '');
+
+/**
+ * The Amplify pieces bound to the app's {@link AuthService}: the GraphQL `headers` function, the
+ * retry-once GraphQL wrapper and the `TokenProvider` bridge. Provided by {@link provideAmplifyFreshToken}.
+ *
+ * @example
+ * const amplify = inject(AmplifyFreshToken);
+ * const result = await amplify.graphql((headers) => client.graphql({ query: listTodos }, headers));
+ */
+@Injectable()
+export class AmplifyFreshToken {
+  private readonly auth = inject(AuthService);
+  private readonly config = inject(AMPLIFY_FRESH_TOKEN_CONFIG);
+  private readonly headersOptions: GraphqlHeadersOptions = this.config.options.graphqlHeaders || {};
+
+  /** Amplify's `API.GraphQL.headers` function: a fresh token in the configured header. */
+  readonly headers: () => Promise<Record<string, string>> = createGraphqlHeaders(this.auth, this.headersOptions);
+
+  /** An Amplify `TokenProvider` answering with the service's fresh token. */
+  readonly tokenProvider: TokenProvider = createFreshTokenProvider(this.auth);
+
+  /**
+   * Runs a GraphQL call with a fresh token and retries it once after a 401 (see {@link graphqlWithRetry}).
+   *
+   * @example
+   * await amplify.graphql((headers) => client.graphql({ query: getTodo, variables: { id } }, headers));
+   */
+  graphql<T>(send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+    return graphqlWithRetry(this.auth, send, this.headersOptions);
+  }
+
+  /**
+   * Calls `Amplify.configure` with the GraphQL `headers` function and, when asked, the
+   * `TokenProvider` bridge. Run once by the app initializer of {@link provideAmplifyFreshToken}.
+   *
+   * @example
+   * inject(AmplifyFreshToken).configure();
+   */
+  configure(): void {
+    const { resourcesConfig, options } = this.config;
+    const library: AmplifyLibraryOptions = { ...options.libraryOptions };
+    if (options.graphqlHeaders !== false) {
+      library.API = { ...library.API, GraphQL: { ...library.API?.GraphQL, headers: this.headers } };
+    }
+    if (options.tokenProvider) {
+      library.Auth = { ...library.Auth, tokenProvider: this.tokenProvider };
+    }
+    Amplify.configure(resourcesConfig as ResourcesConfig, library);
+    const auth = Amplify.getConfig().Auth;
+    if (options.tokenProvider && auth?.Cognito) {
+      // With a custom tokenProvider Amplify skips wiring its Cognito provider, and signIn() then
+      // fails with "Auth UserPool not configured": wire it here so Cognito sign-in keeps working.
+      cognitoUserPoolsTokenProvider.setAuthConfig(auth);
+      cognitoUserPoolsTokenProvider.setKeyValueStorage(defaultStorage);
+    }
+  }
+}
+
+/**
+ * Configures Amplify during app initialization with its pieces bound to the app's
+ * {@link AuthService}: the GraphQL `headers` function and, with `tokenProvider: true`, the
+ * `TokenProvider` bridge. Use it instead of calling `Amplify.configure` yourself; add
+ * `provideFreshToken(...)` with a source (for example `withAmplifyTokenSource()`) too.
+ *
+ * @example
+ * providers: [
+ *   provideFreshToken(withAmplifyTokenSource({ token: 'access' })),
+ *   provideAmplifyFreshToken(outputs, { graphqlHeaders: { token: 'id' } }),
+ * ]
+ */
+export function provideAmplifyFreshToken(
+  resourcesConfig: AmplifyFreshTokenConfig['resourcesConfig'],
+  options: AmplifyFreshTokenOptions = {},
+): EnvironmentProviders {
+  return makeEnvironmentProviders([
+    { provide: AMPLIFY_FRESH_TOKEN_CONFIG, useValue: { resourcesConfig, options } },
+    { provide: ɵAMPLIFY_BRIDGED, useValue: options.tokenProvider === true },
+    AmplifyFreshToken,
+    provideAppInitializer(() => inject(AmplifyFreshToken).configure()),
+  ]);
+}

@@ -1,0 +1,12 @@
+/*
+ * Public API of ngx-fresh-token/amplify: Cognito tokens through Amplify, GraphQL headers and
+ * retry on 401, an Amplify TokenProvider backed by AuthService. The only entry importing aws-amplify.
+ */
+export { AmplifyFreshToken, provideAmplifyFreshToken } from './amplify-fresh-token';
+export type { AmplifyFreshTokenOptions, AmplifyLibraryOptions } from './amplify-fresh-token';
+export { createAmplifyTokenSource, withAmplifyTokenSource, ɵAMPLIFY_BRIDGED } from './amplify-token-source';
+export type { AmplifyTokenSourceOptions } from './amplify-token-source';
+export { createGraphqlHeaders } from './graphql-headers';
+export type { GraphqlHeadersOptions } from './graphql-headers';
+export { graphqlWithRetry, isGraphqlUnauthorized } from './graphql-retry';
+export { createFreshTokenProvider } from './token-provider';
