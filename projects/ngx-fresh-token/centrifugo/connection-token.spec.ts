@@ -1,0 +1,97 @@
+import { provideZonelessChangeDetection } from '@angular/core';
+import { TestBed } from '@angular/core/testing';
+import { HttpErrorResponse } from '@angular/common/http';
+import { UnauthorizedError } from 'centrifuge';
+import { AuthService, FreshTokenError, withRefreshRetry } from 'ngx-fresh-token';
+import { centrifugoGetToken } from 'ngx-fresh-token/centrifugo';
+import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+
+function setup() {
+  TestBed.configureTestingModule({
+    providers: [provideZonelessChangeDetection(), provideFreshTokenTesting(withRefreshRetry({ maxAttempts: 1 }))],
+  });
+  return { auth: TestBed.inject(AuthService), ctrl: TestBed.inject(FreshTokenTestingController) };
+}
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('centrifugoGetToken', () => {
+  it('returns the fresh token from memory on the first call, without a refresh', async () => {
+    const { ctrl } = setup();
+    const token = ctrl.setToken({ expiresInSeconds: 3600 });
+    const getToken = TestBed.runInInjectionContext(() => centrifugoGetToken());
+    expect(await getToken({})).toBe(token);
+    expect(ctrl.refreshCount).toBe(0);
+  });
+
+  it('never hands back the token the client already has: asking again forces one shared refresh', async () => {
+    const { auth, ctrl } = setup();
+    const first = ctrl.setToken({ expiresInSeconds: 3600 });
+    const getToken = centrifugoGetToken(auth);
+    expect(await getToken({})).toBe(first);
+    const [a, b] = await Promise.all([getToken({}), auth.getValidToken()]);
+    expect(a).not.toBe(first);
+    expect(ctrl.requests).toEqual([{ forceRefresh: true }]);
+    expect(b === a || b === first).toBeTrue();
+  });
+
+  it('uses a token refreshed meanwhile (e.g. by the HTTP interceptor) without another refresh', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.setToken({ expiresInSeconds: 3600 });
+    const getToken = centrifugoGetToken(auth);
+    await getToken({});
+    const newer = await auth.refresh();
+    expect(await getToken({})).toBe(newer!);
+    expect(ctrl.refreshCount).toBe(1);
+  });
+
+  it('refreshes an expiring token before handing it out', async () => {
+    const { auth, ctrl } = setup();
+    const old = ctrl.setToken({ expiresInSeconds: 20 });
+    const token = await centrifugoGetToken(auth)({});
+    expect(token).not.toBe(old);
+    expect(ctrl.refreshCount).toBe(1);
+  });
+
+  it('throws UnauthorizedError (NFT601) when signed out', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.signedInAtSource = false;
+    const err = await failure(centrifugoGetToken(auth)({}));
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expect((err as Error).message).toMatch(/^NFT601/);
+  });
+
+  it('throws UnauthorizedError after a permanent failure (session ended, NFT202)', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.setToken({ expiresInSeconds: 10 });
+    ctrl.failNextRefresh(new HttpErrorResponse({ status: 400, error: { error: 'invalid_grant' } }));
+    const err = await failure(centrifugoGetToken(auth)({}));
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expect((err as Error).message).toMatch(/^NFT202/);
+    expect(auth.state().status).toBe('signed-out');
+  });
+
+  it('rethrows a transient failure as an ordinary error (not UnauthorizedError), without the token in it', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.failNextRefresh();
+    const err = await failure(centrifugoGetToken(auth)({}));
+    expect(err).not.toBeInstanceOf(UnauthorizedError);
+    expect(err).toBeInstanceOf(FreshTokenError);
+    expect((err as FreshTokenError).transient).toBeTrue();
+    expect(await centrifugoGetToken(auth)({})).toBeTruthy(); // the next attempt recovers
+  });
+
+  it('keeps handing out the current token while a refresh fails transiently and it has not expired', async () => {
+    const { auth, ctrl } = setup();
+    const token = ctrl.setToken({ expiresInSeconds: 20 });
+    ctrl.failNextRefresh();
+    expect(await centrifugoGetToken(auth)({})).toBe(token);
+  });
+});
