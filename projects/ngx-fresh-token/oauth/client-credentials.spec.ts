@@ -1,0 +1,217 @@
+import { HttpClient, provideHttpClient, withInterceptors } from '@angular/common/http';
+import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
+import { PLATFORM_ID, Provider, provideZonelessChangeDetection } from '@angular/core';
+import { TestBed } from '@angular/core/testing';
+import {
+  AuthService,
+  FRESH_TOKEN_CLOCK,
+  FreshTokenError,
+  FreshTokenFeature,
+  TokenEvent,
+  freshTokenInterceptor,
+  provideFreshToken,
+  withAuthorizedUrls,
+  withRefreshRetry,
+} from 'ngx-fresh-token';
+import { ManualClock, flushMicrotasks } from 'ngx-fresh-token/testing';
+import { ClientCredentialsOptions, withClientCredentials } from './client-credentials';
+import { OAuthErrorCode } from './errors';
+
+const TOKEN_URL = 'https://auth.example.com/oauth2/token';
+const SECRET = 'cc-s3cret-9f8e7d6c-must-not-leak';
+let mock: HttpTestingController | undefined;
+
+function setup(options: Partial<ClientCredentialsOptions> = {}, extra: { providers?: Provider[]; features?: FreshTokenFeature[] } = {}) {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
+  TestBed.configureTestingModule({
+    providers: [
+      provideZonelessChangeDetection(),
+      { provide: FRESH_TOKEN_CLOCK, useValue: clock },
+      { provide: PLATFORM_ID, useValue: 'server' },
+      provideHttpClient(withInterceptors([freshTokenInterceptor])),
+      provideHttpClientTesting(),
+      provideFreshToken(
+        withClientCredentials({ tokenUrl: TOKEN_URL, clientId: 'svc', clientSecret: SECRET, scope: ['api/read', 'api/write'], ...options }),
+        withAuthorizedUrls('https://api.example.com'),
+        ...(extra.features ?? []),
+      ),
+      ...(extra.providers ?? []),
+    ],
+  });
+  mock = TestBed.inject(HttpTestingController);
+  const auth = TestBed.inject(AuthService);
+  const events: TokenEvent[] = [];
+  auth.events$.subscribe((e) => events.push(e));
+  return { clock, auth, events, http: TestBed.inject(HttpClient), httpMock: TestBed.inject(HttpTestingController) };
+}
+
+const tokenBody = (token: string, expiresIn = 3600) => ({ access_token: token, token_type: 'Bearer', expires_in: expiresIn });
+
+describe('withClientCredentials', () => {
+  afterEach(() => {
+    mock?.verify();
+    mock = undefined;
+  });
+
+  it('posts a form-encoded client_credentials request with Basic auth, bypassing the interceptor', async () => {
+    const { auth, httpMock } = setup();
+    const token = auth.getValidToken();
+    await flushMicrotasks();
+    const req = httpMock.expectOne(TOKEN_URL);
+    expect(req.request.method).toBe('POST');
+    expect(req.request.headers.get('Content-Type')).toBe('application/x-www-form-urlencoded');
+    expect(req.request.headers.get('Authorization')).toBe(`Basic ${btoa(`svc:${SECRET}`)}`);
+    expect(new URLSearchParams(req.request.body as string).get('grant_type')).toBe('client_credentials');
+    expect(new URLSearchParams(req.request.body as string).get('scope')).toBe('api/read api/write');
+    req.flush(JSON.stringify(tokenBody('tok-1')));
+    expect(await token).toBe('tok-1');
+  });
+
+  it('caches the token: API calls make zero token requests until the buffer, then exactly one', async () => {
+    const { auth, http, httpMock, clock } = setup();
+    void auth.getValidToken();
+    await flushMicrotasks();
+    httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-1', 120)));
+    await flushMicrotasks();
+    for (let i = 0; i < 5; i++) {
+      http.get(`https://api.example.com/x/${i}`).subscribe();
+      httpMock.expectOne(`https://api.example.com/x/${i}`).flush({});
+    }
+    httpMock.expectNone(TOKEN_URL);
+    await clock.advance(89_000); // 31 s left: still outside the 30 s buffer
+    http.get('https://api.example.com/y').subscribe();
+    httpMock.expectOne('https://api.example.com/y').flush({});
+    httpMock.expectNone(TOKEN_URL);
+    await clock.advance(2_000); // 29 s left: inside the buffer, renew before expiry
+    http.get('https://api.example.com/z').subscribe();
+    await flushMicrotasks();
+    httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-2', 120)));
+    await flushMicrotasks();
+    expect(httpMock.expectOne('https://api.example.com/z').request.headers.get('Authorization')).toBe('Bearer tok-2');
+  });
+
+  it('100 concurrent calls make 1 token request', async () => {
+    const { http, httpMock } = setup();
+    for (let i = 0; i < 100; i++) http.get(`https://api.example.com/c/${i}`).subscribe();
+    await flushMicrotasks();
+    httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-1')));
+    await flushMicrotasks();
+    const calls = httpMock.match((r) => r.url.startsWith('https://api.example.com/c/'));
+    expect(calls.length).toBe(100);
+    expect(calls.every((c) => c.request.headers.get('Authorization') === 'Bearer tok-1')).toBeTrue();
+    calls.forEach((c) => c.flush({}));
+  });
+
+  it('waits at least Retry-After: 2 s after a 429 before the next attempt', async () => {
+    const { auth, httpMock, clock } = setup();
+    const token = auth.getValidToken();
+    await flushMicrotasks();
+    httpMock.expectOne(TOKEN_URL).flush('{"error":"slow_down"}', { status: 429, statusText: 'Too Many Requests', headers: { 'Retry-After': '2' } });
+    await clock.advance(1_999);
+    httpMock.expectNone(TOKEN_URL);
+    await clock.advance(1);
+    httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-after')));
+    expect(await token).toBe('tok-after');
+  });
+
+  it('honours Retry-After as an HTTP date', async () => {
+    const { auth, httpMock, clock } = setup();
+    const token = auth.getValidToken();
+    await flushMicrotasks();
+    const date = new Date(clock.now() + 7_000).toUTCString();
+    httpMock.expectOne(TOKEN_URL).flush('', { status: 429, statusText: 'Too Many Requests', headers: { 'Retry-After': date } });
+    await clock.advance(6_999);
+    httpMock.expectNone(TOKEN_URL);
+    await clock.advance(1);
+    httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-date')));
+    expect(await token).toBe('tok-date');
+  });
+
+  it('succeeds after 503 twice then 200, with backoff in between', async () => {
+    const { auth, httpMock, clock } = setup({}, { features: [withRefreshRetry({ baseDelayMs: 1_000, maxDelayMs: 4_000 })] });
+    const token = auth.getValidToken();
+    for (let i = 0; i < 2; i++) {
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush('', { status: 503, statusText: 'Service Unavailable' });
+      await clock.advance(400);
+      httpMock.expectNone(TOKEN_URL); // the backoff is at least half the base delay
+      await clock.advance(4_000);
+    }
+    httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-3')));
+    expect(await token).toBe('tok-3');
+  });
+
+  it('aborts a hanging request after timeoutMs with a coded transient error', async () => {
+    const { auth, httpMock, clock } = setup({ timeoutMs: 2_000 }, { features: [withRefreshRetry({ maxAttempts: 1 })] });
+    let error: FreshTokenError | undefined;
+    auth.getValidToken().catch((e) => (error = e));
+    await flushMicrotasks();
+    const req = httpMock.expectOne(TOKEN_URL);
+    await clock.advance(1_999);
+    expect(error).toBeUndefined();
+    await clock.advance(1);
+    expect(req.cancelled).toBeTrue();
+    expect(error?.code).toBe(OAuthErrorCode.TokenEndpointTimeout);
+    expect(error?.transient).toBeTrue();
+  });
+
+  it('ends the session on a wrong secret after one request, without the secret in the error', async () => {
+    const { auth, httpMock, clock, events } = setup();
+    let error: FreshTokenError | undefined;
+    auth.getValidToken().catch((e) => (error = e));
+    await flushMicrotasks();
+    httpMock.expectOne(TOKEN_URL).flush('{"error":"invalid_client"}', { status: 401, statusText: 'Unauthorized' });
+    await clock.advance(60_000);
+    httpMock.expectNone(TOKEN_URL);
+    expect(error?.code).toBe('NFT202');
+    expect(auth.state().status).toBe('signed-out');
+    expect(events.map((e) => e.type)).toEqual(['session-expired']);
+    const renderings = [String(error), error!.stack ?? '', JSON.stringify(error), ...Object.values(error!).map((v) => JSON.stringify(v))];
+    for (const text of renderings) {
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain(btoa(`svc:${SECRET}`));
+    }
+  });
+
+  it('gives NFT302 for malformed JSON and for a missing access_token', async () => {
+    for (const body of ['<html>', '{"token_type":"Bearer"}']) {
+      TestBed.resetTestingModule();
+      const { auth, httpMock } = setup();
+      let error: FreshTokenError | undefined;
+      auth.getValidToken().catch((e) => (error = e));
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(body);
+      await flushMicrotasks();
+      expect(error?.code).toBe(OAuthErrorCode.MalformedTokenResponse);
+    }
+  });
+
+  it('refuses to run in a browser with NFT301, naming no secret', () => {
+    TestBed.configureTestingModule({
+      providers: [
+        provideZonelessChangeDetection(),
+        provideHttpClient(),
+        provideHttpClientTesting(),
+        provideFreshToken(withClientCredentials({ tokenUrl: TOKEN_URL, clientId: 'svc', clientSecret: SECRET })),
+      ],
+    });
+    let error: FreshTokenError | undefined;
+    try {
+      TestBed.inject(AuthService);
+    } catch (e) {
+      error = e as FreshTokenError;
+    }
+    expect(error?.code).toBe(OAuthErrorCode.ClientSecretInBrowser);
+    expect(error?.message).toContain('browser');
+    expect(JSON.stringify(error) + String(error) + error?.stack).not.toContain(SECRET);
+  });
+
+  it('rejects missing options with NFT303 naming the option but not the value', () => {
+    expect(() => withClientCredentials({ tokenUrl: TOKEN_URL, clientId: 'svc', clientSecret: '' })).toThrowMatching(
+      (e) => (e as FreshTokenError).code === OAuthErrorCode.InvalidOAuthOption && /clientSecret/.test((e as Error).message),
+    );
+    expect(() => withClientCredentials({ tokenUrl: TOKEN_URL, clientId: 'svc', clientSecret: SECRET, timeoutMs: -1 })).toThrowMatching(
+      (e) => !(e as Error).message.includes(SECRET),
+    );
+  });
+});

@@ -1,0 +1,131 @@
+import { HttpClient, provideHttpClient, withInterceptors } from '@angular/common/http';
+import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
+import { PLATFORM_ID, Provider, provideZonelessChangeDetection } from '@angular/core';
+import { TestBed } from '@angular/core/testing';
+import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError, TokenEvent, freshTokenInterceptor, provideFreshToken } from 'ngx-fresh-token';
+import { ManualClock, createTestJwt, flushMicrotasks } from 'ngx-fresh-token/testing';
+import { OAuthErrorCode } from './errors';
+import { SessionEndpointOptions, withSessionEndpoint } from './session-endpoint';
+
+const URL = '/api/session/token';
+let mock: HttpTestingController | undefined;
+
+function setup(options: Partial<SessionEndpointOptions> = {}, providers: Provider[] = []) {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
+  TestBed.configureTestingModule({
+    providers: [
+      provideZonelessChangeDetection(),
+      { provide: FRESH_TOKEN_CLOCK, useValue: clock },
+      provideHttpClient(withInterceptors([freshTokenInterceptor])),
+      provideHttpClientTesting(),
+      provideFreshToken(withSessionEndpoint({ url: URL, ...options })),
+      ...providers,
+    ],
+  });
+  mock = TestBed.inject(HttpTestingController);
+  const auth = TestBed.inject(AuthService);
+  const events: TokenEvent[] = [];
+  auth.events$.subscribe((e) => events.push(e));
+  return { clock, auth, events, http: TestBed.inject(HttpClient), httpMock: mock };
+}
+
+describe('withSessionEndpoint', () => {
+  afterEach(() => {
+    mock?.verify();
+    mock = undefined;
+  });
+
+  it('GETs the endpoint with cookies, bypassing the interceptor, and serves the token', async () => {
+    const { auth, httpMock, clock } = setup();
+    const token = auth.getValidToken();
+    await flushMicrotasks();
+    const req = httpMock.expectOne(URL);
+    expect(req.request.method).toBe('GET');
+    expect(req.request.withCredentials).toBeTrue();
+    expect(req.request.headers.has('Authorization')).toBeFalse();
+    req.flush(JSON.stringify({ accessToken: 'at-1', expiresAt: clock.now() + 300_000 }));
+    expect(await token).toBe('at-1');
+    expect(auth.state().expiresAt).toBe(clock.now() + 300_000);
+  });
+
+  it('caches the token and renews it once inside the buffer, before expiry', async () => {
+    const { http, httpMock, clock } = setup();
+    http.get('/api/a').subscribe();
+    await flushMicrotasks();
+    httpMock.expectOne(URL).flush(JSON.stringify({ accessToken: 'at-1', expiresIn: 120 }));
+    await flushMicrotasks();
+    httpMock.expectOne('/api/a').flush({});
+    await clock.advance(80_000); // 40 s left
+    http.get('/api/b').subscribe();
+    httpMock.expectOne('/api/b').flush({});
+    httpMock.expectNone(URL);
+    await clock.advance(15_000); // 25 s left: inside the 30 s buffer
+    http.get('/api/c').subscribe();
+    await flushMicrotasks();
+    httpMock.expectOne(URL).flush(JSON.stringify({ accessToken: 'at-2', expiresIn: 120 }));
+    await flushMicrotasks();
+    expect(httpMock.expectOne('/api/c').request.headers.get('Authorization')).toBe('Bearer at-2');
+  });
+
+  it('treats 401 from the endpoint as signed out', async () => {
+    const { auth, httpMock, events, clock } = setup();
+    const first = auth.getValidToken();
+    await flushMicrotasks();
+    httpMock.expectOne(URL).flush(JSON.stringify({ accessToken: 'at-1', expiresIn: 60 }));
+    await first;
+    await clock.advance(45_000);
+    const second = auth.getValidToken();
+    await flushMicrotasks();
+    httpMock.expectOne(URL).flush('{"error":"unauthenticated"}', { status: 401, statusText: 'Unauthorized' });
+    expect(await second).toBeNull();
+    expect(auth.state().status).toBe('signed-out');
+    expect(events.map((e) => e.type)).toEqual(['refreshed', 'signed-out']);
+  });
+
+  it('retries a 503 and gives NFT302 for an answer without accessToken', async () => {
+    const { auth, httpMock, clock } = setup();
+    let error: FreshTokenError | undefined;
+    auth.getValidToken().catch((e) => (error = e));
+    await flushMicrotasks();
+    httpMock.expectOne(URL).flush('', { status: 503, statusText: 'Service Unavailable' });
+    await clock.advance(1_000);
+    httpMock.expectOne(URL).flush('<!doctype html>');
+    await flushMicrotasks();
+    expect(error?.code).toBe(OAuthErrorCode.MalformedTokenResponse);
+  });
+
+  it('keeps a JWT on its own exp when only expiresIn is given', async () => {
+    const { auth, httpMock, clock } = setup();
+    const jwt = createTestJwt({ expiresInSeconds: 600, nowMs: clock.now() });
+    const token = auth.getValidToken();
+    await flushMicrotasks();
+    httpMock.expectOne(URL).flush(JSON.stringify({ accessToken: jwt, expiresIn: 60, idToken: 'idt' }));
+    expect(await token).toBe(jwt);
+    expect(auth.state().expiresAt).toBe(clock.now() + 600_000);
+    expect(auth.idToken).toBe('idt');
+  });
+
+  it('can POST, and POSTs to signOutUrl on sign-out', async () => {
+    const { auth, httpMock } = setup({ method: 'POST', signOutUrl: '/api/session/logout' });
+    const token = auth.getValidToken();
+    await flushMicrotasks();
+    const req = httpMock.expectOne(URL);
+    expect(req.request.method).toBe('POST');
+    req.flush(JSON.stringify({ accessToken: 'at-1' }));
+    await token;
+    const out = auth.signOut();
+    await flushMicrotasks();
+    const logout = httpMock.expectOne('/api/session/logout');
+    expect(logout.request.method).toBe('POST');
+    expect(logout.request.withCredentials).toBeTrue();
+    logout.flush('');
+    await out;
+    expect(auth.state().status).toBe('signed-out');
+  });
+
+  it('answers signed out on the server without any request, so no token reaches rendered HTML', async () => {
+    const { auth, httpMock } = setup({}, [{ provide: PLATFORM_ID, useValue: 'server' }]);
+    expect(await auth.getValidToken()).toBeNull();
+    httpMock.expectNone(URL);
+  });
+});
