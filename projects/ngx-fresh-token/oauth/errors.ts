@@ -16,5 +16,10 @@ export const OAuthErrorCode = {
   TokenEndpointTimeout: 'NFT304',
 } as const;
 
-/** Union of the {@link OAuthErrorCode} values. */
+/**
+ * Union of the {@link OAuthErrorCode} values.
+ *
+ * @example
+ * const code: OAuthErrorCodeValue = OAuthErrorCode.TokenEndpointTimeout;
+ */
 export type OAuthErrorCodeValue = (typeof OAuthErrorCode)[keyof typeof OAuthErrorCode];

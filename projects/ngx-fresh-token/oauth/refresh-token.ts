@@ -68,7 +68,12 @@ export interface OAuthSignInTokens {
   idToken?: string;
 }
 
-/** Default `sessionStorage` key of {@link withOAuthRefreshToken}. */
+/**
+ * Default `sessionStorage` key of {@link withOAuthRefreshToken}.
+ *
+ * @example
+ * sessionStorage.removeItem(DEFAULT_REFRESH_TOKEN_STORAGE_KEY);
+ */
 export const DEFAULT_REFRESH_TOKEN_STORAGE_KEY = 'ngx-fresh-token.oauth.refresh-token';
 
 const OAUTH_REFRESH_OPTIONS = new InjectionToken<OAuthRefreshTokenOptions>(

@@ -62,7 +62,10 @@ describe('withSessionEndpoint', () => {
     await clock.advance(15_000); // 25 s left: inside the 30 s buffer
     http.get('/api/c').subscribe();
     await flushMicrotasks();
-    httpMock.expectOne(URL).flush(JSON.stringify({ accessToken: 'at-2', expiresIn: 120 }));
+    const renewal = httpMock.expectOne(URL);
+    // Same-origin, so authorized by default: only bypassing the interceptor keeps the token off it.
+    expect(renewal.request.headers.has('Authorization')).toBeFalse();
+    renewal.flush(JSON.stringify({ accessToken: 'at-2', expiresIn: 120 }));
     await flushMicrotasks();
     expect(httpMock.expectOne('/api/c').request.headers.get('Authorization')).toBe('Bearer at-2');
   });

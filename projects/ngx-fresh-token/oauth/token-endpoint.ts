@@ -4,7 +4,12 @@ import type { FreshTokenClock, TokenGrant } from 'ngx-fresh-token';
 import { Observable } from 'rxjs';
 import { OAuthErrorCode } from './errors';
 
-/** Default bound of one request to a token or session endpoint. */
+/**
+ * Default bound of one request to a token or session endpoint (8 s, below the core's 10 s attempt timeout).
+ *
+ * @example
+ * withClientCredentials({ tokenUrl, clientId, clientSecret, timeoutMs: DEFAULT_TOKEN_REQUEST_TIMEOUT_MS * 2 })
+ */
 export const DEFAULT_TOKEN_REQUEST_TIMEOUT_MS = 8_000;
 
 /**
@@ -136,7 +141,7 @@ export function ɵmalformed(what: string, expected: string): FreshTokenError {
  * the OAuth `error` name are kept — never the request, its body or headers.
  *
  * @example
- * tokenEndpointError(new HttpErrorResponse({ status: 429, headers: new HttpHeaders({ 'Retry-After': '2' }) }), Date.now());
+ * ɵtokenEndpointError(new HttpErrorResponse({ status: 429, headers: new HttpHeaders({ 'Retry-After': '2' }) }), Date.now());
  */
 export function ɵtokenEndpointError(err: unknown, nowMs: number, what = 'token endpoint'): FreshTokenError {
   if (err instanceof FreshTokenError) return err;
