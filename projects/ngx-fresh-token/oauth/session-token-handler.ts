@@ -59,7 +59,7 @@ function json(status: number, body: unknown, extra: Record<string, string> = {})
  *   getSession: (request) => sessions.get(readCookie(request, 'sid')),
  *   issueAccessToken: (session) => ({ accessToken: signJwt(session.userId, 300), expiresIn: 300 }),
  * });
- * // Express 5 / Node: app.get('/api/session/token', toNodeHandler(handler)); Hono, Deno, Bun: handler(request)
+ * // Hono, Deno, Bun, edge: return handler(request). Node/Express: build a Request from req, write the Response to res.
  */
 export function createSessionTokenHandler<S>(options: SessionTokenHandlerOptions<S>): (request: Request) => Promise<Response> {
   if (typeof options?.getSession !== 'function' || typeof options.issueAccessToken !== 'function') {
