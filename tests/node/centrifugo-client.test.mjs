@@ -211,6 +211,23 @@ test('disconnect 3014 (state invalidated): the client gets a new token and recon
   assert.equal(source.calls.length, 2, 'exactly one refresh for the reconnect');
 });
 
+test('connect with an expired token: error 109 "token expired", then getToken supplies a fresh one', { timeout: 15_000 }, async () => {
+  const source = controlledSource({ lifetimeSeconds: 60 });
+  const { injector, auth } = setup(source);
+  cleanups.push(() => injector.destroy());
+  const stale = await signJwt({ sub: '42' }, -10); // e.g. a token rendered into the page long ago
+  const client = newClient({ token: stale, getToken: centrifugoGetToken(auth) });
+  const events = record(client);
+
+  client.connect();
+  await until(() => client.state === 'connected', 8_000, 'connected');
+  const tokens = server.commands('connect').map((c) => c.body.token);
+  assert.deepEqual(tokens, [stale, auth.state().token]);
+  const connectError = events.find((e) => e.type === 'error' && e.ctx.type === 'connect');
+  assert.deepEqual(connectError.ctx.error, { code: 109, message: 'token expired', temporary: false });
+  assert.equal(source.calls.length, 1);
+});
+
 test('subscription token: refreshed in-band at the subscription ttl, subscription stays up', { timeout: 20_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 60 });
   const { injector, auth } = setup(source);
