@@ -3,7 +3,10 @@ import { Amplify, type ResourcesConfig } from 'aws-amplify';
 import { type TokenProvider } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
 import { defaultStorage } from 'aws-amplify/utils';
-import { AuthService } from 'ngx-fresh-token';
+import { Observable } from 'rxjs';
+import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError } from 'ngx-fresh-token';
+import { AmplifyFreshTokenErrorCode } from './errors';
+import { FreshEventsOptions, connectFreshEvents, publishFreshEvents } from './events-connection';
 import { ɵAMPLIFY_BRIDGED } from './amplify-token-source';
 import { GraphqlHeadersOptions, createGraphqlHeaders } from './graphql-headers';
 import { graphqlWithRetry } from './graphql-retry';
@@ -49,6 +52,7 @@ const AMPLIFY_FRESH_TOKEN_CONFIG = new InjectionToken<AmplifyFreshTokenConfig>((
 export class AmplifyFreshToken {
   private readonly auth = inject(AuthService);
   private readonly config = inject(AMPLIFY_FRESH_TOKEN_CONFIG);
+  private readonly clock = inject(FRESH_TOKEN_CLOCK);
   private readonly headersOptions: GraphqlHeadersOptions = this.config.options.graphqlHeaders || {};
 
   /** Amplify's `API.GraphQL.headers` function: a fresh token in the configured header. */
@@ -65,6 +69,44 @@ export class AmplifyFreshToken {
    */
   graphql<T>(send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
     return graphqlWithRetry(this.auth, send, this.headersOptions);
+  }
+
+  /**
+   * Subscribes to an AppSync Events channel with fresh tokens (see {@link connectFreshEvents}):
+   * renewed before the connect token expires, reconnected with a refreshed token after an auth
+   * failure. Endpoint and auth mode default to Amplify's `API.Events` configuration.
+   *
+   * @example
+   * amplify.events<ChatMessage>('/default/chat').subscribe((m) => messages.update((all) => [...all, m]));
+   */
+  events<T = unknown>(channel: string, options: FreshEventsOptions = {}): Observable<T> {
+    return new Observable<T>((subscriber) =>
+      connectFreshEvents<T>(this.auth, channel, this.eventsOptions(options), this.clock).subscribe(subscriber),
+    );
+  }
+
+  /**
+   * Publishes events to an AppSync Events channel over HTTP with a fresh token, retrying once after a 401.
+   *
+   * @example
+   * await amplify.publish('/default/chat', [{ text: 'hello' }]);
+   */
+  publish(channel: string, events: unknown[], options: FreshEventsOptions = {}): Promise<void> {
+    return Promise.resolve().then(() => publishFreshEvents(this.auth, channel, events, this.eventsOptions(options)));
+  }
+
+  private eventsOptions(options: FreshEventsOptions): FreshEventsOptions & { endpoint: string } {
+    const configured = Amplify.getConfig().API?.Events;
+    const endpoint = options.endpoint ?? configured?.endpoint;
+    if (!endpoint) {
+      throw new FreshTokenError(
+        AmplifyFreshTokenErrorCode.EventsNotConfigured,
+        (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No AppSync Events endpoint. To fix the problem, pass { endpoint } or configure API.Events.endpoint in provideAmplifyFreshToken().' : '',
+      );
+    }
+    const mode = configured?.defaultAuthMode;
+    const authMode = options.authMode ?? (mode === 'lambda' || mode === 'oidc' ? mode : 'userPool');
+    return { ...options, endpoint, authMode };
   }
 
   /**

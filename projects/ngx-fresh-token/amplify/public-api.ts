@@ -6,6 +6,9 @@ export { AmplifyFreshToken, provideAmplifyFreshToken } from './amplify-fresh-tok
 export type { AmplifyFreshTokenOptions, AmplifyLibraryOptions } from './amplify-fresh-token';
 export { createAmplifyTokenSource, withAmplifyTokenSource, ɵAMPLIFY_BRIDGED } from './amplify-token-source';
 export type { AmplifyTokenSourceOptions } from './amplify-token-source';
+export { AmplifyFreshTokenErrorCode } from './errors';
+export { connectFreshEvents, eventsRealtimeUrl, publishFreshEvents } from './events-connection';
+export type { FreshEventsAuthMode, FreshEventsOptions } from './events-connection';
 export { createGraphqlHeaders } from './graphql-headers';
 export type { GraphqlHeadersOptions } from './graphql-headers';
 export { graphqlWithRetry, isGraphqlUnauthorized } from './graphql-retry';

@@ -58,10 +58,11 @@ export async function startAppSync({ jwksUrl, extraJwks, connectionTimeoutMs = 3
   /** channel -> Set of { ws, id } */
   const channels = new Map();
   let delayMs = 0;
+  let refuseAll = false;
 
   /** The verified claims, or null for a missing, forged, expired or revoked token. */
   async function verify(token) {
-    if (!token || typeof token !== 'string') return null;
+    if (!token || typeof token !== 'string' || refuseAll) return null;
     for (const keys of keySets) {
       try {
         const { payload } = await jwtVerify(token, keys, { algorithms: ['RS256'] });
@@ -233,6 +234,10 @@ export async function startAppSync({ jwksUrl, extraJwks, connectionTimeoutMs = 3
     /** Revokes an access token (by `jti`): the server answers 401 to it from now on. */
     revoke(jti) {
       revoked.add(jti);
+    },
+    /** Refuses every token (as a misconfigured authorizer would) while `on`. */
+    setRefuseAll(on) {
+      refuseAll = on;
     },
     /** Adds latency to every GraphQL answer. */
     setDelayMs(ms) {

@@ -1,0 +1,16 @@
+/**
+ * Stable error codes of `ngx-fresh-token/amplify` (the NFT5xx range), carried by `FreshTokenError`.
+ *
+ * @example
+ * events$.subscribe({ error: (e) => e.code === AmplifyFreshTokenErrorCode.EventsSignedOut && router.navigate(['/login']) });
+ */
+export const AmplifyFreshTokenErrorCode = {
+  /** No AppSync Events endpoint (neither the option nor Amplify's `API.Events.endpoint`), or no `WebSocket` on this platform. */
+  EventsNotConfigured: 'NFT501',
+  /** An Events connection needs a token but the user is signed out (or the session just ended). */
+  EventsSignedOut: 'NFT502',
+  /** AppSync Events kept rejecting fresh tokens (connect or subscribe), so the connection gave up instead of looping. */
+  EventsUnauthorized: 'NFT503',
+  /** AppSync Events refused a subscribe or publish for another reason than authorization. */
+  EventsRejected: 'NFT504',
+} as const;

@@ -1,0 +1,345 @@
+import { Observable } from 'rxjs';
+import {
+  AuthService,
+  DEFAULT_REFRESH_BUFFER_MS,
+  FreshTokenClock,
+  FreshTokenError,
+  backoffDelayMs,
+  DEFAULT_REFRESH_RETRY,
+  effectiveBufferMs,
+  readJwtTimes,
+} from 'ngx-fresh-token';
+import { AmplifyFreshTokenErrorCode } from './errors';
+
+/** Amplify auth modes in which an Events connection carries the service's token. */
+export type FreshEventsAuthMode = 'lambda' | 'oidc' | 'userPool';
+
+/**
+ * Options of an AppSync Events connection with fresh tokens.
+ *
+ * @example
+ * const options: FreshEventsOptions = { authMode: 'lambda', endpoint: 'https://example.appsync-api.eu-west-1.amazonaws.com/event' };
+ */
+export interface FreshEventsOptions {
+  /** How the token is presented; all three send it verbatim in `Authorization` (no `Bearer`). Default `userPool`. */
+  authMode?: FreshEventsAuthMode;
+  /** The Events HTTP endpoint (`…/event`); default Amplify's `API.Events.endpoint`. */
+  endpoint?: string;
+  /** How long before the connect token expires the connection is renewed with a fresh one (default 30 s, capped at half its lifetime). */
+  renewBeforeExpiryMs?: number;
+  /** Consecutive authorization failures tolerated (each retried with a fresh token) before giving up with `NFT503`; default 2. */
+  maxAuthFailures?: number;
+  /** Creates the WebSocket (default `new WebSocket(url, protocols)`). */
+  webSocketFactory?: (url: string, protocols: string[]) => WebSocket;
+}
+
+/** Timers and randomness of the connection; the service passes `FRESH_TOKEN_CLOCK`. */
+type Clock = Pick<FreshTokenClock, 'now' | 'setTimeout' | 'clearTimeout'>;
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (cb, ms) => setTimeout(cb, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+const AUTH_ERROR_TYPES = ['UnauthorizedException', 'Unauthorized', 'NotAuthorizedException', 'ForbiddenException'];
+
+interface EventsError {
+  errorType?: string;
+  errorCode?: number;
+  message?: string;
+}
+
+function isAuthError(errors: unknown): boolean {
+  return Array.isArray(errors) && errors.some((e: EventsError) => AUTH_ERROR_TYPES.includes(String(e?.errorType)) || e?.errorCode === 401 || e?.errorCode === 403);
+}
+
+function base64Url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  bytes.forEach((b) => (binary += String.fromCharCode(b)));
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function randomId(): string {
+  return globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/**
+ * The realtime URL for an Events endpoint, as Amplify derives it: AWS domains map
+ * `appsync-api` to `appsync-realtime-api`, custom domains append `/realtime`; `https` becomes `wss`
+ * (and plain `http`, for a local server, `ws`).
+ *
+ * @example
+ * eventsRealtimeUrl('https://abc.appsync-api.eu-west-1.amazonaws.com/event'); // 'wss://abc.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime'
+ */
+export function eventsRealtimeUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (/\.appsync-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/i.test(url.hostname)) {
+    url.hostname = url.hostname.replace('appsync-api', 'appsync-realtime-api');
+  }
+  url.pathname = url.pathname.replace(/\/$/, '') + '/realtime';
+  url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
+  return url.toString();
+}
+
+function eventsError(code: string, devMessage: string, details: { transient?: boolean } = {}): FreshTokenError {
+  return new FreshTokenError(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? devMessage : '', details);
+}
+
+/** One WebSocket with one subscription on it. */
+interface Link {
+  socket: WebSocket;
+  /** The server's keep-alive timeout from `connection_ack`. */
+  timeoutMs?: number;
+  token: string;
+  subscribed: boolean;
+  /** Set when the server said the token was not accepted, so the close is an auth failure. */
+  authFailed: boolean;
+  kaTimer?: unknown;
+  renewTimer?: unknown;
+}
+
+/**
+ * Opens an AppSync Events subscription that always uses a fresh token from {@link AuthService}:
+ * the connect handshake and the subscribe message carry it (verbatim, in `lambda`, `oidc` and
+ * `userPool` modes). Before the connect token expires the connection is renewed with a fresh one
+ * (the new socket subscribes before the old one closes); after an auth failure (rejected
+ * handshake, `subscribe_error`, or the server closing for an expired token) it reconnects and
+ * resubscribes with a refreshed token, giving up with `NFT503` when fresh tokens keep being
+ * refused; a dropped network connection is retried with backoff. Emits each event's parsed JSON;
+ * unsubscribing unsubscribes on the server and closes the socket.
+ *
+ * @example
+ * connectFreshEvents<Message>(inject(AuthService), '/default/chat', { authMode: 'lambda', endpoint })
+ *   .subscribe((message) => console.log(message));
+ */
+export function connectFreshEvents<T = unknown>(
+  auth: AuthService,
+  channel: string,
+  options: FreshEventsOptions & { endpoint: string },
+  clock: Clock = systemClock,
+): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    const factory =
+      options.webSocketFactory ??
+      (typeof WebSocket === 'function' ? (url: string, protocols: string[]) => new WebSocket(url, protocols) : null);
+    if (!factory) {
+      subscriber.error(eventsError(AmplifyFreshTokenErrorCode.EventsNotConfigured, 'No WebSocket on this platform. To fix the problem, pass webSocketFactory, or connect only in the browser.'));
+      return;
+    }
+    const realtimeUrl = eventsRealtimeUrl(options.endpoint);
+    const host = new URL(options.endpoint).host;
+    const maxAuthFailures = options.maxAuthFailures ?? 2;
+    const subscriptionId = randomId();
+    let current: Link | null = null;
+    let pending: Link | null = null;
+    let stopped = false;
+    let authFailures = 0;
+    let dropAttempt = 0;
+    let retryTimer: unknown;
+
+    const headersFor = (token: string) => ({ Authorization: token, host });
+
+    const clearLinkTimers = (link: Link) => {
+      if (link.kaTimer !== undefined) clock.clearTimeout(link.kaTimer);
+      if (link.renewTimer !== undefined) clock.clearTimeout(link.renewTimer);
+      link.kaTimer = link.renewTimer = undefined;
+    };
+
+    const closeLink = (link: Link | null) => {
+      if (!link) return;
+      clearLinkTimers(link);
+      const socket = link.socket;
+      socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+      try {
+        if (socket.readyState === 1 && link.subscribed) socket.send(JSON.stringify({ type: 'unsubscribe', id: subscriptionId }));
+        socket.close(1000);
+      } catch {
+        // Already closing: nothing left to release.
+      }
+    };
+
+    const stop = (err?: unknown) => {
+      if (stopped) return;
+      stopped = true;
+      if (retryTimer !== undefined) clock.clearTimeout(retryTimer);
+      closeLink(current);
+      closeLink(pending);
+      current = pending = null;
+      if (err !== undefined) subscriber.error(err);
+    };
+
+    const scheduleRenew = (link: Link) => {
+      const { expMs, iatMs } = readJwtTimes(link.token);
+      if (expMs === undefined) return;
+      const lifetime = iatMs === undefined ? null : expMs - iatMs;
+      const before = effectiveBufferMs(options.renewBeforeExpiryMs ?? DEFAULT_REFRESH_BUFFER_MS, lifetime);
+      link.renewTimer = clock.setTimeout(() => void open('renew'), Math.max(0, expMs - before - clock.now()));
+    };
+
+    const watchKeepAlive = (link: Link, timeoutMs: number) => {
+      if (link.kaTimer !== undefined) clock.clearTimeout(link.kaTimer);
+      link.kaTimer = clock.setTimeout(() => {
+        // No keep-alive within the server's timeout: the connection is dead even if not closed.
+        if (link === current) lost(link);
+        else closeLink(link);
+      }, timeoutMs);
+    };
+
+    /** The link closed or failed: reconnect with a fresh token (auth) or after backoff (network). */
+    const lost = (link: Link) => {
+      if (stopped) return;
+      const wasCurrent = link === current;
+      if (link === pending) pending = null;
+      if (wasCurrent) current = null;
+      closeLink(link);
+      if (!wasCurrent && current) {
+        // A renewal attempt failed while the old connection still works: retry on the next tick of backoff.
+        if (link.authFailed) authFailures++;
+        if (authFailures > maxAuthFailures) return stop(eventsError(AmplifyFreshTokenErrorCode.EventsUnauthorized, 'AppSync Events rejected fresh tokens repeatedly. Check the API authorization mode and the token it expects.'));
+        retryTimer = clock.setTimeout(() => void open('renew'), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
+        return;
+      }
+      if (link.authFailed) {
+        authFailures++;
+        if (authFailures > maxAuthFailures) {
+          return stop(eventsError(AmplifyFreshTokenErrorCode.EventsUnauthorized, 'AppSync Events rejected fresh tokens repeatedly. Check the API authorization mode and the token it expects.'));
+        }
+        void open('auth', link.token);
+        return;
+      }
+      retryTimer = clock.setTimeout(() => void open('drop'), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
+    };
+
+    const open = async (reason: 'start' | 'renew' | 'auth' | 'drop', rejectedToken?: string): Promise<void> => {
+      if (stopped || pending) return;
+      retryTimer = undefined;
+      let token: string | null;
+      try {
+        token = reason === 'auth' && rejectedToken ? await auth.ɵtokenAfterUnauthorized(rejectedToken) : await auth.getValidToken();
+      } catch (err) {
+        if (stopped) return;
+        if (err instanceof FreshTokenError && err.transient) {
+          retryTimer = clock.setTimeout(() => void open(reason, rejectedToken), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
+          return;
+        }
+        return stop(eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'The session ended, so AppSync Events cannot be authorized. Sign in again and resubscribe.'));
+      }
+      if (stopped || pending) return;
+      if (token === null) {
+        return stop(eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'AppSync Events needs a token but the user is signed out. Sign in, then subscribe.'));
+      }
+      if (reason === 'renew' && current && current.token === token) {
+        // The service still considers the token fresh: check again shortly rather than reconnecting.
+        current.renewTimer = clock.setTimeout(() => void open('renew'), 1_000);
+        return;
+      }
+      const socket = factory(realtimeUrl, ['aws-appsync-event-ws', `header-${base64Url(JSON.stringify(headersFor(token)))}`]);
+      const link: Link = { socket, token, subscribed: false, authFailed: false };
+      pending = link;
+      socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init' }));
+      socket.onerror = () => undefined; // a close event always follows
+      socket.onclose = () => lost(link);
+      socket.onmessage = (message: MessageEvent) => {
+        let data: { type?: string; id?: string; event?: unknown; errors?: unknown; connectionTimeoutMs?: number };
+        try {
+          data = JSON.parse(String(message.data));
+        } catch {
+          return;
+        }
+        switch (data.type) {
+          case 'connection_ack':
+            link.timeoutMs = data.connectionTimeoutMs ?? 300_000;
+            watchKeepAlive(link, link.timeoutMs);
+            socket.send(JSON.stringify({ type: 'subscribe', id: subscriptionId, channel, authorization: headersFor(token!) }));
+            return;
+          case 'ka':
+            watchKeepAlive(link, link.timeoutMs ?? 300_000);
+            return;
+          case 'connection_error':
+            link.authFailed = isAuthError(data.errors);
+            lost(link);
+            return;
+          case 'subscribe_success': {
+            if (data.id !== subscriptionId) return;
+            link.subscribed = true;
+            authFailures = 0;
+            dropAttempt = 0;
+            const previous = current;
+            current = link;
+            pending = null;
+            // Make before break: the new subscription is live, so the old socket can go.
+            closeLink(previous);
+            scheduleRenew(link);
+            return;
+          }
+          case 'subscribe_error':
+            if (data.id !== subscriptionId) return;
+            if (isAuthError(data.errors)) {
+              link.authFailed = true;
+              lost(link);
+            } else {
+              stop(eventsError(AmplifyFreshTokenErrorCode.EventsRejected, 'AppSync Events refused the subscription. Check the channel name and namespace.'));
+            }
+            return;
+          case 'data':
+            if (data.id !== subscriptionId || link !== current) return;
+            try {
+              subscriber.next(JSON.parse(String(data.event)) as T);
+            } catch {
+              subscriber.next(data.event as T);
+            }
+            return;
+          case 'error':
+            // AppSync sends an error before closing a connection whose token expired or was revoked.
+            if (isAuthError(data.errors)) link.authFailed = true;
+            return;
+        }
+      };
+    };
+
+    void open('start');
+    return () => stop();
+  });
+}
+
+/**
+ * Publishes events to an AppSync Events channel over HTTP (`POST /event`) with a fresh token,
+ * retrying once with a refreshed token after a 401. Each event is sent as a JSON string.
+ *
+ * @example
+ * await publishFreshEvents(inject(AuthService), '/default/chat', [{ text: 'hi' }], { endpoint });
+ */
+export async function publishFreshEvents(
+  auth: AuthService,
+  channel: string,
+  events: unknown[],
+  options: Pick<FreshEventsOptions, 'authMode'> & { endpoint: string; fetch?: typeof fetch },
+): Promise<void> {
+  const doFetch = options.fetch ?? fetch;
+  const body = JSON.stringify({ channel, events: events.map((e) => JSON.stringify(e)) });
+  const send = (token: string) =>
+    doFetch(options.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', Authorization: token }, body });
+  const token = await auth.getValidToken();
+  if (token === null) {
+    throw eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'Publishing to AppSync Events needs a token but the user is signed out.');
+  }
+  let res = await send(token);
+  if (res.status === 401) {
+    const fresh = await auth.ɵtokenAfterUnauthorized(token).catch(() => null);
+    if (fresh === null) {
+      auth.ɵnotify({ type: 'unauthorized' });
+      throw eventsError(AmplifyFreshTokenErrorCode.EventsUnauthorized, 'AppSync Events refused the publish (HTTP 401) and no fresh token could be had.');
+    }
+    res = await send(fresh);
+    if (res.status === 401) auth.ɵnotify({ type: 'unauthorized' });
+  }
+  if (!res.ok) {
+    throw new FreshTokenError(
+      res.status === 401 || res.status === 403 ? AmplifyFreshTokenErrorCode.EventsUnauthorized : AmplifyFreshTokenErrorCode.EventsRejected,
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? `AppSync Events refused the publish (HTTP ${res.status}).` : '',
+      { status: res.status, transient: res.status >= 500 || res.status === 429 },
+    );
+  }
+}
