@@ -29,9 +29,9 @@ export interface CentrifugoHeaderMode {
 /**
  * Header mode for proxy-connect setups: before every connect and reconnect it gets a fresh
  * token from {@link AuthService} and calls `client.setHeaders({ Authorization: 'Bearer …' })`,
- * so Centrifugo forwards a valid token to the connect proxy (list `Authorization` in
- * `client.proxy.emulated_headers` on Centrifugo ≥ 6.9). After a disconnect saying the
- * connection expired it forces one shared refresh. Signed out or a permanent failure stops the
+ * so Centrifugo forwards a valid token to the connect proxy (since Centrifugo 6.9 only if
+ * `Authorization` is listed in the proxy's `emulated_headers`, not `http_headers`). After a
+ * disconnect saying the connection expired it forces one shared refresh. Signed out or a permanent failure stops the
  * client with `UnauthorizedError`; a transient failure makes it retry with backoff. Without
  * `auth`, call it in an injection context.
  *
