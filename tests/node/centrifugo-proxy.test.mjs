@@ -156,3 +156,14 @@ test('plain-object form: Node IncomingHttpHeaders in, reply object out; bearerTo
   assert.equal(bearerToken({ authorization: 'Basic abc' }), null);
   assert.equal(bearerToken({}), null);
 });
+
+test('the proxy handlers stay out of the browser entry, and the server entry imports nothing', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const pkgDir = require.resolve('ngx-fresh-token/package.json').replace(/package\.json$/, '');
+  const browser = await readFile(`${pkgDir}fesm2022/ngx-fresh-token-centrifugo.mjs`, 'utf8');
+  const server = await readFile(`${pkgDir}fesm2022/ngx-fresh-token-centrifugo-server.mjs`, 'utf8');
+  assert.ok(!/answerCentrifugo|centrifugoConnectHandler/.test(browser));
+  assert.ok(!/^import /m.test(server), 'no dependency: runs on Node, Deno, Bun or an edge runtime');
+});
