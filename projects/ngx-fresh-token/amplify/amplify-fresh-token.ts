@@ -1,9 +1,10 @@
-import { EnvironmentProviders, Injectable, InjectionToken, inject, makeEnvironmentProviders, provideAppInitializer } from '@angular/core';
+import { isPlatformServer } from '@angular/common';
+import { EnvironmentProviders, Injectable, InjectionToken, PLATFORM_ID, inject, makeEnvironmentProviders, provideAppInitializer } from '@angular/core';
 import { Amplify, type ResourcesConfig } from 'aws-amplify';
 import { type TokenProvider } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
 import { defaultStorage } from 'aws-amplify/utils';
-import { Observable } from 'rxjs';
+import { EMPTY, Observable } from 'rxjs';
 import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError } from 'ngx-fresh-token';
 import { AmplifyFreshTokenErrorCode } from './errors';
 import { FreshEventsOptions, connectFreshEvents, publishFreshEvents } from './events-connection';
@@ -53,6 +54,7 @@ export class AmplifyFreshToken {
   private readonly auth = inject(AuthService);
   private readonly config = inject(AMPLIFY_FRESH_TOKEN_CONFIG);
   private readonly clock = inject(FRESH_TOKEN_CLOCK);
+  private readonly isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
   private readonly headersOptions: GraphqlHeadersOptions = this.config.options.graphqlHeaders || {};
 
   /** Amplify's `API.GraphQL.headers` function: a fresh token in the configured header. */
@@ -74,12 +76,14 @@ export class AmplifyFreshToken {
   /**
    * Subscribes to an AppSync Events channel with fresh tokens (see {@link connectFreshEvents}):
    * renewed before the connect token expires, reconnected with a refreshed token after an auth
-   * failure. Endpoint and auth mode default to Amplify's `API.Events` configuration.
+   * failure. Endpoint and auth mode default to Amplify's `API.Events` configuration. On the
+   * server platform (SSR) it completes at once and opens no socket.
    *
    * @example
    * amplify.events<ChatMessage>('/default/chat').subscribe((m) => messages.update((all) => [...all, m]));
    */
   events<T = unknown>(channel: string, options: FreshEventsOptions = {}): Observable<T> {
+    if (this.isServer) return EMPTY;
     return new Observable<T>((subscriber) =>
       connectFreshEvents<T>(this.auth, channel, this.eventsOptions(options), this.clock).subscribe(subscriber),
     );

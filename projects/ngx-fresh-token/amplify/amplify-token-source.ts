@@ -35,6 +35,9 @@ export interface AmplifyTokenSourceOptions {
 /**
  * @internal Set by `provideAmplifyFreshToken({ tokenProvider: true })`: Amplify's `fetchAuthSession`
  * then asks AuthService, so the Amplify source must read Cognito's own provider to avoid a loop.
+ *
+ * @example
+ * inject(ɵAMPLIFY_BRIDGED); // true when the TokenProvider bridge is installed
  */
 export const ɵAMPLIFY_BRIDGED = new InjectionToken<boolean>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'ɵAMPLIFY_BRIDGED' : '', {
   providedIn: 'root',
