@@ -4,6 +4,7 @@
 import express from 'express';
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createApi } from './api.mjs';
 import { createBff } from './bff.mjs';
@@ -64,6 +65,7 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
 
   if (angularServer && existsSync(angularServer)) {
     const { reqHandler } = await import(pathToFileURL(angularServer).href);
+    app.use(express.static(join(dirname(angularServer), '../browser'), { index: false, redirect: false, maxAge: '1h' }));
     app.use(reqHandler);
   } else {
     app.get('/', (_req, res) => res.type('text').send('Demo UI not built: run `npm start`.'));

@@ -21,6 +21,15 @@ interface CoreState {
 const EXPIRES_IN_TICK_MS = 1_000;
 const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
 
+/** The URL relative request URLs resolve against; server DOMs (domino) throw on `baseURI`. */
+function documentBase(doc: Document | null): string | undefined {
+  try {
+    return doc?.baseURI || doc?.location?.href;
+  } catch {
+    return doc?.location?.href;
+  }
+}
+
 function sameState(a: TokenState, b: TokenState): boolean {
   return (
     a.status === b.status && a.token === b.token && a.expiresAt === b.expiresAt && a.refreshing === b.refreshing && a.error === b.error
@@ -92,8 +101,7 @@ export class AuthService {
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, pass withTokenSource(...) to provideFreshToken(); a factory must return an object with getToken().' : '',
       );
     }
-    const doc = inject(DOCUMENT, { optional: true });
-    this.ɵisAuthorizedUrl = createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), doc?.baseURI ?? doc?.location?.href);
+    this.ɵisAuthorizedUrl = createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), documentBase(inject(DOCUMENT, { optional: true })));
   }
 
   /** The token's lifetime as a signal; created on first read, so it starts no timer until used. */

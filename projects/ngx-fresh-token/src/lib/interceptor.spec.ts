@@ -1,5 +1,6 @@
 import { HttpClient, HttpContext, HttpErrorResponse, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, TestRequest, provideHttpClientTesting } from '@angular/common/http/testing';
+import { DOCUMENT } from '@angular/common';
 import { provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
@@ -285,5 +286,33 @@ describe('freshTokenInterceptor', () => {
     let error: unknown;
     TestBed.inject(HttpClient).get('/api').subscribe({ error: (e) => (error = e) });
     expect(error).toEqual(jasmine.objectContaining({ code: FreshTokenErrorCode.NotProvided }));
+  });
+});
+
+describe('freshTokenInterceptor with a server DOM', () => {
+  it('resolves URLs against location.href when document.baseURI is not implemented (domino)', () => {
+    const serverDocument = {
+      get baseURI(): string {
+        throw new Error('NotYetImplemented');
+      },
+      location: { href: 'https://app.example.com/page' },
+    };
+    TestBed.configureTestingModule({
+      providers: [
+        { provide: DOCUMENT, useValue: serverDocument },
+        provideFreshTokenTesting(),
+        provideHttpClient(withInterceptors([freshTokenInterceptor])),
+        provideHttpClientTesting(),
+      ],
+    });
+    TestBed.inject(FreshTokenTestingController).setToken();
+    const http = TestBed.inject(HttpClient);
+    const httpMock = TestBed.inject(HttpTestingController);
+    http.get('/api/me').subscribe();
+    http.get('https://app.example.com/api/abs').subscribe();
+    http.get('https://other.example.com/api').subscribe();
+    expect(httpMock.expectOne('/api/me').request.headers.has('Authorization')).toBeTrue();
+    expect(httpMock.expectOne('https://app.example.com/api/abs').request.headers.has('Authorization')).toBeTrue();
+    expect(httpMock.expectOne('https://other.example.com/api').request.headers.has('Authorization')).toBeFalse();
   });
 });

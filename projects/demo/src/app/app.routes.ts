@@ -1,0 +1,9 @@
+import { Routes } from '@angular/router';
+import { Dashboard } from './dashboard';
+import { Login } from './login';
+
+export const routes: Routes = [
+  { path: '', component: Dashboard, title: 'ngx-fresh-token demo' },
+  { path: 'login', component: Login, title: 'Log in · ngx-fresh-token demo' },
+  { path: '**', redirectTo: '' },
+];
