@@ -127,6 +127,14 @@ test('a token revoked server-side gets exactly one retry, with a refreshed token
   assert.equal(cognito.stats.refreshes, before + 1);
 });
 
+test('lambda mode: the wrapper hands the token verbatim as the per-call Authorization Amplify requires', async () => {
+  const token = await auth.getValidToken();
+  const logStart = appsync.graphqlLog.length;
+  const result = await amplify.graphql((headers) => client.graphql({ query: QUERY, authMode: 'lambda' }, headers));
+  assert.ok(result.data.me.sub);
+  assert.deepEqual(appsync.graphqlLog.slice(logStart).map((r) => [r.status, r.token]), [[200, token]]);
+});
+
 test('a 401 without the wrapper is recognised by its status code', async () => {
   const current = await auth.getValidToken();
   appsync.revoke(claimsOf(current).jti);
