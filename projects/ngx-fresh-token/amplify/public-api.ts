@@ -1,6 +1,7 @@
 /*
  * Public API of ngx-fresh-token/amplify: Cognito tokens through Amplify, GraphQL headers and
- * retry on 401, an Amplify TokenProvider backed by AuthService. The only entry importing aws-amplify.
+ * retry on 401, an Amplify TokenProvider backed by AuthService, AppSync Events with fresh tokens.
+ * The only entry importing aws-amplify (an optional peer dependency).
  */
 export { AmplifyFreshToken, provideAmplifyFreshToken } from './amplify-fresh-token';
 export type { AmplifyFreshTokenOptions, AmplifyLibraryOptions } from './amplify-fresh-token';
