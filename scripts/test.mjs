@@ -3,11 +3,15 @@
 // Node integration test (node:test, against the built package and real loopback servers), then
 // prints one closing line `N passed, N failed` from the real counts.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, lstatSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { linkBuiltPackage } from './link-package.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// `--only=unit,node,e2e` runs a subset (npm run e2e uses `--only=e2e`); default: everything.
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const stages = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['unit', 'node', 'e2e']);
 const results = join(root, 'test-results');
 rmSync(results, { recursive: true, force: true });
 mkdirSync(results, { recursive: true });
@@ -34,7 +38,7 @@ function findNodeTests(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true })
     .map(String)
-    .filter((f) => f.endsWith('.test.mjs'))
+    .filter((f) => f.endsWith('.test.mjs') && !f.includes('helpers'))
     .sort()
     .map((f) => join(dir, f));
 }
@@ -43,24 +47,32 @@ function findNodeTests(dir) {
 if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token'])) {
   totals.failed++;
 } else {
-  // Node resolves `ngx-fresh-token` to the built package, as an app's node_modules would.
-  const link = join(root, 'node_modules', 'ngx-fresh-token');
-  try {
-    lstatSync(link);
-  } catch {
-    symlinkSync(join(root, 'dist', 'ngx-fresh-token'), link, 'dir');
-  }
+  linkBuiltPackage(root);
 
   // 2. Jasmine specs in real headless Chromium.
-  const karmaFile = join(results, 'karma.json');
-  const karmaOk = run('unit specs (Karma, Chromium)', [ng, 'test', 'ngx-fresh-token', '--watch=false'], { NFT_COUNTS_FILE: karmaFile });
-  addCounts('unit specs', karmaFile, karmaOk);
+  if (stages.has('unit')) {
+    const karmaFile = join(results, 'karma.json');
+    const karmaOk = run('unit specs (Karma, Chromium)', [ng, 'test', 'ngx-fresh-token', '--watch=false'], { NFT_COUNTS_FILE: karmaFile });
+    addCounts('unit specs', karmaFile, karmaOk);
+  }
 
   // 3. Node integration tests against the built package and real loopback servers.
-  const nodeTests = findNodeTests(join(root, 'tests', 'node'));
-  if (nodeTests.length) {
-    const nodeFile = join(results, 'node.json');
-    const nodeOk = run('integration tests (node:test)', [
+  if (stages.has('node')) runNodeTests('integration tests (node:test)', findNodeTests(join(root, 'tests', 'node')), 'node.json');
+
+  // 4. End-to-end: the demo (Angular SSR) and its backend, driven by Playwright in Chromium.
+  if (stages.has('e2e')) {
+    if (run('build demo', [ng, 'build', 'demo'])) {
+      runNodeTests('end-to-end tests (Playwright, Chromium)', findNodeTests(join(root, 'e2e')), 'e2e.json');
+    } else {
+      totals.failed++;
+    }
+  }
+}
+
+function runNodeTests(label, files, countsName) {
+  if (files.length) {
+    const nodeFile = join(results, countsName);
+    const nodeOk = run(label, [
       '--test',
       '--test-concurrency=1',
       '--test-timeout=120000',
@@ -68,9 +80,9 @@ if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token'])) {
       '--test-reporter-destination=stdout',
       `--test-reporter=${join(root, 'scripts', 'node-test-counts.mjs')}`,
       `--test-reporter-destination=${nodeFile}`,
-      ...nodeTests,
+      ...files,
     ]);
-    addCounts('integration tests', nodeFile, nodeOk);
+    addCounts(label, nodeFile, nodeOk);
   }
 }
 

@@ -1,6 +1,7 @@
 // The demo's dev backend in one process: oidc-provider under /oidc, the backend-for-frontend
 // (/auth/login, /auth/logout, /session/token), the protected API (/api/*) and, when built, the
 // Angular SSR app. Binds to 127.0.0.1 only.
+import '@angular/compiler'; // the built Angular package is partially compiled: JIT-link it on import
 import express from 'express';
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
@@ -18,7 +19,7 @@ function freshStats() {
  * Starts the backend on 127.0.0.1:`port` (0 = any free port). `angularServer` is the path of the
  * built SSR bundle (`dist/demo/server/server.mjs`); without it only the APIs are served.
  */
-export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60, angularServer } = {}) {
+export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60, angularServer, amplify } = {}) {
   const server = createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -61,6 +62,17 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   app.post('/api/stats/reset', (_req, res) => {
     stats = freshStats();
     res.status(204).end();
+  });
+
+  // Amplify mode (`npm run demo:amplify`, `amplify` option): where the /amplify page finds
+  // cognito-local and the loopback AppSync. Public ids and URLs only, no secrets.
+  app.get('/amplify/config', (_req, res) => {
+    res.set('Cache-Control', 'no-store');
+    if (!amplify) {
+      return res.status(404).json({ error: 'amplify_not_configured', message: 'Amplify mode is off: start with npm run demo:amplify' });
+    }
+    const { userPoolId, userPoolClientId, userPoolEndpoint, graphqlEndpoint, eventsEndpoint, region } = amplify;
+    res.json({ userPoolId, userPoolClientId, userPoolEndpoint, graphqlEndpoint, eventsEndpoint, region });
   });
 
   if (angularServer && existsSync(angularServer)) {

@@ -1,14 +1,15 @@
 // Backend-for-frontend: the browser never sees a refresh token or the client secret. Login runs
 // the authorization-code flow against oidc-provider server-side and keeps the session (refresh
 // token) here, behind an http-only cookie. `/session/token` hands the browser short-lived access
-// tokens, minting a new one with the rotating refresh token when asked to (`forceRefresh`), when
-// the cached one is close to expiry, or when it was revoked.
+// tokens, minting a new one with the rotating refresh token when the cached one is close to
+// expiry or was revoked (the browser asks exactly when its token entered the 30 s buffer or got a 401).
 import { randomBytes } from 'node:crypto';
+import { createSessionTokenHandler } from 'ngx-fresh-token/oauth';
 import { API_AUDIENCE, BFF_CLIENT_ID, SCOPE } from './oidc.mjs';
 
 export const SESSION_COOKIE = 'nft_demo_sid';
 const USERNAME = /^[A-Za-z0-9._-]{1,32}$/;
-/** A cached access token with less than this left is not handed out again. */
+/** A cached access token with less than this left is not handed out again: the browser refreshes at 30 s left. */
 const REUSE_MIN_LEFT_MS = 35_000;
 
 function parseCookies(header = '') {
@@ -106,7 +107,8 @@ export function createBff({ internalOrigin, issuer, redirectUri, clientSecret, s
     }
     const body = await codeFlow(username);
     const sid = randomBytes(24).toString('base64url');
-    const session = { user: username, refreshToken: null, accessToken: null, expiresAt: 0, jti: null, inFlight: null };
+
+    const session = { sid, user: username, refreshToken: null, accessToken: null, expiresAt: 0, jti: null, inFlight: null };
     remember(session, body);
     if (!session.refreshToken) throw new Error('the provider issued no refresh token');
     sessions.set(sid, session);
@@ -127,28 +129,43 @@ export function createBff({ internalOrigin, issuer, redirectUri, clientSecret, s
     return session.inFlight;
   }
 
-  /** GET or POST /session/token → { accessToken, expiresAt } or 401 when signed out. */
-  async function sessionToken(req, res) {
-    res.set('Cache-Control', 'no-store');
-    const sid = parseCookies(req.headers.cookie)[SESSION_COOKIE];
-    const session = sid && sessions.get(sid);
-    if (!session) return res.status(401).json({ error: 'signed_out' });
-    const force = req.query.forceRefresh === 'true' || req.query.force === '1' || req.body?.forceRefresh === true;
-    const usable =
-      session.accessToken && session.expiresAt - Date.now() > REUSE_MIN_LEFT_MS && !revokedJtis.has(session.jti) && !force;
-    if (!usable) {
-      try {
-        await refreshSession(session);
-      } catch (err) {
-        if (err.status === 400 || err.status === 401) {
-          sessions.delete(sid);
-          res.clearCookie(SESSION_COOKIE, { path: '/' });
-          return res.status(401).json({ error: 'signed_out' });
+  /**
+   * GET or POST /session/token → { accessToken, expiresAt, expiresIn } or 401 when signed out, built
+   * with the oauth entry's framework-agnostic handler. A new access token is minted with the
+   * rotating refresh token when the cached one is close to expiry or was revoked.
+   */
+  const sessionTokenHandler = createSessionTokenHandler({
+    getSession: (request) => {
+      const sid = parseCookies(request.headers.get('cookie') ?? '')[SESSION_COOKIE];
+      return (sid && sessions.get(sid)) || null;
+    },
+    issueAccessToken: async (session) => {
+      const usable = session.accessToken && session.expiresAt - Date.now() > REUSE_MIN_LEFT_MS && !revokedJtis.has(session.jti);
+      if (!usable) {
+        try {
+          await refreshSession(session);
+        } catch (err) {
+          if (err.status === 400 || err.status === 401) {
+            sessions.delete(session.sid); // the refresh token is dead: the session is over
+            return null;
+          }
+          throw err;
         }
-        throw err;
       }
+      return { accessToken: session.accessToken, expiresAt: session.expiresAt };
+    },
+  });
+
+  /** Express adapter: Node request → Web Request → handler → Node response. */
+  async function sessionToken(req, res) {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value === 'string') headers.set(name, value);
     }
-    res.json({ accessToken: session.accessToken, expiresAt: session.expiresAt });
+    const response = await sessionTokenHandler(new Request(new URL(req.originalUrl, 'http://localhost'), { method: req.method, headers }));
+    res.status(response.status);
+    response.headers.forEach((value, name) => res.set(name, value));
+    res.send(await response.text());
   }
 
   async function logout(req, res) {

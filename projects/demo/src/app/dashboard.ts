@@ -105,7 +105,7 @@ interface Claims {
         <thead><tr><th>#</th><th>time</th><th>request</th><th>attempts (status · token)</th><th></th></tr></thead>
         <tbody>
           @for (entry of log.entries(); track entry.id) {
-            <tr [attr.data-testid]="'log-' + entry.id">
+            <tr [attr.data-testid]="'log-' + entry.id" [attr.data-done]="entry.done">
               <td>{{ entry.id }}</td>
               <td>{{ entry.at | date: 'HH:mm:ss.SSS' }}</td>
               <td>{{ entry.method }} {{ entry.url }}</td>

@@ -50,11 +50,20 @@ describe('lifetime arithmetic', () => {
   });
 
   it('refreshes a token that arrived inside the buffer at half its life, but reports it as expiring', () => {
-    expect(effectiveBufferMs(30_000, 40_000)).toBe(20_000);
+    expect(effectiveBufferMs(30_000, 40_000)).toBe(30_000);
+    expect(effectiveBufferMs(30_000, 30_000)).toBe(15_000);
+    expect(effectiveBufferMs(30_000, 20_000)).toBe(10_000);
     expect(effectiveBufferMs(30_000, 600_000)).toBe(30_000);
     expect(effectiveBufferMs(30_000, null)).toBe(30_000);
     const life = resolveLifetime({ accessToken: 'x', expiresAt: NOW + 20_000 }, NOW, BUFFER);
     expect(tokenStatus(life, NOW)).toBe('expiring');
+    expect(needsRefresh(life, NOW + 9_999)).toBeFalse();
+    expect(needsRefresh(life, NOW + 10_000)).toBeTrue();
+  });
+
+  it('refreshes a 40 s token that arrived outside the buffer strictly at the buffer', () => {
+    const life = resolveLifetime({ accessToken: 'x', expiresAt: NOW + 40_000 }, NOW, BUFFER);
+    expect(tokenStatus(life, NOW)).toBe('fresh');
     expect(needsRefresh(life, NOW + 9_999)).toBeFalse();
     expect(needsRefresh(life, NOW + 10_000)).toBeTrue();
   });

@@ -96,15 +96,16 @@ export function estimateSkewMs(
 }
 
 /**
- * Refresh point for a token that a refresh just delivered: `bufferMs`, or half of its remaining
- * lifetime when that is shorter, so a token that lives less than twice the buffer is still used
- * before refreshing again.
+ * Refresh point for a token that a refresh just delivered: `bufferMs`, or, when the token arrived
+ * with no more than the buffer left, half of its remaining lifetime, so a source whose tokens live
+ * shorter than the buffer does not cause a refresh on every request.
  *
  * @example
- * effectiveBufferMs(30_000, 40_000); // 20 000
+ * effectiveBufferMs(30_000, 40_000); // 30 000
+ * effectiveBufferMs(30_000, 20_000); // 10 000
  */
 export function effectiveBufferMs(bufferMs: number, lifetimeMs: number | null): number {
-  return lifetimeMs === null ? bufferMs : Math.min(bufferMs, Math.max(0, lifetimeMs) / 2);
+  return lifetimeMs !== null && lifetimeMs <= bufferMs ? Math.max(0, lifetimeMs) / 2 : bufferMs;
 }
 
 /**
