@@ -42,9 +42,10 @@ function fromBase64Url(text) {
 
 /**
  * Starts the server. `jwksUrl`: cognito-local's JWKS; `extraJwks`: a JWKS object of another
- * issuer (non-Cognito OIDC). Returns its endpoints, request logs and test controls.
+ * issuer (non-Cognito OIDC); `cors: true` lets a page on another origin (the demo) call it, as
+ * AppSync does. Returns its endpoints, request logs and test controls.
  */
-export async function startAppSync({ jwksUrl, extraJwks, connectionTimeoutMs = 300_000, kaIntervalMs = 1_000 } = {}) {
+export async function startAppSync({ jwksUrl, extraJwks, connectionTimeoutMs = 300_000, kaIntervalMs = 1_000, cors = false } = {}) {
   const keySets = [];
   if (jwksUrl) keySets.push(createRemoteJWKSet(new URL(jwksUrl)));
   if (extraJwks) keySets.push(createLocalJWKSet(extraJwks));
@@ -83,6 +84,19 @@ export async function startAppSync({ jwksUrl, extraJwks, connectionTimeoutMs = 3
 
   const server = createServer(async (req, res) => {
     try {
+      if (cors) {
+        res.setHeader('access-control-allow-origin', req.headers.origin ?? '*');
+        res.setHeader('vary', 'Origin');
+        if (req.method === 'OPTIONS') {
+          res.writeHead(204, {
+            'access-control-allow-methods': 'POST, OPTIONS',
+            'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'authorization, content-type',
+            'access-control-max-age': '600',
+          });
+          res.end();
+          return;
+        }
+      }
       if (req.method === 'POST' && req.url === '/graphql') {
         const body = await readJson(req);
         const token = req.headers.authorization;

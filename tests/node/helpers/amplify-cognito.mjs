@@ -38,6 +38,9 @@ function waitForUrl(child, timeoutMs) {
   });
 }
 
+/** cognito-local answers every origin (cors `*`); the proxy's own GetTokensFromRefreshToken answers do too, so a page (the demo) can refresh. */
+const CORS = { 'access-control-allow-origin': '*' };
+
 function readBody(req) {
   return new Promise((resolvePromise, reject) => {
     const chunks = [];
@@ -98,7 +101,7 @@ export async function startCognito({ accessTokenSeconds = 20, idTokenSeconds = a
         stats.refreshes++;
         if (stats.failRefreshes) {
           // What Cognito answers for a revoked or expired refresh token.
-          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'NotAuthorizedException' });
+          res.writeHead(400, { ...CORS, 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'NotAuthorizedException' });
           res.end(JSON.stringify({ __type: 'NotAuthorizedException', message: 'Refresh Token has been revoked' }));
           return;
         }
@@ -109,7 +112,7 @@ export async function startCognito({ accessTokenSeconds = 20, idTokenSeconds = a
           body: JSON.stringify({ AuthFlow: 'REFRESH_TOKEN_AUTH', ClientId: input.ClientId, AuthParameters: { REFRESH_TOKEN: input.RefreshToken } }),
         });
         const text = await answer.text();
-        const headers = { 'content-type': 'application/x-amz-json-1.1' };
+        const headers = { ...CORS, 'content-type': 'application/x-amz-json-1.1' };
         const errType = answer.headers.get('x-amzn-errortype');
         if (errType) headers['x-amzn-errortype'] = errType;
         res.writeHead(answer.status, headers);

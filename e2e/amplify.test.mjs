@@ -1,0 +1,163 @@
+// End-to-end: the demo's Amplify mode (`npm run demo:amplify`) driven by Playwright in Debian's
+// Chromium: a real cognito-local (tokens live 20 s, so the refresh buffer is 10 s), the real
+// aws-amplify in the page, and the loopback AppSync GraphQL + Events server verifying every
+// token against cognito-local's JWKS. Same stack as the npm script (startAmplifyDemoStack).
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startAmplifyDemoStack } from '../projects/demo-server/amplify-stack.mjs';
+import { startDemoServer } from '../projects/demo-server/app.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const artifacts = join(root, 'test-results', 'e2e');
+const angularServer = join(root, 'dist/demo/server/server.mjs');
+const TOKEN_SECONDS = 20;
+const CHANNEL = '/default/demo';
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
+
+let stack;
+let browser;
+let page;
+
+const text = (testId) => page.getByTestId(testId).innerText();
+const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+
+async function waitFor(cond, timeoutMs, what) {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the newest query row has an outcome; returns its attempts and result. */
+async function newestQuery() {
+  await page.waitForFunction(() => {
+    const row = document.querySelector('[data-testid=query-log] tbody tr[data-testid^="query-"]');
+    return row && row.children[3].textContent.trim() !== '';
+  }, null, { timeout: 15_000 });
+  return page.$eval('[data-testid=query-log] tbody tr[data-testid^="query-"]', (row) => ({
+    attempts: [...row.querySelectorAll('.attempt')].map((a) => a.textContent.trim()),
+    result: row.children[3].textContent.trim(),
+  }));
+}
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  stack = await startAmplifyDemoStack({ port: 0, tokenSeconds: TOKEN_SECONDS, angularServer });
+  browser = await chromium.launch({ executablePath: process.env.CHROME_BIN || '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.setDefaultTimeout(15_000);
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000 }, () => {
+  test('the backend serves the public Amplify config (ids and URLs only)', async () => {
+    const config = await fetch(`${stack.url}/amplify/config`).then((r) => r.json());
+    assert.deepEqual(Object.keys(config).sort(), ['eventsEndpoint', 'graphqlEndpoint', 'region', 'userPoolClientId', 'userPoolEndpoint', 'userPoolId']);
+    assert.equal(config.userPoolId, stack.amplify.userPoolId);
+    assert.ok(!JSON.stringify(config).includes(stack.password));
+  });
+
+  test('sign in through the page → the Cognito access token is fresh and the query returns 200', async () => {
+    await page.goto(`${stack.url}/amplify`);
+    await page.getByTestId('amplify-username').fill(stack.username);
+    await page.getByTestId('amplify-password').fill(stack.password);
+    await page.getByTestId('amplify-signin').click();
+    await page.getByTestId('username-claim').filter({ hasText: /\S/ }).waitFor();
+    assert.match(await text('status'), /^(fresh|expiring)$/);
+    assert.equal(await text('generation'), '1');
+
+    const logStart = stack.appsync.graphqlLog.length;
+    await page.getByTestId('run-query').click();
+    const { attempts, result } = await newestQuery();
+    assert.deepEqual(attempts, ['200 · #1']);
+    assert.match(result, /^me\.sub = /);
+    const sent = stack.appsync.graphqlLog.slice(logStart);
+    assert.deepEqual(sent.map((r) => r.status), [200], 'the server verified the token against the JWKS');
+    assert.equal(claimsOf(sent[0].token).token_use, 'access');
+    assert.equal(claimsOf(sent[0].token).client_id, stack.amplify.userPoolClientId);
+    assert.ok(!(await page.content()).includes(sent[0].token), 'the page never shows the token');
+  });
+
+  test('the Events subscription receives a published message', async () => {
+    await waitFor(() => stack.appsync.subscriberCount(CHANNEL) === 1, 10_000, 'the page to subscribe');
+    assert.equal(await text('events-status'), 'connected');
+    await page.getByTestId('publish').click();
+    await page.getByTestId('message').filter({ hasText: 'hello #1' }).waitFor({ timeout: 10_000 });
+    assert.equal(await text('message-count'), '1');
+    assert.deepEqual(stack.appsync.publishLog.map((p) => [p.via, p.status, p.channel]), [['http', 200, CHANNEL]]);
+  });
+
+  test('across token expiry: the subscription is renewed with a fresh token and still delivers; queries stay 200', async () => {
+    const first = stack.appsync.handshakes.at(-1);
+    // The connection renews itself 10 s before its token expires (half the 20 s lifetime).
+    await waitFor(async () => Number(await text('connections')) >= 2, (TOKEN_SECONDS + 5) * 1000, 'the connection to renew');
+    await waitFor(() => stack.appsync.subscriberCount(CHANNEL) === 1 && stack.appsync.openSockets() === 1, 10_000, 'one socket after renewal');
+    const renewed = stack.appsync.handshakes.at(-1);
+    assert.notEqual(renewed, first);
+    assert.equal(renewed.ok, true);
+    assert.notEqual(claimsOf(renewed.authorization).jti, claimsOf(first.authorization).jti, 'renewed with a new token');
+    assert.ok(renewed.exp > first.exp);
+    assert.equal(stack.appsync.handshakes.filter((h) => h.closedBy === 'expired').length, 0, 'no connection lived past its token');
+
+    // Past the expiry of the token the subscription was first opened with.
+    const pastFirstExpiry = first.exp * 1000 + 500 - Date.now();
+    if (pastFirstExpiry > 0) await new Promise((r) => setTimeout(r, pastFirstExpiry));
+    assert.equal(stack.appsync.subscriberCount(CHANNEL), 1, 'still subscribed after the first token expired');
+    await page.getByTestId('publish').click();
+    await page.getByTestId('message').filter({ hasText: 'hello #2' }).waitFor({ timeout: 10_000 });
+    assert.equal(await text('message-count'), '2');
+
+    const logStart = stack.appsync.graphqlLog.length;
+    await page.getByTestId('run-query').click();
+    const { attempts } = await newestQuery();
+    assert.equal(attempts.length, 1, 'not retried: the token went out fresh');
+    assert.match(attempts[0], /^200 · #([2-9]|\d\d)$/, 'a newer token than the first');
+    assert.deepEqual(stack.appsync.graphqlLog.slice(logStart).map((r) => r.status), [200]);
+    assert.ok(stack.cognito.stats.refreshes >= 1, 'refreshed through GetTokensFromRefreshToken');
+    await page.screenshot({ path: join(artifacts, 'amplify-after-expiry.png') });
+  });
+
+  test('the server-rendered /amplify page holds no token and runs no Amplify', async () => {
+    const html = await fetch(`${stack.url}/amplify`).then((r) => r.text());
+    assert.match(html, /<app-root/);
+    assert.match(html, /data-testid="amplify-loading"/, 'rendered in its loading state; Amplify starts in the browser');
+    assert.doesNotMatch(html, /eyJ[\w-]{10,}\.eyJ[\w-]{10,}/);
+    for (const { token } of stack.appsync.graphqlLog) assert.ok(!html.includes(token));
+  });
+
+  test('without Amplify mode the page says how to start it', async () => {
+    const plain = await startDemoServer({ port: 0, angularServer });
+    try {
+      const config = await fetch(`${plain.url}/amplify/config`);
+      assert.equal(config.status, 404);
+      assert.match((await config.json()).message, /npm run demo:amplify/);
+      const other = await browser.newPage();
+      try {
+        await other.goto(`${plain.url}/amplify`);
+        await other.getByTestId('not-configured').waitFor({ timeout: 10_000 });
+        assert.match(await other.getByTestId('not-configured').innerText(), /npm run demo:amplify/);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await plain.close();
+    }
+  });
+});
