@@ -1,8 +1,9 @@
 // Backend-for-frontend: the browser never sees a refresh token or the client secret. Login runs
 // the authorization-code flow against oidc-provider server-side and keeps the session (refresh
 // token) here, behind an http-only cookie. `/session/token` hands the browser short-lived access
-// tokens, minting a new one with the rotating refresh token when the cached one is close to
-// expiry or was revoked (the browser asks exactly when its token entered the 30 s buffer or got a 401).
+// tokens, minting a new one with the rotating refresh token when the browser forces a refresh
+// (`X-Force-Refresh`: its token entered the 30 s buffer or got a 401), or when the cached one is
+// close to expiry or was revoked.
 import { randomBytes } from 'node:crypto';
 import { createSessionTokenHandler } from 'ngx-fresh-token/oauth';
 import { API_AUDIENCE, BFF_CLIENT_ID, SCOPE } from './oidc.mjs';
@@ -139,8 +140,9 @@ export function createBff({ internalOrigin, issuer, redirectUri, clientSecret, s
       const sid = parseCookies(request.headers.get('cookie') ?? '')[SESSION_COOKIE];
       return (sid && sessions.get(sid)) || null;
     },
-    issueAccessToken: async (session) => {
-      const usable = session.accessToken && session.expiresAt - Date.now() > REUSE_MIN_LEFT_MS && !revokedJtis.has(session.jti);
+    issueAccessToken: async (session, _request, { forceRefresh }) => {
+      const usable =
+        !forceRefresh && session.accessToken && session.expiresAt - Date.now() > REUSE_MIN_LEFT_MS && !revokedJtis.has(session.jti);
       if (!usable) {
         try {
           await refreshSession(session);

@@ -12,6 +12,7 @@ import {
   TokenSource,
   effectiveBufferMs,
   withTokenSource,
+  ɵREFRESH_BUFFER_MS,
 } from 'ngx-fresh-token';
 
 /**
@@ -133,6 +134,9 @@ export function withAmplifyTokenSource(options: AmplifyTokenSourceOptions = {}):
   createAmplifyTokenSource(options);
   return withTokenSource(() => {
     const clock = inject(FRESH_TOKEN_CLOCK);
-    return createAmplifyTokenSource(options, { now: () => clock.now(), bridged: inject(ɵAMPLIFY_BRIDGED) });
+    return createAmplifyTokenSource(
+      { ...options, bufferMs: options.bufferMs ?? inject(ɵREFRESH_BUFFER_MS) },
+      { now: () => clock.now(), bridged: inject(ɵAMPLIFY_BRIDGED) },
+    );
   });
 }

@@ -10,7 +10,7 @@ export { DEFAULT_REFRESH_TOKEN_STORAGE_KEY, OAuthSession, withOAuthRefreshToken 
 export type { OAuthRefreshTokenOptions, OAuthSignInTokens, RefreshTokenStorage } from './refresh-token';
 export { withSessionEndpoint } from './session-endpoint';
 export type { SessionEndpointOptions } from './session-endpoint';
-export { createSessionTokenHandler } from './session-token-handler';
+export { SESSION_FORCE_REFRESH_HEADER, createSessionTokenHandler } from './session-token-handler';
 export type { IssuedAccessToken, SessionTokenHandlerOptions } from './session-token-handler';
 export { DEFAULT_TOKEN_REQUEST_TIMEOUT_MS } from './token-endpoint';
 export type { OAuthTokenResponse } from './token-endpoint';

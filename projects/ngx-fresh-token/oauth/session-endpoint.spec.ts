@@ -132,3 +132,35 @@ describe('withSessionEndpoint', () => {
     httpMock.expectNone(URL);
   });
 });
+
+describe('withSessionEndpoint and forced refreshes', () => {
+  afterEach(() => {
+    mock?.verify();
+    mock = undefined;
+  });
+
+  it('adds X-Force-Refresh: 1 only when the core forces a refresh (buffer or 401), not on the first load', async () => {
+    const { auth, httpMock, clock, http } = setup();
+    void auth.getValidToken();
+    await flushMicrotasks();
+    const first = httpMock.expectOne(URL);
+    expect(first.request.headers.has('X-Force-Refresh')).toBeFalse();
+    first.flush(JSON.stringify({ accessToken: 'at-1', expiresAt: clock.now() + 120_000 }));
+    await flushMicrotasks();
+    await clock.advance(95_000); // 25 s left: inside the buffer
+    void auth.getValidToken();
+    await flushMicrotasks();
+    const forced = httpMock.expectOne(URL);
+    expect(forced.request.headers.get('X-Force-Refresh')).toBe('1');
+    forced.flush(JSON.stringify({ accessToken: 'at-2', expiresAt: clock.now() + 120_000 }));
+    await flushMicrotasks();
+    http.get('/api/x').subscribe({ error: () => undefined });
+    httpMock.expectOne('/api/x').flush('revoked', { status: 401, statusText: 'Unauthorized' });
+    await flushMicrotasks();
+    const afterUnauthorized = httpMock.expectOne(URL);
+    expect(afterUnauthorized.request.headers.get('X-Force-Refresh')).toBe('1');
+    afterUnauthorized.flush(JSON.stringify({ accessToken: 'at-3', expiresAt: clock.now() + 120_000 }));
+    await flushMicrotasks();
+    httpMock.expectOne('/api/x').flush({});
+  });
+});

@@ -12,6 +12,7 @@ import {
   ɵsendBounded,
   ɵtokenEndpointError,
 } from './token-endpoint';
+import { SESSION_FORCE_REFRESH_HEADER } from './session-token-handler';
 
 /**
  * Options of {@link withSessionEndpoint}.
@@ -33,7 +34,8 @@ export interface SessionEndpointOptions {
 /**
  * Uses a backend-for-frontend as the token source: the session lives in an http-only cookie the
  * browser cannot read, and a same-origin endpoint hands out short-lived access tokens. Requests
- * carry cookies (`withCredentials`) and bypass the interceptor; 401 means signed out; 5xx, 429
+ * carry cookies (`withCredentials`) and bypass the interceptor; a forced refresh (the token is in the
+ * buffer, or an API answered 401) adds `X-Force-Refresh: 1`; 401 means signed out; 5xx, 429
  * and network errors are retried by the core. On the server (SSR) it answers signed out, so no
  * token is ever rendered into HTML.
  *
@@ -54,11 +56,14 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
     const headers = new HttpHeaders({ Accept: 'application/json' });
     let pending: Promise<TokenGrant | null> | null = null;
 
-    const fetchToken = async (): Promise<TokenGrant | null> => {
+    const forcedHeaders = headers.set(SESSION_FORCE_REFRESH_HEADER, '1');
+
+    const fetchToken = async (forceRefresh: boolean): Promise<TokenGrant | null> => {
+      const requestHeaders = forceRefresh ? forcedHeaders : headers;
       const request =
         options.method === 'POST'
-          ? http.post(options.url, null, { headers, withCredentials: true, observe: 'response', responseType: 'text' })
-          : http.get(options.url, { headers, withCredentials: true, observe: 'response', responseType: 'text' });
+          ? http.post(options.url, null, { headers: requestHeaders, withCredentials: true, observe: 'response', responseType: 'text' })
+          : http.get(options.url, { headers: requestHeaders, withCredentials: true, observe: 'response', responseType: 'text' });
       let text: string;
       try {
         text = (await ɵsendBounded(request, clock, timeoutMs, what)).body;
@@ -85,10 +90,10 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
     };
 
     const source: TokenSource = {
-      getToken: () =>
+      getToken: ({ forceRefresh }) =>
         isServer
           ? Promise.resolve(null)
-          : (pending ??= fetchToken().finally(() => {
+          : (pending ??= fetchToken(forceRefresh).finally(() => {
               pending = null;
             })),
       signOut: async () => {

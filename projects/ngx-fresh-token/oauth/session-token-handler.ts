@@ -1,4 +1,14 @@
 /**
+ * Request header by which {@link withSessionEndpoint} tells the server that the current access token
+ * must not be handed out again (it is inside the refresh buffer, or an API rejected it with 401).
+ * createSessionTokenHandler() reads it and passes `{ forceRefresh: true }` to `issueAccessToken`.
+ *
+ * @example
+ * const forced = request.headers.get(SESSION_FORCE_REFRESH_HEADER) === '1';
+ */
+export const SESSION_FORCE_REFRESH_HEADER = 'X-Force-Refresh';
+
+/**
  * What a session-token handler hands to the browser: a short-lived access token and its expiry.
  *
  * @example
@@ -24,8 +34,16 @@ export interface IssuedAccessToken {
 export interface SessionTokenHandlerOptions<S> {
   /** Finds the session of the request (usually from its http-only cookie); `null`/`undefined` when there is none. */
   getSession(request: Request): S | null | undefined | Promise<S | null | undefined>;
-  /** Gives a short-lived access token for the session (refreshing it server-side as needed); `null` ends it. */
-  issueAccessToken(session: S, request: Request): IssuedAccessToken | null | Promise<IssuedAccessToken | null>;
+  /**
+   * Gives a short-lived access token for the session (refreshing it server-side as needed); `null` ends it.
+   * `context.forceRefresh` is `true` when the browser asks for a token other than the one it has
+   * (header `X-Force-Refresh: 1`, sent by `withSessionEndpoint()`): do not hand out the cached one then.
+   */
+  issueAccessToken(
+    session: S,
+    request: Request,
+    context: { forceRefresh: boolean },
+  ): IssuedAccessToken | null | Promise<IssuedAccessToken | null>;
   /** Answer requests a browser marks as cross-site (`Sec-Fetch-Site: cross-site`)? Default `false`. */
   allowCrossSite?: boolean;
   /** Clock for `expiresAt`/`expiresIn` (default `Date.now`). */
@@ -57,7 +75,7 @@ function json(status: number, body: unknown, extra: Record<string, string> = {})
  * @example
  * const handler = createSessionTokenHandler({
  *   getSession: (request) => sessions.get(readCookie(request, 'sid')),
- *   issueAccessToken: (session) => ({ accessToken: signJwt(session.userId, 300), expiresIn: 300 }),
+ *   issueAccessToken: (session, _request, { forceRefresh }) => session.accessToken(forceRefresh), // → { accessToken, expiresIn }
  * });
  * // Hono, Deno, Bun, edge: return handler(request). Node/Express: build a Request from req, write the Response to res.
  */
@@ -76,7 +94,8 @@ export function createSessionTokenHandler<S>(options: SessionTokenHandlerOptions
     try {
       const session = await options.getSession(request);
       if (session === null || session === undefined) return json(401, { error: 'unauthenticated' });
-      const issued = await options.issueAccessToken(session, request);
+      const forceRefresh = /^(1|true)$/i.test(request.headers.get(SESSION_FORCE_REFRESH_HEADER) ?? '');
+      const issued = await options.issueAccessToken(session, request, { forceRefresh });
       if (!issued) return json(401, { error: 'unauthenticated' });
       if (typeof issued.accessToken !== 'string' || issued.accessToken === '') return json(500, { error: 'server_error' });
       const nowMs = now();
