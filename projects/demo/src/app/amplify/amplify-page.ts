@@ -6,7 +6,7 @@ import { RouterLink } from '@angular/router';
 import { generateClient } from 'aws-amplify/api';
 import { signIn } from 'aws-amplify/auth';
 import { jwtDecode } from 'jwt-decode';
-import { AuthService, DEFAULT_REFRESH_BUFFER_MS, TokenEvent } from 'ngx-fresh-token';
+import { AuthService, DEFAULT_REFRESH_BUFFER_MS, TokenEvent, effectiveBufferMs } from 'ngx-fresh-token';
 import { AmplifyFreshToken, isGraphqlUnauthorized } from 'ngx-fresh-token/amplify';
 import { Subscription } from 'rxjs';
 import { applyAmplifyConfig, loadAmplifyConfig } from './amplify-config';
@@ -247,10 +247,10 @@ export class AmplifyPage {
     const c = this.claims();
     return c?.exp && c.iat ? c.exp - c.iat : 0;
   });
-  /** The buffer in effect: 30 s, capped at half the token's lifetime. */
+  /** The refresh buffer in effect: 30 s, or half the lifetime of tokens that live no longer than that. */
   protected readonly bufferSeconds = computed(() => {
     const life = this.lifetimeSeconds();
-    return life ? Math.min(DEFAULT_REFRESH_BUFFER_MS / 1000, life / 2) : DEFAULT_REFRESH_BUFFER_MS / 1000;
+    return effectiveBufferMs(DEFAULT_REFRESH_BUFFER_MS, life ? life * 1000 : null) / 1000;
   });
   protected readonly secondsLeft = computed(() => (this.expiresInMs() ?? 0) / 1000);
   protected readonly leftPercent = computed(() => {
