@@ -134,6 +134,51 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     await page.screenshot({ path: join(artifacts, 'amplify-after-expiry.png') });
   });
 
+  test('a token revoked server-side: the query shows one 401, then a retry with a refreshed token that succeeds', async () => {
+    // Right after the next refresh, so the token the page holds stays current for the whole test (10 s).
+    const generation = await text('generation');
+    await waitFor(async () => (await text('generation')) !== generation, (TOKEN_SECONDS / 2 + 3) * 1000, 'the next refresh');
+    await page.getByTestId('run-query').click();
+    assert.deepEqual((await newestQuery()).attempts, [`200 · #${await text('generation')}`]);
+    const current = stack.appsync.graphqlLog.at(-1).token;
+    stack.appsync.revoke(claimsOf(current).jti);
+    const refreshes = stack.cognito.stats.refreshes;
+    const logStart = stack.appsync.graphqlLog.length;
+    await page.getByTestId('run-query').click();
+    const { attempts, result } = await newestQuery();
+    assert.equal(attempts.length, 2, 'retried exactly once');
+    const [first, second] = attempts.map((a) => a.match(/^(\d+) · #(\d+)$/));
+    assert.equal(first[1], '401');
+    assert.equal(second[1], '200');
+    assert.equal(Number(second[2]), Number(first[2]) + 1, 'the retry carried the next token');
+    assert.match(result, /^me\.sub = /);
+    assert.equal(await page.locator('[data-testid^="query-"] .badge.retried').first().innerText(), 'retried');
+    assert.deepEqual(stack.appsync.graphqlLog.slice(logStart).map((r) => r.status), [401, 200]);
+    assert.equal(stack.cognito.stats.refreshes, refreshes + 1, 'one refresh for the retry');
+  });
+
+  test('the server closes the Events socket with an auth error: the page reconnects with a fresh token and keeps delivering', async () => {
+    const connections = Number(await text('connections'));
+    assert.equal(stack.appsync.closeAllWithAuthError(), 1);
+    await waitFor(async () => Number(await text('connections')) > connections, 10_000, 'a reconnect');
+    await waitFor(() => stack.appsync.subscriberCount(CHANNEL) === 1, 10_000, 'the page to resubscribe');
+    await page.getByTestId('publish').click();
+    await page.getByTestId('message').filter({ hasText: 'hello #3' }).waitFor({ timeout: 10_000 });
+    assert.equal(await text('message-count'), '3');
+    assert.equal(await page.getByTestId('events-error').count(), 0);
+  });
+
+  test('auto-query runs a query every 5 s until switched off', async () => {
+    const start = stack.appsync.graphqlLog.length;
+    await page.getByTestId('auto-query').check();
+    await waitFor(() => stack.appsync.graphqlLog.length - start >= 2, 8_000, 'two automatic queries');
+    await page.getByTestId('auto-query').uncheck();
+    const stoppedAt = stack.appsync.graphqlLog.length;
+    assert.ok(stack.appsync.graphqlLog.slice(start).every((r) => r.status === 200));
+    await new Promise((r) => setTimeout(r, 5_500));
+    assert.equal(stack.appsync.graphqlLog.length, stoppedAt, 'no query after switching off');
+  });
+
   test('the server-rendered /amplify page holds no token and runs no Amplify', async () => {
     const html = await fetch(`${stack.url}/amplify`).then((r) => r.text());
     assert.match(html, /<app-root/);
