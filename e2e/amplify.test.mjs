@@ -8,6 +8,9 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import chromiumConfig from '../scripts/chromium.cjs';
+
+const { CHROME_BIN, CHROMIUM_FLAGS } = chromiumConfig;
 import { startAmplifyDemoStack } from '../projects/demo-server/amplify-stack.mjs';
 import { startDemoServer } from '../projects/demo-server/app.mjs';
 
@@ -16,15 +19,6 @@ const artifacts = join(root, 'test-results', 'e2e');
 const angularServer = join(root, 'dist/demo/server/server.mjs');
 const TOKEN_SECONDS = 20;
 const CHANNEL = '/default/demo';
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
 
 let stack;
 let browser;
@@ -56,7 +50,7 @@ async function newestQuery() {
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
   stack = await startAmplifyDemoStack({ port: 0, tokenSeconds: TOKEN_SECONDS, angularServer });
-  browser = await chromium.launch({ executablePath: process.env.CHROME_BIN || '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  browser = await chromium.launch({ executablePath: CHROME_BIN, args: CHROMIUM_FLAGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   page.setDefaultTimeout(15_000);
 });

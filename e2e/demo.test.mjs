@@ -7,20 +7,14 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import chromiumConfig from '../scripts/chromium.cjs';
+
+const { CHROME_BIN, CHROMIUM_FLAGS } = chromiumConfig;
 import { startDemoServer } from '../projects/demo-server/app.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const artifacts = join(root, 'test-results', 'e2e');
 const TTL_SECONDS = 40;
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
 
 let demo;
 let browser;
@@ -59,7 +53,7 @@ before(async () => {
     accessTokenTtlSeconds: TTL_SECONDS,
     angularServer: join(root, 'dist/demo/server/server.mjs'),
   });
-  browser = await chromium.launch({ executablePath: process.env.CHROME_BIN || '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  browser = await chromium.launch({ executablePath: CHROME_BIN, args: CHROMIUM_FLAGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(15_000);
   page.on('request', (req) => {

@@ -3,7 +3,9 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-process.env.CHROME_BIN ||= '/usr/bin/chromium';
+const { CHROME_BIN, CHROMIUM_FLAGS } = require('../../scripts/chromium.cjs');
+
+process.env.CHROME_BIN = CHROME_BIN;
 
 function CountsReporter(baseReporterDecorator, config) {
   baseReporterDecorator(this);
@@ -38,15 +40,7 @@ module.exports = function (config) {
     customLaunchers: {
       ChromeHeadlessCI: {
         base: 'ChromeHeadless',
-        flags: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--disable-dev-shm-usage',
-        ],
+        flags: CHROMIUM_FLAGS,
       },
     },
     browsers: ['ChromeHeadlessCI'],
