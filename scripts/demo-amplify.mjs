@@ -3,22 +3,12 @@
 // Amplify mode on http://localhost:4300/amplify: a real cognito-local (temp dir, 127.0.0.1) with
 // a confirmed demo user, the GetTokensFromRefreshToken proxy, the loopback AppSync GraphQL +
 // Events server (verifies every token against cognito-local's JWKS) and the demo backend.
-// PORT (default 4300) and DEMO_AMPLIFY_TOKEN_TTL (token lifetime in seconds, default 60; the
-// 30 s refresh buffer is capped at half the lifetime, so keep it at 45 or more) tune it.
-import { spawnSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// PORT (default 4300) and DEMO_AMPLIFY_TOKEN_TTL (token lifetime in seconds, default 60; keep it
+// above the 30 s refresh buffer, or tokens are refreshed at half their life) tune it.
+import { join } from 'node:path';
+import { buildDemo, root } from './build-demo.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ng = join(root, 'node_modules', '@angular', 'cli', 'bin', 'ng.js');
-for (const project of ['ngx-fresh-token', 'demo']) {
-  console.log(`Building ${project}…`);
-  const res = spawnSync(process.execPath, [ng, 'build', project], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (res.status !== 0) {
-    console.error(`Building ${project} failed (exit ${res.status}).`);
-    process.exit(1);
-  }
-}
+buildDemo();
 
 const { startAmplifyDemoStack } = await import('../projects/demo-server/amplify-stack.mjs');
 const port = Number(process.env.PORT ?? 4300);

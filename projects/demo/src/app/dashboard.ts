@@ -1,10 +1,11 @@
-import { DatePipe, DecimalPipe } from '@angular/common';
+import { DatePipe } from '@angular/common';
 import { HttpClient, HttpContext } from '@angular/common/http';
 import { ChangeDetectionStrategy, Component, DestroyRef, afterNextRender, computed, inject, signal } from '@angular/core';
 import { toSignal } from '@angular/core/rxjs-interop';
 import { RouterLink } from '@angular/router';
 import { jwtDecode } from 'jwt-decode';
-import { AuthService, DEFAULT_REFRESH_BUFFER_MS, SKIP_FRESH_TOKEN } from 'ngx-fresh-token';
+import { AuthService, SKIP_FRESH_TOKEN } from 'ngx-fresh-token';
+import { TokenCountdown } from './token-countdown';
 import { LOG_ENTRY, LogEntry, RequestLog, TokenGenerations, TokenHistory } from './request-log';
 
 interface ServerStats {
@@ -28,7 +29,7 @@ interface Claims {
 
 @Component({
   selector: 'app-dashboard',
-  imports: [DatePipe, DecimalPipe, RouterLink],
+  imports: [DatePipe, RouterLink, TokenCountdown],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <section class="grid">
@@ -41,17 +42,7 @@ interface Claims {
           }
         </header>
         @if (state().token) {
-          <div class="countdown">
-            <div class="numbers">
-              <strong data-testid="seconds-left">{{ secondsLeft() | number: '1.0-0' }} s</strong> left of {{ lifetimeSeconds() }} s
-              · token #<span data-testid="generation">{{ generation() }}</span>
-            </div>
-            <div class="bar" [title]="'The last ' + bufferSeconds + ' s are the refresh buffer'">
-              <div class="left" [class]="'left ' + state().status" [style.width.%]="leftPercent()"></div>
-              <div class="buffer" [style.width.%]="bufferPercent()"></div>
-            </div>
-            <div class="legend"><span class="swatch buffer"></span> refresh buffer ({{ bufferSeconds }} s before expiry)</div>
-          </div>
+          <app-token-countdown [state]="state()" [expiresInMs]="expiresInMs()" [generation]="generation()" />
           <dl class="claims">
             <dt>sub</dt><dd data-testid="sub">{{ claims()?.sub }}</dd>
             <dt>jti</dt><dd>{{ claims()?.jti?.slice(0, 12) }}…</dd>
@@ -130,13 +121,12 @@ export class Dashboard {
   private readonly http = inject(HttpClient);
   private readonly generations = inject(TokenGenerations);
   protected readonly log = inject(RequestLog);
-  protected readonly bufferSeconds = DEFAULT_REFRESH_BUFFER_MS / 1000;
 
   protected readonly state = this.auth.state;
   protected readonly generation = this.generations.current;
   protected readonly history = inject(TokenHistory).events;
   protected readonly stats = signal<ServerStats | null>(null);
-  private readonly expiresInMs = toSignal(this.auth.expiresIn$, { initialValue: null });
+  protected readonly expiresInMs = toSignal(this.auth.expiresIn$, { initialValue: null });
 
   protected readonly claims = computed<Claims | null>(() => {
     const token = this.state().token;
@@ -145,19 +135,6 @@ export class Dashboard {
     } catch {
       return null;
     }
-  });
-  protected readonly lifetimeSeconds = computed(() => {
-    const c = this.claims();
-    return c?.exp && c.iat ? c.exp - c.iat : 0;
-  });
-  protected readonly secondsLeft = computed(() => (this.expiresInMs() ?? 0) / 1000);
-  protected readonly leftPercent = computed(() => {
-    const life = this.lifetimeSeconds();
-    return life ? Math.min(100, (this.secondsLeft() / life) * 100) : 0;
-  });
-  protected readonly bufferPercent = computed(() => {
-    const life = this.lifetimeSeconds();
-    return life ? Math.min(100, (this.bufferSeconds / life) * 100) : 0;
   });
 
   constructor() {

@@ -1,4 +1,4 @@
-import { DatePipe, DecimalPipe } from '@angular/common';
+import { DatePipe } from '@angular/common';
 import { ChangeDetectionStrategy, Component, DestroyRef, afterNextRender, computed, inject, signal } from '@angular/core';
 import { takeUntilDestroyed, toSignal } from '@angular/core/rxjs-interop';
 import { FormsModule } from '@angular/forms';
@@ -6,9 +6,10 @@ import { RouterLink } from '@angular/router';
 import { generateClient } from 'aws-amplify/api';
 import { signIn } from 'aws-amplify/auth';
 import { jwtDecode } from 'jwt-decode';
-import { AuthService, DEFAULT_REFRESH_BUFFER_MS, TokenEvent, effectiveBufferMs } from 'ngx-fresh-token';
+import { AuthService, TokenEvent } from 'ngx-fresh-token';
 import { AmplifyFreshToken, isGraphqlUnauthorized } from 'ngx-fresh-token/amplify';
 import { Subscription } from 'rxjs';
+import { TokenCountdown } from '../token-countdown';
 import { applyAmplifyConfig, loadAmplifyConfig } from './amplify-config';
 
 /** Cognito access-token claims shown on the page (never the token itself). */
@@ -52,7 +53,7 @@ let configured = false;
 
 @Component({
   selector: 'app-amplify-page',
-  imports: [DatePipe, DecimalPipe, FormsModule, RouterLink],
+  imports: [DatePipe, FormsModule, RouterLink, TokenCountdown],
   changeDetection: ChangeDetectionStrategy.OnPush,
   styles: `
     .intro { margin-bottom: 1.25rem; }
@@ -99,17 +100,7 @@ let configured = false;
               }
             </header>
             @if (state().token) {
-              <div class="countdown">
-                <div class="numbers">
-                  <strong data-testid="seconds-left">{{ secondsLeft() | number: '1.0-0' }} s</strong> left of {{ lifetimeSeconds() }} s
-                  · token #<span data-testid="generation">{{ generation() }}</span>
-                </div>
-                <div class="bar" [title]="'The last ' + bufferSeconds() + ' s are the refresh buffer'">
-                  <div [class]="'left ' + state().status" [style.width.%]="leftPercent()"></div>
-                  <div class="buffer" [style.width.%]="bufferPercent()"></div>
-                </div>
-                <div class="legend"><span class="swatch buffer"></span> refresh buffer ({{ bufferSeconds() }} s before expiry)</div>
-              </div>
+              <app-token-countdown [state]="state()" [expiresInMs]="expiresInMs()" [generation]="generation()" />
               <dl class="claims">
                 <dt>username</dt><dd data-testid="username-claim">{{ claims()?.username }}</dd>
                 <dt>token_use</dt><dd>{{ claims()?.token_use }}</dd>
@@ -228,7 +219,7 @@ export class AmplifyPage {
   protected password = '';
 
   protected readonly state = this.auth.state;
-  private readonly expiresInMs = toSignal(this.auth.expiresIn$, { initialValue: null });
+  protected readonly expiresInMs = toSignal(this.auth.expiresIn$, { initialValue: null });
   protected readonly history = signal<{ at: number; type: TokenEvent['type']; code?: string }[]>([]);
 
   /** Token generations: the page numbers each token it sees; tokens stay in memory only. */
@@ -243,25 +234,6 @@ export class AmplifyPage {
       return null;
     }
   });
-  protected readonly lifetimeSeconds = computed(() => {
-    const c = this.claims();
-    return c?.exp && c.iat ? c.exp - c.iat : 0;
-  });
-  /** The refresh buffer in effect: 30 s, or half the lifetime of tokens that live no longer than that. */
-  protected readonly bufferSeconds = computed(() => {
-    const life = this.lifetimeSeconds();
-    return effectiveBufferMs(DEFAULT_REFRESH_BUFFER_MS, life ? life * 1000 : null) / 1000;
-  });
-  protected readonly secondsLeft = computed(() => (this.expiresInMs() ?? 0) / 1000);
-  protected readonly leftPercent = computed(() => {
-    const life = this.lifetimeSeconds();
-    return life ? Math.min(100, (this.secondsLeft() / life) * 100) : 0;
-  });
-  protected readonly bufferPercent = computed(() => {
-    const life = this.lifetimeSeconds();
-    return life ? Math.min(100, (this.bufferSeconds() / life) * 100) : 0;
-  });
-
   protected readonly queries = signal<QueryRow[]>([]);
   protected readonly autoQuery = signal(false);
   private autoTimer: ReturnType<typeof setInterval> | undefined;
