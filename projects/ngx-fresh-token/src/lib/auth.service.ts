@@ -64,7 +64,7 @@ export class AuthService {
   private loaded = false;
   /** Bumped by signOut() so that answers to requests made before it are dropped. */
   private epoch = 0;
-  private headerCache: { token: string; headers: Record<string, string> } | null = null;
+  private headerCache: { token: string; headers: Record<string, string>; names: string[] } | null = null;
   private stateSignal?: Signal<TokenState>;
 
   /** @internal Decides per request URL whether the token may be sent (see `withAuthorizedUrls`). */
@@ -186,9 +186,16 @@ export class AuthService {
       if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
         throw new FreshTokenError(FreshTokenErrorCode.InvalidOption, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
       }
-      this.headerCache = { token, headers };
+      this.headerCache = { token, headers, names: Object.keys(headers) };
     }
     return this.headerCache.headers;
+  }
+
+  /** @internal Whether `headers` already holds one of the headers that carry `token` (the request brings its own). */
+  ɵhasOwnAuthHeader(token: string, headers: { has(name: string): boolean }): boolean {
+    this.ɵheadersFor(token);
+    for (const name of this.headerCache!.names) if (headers.has(name)) return true;
+    return false;
   }
 
   /** @internal Emits an event on `events$` (used by the interceptor and the integrations). */

@@ -42,7 +42,7 @@ function sendWithRetry(
   token: string | null,
 ): Observable<HttpEvent<unknown>> {
   // Signed out, or the request brings its own value for one of our headers: leave it alone.
-  if (token === null || Object.keys(auth.ɵheadersFor(token)).some((name) => req.headers.has(name))) return next(req);
+  if (token === null || auth.ɵhasOwnAuthHeader(token, req.headers)) return next(req);
   return next(req.clone({ setHeaders: auth.ɵheadersFor(token) })).pipe(
     catchError((err: unknown) => {
       if (!isUnauthorized(err)) return throwError(() => err);
