@@ -31,14 +31,13 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   const issuer = `${publicOrigin}/oidc`;
   const redirectUri = `${publicOrigin}/auth/callback`;
 
-  let stats = freshStats();
-  const statsRef = () => stats;
+  // One object for the BFF, the API and the endpoints below; a reset clears it in place.
+  const stats = freshStats();
   const revokedJtis = new Set();
   const generations = new Map();
   const oidc = await createOidcProvider({ issuer, redirectUri, accessTokenTtlSeconds });
-  const statsProxy = new Proxy({}, { get: (_t, k) => statsRef()[k], set: (_t, k, v) => ((statsRef()[k] = v), true) });
-  const bff = createBff({ internalOrigin, issuer, redirectUri, clientSecret: oidc.clientSecret, stats: statsProxy, revokedJtis, generations });
-  const api = createApi({ issuer, publicJwks: oidc.publicJwks, stats: statsProxy, revokedJtis, generations });
+  const bff = createBff({ internalOrigin, issuer, redirectUri, clientSecret: oidc.clientSecret, stats, revokedJtis, generations });
+  const api = createApi({ issuer, publicJwks: oidc.publicJwks, stats, revokedJtis, generations });
 
   const app = express();
   app.disable('x-powered-by');
@@ -60,7 +59,7 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   // Dev-only counters for the UI and the e2e tests (no tokens in them).
   app.get('/api/stats', (_req, res) => res.set('Cache-Control', 'no-store').json({ ...stats, accessTokenTtlSeconds }));
   app.post('/api/stats/reset', (_req, res) => {
-    stats = freshStats();
+    Object.assign(stats, freshStats());
     res.status(204).end();
   });
 

@@ -4,7 +4,7 @@
 export { AuthService } from './lib/auth.service';
 export { DEFAULT_REFRESH_RETRY, backoffDelayMs } from './lib/backoff';
 export type { RefreshRetryPolicy } from './lib/backoff';
-export { FRESH_TOKEN_CLOCK, ɵclockTimer, ɵsleep } from './lib/clock';
+export { FRESH_TOKEN_CLOCK } from './lib/clock';
 export type { FreshTokenClock, FreshTokenTimerHandle } from './lib/clock';
 export { SKIP_FRESH_TOKEN } from './lib/context';
 export { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, toFreshTokenError } from './lib/errors';

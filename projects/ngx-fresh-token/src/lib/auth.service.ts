@@ -277,27 +277,28 @@ export class AuthService {
 
   /** Emits the state now and again at each status change; one timer at a time, none on the server. */
   private watchStatus(core: CoreState): Observable<TokenState> {
-    return new Observable<TokenState>((subscriber) => {
-      let handle: unknown;
-      const emit = () => {
-        const now = this.clock.now();
-        subscriber.next(this.toState(core, now));
-        const nextMs = this.isServer ? null : msUntilNextStatus(core.life, now);
-        handle = nextMs === null ? undefined : this.clock.setTimeout(emit, nextMs);
-      };
-      emit();
-      return () => handle !== undefined && this.clock.clearTimeout(handle);
-    });
+    return this.scheduled((now) => [this.toState(core, now), msUntilNextStatus(core.life, now)]);
   }
 
   /** Emits the time left now and about once a second until it reaches 0; once on the server. */
   private tickExpiresIn(life: TokenLifetime): Observable<number> {
-    return new Observable<number>((subscriber) => {
+    return this.scheduled((now) => {
+      const left = Math.max(0, msUntilExpiry(life, now)!);
+      return [left, left === 0 ? null : Math.min(EXPIRES_IN_TICK_MS, left)];
+    });
+  }
+
+  /**
+   * Emits `next(now)[0]` on subscribe, then again after `next(now)[1]` ms (none when `null`), on the
+   * injected clock. Timers run only while subscribed and never on the server platform.
+   */
+  private scheduled<T>(next: (nowMs: number) => [value: T, nextInMs: number | null]): Observable<T> {
+    return new Observable<T>((subscriber) => {
       let handle: unknown;
       const emit = () => {
-        const left = Math.max(0, msUntilExpiry(life, this.clock.now())!);
-        subscriber.next(left);
-        handle = this.isServer || left === 0 ? undefined : this.clock.setTimeout(emit, Math.min(EXPIRES_IN_TICK_MS, left));
+        const [value, nextInMs] = next(this.clock.now());
+        subscriber.next(value);
+        handle = this.isServer || nextInMs === null ? undefined : this.clock.setTimeout(emit, nextInMs);
       };
       emit();
       return () => handle !== undefined && this.clock.clearTimeout(handle);

@@ -1,5 +1,4 @@
 import { InjectionToken } from '@angular/core';
-import { Observable } from 'rxjs';
 
 /** Opaque handle of a timer started by a {@link FreshTokenClock}. */
 export type FreshTokenTimerHandle = unknown;
@@ -37,17 +36,6 @@ export const FRESH_TOKEN_CLOCK = new InjectionToken<FreshTokenClock>((typeof ngD
   providedIn: 'root',
   factory: () => systemClock,
 });
-
-/** Emits once after `delayMs` on `clock`, then completes; cancels the timer on unsubscribe. */
-export function ɵclockTimer(clock: FreshTokenClock, delayMs: number): Observable<void> {
-  return new Observable<void>((subscriber) => {
-    const handle = clock.setTimeout(() => {
-      subscriber.next();
-      subscriber.complete();
-    }, Math.max(0, delayMs));
-    return () => clock.clearTimeout(handle);
-  });
-}
 
 /** Resolves after `delayMs` on `clock`. */
 export function ɵsleep(clock: FreshTokenClock, delayMs: number): Promise<void> {
