@@ -35,13 +35,21 @@ async function waitFor(cond, timeoutMs, what) {
   }
 }
 
-/** Waits until the newest query row has an outcome; returns its attempts and result. */
-async function newestQuery() {
-  await page.waitForFunction(() => {
+const TOP_ROW = '[data-testid=query-log] tbody tr[data-testid^="query-"]';
+
+/**
+ * Clicks "Run query" and waits for *that* query's row (a new top row, not the previous one:
+ * zoneless rendering happens after the click returns) to have an outcome; returns its attempts
+ * and result.
+ */
+async function runQuery() {
+  const before = await page.$eval(TOP_ROW, (row) => row.dataset.testid).catch(() => null);
+  await page.getByTestId('run-query').click();
+  await page.waitForFunction((previous) => {
     const row = document.querySelector('[data-testid=query-log] tbody tr[data-testid^="query-"]');
-    return row && row.children[3].textContent.trim() !== '';
-  }, null, { timeout: 15_000 });
-  return page.$eval('[data-testid=query-log] tbody tr[data-testid^="query-"]', (row) => ({
+    return row && row.dataset.testid !== previous && row.children[3].textContent.trim() !== '';
+  }, before, { timeout: 15_000 });
+  return page.$eval(TOP_ROW, (row) => ({
     attempts: [...row.querySelectorAll('.attempt')].map((a) => a.textContent.trim()),
     result: row.children[3].textContent.trim(),
   }));
@@ -78,8 +86,7 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.equal(await text('generation'), '1');
 
     const logStart = stack.appsync.graphqlLog.length;
-    await page.getByTestId('run-query').click();
-    const { attempts, result } = await newestQuery();
+    const { attempts, result } = await runQuery();
     assert.deepEqual(attempts, ['200 · #1']);
     assert.match(result, /^me\.sub = /);
     const sent = stack.appsync.graphqlLog.slice(logStart);
@@ -119,8 +126,7 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.equal(await text('message-count'), '2');
 
     const logStart = stack.appsync.graphqlLog.length;
-    await page.getByTestId('run-query').click();
-    const { attempts } = await newestQuery();
+    const { attempts } = await runQuery();
     assert.equal(attempts.length, 1, 'not retried: the token went out fresh');
     assert.match(attempts[0], /^200 · #([2-9]|\d\d)$/, 'a newer token than the first');
     assert.deepEqual(stack.appsync.graphqlLog.slice(logStart).map((r) => r.status), [200]);
@@ -132,14 +138,12 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     // Right after the next refresh, so the token the page holds stays current for the whole test (10 s).
     const generation = await text('generation');
     await waitFor(async () => (await text('generation')) !== generation, (TOKEN_SECONDS / 2 + 3) * 1000, 'the next refresh');
-    await page.getByTestId('run-query').click();
-    assert.deepEqual((await newestQuery()).attempts, [`200 · #${await text('generation')}`]);
+    assert.deepEqual((await runQuery()).attempts, [`200 · #${await text('generation')}`]);
     const current = stack.appsync.graphqlLog.at(-1).token;
     stack.appsync.revoke(claimsOf(current).jti);
     const refreshes = stack.cognito.stats.refreshes;
     const logStart = stack.appsync.graphqlLog.length;
-    await page.getByTestId('run-query').click();
-    const { attempts, result } = await newestQuery();
+    const { attempts, result } = await runQuery();
     assert.equal(attempts.length, 2, 'retried exactly once');
     const [first, second] = attempts.map((a) => a.match(/^(\d+) · #(\d+)$/));
     assert.equal(first[1], '401');

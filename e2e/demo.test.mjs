@@ -32,16 +32,25 @@ async function waitForStatus(value, timeoutMs) {
 }
 
 /** Waits until the newest `count` logged requests have finished, retries included; returns their attempts. */
-async function waitForLogRows(count) {
+const LOG_ROWS = '[data-testid=log] tbody tr[data-testid^="log-"]';
+
+/**
+ * Clicks a button and waits until the `count` newest request-log rows are rows that were not
+ * there before the click (zoneless rendering happens after the click returns, so the old top
+ * rows are still showing for a moment) and all finished; returns each row's attempts.
+ */
+async function clickAndWaitForRows(testId, count) {
+  const previous = await page.$$eval(LOG_ROWS, (rows) => rows.map((row) => row.dataset.testid));
+  await page.getByTestId(testId).click();
   await page.waitForFunction(
-    (n) => {
+    ({ n, previous }) => {
       const rows = [...document.querySelectorAll('[data-testid=log] tbody tr[data-testid^="log-"]')].slice(0, n);
-      return rows.length === n && rows.every((row) => row.dataset.done === 'true');
+      return rows.length === n && rows.every((row) => !previous.includes(row.dataset.testid) && row.dataset.done === 'true');
     },
-    count,
+    { n: count, previous },
     { timeout: 20_000 },
   );
-  return page.$$eval('[data-testid=log] tbody tr[data-testid^="log-"]', (rows, n) =>
+  return page.$$eval(LOG_ROWS, (rows, n) =>
     rows.slice(0, n).map((row) => [...row.querySelectorAll('.attempt')].map((a) => a.textContent.trim())),
   count);
 }
@@ -77,8 +86,7 @@ describe('demo, end to end', { concurrency: false }, () => {
     await page.waitForURL(`${demo.url}/`);
     await waitForStatus('fresh', 10_000);
     assert.equal(await page.getByTestId('sub').innerText(), 'alice');
-    await page.getByTestId('call').click();
-    const [attempts] = await waitForLogRows(1);
+    const [attempts] = await clickAndWaitForRows('call', 1);
     assert.deepEqual(attempts, ['200 · #1']);
     const call = apiCalls.at(-1);
     assert.equal(call.path, '/api/data');
@@ -89,8 +97,7 @@ describe('demo, end to end', { concurrency: false }, () => {
     await waitForStatus('expiring', TTL_SECONDS * 1000);
     const before = await stats();
     const previous = apiCalls.at(-1).authorization;
-    await page.getByTestId('call').click();
-    const [attempts] = await waitForLogRows(1);
+    const [attempts] = await clickAndWaitForRows('call', 1);
     const afterStats = await stats();
     assert.equal(afterStats.refreshes, before.refreshes + 1, 'exactly one refresh on the server');
     assert.deepEqual(attempts, ['200 · #2'], 'sent once, with the new token');
@@ -103,8 +110,7 @@ describe('demo, end to end', { concurrency: false }, () => {
     await waitForStatus('expiring', TTL_SECONDS * 1000);
     const before = await stats();
     const callsBefore = apiCalls.length;
-    await page.getByTestId('burst').click();
-    const rows = await waitForLogRows(50);
+    const rows = await clickAndWaitForRows('burst', 50);
     const afterStats = await stats();
     assert.equal(afterStats.refreshes, before.refreshes + 1, 'exactly one refresh for 50 calls');
     assert.equal(afterStats.requests - before.requests, 50, 'each call reached the API once');
@@ -133,12 +139,10 @@ describe('demo, end to end', { concurrency: false }, () => {
   });
 
   test('revoke → one 401, one refresh, and the call succeeds on retry', async () => {
-    await page.getByTestId('revoke').click();
-    await waitForLogRows(1);
+    await clickAndWaitForRows('revoke', 1);
     const before = await stats();
     assert.equal(before.revocations, 1);
-    await page.getByTestId('call').click();
-    const [attempts] = await waitForLogRows(1);
+    const [attempts] = await clickAndWaitForRows('call', 1);
     const afterStats = await stats();
     assert.deepEqual(attempts, ['401 · #3', '200 · #4'], 'retried once with a new token');
     assert.equal(afterStats.unauthorized, before.unauthorized + 1, 'one 401');
@@ -149,8 +153,7 @@ describe('demo, end to end', { concurrency: false }, () => {
     const before = await stats();
     await page.getByTestId('signout').click();
     await waitForStatus('signed-out', 5_000);
-    await page.getByTestId('call').click();
-    const [attempts] = await waitForLogRows(1);
+    const [attempts] = await clickAndWaitForRows('call', 1);
     assert.deepEqual(attempts, ['401 · no token']);
     assert.equal(apiCalls.at(-1).authorization, null);
     const afterStats = await stats();
