@@ -1,25 +1,8 @@
-import { provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Centrifuge, UnauthorizedError } from 'centrifuge';
-import { AuthService, FreshTokenError, withRefreshRetry } from 'ngx-fresh-token';
+import { FreshTokenError } from 'ngx-fresh-token';
 import { centrifugoHeaderMode } from 'ngx-fresh-token/centrifugo';
-import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
-
-function setup() {
-  TestBed.configureTestingModule({
-    providers: [provideZonelessChangeDetection(), provideFreshTokenTesting(withRefreshRetry({ maxAttempts: 1 }))],
-  });
-  return { auth: TestBed.inject(AuthService), ctrl: TestBed.inject(FreshTokenTestingController) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
+import { failure, setup } from './setup.spec';
 
 /** A real client that is never connected; only its headers are read. */
 function client(): Centrifuge {

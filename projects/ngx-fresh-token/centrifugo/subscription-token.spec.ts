@@ -1,27 +1,10 @@
-import { provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { HttpErrorResponse } from '@angular/common/http';
 import { UnauthorizedError } from 'centrifuge';
-import { AuthService, FreshTokenError, withRefreshRetry } from 'ngx-fresh-token';
+import { FreshTokenError } from 'ngx-fresh-token';
 import { CentrifugoSubscriptionTokenRequest, centrifugoSubscriptionGetToken } from 'ngx-fresh-token/centrifugo';
-import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+import { failure, setup } from './setup.spec';
 import { of, throwError } from 'rxjs';
-
-function setup() {
-  TestBed.configureTestingModule({
-    providers: [provideZonelessChangeDetection(), provideFreshTokenTesting(withRefreshRetry({ maxAttempts: 1 }))],
-  });
-  return { auth: TestBed.inject(AuthService), ctrl: TestBed.inject(FreshTokenTestingController) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('centrifugoSubscriptionGetToken', () => {
   it('passes the channel and a fresh access token to the fetcher and returns its token', async () => {

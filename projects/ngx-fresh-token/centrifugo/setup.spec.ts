@@ -1,0 +1,24 @@
+// Shared by the centrifugo specs (a `.spec.ts` file so the library build leaves it out; it
+// declares no specs of its own).
+import { provideZonelessChangeDetection } from '@angular/core';
+import { TestBed } from '@angular/core/testing';
+import { AuthService, withRefreshRetry } from 'ngx-fresh-token';
+import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+
+/** A zoneless TestBed with the testing source and no retries; returns the service and controller. */
+export function setup() {
+  TestBed.configureTestingModule({
+    providers: [provideZonelessChangeDetection(), provideFreshTokenTesting(withRefreshRetry({ maxAttempts: 1 }))],
+  });
+  return { auth: TestBed.inject(AuthService), ctrl: TestBed.inject(FreshTokenTestingController) };
+}
+
+/** The rejection reason of `promise`; throws when it resolves. */
+export async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
