@@ -61,7 +61,8 @@ function setup(source) {
   const injector = createRootInjector([
     provideFreshToken(withTokenSource(source), withRefreshRetry({ maxAttempts: 1, attemptTimeoutMs: 2_000 })),
   ]);
-  return { injector, auth: injector.get(AuthService) };
+  cleanups.push(() => injector.destroy());
+  return { auth: injector.get(AuthService) };
 }
 
 /** Resolves when `predicate()` holds, polling; fails after `timeoutMs`. */
@@ -103,8 +104,7 @@ function newClient(options) {
 
 test('connect, then refresh at ttl delivers a new token in-band without reconnecting', { timeout: 20_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 3 });
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const client = newClient({ getToken: centrifugoGetToken(auth) });
   const events = record(client);
 
@@ -129,8 +129,7 @@ test('connect, then refresh at ttl delivers a new token in-band without reconnec
 
 test('signed out: getToken throws UnauthorizedError, the client disconnects and does not retry', { timeout: 20_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 2 });
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const client = newClient({ getToken: centrifugoGetToken(auth) });
   const events = record(client);
 
@@ -155,8 +154,7 @@ test('signed out: getToken throws UnauthorizedError, the client disconnects and 
 test('session ended by the token source (HTTP 400) at connect: unauthorized, no retry, nothing sent', { timeout: 15_000 }, async () => {
   const source = controlledSource();
   source.mode = 'rejected';
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const client = newClient({ getToken: centrifugoGetToken(auth) });
   const events = record(client);
 
@@ -173,8 +171,7 @@ test('session ended by the token source (HTTP 400) at connect: unauthorized, no 
 test('token source down: the client retries with backoff, then connects once it is back', { timeout: 20_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 30 });
   source.mode = 'down';
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const client = newClient({ getToken: centrifugoGetToken(auth) });
   const events = record(client);
 
@@ -197,8 +194,7 @@ test('token source down: the client retries with backoff, then connects once it 
 
 test('disconnect 3014 (state invalidated): the client gets a new token and reconnects with it', { timeout: 15_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 60 });
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const client = newClient({ getToken: centrifugoGetToken(auth) });
 
   client.connect();
@@ -213,8 +209,7 @@ test('disconnect 3014 (state invalidated): the client gets a new token and recon
 
 test('connect with an expired token: error 109 "token expired", then getToken supplies a fresh one', { timeout: 15_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 60 });
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const stale = await signJwt({ sub: '42' }, -10); // e.g. a token rendered into the page long ago
   const client = newClient({ token: stale, getToken: centrifugoGetToken(auth) });
   const events = record(client);
@@ -230,8 +225,7 @@ test('connect with an expired token: error 109 "token expired", then getToken su
 
 test('subscription token: refreshed in-band at the subscription ttl, subscription stays up', { timeout: 20_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 60 });
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const fetched = [];
   const fetcher = async ({ channel, accessToken }) => {
     fetched.push({ channel, accessToken });
@@ -264,8 +258,7 @@ test('subscription token: refreshed in-band at the subscription ttl, subscriptio
 
 test('subscription refused (403) stops the subscription; a 401 is retried once with a new access token', { timeout: 15_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 60 });
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const client = newClient({ getToken: centrifugoGetToken(auth) });
   client.connect();
   await until(() => client.state === 'connected', 5_000, 'connected');
@@ -307,8 +300,7 @@ test('header mode: proxy-connect gets a fresh Bearer header on every (re)connect
   });
   cleanups.push(() => proxyServer.close());
   const source = controlledSource({ lifetimeSeconds: 3 });
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const headers = centrifugoHeaderMode({}, auth);
   const client = headers.attach(new Centrifuge(proxyServer.url, { websocket: WebSocket, getData: headers.getData, minReconnectDelay: 200, maxReconnectDelay: 1_000 }));
   cleanups.push(() => client.disconnect());
@@ -336,8 +328,7 @@ test('header mode: proxy-connect gets a fresh Bearer header on every (re)connect
 test('header mode: signed out stops the client with unauthorized', { timeout: 10_000 }, async () => {
   const source = controlledSource();
   source.mode = 'signed-out';
-  const { injector, auth } = setup(source);
-  cleanups.push(() => injector.destroy());
+  const { auth } = setup(source);
   const headers = centrifugoHeaderMode({}, auth);
   const client = headers.attach(new Centrifuge(server.url, { websocket: WebSocket, getData: headers.getData, minReconnectDelay: 200 }));
   cleanups.push(() => client.disconnect());
