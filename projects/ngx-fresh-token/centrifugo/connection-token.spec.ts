@@ -68,6 +68,7 @@ describe('centrifugoGetToken', () => {
     expect(err).not.toBeInstanceOf(UnauthorizedError);
     expect(err).toBeInstanceOf(FreshTokenError);
     expect((err as FreshTokenError).transient).toBeTrue();
+    await ctrl.advance(20_000); // the cool-down after a failed refresh
     expect(await centrifugoGetToken(auth)({})).toBeTruthy(); // the next attempt recovers
   });
 

@@ -65,6 +65,7 @@ describe('centrifugoHeaderMode', () => {
     expect(transient).not.toBeInstanceOf(UnauthorizedError);
     expect((transient as FreshTokenError).transient).toBeTrue();
     ctrl.signedInAtSource = false;
+    await ctrl.advance(20_000); // the cool-down after a failed refresh
     expect(await failure(mode.getData())).toBeInstanceOf(UnauthorizedError);
   });
 

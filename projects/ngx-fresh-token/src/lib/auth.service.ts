@@ -1,8 +1,9 @@
 import { DOCUMENT, isPlatformServer } from '@angular/common';
-import { Injectable, Injector, PLATFORM_ID, Signal, inject } from '@angular/core';
+import { Injectable, Injector, OnDestroy, PLATFORM_ID, Signal, inject, untracked } from '@angular/core';
 import { toSignal } from '@angular/core/rxjs-interop';
-import { BehaviorSubject, Observable, Subject, distinctUntilChanged, map, of, shareReplay, switchMap } from 'rxjs';
-import { FRESH_TOKEN_CLOCK } from './clock';
+import { BehaviorSubject, Observable, Subject, distinctUntilChanged, map, of, shareReplay, switchMap, takeUntil } from 'rxjs';
+import { backoffDelayMs } from './backoff';
+import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵFRESH_TOKEN_SOURCE, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
 import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
 import { TokenLifetime, msUntilExpiry, msUntilNextStatus, needsRefresh, resolveLifetime, tokenStatus } from './lifetime';
@@ -19,6 +20,8 @@ interface CoreState {
 }
 
 const EXPIRES_IN_TICK_MS = 1_000;
+/** How many of the session's past tokens are remembered, to tell a late 401 of this session from one sent before a sign-out. */
+const SESSION_TOKENS_KEPT = 16;
 const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
 
 /** The URL relative request URLs resolve against; server DOMs (domino) throw on `baseURI`. */
@@ -27,6 +30,15 @@ function documentBase(doc: Document | null): string | undefined {
     return doc?.baseURI || doc?.location?.href;
   } catch {
     return doc?.location?.href;
+  }
+}
+
+/** The page's own origin (`location.origin`), which `<base href>` does not change. */
+function documentOrigin(doc: Document | null): string | undefined {
+  try {
+    return doc?.location?.origin || undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -48,7 +60,7 @@ function sameState(a: TokenState, b: TokenState): boolean {
  * auth.state$.subscribe((s) => console.log(s.status, s.expiresAt));
  */
 @Injectable()
-export class AuthService {
+export class AuthService implements OnDestroy {
   private readonly clock = inject(FRESH_TOKEN_CLOCK);
   private readonly bufferMs = inject(ɵREFRESH_BUFFER_MS);
   private readonly retryPolicy = inject(ɵREFRESH_RETRY);
@@ -59,11 +71,21 @@ export class AuthService {
   private readonly source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
   private readonly core = new BehaviorSubject<CoreState>(SIGNED_OUT);
   private readonly events = new Subject<TokenEvent>();
+  private readonly destroyed$ = new Subject<void>();
   private inFlight: Promise<string | null> | null = null;
   /** Whether the source has been asked at least once; until then "no token" means "unknown". */
   private loaded = false;
-  /** Bumped by signOut() so that answers to requests made before it are dropped. */
+  private destroyed = false;
+  /** Bumped by signOut(), setGrant() and destroy so that answers to requests made before are dropped. */
   private epoch = 0;
+  /** Aborts the refresh of the current epoch: no further source call, no timer left behind. */
+  private abort = new AbortController();
+  /** Tokens held since the last sign-out (bounded): a 401 for any other token was sent before it. */
+  private readonly sessionTokens = new Set<string>();
+  /** No source call before this time (epoch ms), except an explicit refresh(): set by failed cycles and Retry-After. */
+  private coolDownUntil = 0;
+  /** Failed refresh cycles in a row; each one lengthens the cool-down along the backoff curve. */
+  private failedCycles = 0;
   private headerCache: { token: string; headers: Record<string, string>; names: string[] } | null = null;
   private stateSignal?: Signal<TokenState>;
 
@@ -73,6 +95,7 @@ export class AuthService {
   /** The token's lifetime; replays the current state and re-emits when the status changes with time (browser only). */
   readonly state$: Observable<TokenState> = this.core.pipe(
     switchMap((core) => this.watchStatus(core)),
+    takeUntil(this.destroyed$),
     distinctUntilChanged(sameState),
     shareReplay({ bufferSize: 1, refCount: true }),
   );
@@ -88,6 +111,7 @@ export class AuthService {
     map((core) => core.life),
     distinctUntilChanged(),
     switchMap((life) => (life && life.expiresAt !== null ? this.tickExpiresIn(life) : of(null))),
+    takeUntil(this.destroyed$),
     distinctUntilChanged(),
   );
 
@@ -101,12 +125,17 @@ export class AuthService {
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, pass withTokenSource(...) to provideFreshToken(); a factory must return an object with getToken().' : '',
       );
     }
-    this.ɵisAuthorizedUrl = createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), documentBase(inject(DOCUMENT, { optional: true })));
+    const doc = inject(DOCUMENT, { optional: true });
+    this.ɵisAuthorizedUrl = createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), documentBase(doc), documentOrigin(doc));
   }
 
-  /** The token's lifetime as a signal; created on first read, so it starts no timer until used. */
+  /**
+   * The token's lifetime as a signal; created on first read, so it starts no timer until used.
+   * Safe to read first anywhere, a template or a `computed()` included.
+   */
   get state(): Signal<TokenState> {
-    return (this.stateSignal ??= toSignal(this.state$, { requireSync: true, injector: this.injector }));
+    // toSignal() may not run inside a reactive context (NG0602); its subscription belongs to the service anyway.
+    return (this.stateSignal ??= untracked(() => toSignal(this.state$, { requireSync: true, injector: this.injector })));
   }
 
   /** The OpenID Connect ID token from the last grant, if the source supplied one. */
@@ -117,7 +146,9 @@ export class AuthService {
   /**
    * Returns a token that is fresh: from memory when it is (no I/O, no decoding), after a shared
    * refresh when it is expiring or expired, `null` when signed out. When a refresh fails
-   * transiently the current token is returned while it has not expired.
+   * transiently, or during the cool-down after one, the current token is returned while it has
+   * not expired; once it has, the call rejects with `NFT201` (with `retryAfterMs`) without
+   * calling the source.
    *
    * @example
    * const token = await auth.getValidToken();
@@ -135,29 +166,39 @@ export class AuthService {
   /**
    * Forces a refresh (for example right after the user signs in), shared with any refresh in
    * flight. Resolves to the new token, or `null` when the source says signed out; rejects with a
-   * {@link FreshTokenError} when the refresh fails.
+   * {@link FreshTokenError} when the refresh fails. Being an explicit request of the app, it
+   * ignores the cool-down that follows a failed refresh or a `Retry-After`.
    *
    * @example
    * await auth.refresh();
    */
   refresh(): Promise<string | null> {
-    return this.startRefresh(true);
+    return this.startRefresh(true, true);
   }
 
   /**
-   * Signs out: forgets the token, drops any refresh in flight, calls `TokenSource.signOut()`
-   * and emits a `signed-out` event.
+   * Signs out: forgets the token, stops any refresh in flight (its answer is dropped), calls
+   * `TokenSource.signOut()` and emits a `signed-out` event. Final for everything started before
+   * it: no answer, 401 or refresh from before may put a token back.
    *
    * @example
    * await auth.signOut();
    */
   async signOut(): Promise<void> {
-    this.epoch++;
-    this.inFlight = null;
-    this.loaded = true;
-    this.core.next(SIGNED_OUT);
+    this.newEpoch();
+    this.endSession(SIGNED_OUT);
     await this.signOutAtSource();
-    this.events.next({ type: 'signed-out' });
+    if (!this.destroyed) this.events.next({ type: 'signed-out' });
+  }
+
+  /** Stops everything: no further source call, every timer cleared, all streams complete. */
+  ngOnDestroy(): void {
+    this.destroyed = true;
+    this.newEpoch();
+    this.destroyed$.next();
+    this.destroyed$.complete();
+    this.core.complete();
+    this.events.complete();
   }
 
   /** @internal The token if it needs no refresh, `null` if signed out, `undefined` if a refresh is needed first. */
@@ -172,6 +213,8 @@ export class AuthService {
    * if it already changed and has not expired, else the result of one shared forced refresh.
    */
   ɵtokenAfterUnauthorized(sentToken: string): Promise<string | null> {
+    // Sent before a sign-out (or a session end): that session is over, the 401 stands.
+    if (!this.sessionTokens.has(sentToken)) return Promise.resolve(null);
     const life = this.core.value.life;
     if (life && life.token !== sentToken && !this.inFlight && (msUntilExpiry(life, this.clock.now()) ?? 1) > 0) {
       return Promise.resolve(life.token);
@@ -200,50 +243,92 @@ export class AuthService {
 
   /** @internal Emits an event on `events$` (used by the interceptor and the integrations). */
   ɵnotify(event: TokenEvent): void {
-    this.events.next(event);
+    if (!this.destroyed) this.events.next(event);
   }
 
   /** @internal Puts a grant in place as if the source had returned it (testing, login responses). */
   ɵsetGrant(grant: TokenGrant | null): void {
-    this.epoch++;
-    this.inFlight = null;
+    if (this.destroyed) return;
+    this.newEpoch();
+    if (!grant) return this.endSession(SIGNED_OUT);
+    const life = resolveLifetime(grant, this.clock.now(), this.bufferMs, false);
     this.loaded = true;
-    this.core.next(
-      grant
-        ? { life: resolveLifetime(grant, this.clock.now(), this.bufferMs, false), idToken: grant.idToken ?? null, refreshing: false, error: null }
-        : SIGNED_OUT,
-    );
+    this.coolDownUntil = this.failedCycles = 0;
+    this.hold(life, grant);
   }
 
-  private startRefresh(forceRefresh: boolean): Promise<string | null> {
+  /** Starts a new epoch: the refresh in flight is aborted and its answer, whatever it is, dropped. */
+  private newEpoch(): void {
+    this.epoch++;
+    this.abort.abort(new FreshTokenError(FreshTokenErrorCode.RefreshFailed, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The refresh was cancelled by a sign-out.' : '', { transient: true }));
+    this.abort = new AbortController();
+    this.inFlight = null;
+  }
+
+  /** Forgets the session: no token, no cool-down, and no 401 of its requests will be retried. */
+  private endSession(state: CoreState): void {
+    this.loaded = true;
+    this.sessionTokens.clear();
+    this.coolDownUntil = this.failedCycles = 0;
+    if (!this.destroyed) this.core.next(state);
+  }
+
+  private hold(life: TokenLifetime, grant: TokenGrant): void {
+    this.sessionTokens.delete(life.token);
+    this.sessionTokens.add(life.token);
+    if (this.sessionTokens.size > SESSION_TOKENS_KEPT) this.sessionTokens.delete(this.sessionTokens.values().next().value!);
+    this.core.next({ life, idToken: grant.idToken ?? null, refreshing: false, error: null });
+  }
+
+  /**
+   * One shared refresh. Outside an explicit `refresh()` (`explicit`), a cool-down after a failed
+   * cycle or a `Retry-After` makes it fail fast with `NFT201` and `retryAfterMs`, calling nothing.
+   */
+  private startRefresh(forceRefresh: boolean, explicit = false): Promise<string | null> {
     if (this.inFlight) return this.inFlight;
+    if (this.destroyed) return Promise.resolve(null);
+    const waitMs = this.coolDownUntil - this.clock.now();
+    if (!explicit && waitMs > 0) {
+      return Promise.reject(
+        new FreshTokenError(
+          FreshTokenErrorCode.RefreshFailed,
+          (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source failed recently; the next refresh may start in ${Math.ceil(waitMs)} ms.` : '',
+          { transient: true, retryAfterMs: waitMs },
+        ),
+      );
+    }
     const epoch = this.epoch;
     const current = () => epoch === this.epoch;
+    // Whatever a dropped refresh brings, callers get what the service holds now (null after a sign-out).
+    const now = () => this.core.value.life?.token ?? null;
     this.core.next({ ...this.core.value, refreshing: true });
-    const flight = fetchWithRetry(this.source!, forceRefresh, this.retryPolicy, this.clock, () => !current())
+    const flight = fetchWithRetry(this.source!, forceRefresh, this.retryPolicy, this.clock, this.abort.signal)
       .then((grant) => {
-        if (!current()) return null;
-        this.loaded = true;
-        const hadToken = this.core.value.life !== null;
+        if (!current()) return now();
         if (!grant) {
-          this.core.next(SIGNED_OUT);
+          const hadToken = this.core.value.life !== null;
+          this.endSession(SIGNED_OUT);
           if (hadToken) this.events.next({ type: 'signed-out' });
           return null;
         }
         const life = resolveLifetime(grant, this.clock.now(), this.bufferMs);
-        this.core.next({ life, idToken: grant.idToken ?? null, refreshing: false, error: null });
+        this.loaded = true;
+        this.coolDownUntil = this.failedCycles = 0;
+        this.hold(life, grant);
         this.events.next({ type: 'refreshed' });
         return life.token;
       })
       .catch((err: unknown) => {
+        if (!current()) return now();
         const error = toFreshTokenError(err, this.clock.now());
-        if (!current()) throw error;
         if (error.transient) {
+          // The next cycle waits for the backoff's next step, or the server's Retry-After if longer.
+          const delayMs = backoffDelayMs(this.retryPolicy.maxAttempts + this.failedCycles++, this.retryPolicy, Math.random(), error.retryAfterMs);
+          this.coolDownUntil = this.clock.now() + delayMs;
           this.core.next({ ...this.core.value, refreshing: false, error });
           this.events.next({ type: 'refresh-failed', error });
         } else {
-          this.loaded = true;
-          this.core.next({ ...SIGNED_OUT, error });
+          this.endSession({ ...SIGNED_OUT, error });
           this.events.next({ type: 'session-expired', error });
           void this.signOutAtSource();
         }
@@ -294,14 +379,14 @@ export class AuthService {
    */
   private scheduled<T>(next: (nowMs: number) => [value: T, nextInMs: number | null]): Observable<T> {
     return new Observable<T>((subscriber) => {
-      let handle: unknown;
+      let cancel: (() => void) | undefined;
       const emit = () => {
         const [value, nextInMs] = next(this.clock.now());
         subscriber.next(value);
-        handle = this.isServer || nextInMs === null ? undefined : this.clock.setTimeout(emit, nextInMs);
+        cancel = this.isServer || nextInMs === null ? undefined : ɵstartTimer(this.clock, nextInMs, emit);
       };
       emit();
-      return () => handle !== undefined && this.clock.clearTimeout(handle);
+      return () => cancel?.();
     });
   }
 }

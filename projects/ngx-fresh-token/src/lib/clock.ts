@@ -37,7 +37,35 @@ export const FRESH_TOKEN_CLOCK = new InjectionToken<FreshTokenClock>((typeof ngD
   factory: () => systemClock,
 });
 
-/** Resolves after `delayMs` on `clock`. */
-export function ɵsleep(clock: FreshTokenClock, delayMs: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimeout(resolve, Math.max(0, delayMs)));
+/** Longest delay a JavaScript timer can take (2³¹ − 1 ms, about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+/**
+ * Runs `callback` once after `delayMs` on `clock`, chaining timers for waits longer than a timer
+ * can hold (a 60-day token must not make a timer fire after 1 ms). Returns a cancel function.
+ */
+export function ɵstartTimer(clock: FreshTokenClock, delayMs: number, callback: () => void): () => void {
+  const dueMs = clock.now() + Math.max(0, delayMs);
+  let handle: FreshTokenTimerHandle;
+  const arm = (leftMs: number) => {
+    handle = leftMs > MAX_TIMER_DELAY_MS ? clock.setTimeout(() => arm(dueMs - clock.now()), MAX_TIMER_DELAY_MS) : clock.setTimeout(callback, Math.max(0, leftMs));
+  };
+  arm(dueMs - clock.now());
+  return () => clock.clearTimeout(handle);
+}
+
+/** Resolves after `delayMs` on `clock`; rejects with `signal.reason` as soon as `signal` aborts (clearing the timer). */
+export function ɵsleep(clock: FreshTokenClock, delayMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      cancel();
+      reject(signal!.reason);
+    };
+    const cancel = ɵstartTimer(clock, delayMs, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -35,6 +35,15 @@ export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
   return from(auth.getValidToken()).pipe(switchMap((token) => sendWithRetry(auth, req, next, token)));
 };
 
+/**
+ * The request with the token's headers. It is kept out of the SSR transfer cache whatever the
+ * headers are called: Angular skips only `Authorization`/`Proxy-Authorization` by itself, and an
+ * authenticated response must never be written into the HTML.
+ */
+function withToken(auth: AuthService, req: HttpRequest<unknown>, token: string): HttpRequest<unknown> {
+  return req.clone({ setHeaders: auth.ɵheadersFor(token), transferCache: false });
+}
+
 function sendWithRetry(
   auth: AuthService,
   req: HttpRequest<unknown>,
@@ -43,7 +52,7 @@ function sendWithRetry(
 ): Observable<HttpEvent<unknown>> {
   // Signed out, or the request brings its own value for one of our headers: leave it alone.
   if (token === null || auth.ɵhasOwnAuthHeader(token, req.headers)) return next(req);
-  return next(req.clone({ setHeaders: auth.ɵheadersFor(token) })).pipe(
+  return next(withToken(auth, req, token)).pipe(
     catchError((err: unknown) => {
       if (!isUnauthorized(err)) return throwError(() => err);
       const giveUp = () => {
@@ -55,7 +64,7 @@ function sendWithRetry(
         switchMap((fresh) =>
           fresh === null
             ? giveUp()
-            : next(req.clone({ setHeaders: auth.ɵheadersFor(fresh) })).pipe(
+            : next(withToken(auth, req, fresh)).pipe(
                 catchError((retryErr: unknown) => {
                   if (isUnauthorized(retryErr)) auth.ɵnotify({ type: 'unauthorized' });
                   return throwError(() => retryErr);

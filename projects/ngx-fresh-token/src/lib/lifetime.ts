@@ -52,13 +52,17 @@ function isJwtShaped(token: string): boolean {
  */
 export function readJwtTimes(token: string): { expMs?: number; iatMs?: number } {
   if (!isJwtShaped(token)) return {};
-  let claims: JwtTimes;
+  let claims: JwtTimes | null = null;
   try {
     claims = jwtDecode<JwtTimes>(token);
   } catch {
+    // handled below, like a payload that is valid JSON but not a claims object
+  }
+  // `null`, `"x"`, `123` or `[]` are JSON but not a claims set: as malformed as bad base64url.
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
     throw new FreshTokenError(
       FreshTokenErrorCode.MalformedToken,
-      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has three segments like a JWT but its payload is not valid base64url JSON.' : '',
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has three segments like a JWT but its payload is not a base64url JSON object.' : '',
     );
   }
   const times: { expMs?: number; iatMs?: number } = {};

@@ -2,7 +2,7 @@ import { isObservable, Observable, Subscription } from 'rxjs';
 import type { RefreshRetryPolicy } from './backoff';
 import { backoffDelayMs } from './backoff';
 import type { FreshTokenClock } from './clock';
-import { ɵsleep } from './clock';
+import { ɵsleep, ɵstartTimer } from './clock';
 import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
 import type { TokenGrant, TokenSource } from './token';
 
@@ -25,6 +25,9 @@ function firstValue<T>(source: Observable<T>): Promise<T> {
   });
 }
 
+/** Visible ASCII only: a token goes into an HTTP header, where spaces, control characters or non-ASCII break the request (and Node's fetch would echo the whole header in its error). */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
 /**
  * Checks that a value from a token source is a `TokenGrant` or `null`; throws `NFT203` otherwise.
  *
@@ -38,50 +41,59 @@ export function validateGrant(value: unknown): TokenGrant | null {
     typeof grant === 'object' &&
     typeof grant.accessToken === 'string' &&
     grant.accessToken.length > 0 &&
-    !/\s/.test(grant.accessToken) &&
+    HEADER_SAFE.test(grant.accessToken) &&
     (grant.expiresAt === undefined || (typeof grant.expiresAt === 'number' && Number.isFinite(grant.expiresAt))) &&
-    (grant.idToken === undefined || typeof grant.idToken === 'string');
+    (grant.idToken === undefined || (typeof grant.idToken === 'string' && HEADER_SAFE.test(grant.idToken)));
   if (!valid) {
     throw new FreshTokenError(
       FreshTokenErrorCode.InvalidGrant,
-      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned neither null nor a TokenGrant ({ accessToken: non-empty string without spaces, expiresAt?: epoch ms }).' : '',
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned neither null nor a TokenGrant ({ accessToken: non-empty string of visible ASCII characters, expiresAt?: epoch ms }).' : '',
     );
   }
   return grant as TokenGrant;
 }
 
-/** Calls the source once, bounded by the attempt timeout, and validates the answer. */
+/** Calls the source once, bounded by the attempt timeout and by `signal`, and validates the answer. */
 function callSourceOnce(
   source: TokenSource,
   forceRefresh: boolean,
   clock: FreshTokenClock,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<TokenGrant | null> {
   return new Promise<TokenGrant | null>((resolve, reject) => {
-    const timer = clock.setTimeout(
-      () =>
-        reject(
-          new FreshTokenError(FreshTokenErrorCode.RefreshTimeout, (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source did not answer within ${timeoutMs} ms.` : '', {
-            transient: true,
-          }),
-        ),
-      timeoutMs,
+    const cancelTimer = ɵstartTimer(clock, timeoutMs, () =>
+      reject(
+        new FreshTokenError(FreshTokenErrorCode.RefreshTimeout, (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source did not answer within ${timeoutMs} ms.` : '', {
+          transient: true,
+        }),
+      ),
     );
+    // Sign-out or destroy: stop waiting at once and let go of the timer (it would keep a Node process alive).
+    const onAbort = () => {
+      cancelTimer();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     new Promise<unknown>((res) => {
       const answer = source.getToken({ forceRefresh });
       res(isObservable(answer) ? firstValue(answer) : answer);
     })
       .then(validateGrant)
       .then(resolve, reject)
-      .finally(() => clock.clearTimeout(timer));
+      .finally(() => {
+        cancelTimer();
+        signal?.removeEventListener('abort', onAbort);
+      });
+    if (signal?.aborted) onAbort();
   });
 }
 
 /**
  * Asks `source` for a token, retrying transient failures with exponential backoff and jitter
- * (honouring `Retry-After`) within `policy`; a permanent failure, exhausted attempts or
- * `isCancelled()` end it at once. Rejects only with a {@link FreshTokenError}; `onRetry` hears
- * each transient failure that will be retried.
+ * (honouring `Retry-After`) within `policy`; a permanent failure, exhausted attempts, a
+ * `Retry-After` beyond the budget or an aborted `signal` end it at once (an abort rejects with
+ * `signal.reason` and clears every timer). Otherwise rejects only with a {@link FreshTokenError}.
  *
  * @example
  * const grant = await fetchWithRetry(source, true, DEFAULT_REFRESH_RETRY, clock);
@@ -91,21 +103,21 @@ export async function fetchWithRetry(
   forceRefresh: boolean,
   policy: RefreshRetryPolicy,
   clock: FreshTokenClock,
-  isCancelled: () => boolean = () => false,
+  signal?: AbortSignal,
   random: () => number = Math.random,
 ): Promise<TokenGrant | null> {
   let waitedMs = 0;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await callSourceOnce(source, forceRefresh, clock, policy.attemptTimeoutMs);
+      return await callSourceOnce(source, forceRefresh, clock, policy.attemptTimeoutMs, signal);
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       const error = toFreshTokenError(err, clock.now());
-      if (!error.transient || attempt >= policy.maxAttempts || isCancelled()) throw error;
+      if (!error.transient || attempt >= policy.maxAttempts) throw error;
       const delayMs = backoffDelayMs(attempt, policy, random(), error.retryAfterMs);
       if (waitedMs + delayMs > policy.maxTotalMs) throw error;
       waitedMs += delayMs;
-      await ɵsleep(clock, delayMs);
-      if (isCancelled()) throw error;
+      await ɵsleep(clock, delayMs, signal);
     }
   }
 }

@@ -54,7 +54,8 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
  * Builds the check the interceptor runs on every request URL: it resolves the URL against
  * `baseHref` (so `//evil.test`, `https://api.example.com@evil.test` and `/\evil.test` are
  * seen for what they are), then compares origins and path prefixes, never substrings.
- * With `matchers === null` only the app's own origin is authorized. Results are cached per
+ * With `matchers === null` only `appOrigin` (default: the base URL's origin) is authorized;
+ * path matchers such as `'/api'` also mean paths on `appOrigin`. Results are cached per
  * URL string, so a repeated URL is decided without parsing.
  *
  * @example
@@ -62,12 +63,17 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
  * isAuthorized('/api/me'); // true
  * isAuthorized('https://evil.test/'); // false
  */
-export function createUrlAuthorizer(matchers: readonly UrlMatcher[] | null, baseHref: string | null | undefined): (url: string) => boolean {
+export function createUrlAuthorizer(
+  matchers: readonly UrlMatcher[] | null,
+  baseHref: string | null | undefined,
+  appOrigin?: string | null,
+): (url: string) => boolean {
   const base = baseHref || FALLBACK_BASE;
-  const baseOrigin = new URL(base).origin;
+  // The app's own origin is where the page came from, not where `<base href>` points (a CDN).
+  const origin = appOrigin && appOrigin !== 'null' ? appOrigin : new URL(base).origin;
   const compiled = matchers
-    ? matchers.map((m) => compileUrlMatcher(m, base))
-    : [(url: URL) => url.origin === baseOrigin];
+    ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`))
+    : [(url: URL) => url.origin === origin];
   const cache = new Map<string, boolean>();
   return (raw: string) => {
     let allowed = cache.get(raw);
