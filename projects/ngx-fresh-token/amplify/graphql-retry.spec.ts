@@ -30,13 +30,22 @@ describe('createGraphqlHeaders', () => {
     expect(ctrl.refreshCount).toBe(0);
   });
 
-  it('refreshes first when the token is inside the 30 s buffer (Amplify alone waits until 5 s)', async () => {
+  it('inside the 30 s buffer: sends the current token at once and refreshes in the background; below min validity it waits (Amplify alone waits until 5 s)', async () => {
     const { auth, ctrl } = setup();
+    ctrl.latencyMs = 200;
     const old = ctrl.setToken({ expiresInSeconds: 60 });
     await ctrl.advance(31_000);
-    const { Authorization } = await createGraphqlHeaders(auth)();
-    expect(Authorization).not.toBe(old);
+    expect((await createGraphqlHeaders(auth)()).Authorization).toBe(old);
     expect(ctrl.refreshCount).toBe(1);
+    await ctrl.advance(200);
+    const renewed = auth.state().token!;
+    expect(renewed).not.toBe(old);
+    ctrl.setToken({ expiresInSeconds: 9 });
+    const headers = createGraphqlHeaders(auth)();
+    await ctrl.advance(200);
+    const { Authorization } = await headers;
+    expect(Authorization).not.toBe(old);
+    expect(ctrl.refreshCount).toBe(2);
   });
 
   it('puts the ID token in a configurable header, and nothing when signed out', async () => {

@@ -35,11 +35,22 @@ describe('centrifugoGetToken', () => {
     expect(ctrl.refreshCount).toBe(1);
   });
 
-  it('refreshes an expiring token before handing it out', async () => {
+  it('refreshes a token below min validity before handing it out', async () => {
     const { auth, ctrl } = setup();
-    const old = ctrl.setToken({ expiresInSeconds: 20 });
+    const old = ctrl.setToken({ expiresInSeconds: 8 });
     const token = await centrifugoGetToken(auth)({});
     expect(token).not.toBe(old);
+    expect(ctrl.refreshCount).toBe(1);
+  });
+
+  it('hands out a token inside the buffer but above min validity at once, refreshing in the background', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.latencyMs = 500;
+    const old = ctrl.setToken({ expiresInSeconds: 20 });
+    expect(await centrifugoGetToken(auth)({})).toBe(old);
+    expect(ctrl.refreshCount).toBe(1);
+    await ctrl.advance(500);
+    expect(await centrifugoGetToken(auth)({})).not.toBe(old);
     expect(ctrl.refreshCount).toBe(1);
   });
 

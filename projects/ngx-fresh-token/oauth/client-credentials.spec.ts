@@ -84,10 +84,14 @@ describe('withClientCredentials', () => {
     httpMock.expectNone(TOKEN_URL);
     await clock.advance(2_000); // 29 s left: inside the buffer, renew before expiry
     http.get('https://api.example.com/z').subscribe();
+    // Still well valid: sent at once with tok-1 while the one renewal runs in the background.
+    expect(httpMock.expectOne('https://api.example.com/z').request.headers.get('Authorization')).toBe('Bearer tok-1');
     await flushMicrotasks();
     httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-2', 120)));
     await flushMicrotasks();
-    expect(httpMock.expectOne('https://api.example.com/z').request.headers.get('Authorization')).toBe('Bearer tok-2');
+    http.get('https://api.example.com/w').subscribe();
+    expect(httpMock.expectOne('https://api.example.com/w').request.headers.get('Authorization')).toBe('Bearer tok-2');
+    httpMock.expectNone(TOKEN_URL);
   });
 
   it('100 concurrent calls make 1 token request', async () => {

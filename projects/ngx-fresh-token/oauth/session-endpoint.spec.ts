@@ -59,15 +59,18 @@ describe('withSessionEndpoint', () => {
     http.get('/api/b').subscribe();
     httpMock.expectOne('/api/b').flush({});
     httpMock.expectNone(URL);
-    await clock.advance(15_000); // 25 s left: inside the 30 s buffer
+    await clock.advance(15_000); // 25 s left: inside the 30 s buffer, above the 10 s min validity
     http.get('/api/c').subscribe();
+    // Sent at once with the current token; the one renewal runs in the background.
+    expect(httpMock.expectOne('/api/c').request.headers.get('Authorization')).toBe('Bearer at-1');
     await flushMicrotasks();
     const renewal = httpMock.expectOne(URL);
     // Same-origin, so authorized by default: only bypassing the interceptor keeps the token off it.
     expect(renewal.request.headers.has('Authorization')).toBeFalse();
     renewal.flush(JSON.stringify({ accessToken: 'at-2', expiresIn: 120 }));
     await flushMicrotasks();
-    expect(httpMock.expectOne('/api/c').request.headers.get('Authorization')).toBe('Bearer at-2');
+    http.get('/api/d').subscribe();
+    expect(httpMock.expectOne('/api/d').request.headers.get('Authorization')).toBe('Bearer at-2');
   });
 
   it('treats 401 from the endpoint as signed out', async () => {
@@ -76,7 +79,7 @@ describe('withSessionEndpoint', () => {
     await flushMicrotasks();
     httpMock.expectOne(URL).flush(JSON.stringify({ accessToken: 'at-1', expiresIn: 60 }));
     await first;
-    await clock.advance(45_000);
+    await clock.advance(52_000); // 8 s left: below the min validity, so the caller waits for the refresh
     const second = auth.getValidToken();
     await flushMicrotasks();
     httpMock.expectOne(URL).flush('{"error":"unauthenticated"}', { status: 401, statusText: 'Unauthorized' });

@@ -11,6 +11,7 @@ export { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, toFreshTokenEr
 export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails } from './lib/errors';
 export { freshTokenInterceptor } from './lib/interceptor';
 export {
+  DEFAULT_MIN_VALIDITY_MS,
   DEFAULT_REFRESH_BUFFER_MS,
   effectiveBufferMs,
   estimateSkewMs,
@@ -18,6 +19,7 @@ export {
   msUntilExpiry,
   needsRefresh,
   readJwtTimes,
+  refreshAt,
   resolveLifetime,
   tokenStatus,
 } from './lib/lifetime';
@@ -27,6 +29,8 @@ export {
   provideFreshToken,
   withAuthHeader,
   withAuthorizedUrls,
+  withAutoRefresh,
+  withMinValidity,
   withRefreshBuffer,
   withRefreshRetry,
   withTokenSource,

@@ -46,9 +46,9 @@ describe('AuthService', () => {
       expect(ctrl.requests).toEqual([{ forceRefresh: false }]);
     });
 
-    it('refreshes an expiring token with forceRefresh before returning it', async () => {
+    it('refreshes a token below min validity with forceRefresh before returning it', async () => {
       const { auth, ctrl, events } = setup();
-      const old = ctrl.setToken({ expiresInSeconds: 20 });
+      const old = ctrl.setToken({ expiresInSeconds: 8 });
       const token = await auth.getValidToken();
       expect(token).not.toBe(old);
       expect(ctrl.requests).toEqual([{ forceRefresh: true }]);
@@ -176,9 +176,10 @@ describe('AuthService', () => {
 
     it('keeps using an expiring, unexpired token while the refresh fails transiently', async () => {
       const { auth, ctrl } = setup(withRefreshRetry({ maxAttempts: 1 }));
-      const old = ctrl.setToken({ expiresInSeconds: 20 });
+      const old = ctrl.setToken({ expiresInSeconds: 8 });
       ctrl.failNextRefresh(new HttpErrorResponse({ status: 0 }));
       expect(await auth.getValidToken()).toBe(old);
+      expect(ctrl.refreshCount).toBe(1);
       expect(auth.state().status).toBe('expiring');
       expect(auth.state().error?.code).toBe(FreshTokenErrorCode.RefreshFailed);
     });
@@ -338,6 +339,7 @@ describe('AuthService', () => {
         expiresAt: ctrl.clock.now() + 600_000,
         refreshing: false,
         error: null,
+        refreshAt: ctrl.clock.now() + 570_000,
       });
     });
 

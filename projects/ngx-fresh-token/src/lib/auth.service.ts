@@ -4,9 +4,9 @@ import { toSignal } from '@angular/core/rxjs-interop';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, map, of, shareReplay, switchMap, takeUntil } from 'rxjs';
 import { backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
-import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵFRESH_TOKEN_SOURCE, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
+import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
 import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
-import { TokenLifetime, msUntilExpiry, msUntilNextStatus, needsRefresh, resolveLifetime, tokenStatus } from './lifetime';
+import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry } from './refresh';
 import type { TokenEvent, TokenGrant, TokenState } from './token';
 import { createUrlAuthorizer } from './url-matcher';
@@ -42,6 +42,12 @@ function documentOrigin(doc: Document | null): string | undefined {
   }
 }
 
+/** Whether the page counts as visible for automatic refresh: `visible`, or no `visibilityState` at all. */
+function isVisible(doc: Document): boolean {
+  const v = doc.visibilityState as string | undefined;
+  return v === undefined || v === 'visible';
+}
+
 function sameState(a: TokenState, b: TokenState): boolean {
   return (
     a.status === b.status && a.token === b.token && a.expiresAt === b.expiresAt && a.refreshing === b.refreshing && a.error === b.error
@@ -63,6 +69,7 @@ function sameState(a: TokenState, b: TokenState): boolean {
 export class AuthService implements OnDestroy {
   private readonly clock = inject(FRESH_TOKEN_CLOCK);
   private readonly bufferMs = inject(ɵREFRESH_BUFFER_MS);
+  private readonly minValidityMs = inject(ɵMIN_VALIDITY_MS) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.bufferMs);
   private readonly retryPolicy = inject(ɵREFRESH_RETRY);
   private readonly authHeader = inject(ɵAUTH_HEADER);
   private readonly injector = inject(Injector);
@@ -88,6 +95,8 @@ export class AuthService implements OnDestroy {
   private failedCycles = 0;
   private headerCache: { token: string; headers: Record<string, string>; names: string[] } | null = null;
   private stateSignal?: Signal<TokenState>;
+  /** Cancels the pending automatic refresh (`withAutoRefresh()`); one timer at a time. */
+  private cancelAutoRefresh?: () => void;
 
   /** @internal Decides per request URL whether the token may be sent (see `withAuthorizedUrls`). */
   readonly ɵisAuthorizedUrl: (url: string) => boolean;
@@ -127,6 +136,7 @@ export class AuthService implements OnDestroy {
     }
     const doc = inject(DOCUMENT, { optional: true });
     this.ɵisAuthorizedUrl = createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), documentBase(doc), documentOrigin(doc));
+    if (inject(ɵAUTO_REFRESH) && !this.isServer && doc) this.startAutoRefresh(doc);
   }
 
   /**
@@ -144,8 +154,10 @@ export class AuthService implements OnDestroy {
   }
 
   /**
-   * Returns a token that is fresh: from memory when it is (no I/O, no decoding), after a shared
-   * refresh when it is expiring or expired, `null` when signed out. When a refresh fails
+   * Returns a token that may be sent: from memory when it is fresh (no I/O, no decoding); at once
+   * when it is inside the buffer but still has more than the min validity left, while one shared
+   * refresh runs in the background; after the shared refresh when less is left or it has expired;
+   * `null` when signed out. When a refresh fails
    * transiently, or during the cool-down after one, the current token is returned while it has
    * not expired; once it has, the call rejects with `NFT201` (with `retryAfterMs`) without
    * calling the source.
@@ -201,11 +213,49 @@ export class AuthService implements OnDestroy {
     this.events.complete();
   }
 
-  /** @internal The token if it needs no refresh, `null` if signed out, `undefined` if a refresh is needed first. */
+  /**
+   * @internal The token if it may be sent now (starting the background refresh when it is inside
+   * the buffer), `null` if signed out, `undefined` if callers must wait for a refresh first.
+   */
   ɵpeek(): string | null | undefined {
     const life = this.core.value.life;
-    if (life) return needsRefresh(life, this.clock.now()) ? undefined : life.token;
-    return this.loaded ? null : undefined;
+    if (!life) return this.loaded ? null : undefined;
+    const left = msUntilExpiry(life, this.clock.now());
+    if (left === null || left > life.refreshBufferMs) return life.token;
+    if (left <= life.minValidityMs) return undefined;
+    this.refreshInBackground();
+    return life.token;
+  }
+
+  /** Starts the shared refresh unless one runs or the cool-down holds; its failures go to `events$` only. */
+  private refreshInBackground(): void {
+    if (!this.inFlight && this.clock.now() >= this.coolDownUntil) this.startRefresh(true).catch(() => undefined);
+  }
+
+  /**
+   * `withAutoRefresh()`: one timer at `refreshAt` (or the cool-down's end), re-armed at every
+   * change of the token; while the page is hidden there is none, and becoming visible re-arms it
+   * (firing at once when the token is then inside the buffer).
+   */
+  private startAutoRefresh(doc: Document): void {
+    const arm = () => {
+      this.cancelAutoRefresh?.();
+      this.cancelAutoRefresh = undefined;
+      const life = this.core.value.life;
+      const at = life && refreshAt(life);
+      if (at === null || this.destroyed || !isVisible(doc)) return;
+      this.cancelAutoRefresh = ɵstartTimer(this.clock, Math.max(at, this.coolDownUntil) - this.clock.now(), () => {
+        this.cancelAutoRefresh = undefined;
+        this.refreshInBackground();
+      });
+    };
+    const sub = this.core.subscribe(arm);
+    doc.addEventListener?.('visibilitychange', arm);
+    this.destroyed$.subscribe(() => {
+      sub.unsubscribe();
+      doc.removeEventListener?.('visibilitychange', arm);
+      this.cancelAutoRefresh?.();
+    });
   }
 
   /**
@@ -251,7 +301,7 @@ export class AuthService implements OnDestroy {
     if (this.destroyed) return;
     this.newEpoch();
     if (!grant) return this.endSession(SIGNED_OUT);
-    const life = resolveLifetime(grant, this.clock.now(), this.bufferMs, false);
+    const life = resolveLifetime(grant, this.clock.now(), this.bufferMs, false, this.minValidityMs);
     this.loaded = true;
     this.coolDownUntil = this.failedCycles = 0;
     this.hold(life, grant);
@@ -311,7 +361,7 @@ export class AuthService implements OnDestroy {
           if (hadToken) this.events.next({ type: 'signed-out' });
           return null;
         }
-        const life = resolveLifetime(grant, this.clock.now(), this.bufferMs);
+        const life = resolveLifetime(grant, this.clock.now(), this.bufferMs, true, this.minValidityMs);
         this.loaded = true;
         this.coolDownUntil = this.failedCycles = 0;
         this.hold(life, grant);
@@ -357,6 +407,7 @@ export class AuthService implements OnDestroy {
       expiresAt: life && life.expiresAt !== null ? life.expiresAt + life.skewMs : null,
       refreshing: core.refreshing,
       error: core.error,
+      refreshAt: life && refreshAt(life),
     };
   }
 

@@ -13,6 +13,18 @@ export const ɵREFRESH_BUFFER_MS = new InjectionToken<number>((typeof ngDevMode 
   factory: () => DEFAULT_REFRESH_BUFFER_MS,
 });
 
+/** Least validity for sending without waiting, set by `withMinValidity()`; `null`: 10 s or the buffer if shorter. */
+export const ɵMIN_VALIDITY_MS = new InjectionToken<number | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'MIN_VALIDITY_MS' : '', {
+  providedIn: 'root',
+  factory: () => null,
+});
+
+/** Whether `withAutoRefresh()` is on. */
+export const ɵAUTO_REFRESH = new InjectionToken<boolean>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTO_REFRESH' : '', {
+  providedIn: 'root',
+  factory: () => false,
+});
+
 /** URL matchers set by `withAuthorizedUrls()`; `null` means same-origin only. */
 export const ɵAUTHORIZED_URLS = new InjectionToken<readonly UrlMatcher[] | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTHORIZED_URLS' : '', {
   providedIn: 'root',

@@ -18,6 +18,8 @@ export const FreshTokenErrorCode = {
   InvalidOption: 'NFT105',
   /** `freshTokenInterceptor` or `AuthService` is used without `provideFreshToken()`. */
   NotProvided: 'NFT106',
+  /** `withMinValidity()` got a negative or non-finite number, or one above the refresh buffer. */
+  InvalidMinValidity: 'NFT107',
   /** The token source failed transiently (network, 5xx, 429) and retries ran out. */
   RefreshFailed: 'NFT201',
   /** The token source rejected the session (400/401, `invalid_grant`): the user must sign in again. */

@@ -64,12 +64,12 @@ describe('freshTokenInterceptor', () => {
     expect(ctrl.refreshCount).toBe(0);
   });
 
-  it('refreshes once for 50 concurrent requests inside the buffer and sends all 50 with the new token', async () => {
+  it('refreshes once for 50 concurrent requests below min validity and sends all 50 with the new token', async () => {
     const { http, httpMock, ctrl, auth } = setup();
     ctrl.latencyMs = 250;
-    const old = ctrl.setToken({ expiresInSeconds: 20 });
+    const old = ctrl.setToken({ expiresInSeconds: 8 });
     const outcomes = Array.from({ length: 50 }, (_, i) => send(http, `/api/items/${i}`));
-    httpMock.expectNone(() => true); // nobody leaves with the expiring token
+    httpMock.expectNone(() => true); // nobody leaves with the nearly expired token
     await ctrl.advance(250);
     expect(ctrl.refreshCount).toBe(1);
     expect(ctrl.requests).toEqual([{ forceRefresh: true }]);

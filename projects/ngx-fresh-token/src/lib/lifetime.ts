@@ -5,6 +5,12 @@ import type { TokenGrant } from './token';
 /** Default time before expiry at which a token counts as expiring and is refreshed: 30 s. */
 export const DEFAULT_REFRESH_BUFFER_MS = 30_000;
 
+/**
+ * Default least validity a token must have left to be sent without waiting for a refresh: 10 s
+ * (lowered to the refresh buffer when that is shorter).
+ */
+export const DEFAULT_MIN_VALIDITY_MS = 10_000;
+
 /** Skew below this is rounding (JWT times have 1 s resolution) plus latency, not a wrong clock. */
 export const SKEW_TOLERANCE_MS = 2_000;
 
@@ -30,6 +36,12 @@ export interface TokenLifetime {
    * tokens live shorter than the buffer does not cause a refresh per request).
    */
   refreshBufferMs: number;
+  /**
+   * Time left below which callers wait for the refresh instead of getting this token at once:
+   * the configured min validity, never more than {@link TokenLifetime.refreshBufferMs} (so a
+   * token that arrived inside the buffer keeps the half-life rule).
+   */
+  minValidityMs: number;
 }
 
 interface JwtTimes {
@@ -114,14 +126,21 @@ export function effectiveBufferMs(bufferMs: number, lifetimeMs: number | null): 
 
 /**
  * Works out a grant's lifetime as it arrives at `receivedAtMs`: expiry from `expiresAt`, else
- * the JWT `exp`, else none; skew from `iat`; when to refresh it. Throws `NFT204` for a
+ * the JWT `exp`, else none; skew from `iat`; when to refresh it and below which validity callers
+ * wait (`minValidityMs`, default 10 s or the buffer if shorter). Throws `NFT204` for a
  * malformed JWT and `NFT205` for a token that is already expired. Pass `fromRefresh: false`
  * for a token put in place by hand, which is then refreshed strictly at the buffer.
  *
  * @example
  * const life = resolveLifetime({ accessToken }, Date.now(), 30_000);
  */
-export function resolveLifetime(grant: TokenGrant, receivedAtMs: number, bufferMs: number, fromRefresh = true): TokenLifetime {
+export function resolveLifetime(
+  grant: TokenGrant,
+  receivedAtMs: number,
+  bufferMs: number,
+  fromRefresh = true,
+  minValidityMs = Math.min(DEFAULT_MIN_VALIDITY_MS, bufferMs),
+): TokenLifetime {
   const times = readJwtTimes(grant.accessToken);
   const expiresAt = grant.expiresAt ?? times.expMs ?? null;
   const skewMs = estimateSkewMs(times.iatMs, expiresAt, receivedAtMs, bufferMs);
@@ -132,13 +151,26 @@ export function resolveLifetime(grant: TokenGrant, receivedAtMs: number, bufferM
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned an access token that has already expired. Check the source and the device clock.' : '',
     );
   }
+  const refreshBufferMs = fromRefresh ? effectiveBufferMs(bufferMs, lifetimeMs) : bufferMs;
   return {
     token: grant.accessToken,
     expiresAt,
     skewMs,
     bufferMs,
-    refreshBufferMs: fromRefresh ? effectiveBufferMs(bufferMs, lifetimeMs) : bufferMs,
+    refreshBufferMs,
+    minValidityMs: Math.min(minValidityMs, refreshBufferMs),
   };
+}
+
+/**
+ * Local epoch ms at which the refresh of this token starts (`expiresAt − refresh buffer`,
+ * corrected for skew); `null` for a token that never expires.
+ *
+ * @example
+ * refreshAt(life); // e.g. Date.now() + 3_570_000 for a one-hour token
+ */
+export function refreshAt(life: TokenLifetime): number | null {
+  return life.expiresAt === null ? null : life.expiresAt + life.skewMs - life.refreshBufferMs;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { EnvironmentProviders, makeEnvironmentProviders, Provider } from '@angular/core';
+import { EnvironmentProviders, makeEnvironmentProviders, Provider, ValueProvider } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
 import { AuthService } from './auth.service';
-import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵFRESH_TOKEN_SOURCE, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
+import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
+import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import type { TokenSource } from './token';
 import { compileUrlMatcher, UrlMatcher } from './url-matcher';
@@ -13,6 +14,8 @@ export const FreshTokenFeatureKind = {
   AuthorizedUrls: 2,
   AuthHeader: 3,
   RefreshRetry: 4,
+  MinValidity: 5,
+  AutoRefresh: 6,
 } as const;
 
 /** One of the {@link FreshTokenFeatureKind} values. */
@@ -60,6 +63,15 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     }
     seen.add(f.ɵkind);
   }
+  const valueOf = (kind: FreshTokenFeatureKind) => (features.find((f) => f.ɵkind === kind)?.ɵproviders[0] as ValueProvider | undefined)?.useValue;
+  const minValidityMs: number | undefined = valueOf(FreshTokenFeatureKind.MinValidity);
+  const bufferMs: number = valueOf(FreshTokenFeatureKind.RefreshBuffer) ?? DEFAULT_REFRESH_BUFFER_MS;
+  if (minValidityMs !== undefined && minValidityMs > bufferMs) {
+    throw new FreshTokenError(
+      FreshTokenErrorCode.InvalidMinValidity,
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? `withMinValidity(${minValidityMs}) is above the refresh buffer (${bufferMs} ms): a token would have to wait before its refresh even starts. To fix the problem, lower it or raise withRefreshBuffer().` : '',
+    );
+  }
   if (!seen.has(FreshTokenFeatureKind.TokenSource)) {
     throw new FreshTokenError(
       FreshTokenErrorCode.NoTokenSource,
@@ -99,6 +111,38 @@ export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTok
     );
   }
   return feature(FreshTokenFeatureKind.RefreshBuffer, [{ provide: ɵREFRESH_BUFFER_MS, useValue: ms }]);
+}
+
+/**
+ * Sets the least validity a token must have left to be sent without waiting (default 10 000 ms,
+ * or the refresh buffer when that is shorter; `0`: until expiry). Between the buffer and this,
+ * requests go out at once with the current token while one shared refresh runs in the background;
+ * below it they wait for the refresh. Must not exceed the refresh buffer (`NFT107`).
+ *
+ * @example
+ * withMinValidity(5_000)
+ */
+export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshTokenFeatureKind.MinValidity> {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new FreshTokenError(
+      FreshTokenErrorCode.InvalidMinValidity,
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withMinValidity() takes a finite number of milliseconds >= 0, no more than the refresh buffer, e.g. withMinValidity(10_000).' : '',
+    );
+  }
+  return feature(FreshTokenFeatureKind.MinValidity, [{ provide: ɵMIN_VALIDITY_MS, useValue: ms }]);
+}
+
+/**
+ * Refreshes by itself, without waiting for a request, when the token enters the refresh buffer,
+ * while the page is visible (browser only; never on the server). A page that becomes visible
+ * with its token inside the buffer, or expired, refreshes at once. Off by default: it keeps an
+ * idle user's session alive, which an app should choose knowingly.
+ *
+ * @example
+ * provideFreshToken(withTokenSource(source), withAutoRefresh())
+ */
+export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKind.AutoRefresh> {
+  return feature(FreshTokenFeatureKind.AutoRefresh, [{ provide: ɵAUTO_REFRESH, useValue: true }]);
 }
 
 /**

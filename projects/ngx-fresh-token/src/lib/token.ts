@@ -54,6 +54,8 @@ export interface TokenState {
   refreshing: boolean;
   /** The last refresh error, cleared by the next success. */
   error: FreshTokenError | null;
+  /** When the refresh starts, in local epoch ms (`expiresAt` − the refresh buffer); `null` without an expiry. */
+  refreshAt: number | null;
 }
 
 /**
