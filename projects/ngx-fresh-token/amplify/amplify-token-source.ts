@@ -12,7 +12,7 @@ import {
   TokenSource,
   effectiveBufferMs,
   withTokenSource,
-  ɵREFRESH_BUFFER_MS,
+  FRESH_TOKEN_REFRESH_BUFFER_MS,
 } from 'ngx-fresh-token';
 
 /**
@@ -135,7 +135,7 @@ export function withAmplifyTokenSource(options: AmplifyTokenSourceOptions = {}):
   return withTokenSource(() => {
     const clock = inject(FRESH_TOKEN_CLOCK);
     return createAmplifyTokenSource(
-      { ...options, bufferMs: options.bufferMs ?? inject(ɵREFRESH_BUFFER_MS) },
+      { ...options, bufferMs: options.bufferMs ?? inject(FRESH_TOKEN_REFRESH_BUFFER_MS) },
       { now: () => clock.now(), bridged: inject(ɵAMPLIFY_BRIDGED) },
     );
   });

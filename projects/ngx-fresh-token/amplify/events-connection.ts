@@ -1,4 +1,4 @@
-import { Observable } from 'rxjs';
+import { Observable, lastValueFrom } from 'rxjs';
 import {
   AuthService,
   DEFAULT_REFRESH_BUFFER_MS,
@@ -8,6 +8,7 @@ import {
   DEFAULT_REFRESH_RETRY,
   effectiveBufferMs,
   readJwtTimes,
+  retryOnUnauthorized,
 } from 'ngx-fresh-token';
 import { AmplifyFreshTokenErrorCode } from './errors';
 
@@ -217,7 +218,7 @@ export function connectFreshEvents<T = unknown>(
       retryTimer = undefined;
       let token: string | null;
       try {
-        token = reason === 'auth' && rejectedToken ? await auth.ɵtokenAfterUnauthorized(rejectedToken) : await auth.getValidToken();
+        token = reason === 'auth' && rejectedToken ? await auth.tokenAfterUnauthorized(rejectedToken) : await auth.getValidToken();
       } catch (err) {
         if (stopped) return;
         if (err instanceof FreshTokenError && err.transient) {
@@ -325,15 +326,20 @@ export async function publishFreshEvents(
   if (token === null) {
     throw eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'Publishing to AppSync Events needs a token but the user is signed out.');
   }
-  let res = await send(token);
-  if (res.status === 401) {
-    const fresh = await auth.ɵtokenAfterUnauthorized(token).catch(() => null);
-    if (fresh === null) {
-      auth.ɵnotify({ type: 'unauthorized' });
-      throw eventsError(AmplifyFreshTokenErrorCode.EventsUnauthorized, 'AppSync Events refused the publish (HTTP 401) and no fresh token could be had.');
-    }
-    res = await send(fresh);
-    if (res.status === 401) auth.ɵnotify({ type: 'unauthorized' });
+  const isUnauthorized = (e: unknown) => (e as { status?: unknown } | null)?.status === 401;
+  let res: Response;
+  try {
+    // A 401 answer is thrown so that the shared retry-once step can see it.
+    res = await lastValueFrom(
+      retryOnUnauthorized(auth, token, async (t) => {
+        const answer = await send(t);
+        if (answer.status === 401) throw answer;
+        return answer;
+      }, isUnauthorized),
+    );
+  } catch (err) {
+    if (!isUnauthorized(err)) throw err;
+    res = err as Response;
   }
   if (!res.ok) {
     throw new FreshTokenError(

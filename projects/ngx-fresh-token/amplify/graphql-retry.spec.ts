@@ -35,7 +35,7 @@ describe('createGraphqlHeaders', () => {
     ctrl.latencyMs = 200;
     const old = ctrl.setToken({ expiresInSeconds: 60 });
     await ctrl.advance(31_000);
-    expect((await createGraphqlHeaders(auth)()).Authorization).toBe(old);
+    expect((await createGraphqlHeaders(auth)())['Authorization']).toBe(old);
     expect(ctrl.refreshCount).toBe(1);
     await ctrl.advance(200);
     const renewed = auth.state().token!;

@@ -1,4 +1,5 @@
-import { AuthService, FreshTokenError } from 'ngx-fresh-token';
+import { AuthService, retryOnUnauthorized } from 'ngx-fresh-token';
+import { lastValueFrom } from 'rxjs';
 import { GraphqlHeadersOptions, ɵheadersForToken } from './graphql-headers';
 
 /**
@@ -33,31 +34,7 @@ export async function graphqlWithRetry<T>(
   send: (headers: Record<string, string>) => Promise<T>,
   options: GraphqlHeadersOptions = {},
 ): Promise<T> {
-  const first = ɵheadersForToken(auth, await auth.getValidToken(), options);
-  try {
-    return await send(first.headers);
-  } catch (err) {
-    if (!isGraphqlUnauthorized(err) || first.accessToken === null) throw err;
-    let fresh: string | null;
-    try {
-      fresh = await auth.ɵtokenAfterUnauthorized(first.accessToken);
-    } catch (refreshErr) {
-      // The failed refresh emitted its own event; the caller still sees the original 401.
-      if (refreshErr instanceof FreshTokenError) {
-        auth.ɵnotify({ type: 'unauthorized' });
-        throw err;
-      }
-      throw refreshErr;
-    }
-    if (fresh === null) {
-      auth.ɵnotify({ type: 'unauthorized' });
-      throw err;
-    }
-    try {
-      return await send(ɵheadersForToken(auth, fresh, options).headers);
-    } catch (retryErr) {
-      if (isGraphqlUnauthorized(retryErr)) auth.ɵnotify({ type: 'unauthorized' });
-      throw retryErr;
-    }
-  }
+  const token = await auth.getValidToken();
+  if (token === null) return send({}); // signed out: the call goes with Amplify's own auth, if any
+  return lastValueFrom(retryOnUnauthorized(auth, token, (t) => send(ɵheadersForToken(auth, t, options).headers), isGraphqlUnauthorized));
 }

@@ -13,7 +13,7 @@ export type CentrifugoConnectionGetToken = (ctx?: unknown) => Promise<string>;
 export async function ɵnextToken(auth: AuthService, last: string | null): Promise<string | null> {
   const token = await auth.getValidToken();
   if (token === null || last === null || token !== last) return token;
-  return auth.ɵtokenAfterUnauthorized(last);
+  return auth.tokenAfterUnauthorized(last);
 }
 
 /**

@@ -66,7 +66,7 @@ export function centrifugoSubscriptionGetToken(
       } catch (err) {
         if (!isUnauthorizedStatus(err)) throw err;
         // The access token was refused: retry once with a new one, as the HTTP interceptor does.
-        accessToken = await auth.ɵtokenAfterUnauthorized(accessToken);
+        accessToken = await auth.tokenAfterUnauthorized(accessToken);
         if (!accessToken) throw ɵsignedOut();
         token = await call(channel, accessToken);
       }

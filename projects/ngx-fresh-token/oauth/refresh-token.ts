@@ -156,7 +156,7 @@ export class OAuthSession implements TokenSource {
     await this.storage.set(camel.refreshToken);
     const auth = this.injector.get(AuthService);
     if (camel.accessToken) {
-      auth.ɵsetGrant({ accessToken: camel.accessToken, expiresAt: camel.expiresAt, idToken: camel.idToken });
+      auth.setGrant({ accessToken: camel.accessToken, expiresAt: camel.expiresAt, idToken: camel.idToken });
     } else {
       await auth.refresh();
     }
@@ -253,9 +253,5 @@ export function withOAuthRefreshToken(options: OAuthRefreshTokenOptions): FreshT
       typeof ngDevMode === 'undefined' || ngDevMode ? `${fn}() takes storage 'memory', 'sessionStorage' or an object with get() and set().` : '',
     );
   }
-  const feature = withTokenSource(() => inject(OAuthSession));
-  return {
-    ...feature,
-    ɵproviders: [{ provide: OAUTH_REFRESH_OPTIONS, useValue: options }, OAuthSession, ...feature.ɵproviders],
-  };
+  return withTokenSource(() => inject(OAuthSession), [{ provide: OAUTH_REFRESH_OPTIONS, useValue: options }, OAuthSession]);
 }

@@ -39,4 +39,5 @@ export type { FreshTokenFeature } from './lib/provider';
 export { validateGrant } from './lib/refresh';
 export type { TokenEvent, TokenGrant, TokenRequest, TokenSource, TokenState } from './lib/token';
 export type { UrlMatcher } from './lib/url-matcher';
-export { ɵREFRESH_BUFFER_MS } from './lib/config';
+export { FRESH_TOKEN_REFRESH_BUFFER_MS } from './lib/config';
+export { retryOnUnauthorized } from './lib/unauthorized-retry';

@@ -63,13 +63,13 @@ export class FreshTokenTestingController {
   /** Puts a new test JWT in the service now, as if the user had just signed in; returns it. */
   setToken(options: { expiresInSeconds?: number; claims?: Record<string, unknown> } = {}): string {
     const token = this.createToken(options.expiresInSeconds, options.claims);
-    this.auth.ɵsetGrant({ accessToken: token });
+    this.auth.setGrant({ accessToken: token });
     return token;
   }
 
   /** Forgets the token in the service without calling the source (state `signed-out`). */
   clearToken(): void {
-    this.auth.ɵsetGrant(null);
+    this.auth.setGrant(null);
   }
 
   /** Makes a test JWT on the fake clock. */

@@ -4,12 +4,11 @@ import { toSignal } from '@angular/core/rxjs-interop';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, map, of, shareReplay, switchMap, takeUntil } from 'rxjs';
 import { backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
-import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
+import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
 import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
-import { fetchWithRetry } from './refresh';
+import { fetchWithRetry, validateGrant } from './refresh';
 import type { TokenEvent, TokenGrant, TokenState } from './token';
-import { createUrlAuthorizer } from './url-matcher';
 
 /** What the service holds; everything time-dependent is derived from it on read. */
 interface CoreState {
@@ -23,24 +22,6 @@ const EXPIRES_IN_TICK_MS = 1_000;
 /** How many of the session's past tokens are remembered, to tell a late 401 of this session from one sent before a sign-out. */
 const SESSION_TOKENS_KEPT = 16;
 const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
-
-/** The URL relative request URLs resolve against; server DOMs (domino) throw on `baseURI`. */
-function documentBase(doc: Document | null): string | undefined {
-  try {
-    return doc?.baseURI || doc?.location?.href;
-  } catch {
-    return doc?.location?.href;
-  }
-}
-
-/** The page's own origin (`location.origin`), which `<base href>` does not change. */
-function documentOrigin(doc: Document | null): string | undefined {
-  try {
-    return doc?.location?.origin || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Whether the page counts as visible for automatic refresh: `visible`, or no `visibilityState` at all. */
 function isVisible(doc: Document): boolean {
@@ -68,10 +49,9 @@ function sameState(a: TokenState, b: TokenState): boolean {
 @Injectable()
 export class AuthService implements OnDestroy {
   private readonly clock = inject(FRESH_TOKEN_CLOCK);
-  private readonly bufferMs = inject(ɵREFRESH_BUFFER_MS);
+  private readonly bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
   private readonly minValidityMs = inject(ɵMIN_VALIDITY_MS) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.bufferMs);
   private readonly retryPolicy = inject(ɵREFRESH_RETRY);
-  private readonly authHeader = inject(ɵAUTH_HEADER);
   private readonly injector = inject(Injector);
   // Without a platform (a plain Node script) there is no SSR render to hold up.
   private readonly isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
@@ -93,13 +73,9 @@ export class AuthService implements OnDestroy {
   private coolDownUntil = 0;
   /** Failed refresh cycles in a row; each one lengthens the cool-down along the backoff curve. */
   private failedCycles = 0;
-  private headerCache: { token: string; headers: Record<string, string>; names: string[] } | null = null;
   private stateSignal?: Signal<TokenState>;
   /** Cancels the pending automatic refresh (`withAutoRefresh()`); one timer at a time. */
   private cancelAutoRefresh?: () => void;
-
-  /** @internal Decides per request URL whether the token may be sent (see `withAuthorizedUrls`). */
-  readonly ɵisAuthorizedUrl: (url: string) => boolean;
 
   /** The token's lifetime; replays the current state and re-emits when the status changes with time (browser only). */
   readonly state$: Observable<TokenState> = this.core.pipe(
@@ -135,7 +111,6 @@ export class AuthService implements OnDestroy {
       );
     }
     const doc = inject(DOCUMENT, { optional: true });
-    this.ɵisAuthorizedUrl = createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), documentBase(doc), documentOrigin(doc));
     if (inject(ɵAUTO_REFRESH) && !this.isServer && doc) this.startAutoRefresh(doc);
   }
 
@@ -259,11 +234,21 @@ export class AuthService implements OnDestroy {
   }
 
   /**
-   * @internal The token to retry with after `sentToken` was rejected with 401: the current one
-   * if it already changed and has not expired, else the result of one shared forced refresh.
+   * The one rule for "the server rejected `sentToken` (a 401, or it says the token expired): which
+   * token now?": the current token if it already changed since and has not expired (no refresh),
+   * else the result of one shared forced refresh (subject to the cool-down). Resolves `null` when
+   * there is nothing to retry with — signed out, or `sentToken` belongs to a session that ended
+   * (a sign-out came in between); rejects with the {@link FreshTokenError} of a failed refresh
+   * (`transient` tells whether to try again later). Emits no event itself: call
+   * {@link AuthService.reportUnauthorized} when the 401 stands, or use {@link retryOnUnauthorized},
+   * which does both.
+   *
+   * @example
+   * const retryWith = await auth.tokenAfterUnauthorized(rejectedToken);
+   * if (retryWith === null) { auth.reportUnauthorized(); stop(); } else reconnect(retryWith);
    */
-  ɵtokenAfterUnauthorized(sentToken: string): Promise<string | null> {
-    // Sent before a sign-out (or a session end): that session is over, the 401 stands.
+  tokenAfterUnauthorized(sentToken: string): Promise<string | null> {
+    // A token from before a sign-out (or a session end): that session is over, the 401 stands.
     if (!this.sessionTokens.has(sentToken)) return Promise.resolve(null);
     const life = this.core.value.life;
     if (life && life.token !== sentToken && !this.inFlight && (msUntilExpiry(life, this.clock.now()) ?? 1) > 0) {
@@ -272,32 +257,27 @@ export class AuthService implements OnDestroy {
     return this.startRefresh(true);
   }
 
-  /** @internal The auth headers for `token`, built once per token. */
-  ɵheadersFor(token: string): Record<string, string> {
-    if (this.headerCache?.token !== token) {
-      const headers = this.authHeader(token);
-      if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
-        throw new FreshTokenError(FreshTokenErrorCode.InvalidOption, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
-      }
-      this.headerCache = { token, headers, names: Object.keys(headers) };
-    }
-    return this.headerCache.headers;
+  /**
+   * Emits `unauthorized` on `events$`: for an integration whose retry after a 401 got a second 401.
+   *
+   * @example
+   * if (retryResponse.status === 401) auth.reportUnauthorized();
+   */
+  reportUnauthorized(): void {
+    if (!this.destroyed) this.events.next({ type: 'unauthorized' });
   }
 
-  /** @internal Whether `headers` already holds one of the headers that carry `token` (the request brings its own). */
-  ɵhasOwnAuthHeader(token: string, headers: { has(name: string): boolean }): boolean {
-    this.ɵheadersFor(token);
-    for (const name of this.headerCache!.names) if (headers.has(name)) return true;
-    return false;
-  }
-
-  /** @internal Emits an event on `events$` (used by the interceptor and the integrations). */
-  ɵnotify(event: TokenEvent): void {
-    if (!this.destroyed) this.events.next(event);
-  }
-
-  /** @internal Puts a grant in place as if the source had returned it (testing, login responses). */
-  ɵsetGrant(grant: TokenGrant | null): void {
+  /**
+   * Puts a grant in place as if the source had returned it — a sign-in response that already
+   * holds an access token, or a test — or signs out locally with `null` (without calling
+   * `TokenSource.signOut()`). Drops any refresh in flight. Throws `NFT203`/`NFT204`/`NFT205`
+   * for a grant the source could not have returned either.
+   *
+   * @example
+   * auth.setGrant({ accessToken: loginResponse.access_token, expiresAt: Date.now() + loginResponse.expires_in * 1000 });
+   */
+  setGrant(grant: TokenGrant | null): void {
+    validateGrant(grant);
     if (this.destroyed) return;
     this.newEpoch();
     if (!grant) return this.endSession(SIGNED_OUT);

@@ -7,8 +7,15 @@ import type { UrlMatcher } from './url-matcher';
 /** The token source set by `withTokenSource()` (or an entry's source feature). */
 export const ɵFRESH_TOKEN_SOURCE = new InjectionToken<TokenSource>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_SOURCE' : '');
 
-/** The refresh buffer in ms, set by `withRefreshBuffer()`. */
-export const ɵREFRESH_BUFFER_MS = new InjectionToken<number>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REFRESH_BUFFER_MS' : '', {
+/**
+ * The refresh buffer in ms that the app configured with `withRefreshBuffer()` (default 30 000):
+ * integrations that schedule their own renewals (a socket reconnect) read it from here, so they
+ * agree with the service.
+ *
+ * @example
+ * const bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
+ */
+export const FRESH_TOKEN_REFRESH_BUFFER_MS = new InjectionToken<number>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_REFRESH_BUFFER_MS' : '', {
   providedIn: 'root',
   factory: () => DEFAULT_REFRESH_BUFFER_MS,
 });

@@ -1,7 +1,8 @@
 import { EnvironmentProviders, makeEnvironmentProviders, Provider, ValueProvider } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
 import { AuthService } from './auth.service';
-import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
+import { ɵFreshTokenRequestPolicy } from './request-policy';
+import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, FRESH_TOKEN_REFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import type { TokenSource } from './token';
@@ -78,22 +79,28 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, add withTokenSource(...) (or a source from ngx-fresh-token/oauth or /amplify) to provideFreshToken().' : '',
     );
   }
-  return makeEnvironmentProviders([AuthService, features.map((f) => f.ɵproviders)]);
+  return makeEnvironmentProviders([AuthService, ɵFreshTokenRequestPolicy, features.map((f) => f.ɵproviders)]);
 }
 
 /**
  * Sets where tokens come from: a {@link TokenSource}, or a factory run in an injection
- * context (so it can `inject()` what it needs).
+ * context (so it can `inject()` what it needs). `providers` are provided beside it — the
+ * services an integration's source is made of (its options, its session class).
  *
  * @example
  * withTokenSource(() => { const http = inject(HttpBackend); return { getToken: () => ... }; })
+ * withTokenSource(() => inject(MySession), [MySession, { provide: MY_OPTIONS, useValue: options }])
  */
-export function withTokenSource(source: TokenSource | (() => TokenSource)): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
+export function withTokenSource(
+  source: TokenSource | (() => TokenSource),
+  providers: Provider[] = [],
+): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
   if (typeof source !== 'function' && (typeof source !== 'object' || source === null || typeof source.getToken !== 'function')) {
     throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
   }
   return feature(FreshTokenFeatureKind.TokenSource, [
     { provide: ɵFRESH_TOKEN_SOURCE, useFactory: typeof source === 'function' ? source : () => source },
+    ...providers,
   ]);
 }
 
@@ -110,7 +117,7 @@ export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTok
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshBuffer() takes a finite number of milliseconds >= 0, e.g. withRefreshBuffer(30_000).' : '',
     );
   }
-  return feature(FreshTokenFeatureKind.RefreshBuffer, [{ provide: ɵREFRESH_BUFFER_MS, useValue: ms }]);
+  return feature(FreshTokenFeatureKind.RefreshBuffer, [{ provide: FRESH_TOKEN_REFRESH_BUFFER_MS, useValue: ms }]);
 }
 
 /**
