@@ -7,6 +7,7 @@ export type { RefreshRetryPolicy } from './lib/backoff';
 export { FRESH_TOKEN_CLOCK } from './lib/clock';
 export type { FreshTokenClock, FreshTokenTimerHandle } from './lib/clock';
 export { SKIP_FRESH_TOKEN } from './lib/context';
+export type { CrossTabSyncOptions } from './lib/cross-tab';
 export { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, toFreshTokenError } from './lib/errors';
 export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails } from './lib/errors';
 export { freshTokenInterceptor } from './lib/interceptor';
@@ -30,6 +31,7 @@ export {
   withAuthHeader,
   withAuthorizedUrls,
   withAutoRefresh,
+  withCrossTabSync,
   withMinValidity,
   withRefreshBuffer,
   withRefreshRetry,

@@ -5,6 +5,7 @@ import { BehaviorSubject, Observable, Subject, distinctUntilChanged, map, of, sh
 import { backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
 import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
+import { ɵCROSS_TAB_APIS, ɵCROSS_TAB_OPTIONS, ɵCrossTabSync, ɵSharedToken } from './cross-tab';
 import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry, validateGrant } from './refresh';
@@ -19,6 +20,8 @@ interface CoreState {
 }
 
 const EXPIRES_IN_TICK_MS = 1_000;
+/** A refresh that found another tab's token instead of calling the source. */
+const ADOPTED = Symbol();
 /** How many of the session's past tokens are remembered, to tell a late 401 of this session from one sent before a sign-out. */
 const SESSION_TOKENS_KEPT = 16;
 const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
@@ -74,8 +77,11 @@ export class AuthService implements OnDestroy {
   /** Failed refresh cycles in a row; each one lengthens the cool-down along the backoff curve. */
   private failedCycles = 0;
   private stateSignal?: Signal<TokenState>;
+  /** `withCrossTabSync()` where the browser supports it, else `null` (each tab on its own). */
+  private readonly crossTab: ɵCrossTabSync | null = null;
   /** Cancels the pending automatic refresh (`withAutoRefresh()`); one timer at a time. */
   private cancelAutoRefresh?: () => void;
+  private adoptTimeoutMs = 0;
 
   /** The token's lifetime; replays the current state and re-emits when the status changes with time (browser only). */
   readonly state$: Observable<TokenState> = this.core.pipe(
@@ -112,6 +118,16 @@ export class AuthService implements OnDestroy {
     }
     const doc = inject(DOCUMENT, { optional: true });
     if (inject(ɵAUTO_REFRESH) && !this.isServer && doc) this.startAutoRefresh(doc);
+    const crossTab = inject(ɵCROSS_TAB_OPTIONS);
+    const { locks, channel } = inject(ɵCROSS_TAB_APIS);
+    if (crossTab && !this.isServer && locks && channel) {
+      this.crossTab = new ɵCrossTabSync({ locks, channel }, crossTab, {
+        current: () => this.shared(),
+        adopt: (shared) => this.adopt(shared),
+        endedElsewhere: (code) => this.endedElsewhere(code),
+      });
+      this.adoptTimeoutMs = crossTab.adoptTimeoutMs ?? 300;
+    }
   }
 
   /**
@@ -174,6 +190,7 @@ export class AuthService implements OnDestroy {
   async signOut(): Promise<void> {
     this.newEpoch();
     this.endSession(SIGNED_OUT);
+    this.crossTab?.publishEnd();
     await this.signOutAtSource();
     if (!this.destroyed) this.events.next({ type: 'signed-out' });
   }
@@ -184,6 +201,7 @@ export class AuthService implements OnDestroy {
     this.newEpoch();
     this.destroyed$.next();
     this.destroyed$.complete();
+    this.crossTab?.close();
     this.core.complete();
     this.events.complete();
   }
@@ -194,7 +212,8 @@ export class AuthService implements OnDestroy {
    */
   ɵpeek(): string | null | undefined {
     const life = this.core.value.life;
-    if (!life) return this.loaded ? null : undefined;
+    // Signed out, unless a load is in flight (a sign-in): then callers wait for it.
+    if (!life) return this.loaded && !this.inFlight ? null : undefined;
     const left = msUntilExpiry(life, this.clock.now());
     if (left === null || left > life.refreshBufferMs) return life.token;
     if (left <= life.minValidityMs) return undefined;
@@ -332,12 +351,17 @@ export class AuthService implements OnDestroy {
     // Whatever a dropped refresh brings, callers get what the service holds now (null after a sign-out).
     const now = () => this.core.value.life?.token ?? null;
     this.core.next({ ...this.core.value, refreshing: true });
-    const flight = fetchWithRetry(this.source!, forceRefresh, this.retryPolicy, this.clock, this.abort.signal)
+    const signal = this.abort.signal;
+    const fromSource = () => fetchWithRetry(this.source!, forceRefresh, this.retryPolicy, this.clock, signal);
+    const trigger = this.core.value.life?.token ?? null;
+    const flight = (this.crossTab ? this.crossTab.exclusive(signal, () => this.refreshInLock(trigger, fromSource)) : fromSource())
       .then((grant) => {
         if (!current()) return now();
+        if (grant === ADOPTED) return now();
         if (!grant) {
           const hadToken = this.core.value.life !== null;
           this.endSession(SIGNED_OUT);
+          this.crossTab?.publishEnd();
           if (hadToken) this.events.next({ type: 'signed-out' });
           return null;
         }
@@ -345,6 +369,7 @@ export class AuthService implements OnDestroy {
         this.loaded = true;
         this.coolDownUntil = this.failedCycles = 0;
         this.hold(life, grant);
+        this.crossTab?.publish(this.shared()!);
         this.events.next({ type: 'refreshed' });
         return life.token;
       })
@@ -359,6 +384,7 @@ export class AuthService implements OnDestroy {
           this.events.next({ type: 'refresh-failed', error });
         } else {
           this.endSession({ ...SIGNED_OUT, error });
+          this.crossTab?.publishEnd(error.code);
           this.events.next({ type: 'session-expired', error });
           void this.signOutAtSource();
         }
@@ -369,6 +395,74 @@ export class AuthService implements OnDestroy {
       });
     this.inFlight = flight;
     return flight;
+  }
+
+  /**
+   * The refresh as the lock holder runs it: another tab may have refreshed while this one waited
+   * for the lock (its token was adopted meanwhile), and a tab that opens asks the running tabs
+   * first; only then is the source called.
+   */
+  private async refreshInLock(trigger: string | null, fromSource: () => Promise<TokenGrant | null>): Promise<TokenGrant | null | typeof ADOPTED> {
+    const held = this.core.value.life;
+    if (held && held.token !== trigger && this.usable(held)) return ADOPTED;
+    if (!held && !this.loaded) {
+      const shared = await this.crossTab!.ask(this.adoptTimeoutMs, (ms, done) => ɵstartTimer(this.clock, ms, done));
+      if (shared && !this.abort.signal.aborted) {
+        this.adopt(shared);
+        if (this.core.value.life) return ADOPTED;
+      }
+    }
+    return fromSource();
+  }
+
+  /** Whether `life` may be sent without waiting: more than its min validity left. */
+  private usable(life: TokenLifetime): boolean {
+    const left = msUntilExpiry(life, this.clock.now());
+    return left === null || left > life.minValidityMs;
+  }
+
+  /** The held token as it travels to other tabs. */
+  private shared(): ɵSharedToken | null {
+    const core = this.core.value;
+    const life = core.life;
+    return life && { token: life.token, expiresAt: life.expiresAt, skewMs: life.skewMs, refreshBufferMs: life.refreshBufferMs, idToken: core.idToken };
+  }
+
+  /** Holds a token another tab got from its source, unless this tab holds the same or a later one. */
+  private adopt(shared: ɵSharedToken): void {
+    const held = this.core.value.life;
+    if (this.destroyed || held?.token === shared.token) return;
+    const localExpiry = (x: { expiresAt: number | null; skewMs: number }) => (x.expiresAt === null ? Infinity : x.expiresAt + x.skewMs);
+    if (held && localExpiry(held) > localExpiry(shared)) return;
+    const life: TokenLifetime = {
+      token: shared.token,
+      expiresAt: shared.expiresAt,
+      skewMs: shared.skewMs,
+      bufferMs: this.bufferMs,
+      refreshBufferMs: shared.refreshBufferMs,
+      minValidityMs: Math.min(this.minValidityMs, shared.refreshBufferMs),
+    };
+    if ((msUntilExpiry(life, this.clock.now()) ?? 1) <= 0) return;
+    this.loaded = true;
+    this.coolDownUntil = this.failedCycles = 0;
+    this.hold(life, { accessToken: shared.token, idToken: shared.idToken ?? undefined });
+    this.core.next({ ...this.core.value, refreshing: this.inFlight !== null });
+    this.events.next({ type: 'refreshed', adopted: true });
+  }
+
+  /** Another tab signed out or saw the session expire: end it here, without calling the source. */
+  private endedElsewhere(expiredCode: string | undefined): void {
+    if (this.destroyed) return;
+    this.newEpoch();
+    const hadToken = this.core.value.life !== null;
+    if (expiredCode) {
+      const error = new FreshTokenError(expiredCode, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The session ended in another tab.' : '');
+      this.endSession({ ...SIGNED_OUT, error });
+      this.events.next({ type: 'session-expired', error });
+    } else {
+      this.endSession(SIGNED_OUT);
+      if (hadToken) this.events.next({ type: 'signed-out' });
+    }
   }
 
   private async signOutAtSource(): Promise<void> {

@@ -2,6 +2,7 @@ import { EnvironmentProviders, makeEnvironmentProviders, Provider, ValueProvider
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
 import { AuthService } from './auth.service';
 import { ɵFreshTokenRequestPolicy } from './request-policy';
+import { CrossTabSyncOptions, ɵCROSS_TAB_OPTIONS } from './cross-tab';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, FRESH_TOKEN_REFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
@@ -17,6 +18,7 @@ export const FreshTokenFeatureKind = {
   RefreshRetry: 4,
   MinValidity: 5,
   AutoRefresh: 6,
+  CrossTabSync: 7,
 } as const;
 
 /** One of the {@link FreshTokenFeatureKind} values. */
@@ -150,6 +152,24 @@ export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshToken
  */
 export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKind.AutoRefresh> {
   return feature(FreshTokenFeatureKind.AutoRefresh, [{ provide: ɵAUTO_REFRESH, useValue: true }]);
+}
+
+/**
+ * One refresh per browser, one sign-out for every tab: refreshes run under a Web Lock and a
+ * BroadcastChannel carries the new token (or the sign-out, or the session's end) to the other tabs
+ * of the same origin, which adopt it without calling their source; a tab that opens asks the
+ * running tabs first. Works with every token source. Where Web Locks or BroadcastChannel are
+ * missing (the server, old browsers, Node) each tab works on its own, with no error.
+ *
+ * @example
+ * provideFreshToken(withTokenSource(source), withCrossTabSync({ name: 'my-app' }))
+ */
+export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenFeature<typeof FreshTokenFeatureKind.CrossTabSync> {
+  const { name, adoptTimeoutMs } = options ?? {};
+  if ((name !== undefined && (typeof name !== 'string' || name === '')) || (adoptTimeoutMs !== undefined && !(Number.isFinite(adoptTimeoutMs) && adoptTimeoutMs >= 0))) {
+    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
+  }
+  return feature(FreshTokenFeatureKind.CrossTabSync, [{ provide: ɵCROSS_TAB_OPTIONS, useValue: { ...options } }]);
 }
 
 /**

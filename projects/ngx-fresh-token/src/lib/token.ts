@@ -67,4 +67,6 @@ export interface TokenState {
 export type TokenEvent = {
   type: 'refreshed' | 'refresh-failed' | 'unauthorized' | 'session-expired' | 'signed-out';
   error?: FreshTokenError;
+  /** `true` on a `refreshed` event when the token came from another tab (`withCrossTabSync()`), not from this tab's source. */
+  adopted?: boolean;
 };
