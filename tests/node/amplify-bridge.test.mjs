@@ -10,7 +10,8 @@ import { after, before, test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { generateClient } from 'aws-amplify/api';
 import { events } from 'aws-amplify/data';
-import { fetchAuthSession, signIn } from 'aws-amplify/auth';
+import { Hub } from 'aws-amplify/utils';
+import { fetchAuthSession, signIn, signOut } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
 import { AuthService, provideFreshToken, withTokenSource } from 'ngx-fresh-token';
 import { AmplifyFreshToken, provideAmplifyFreshToken, withAmplifyTokenSource } from 'ngx-fresh-token/amplify';
@@ -149,5 +150,64 @@ test('bridge plus withAmplifyTokenSource: the source reads Cognito directly, no 
     assert.equal((await fetchAuthSession()).tokens.accessToken.toString(), token, 'Amplify sees the same token through the bridge');
   } finally {
     second.destroy();
+  }
+});
+
+/** Signs in to Cognito with the real Amplify `signIn()` (USER_PASSWORD_AUTH, the flow cognito-local has). */
+function cognitoSignIn() {
+  return signIn({ username: cognito.username, password: cognito.password, options: { authFlowType: 'USER_PASSWORD_AUTH' } });
+}
+
+test('bridge plus withAmplifyTokenSource, starting signed OUT: signIn() completes and AuthService picks up the session by itself', async () => {
+  await signOut(); // no Cognito session left by the tests above: start as a fresh visitor does
+  const app = await createAmplifyApp([
+    provideFreshToken(withAmplifyTokenSource()),
+    provideAmplifyFreshToken({ Auth: cognito.amplifyAuthConfig() }, { tokenProvider: true }),
+  ]);
+  try {
+    const cognitoAuth = app.get(AuthService);
+    assert.equal(await cognitoAuth.getValidToken(), null, 'signed out, and the service remembers it');
+    assert.equal((await fetchAuthSession()).tokens, undefined);
+    const signedIn = [];
+    const stopHub = Hub.listen('auth', ({ payload }) => payload.event === 'signedIn' && signedIn.push(payload.data));
+    let result;
+    try {
+      result = await cognitoSignIn();
+    } finally {
+      stopHub();
+    }
+    assert.equal(result.isSignedIn, true);
+    assert.equal(signedIn.length, 1, "Amplify's signedIn event fired");
+    assert.equal(signedIn[0].username, cognito.username);
+    // No auth.refresh() here: the Hub `signedIn` event makes the service load the new session.
+    const token = await cognitoAuth.getValidToken();
+    assert.ok(token, 'AuthService holds the Cognito session after signIn()');
+    assert.equal(claimsOf(token).token_use, 'access');
+    assert.equal(token, (await cognitoUserPoolsTokenProvider.getTokens()).accessToken.toString());
+    assert.equal((await fetchAuthSession()).tokens.accessToken.toString(), token, 'Amplify sees the same token through the bridge');
+  } finally {
+    app.destroy();
+  }
+});
+
+test('bridge plus a non-Cognito source that is signed out: signIn() completes and Amplify keeps its own Cognito session', async () => {
+  await signOut();
+  let sourceCalls = 0;
+  const app = await createAmplifyApp([
+    provideFreshToken(withTokenSource({ getToken: async () => (sourceCalls++, null) })), // e.g. a session endpoint without a session
+    provideAmplifyFreshToken({ Auth: cognito.amplifyAuthConfig() }, { tokenProvider: true }),
+  ]);
+  try {
+    const sessionAuth = app.get(AuthService);
+    assert.equal(await sessionAuth.getValidToken(), null);
+    const result = await cognitoSignIn();
+    assert.equal(result.isSignedIn, true);
+    const cognitoToken = (await cognitoUserPoolsTokenProvider.getTokens()).accessToken.toString();
+    assert.equal(claimsOf(cognitoToken).token_use, 'access');
+    assert.equal((await fetchAuthSession()).tokens.accessToken.toString(), cognitoToken, 'no AuthService token: Amplify uses its own session');
+    assert.equal(await sessionAuth.getValidToken(), null, 'the source still decides what AuthService holds');
+    assert.equal(sourceCalls, 1, "Cognito's sign-in does not make the service ask a non-Amplify source again");
+  } finally {
+    app.destroy();
   }
 });

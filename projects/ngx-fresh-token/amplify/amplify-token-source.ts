@@ -31,6 +31,7 @@ export interface AmplifyTokenSourceOptions {
   bufferMs?: number;
   /** Whether `AuthService.signOut()` also signs out of Amplify (default `true`). */
   signOutOfAmplify?: boolean;
+  shareSessionOnServer?: boolean;
 }
 
 /**
