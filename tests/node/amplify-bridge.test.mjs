@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { filter, firstValueFrom, timeout } from 'rxjs';
 import { generateClient } from 'aws-amplify/api';
 import { events } from 'aws-amplify/data';
 import { Hub } from 'aws-amplify/utils';
@@ -158,7 +159,7 @@ function cognitoSignIn() {
   return signIn({ username: cognito.username, password: cognito.password, options: { authFlowType: 'USER_PASSWORD_AUTH' } });
 }
 
-test('bridge plus withAmplifyTokenSource, starting signed OUT: signIn() completes and AuthService picks up the session by itself', async () => {
+test('bridge plus withAmplifyTokenSource, starting signed OUT: signIn() completes, the service loads the session by itself and follows Amplify signOut()', async () => {
   await signOut(); // no Cognito session left by the tests above: start as a fresh visitor does
   const app = await createAmplifyApp([
     provideFreshToken(withAmplifyTokenSource()),
@@ -178,13 +179,18 @@ test('bridge plus withAmplifyTokenSource, starting signed OUT: signIn() complete
     }
     assert.equal(result.isSignedIn, true);
     assert.equal(signedIn.length, 1, "Amplify's signedIn event fired");
-    assert.equal(signedIn[0].username, cognito.username);
-    // No auth.refresh() here: the Hub `signedIn` event makes the service load the new session.
-    const token = await cognitoAuth.getValidToken();
-    assert.ok(token, 'AuthService holds the Cognito session after signIn()');
+    assert.ok(signedIn[0].userId && signedIn[0].username, 'with the signed-in user');
+    // No auth.refresh() here: Amplify's `signedIn` event makes the service load the new session.
+    const token = await firstValueFrom(cognitoAuth.token$.pipe(filter((t) => t !== null), timeout(5_000)));
     assert.equal(claimsOf(token).token_use, 'access');
     assert.equal(token, (await cognitoUserPoolsTokenProvider.getTokens()).accessToken.toString());
+    assert.equal(await cognitoAuth.getValidToken(), token);
     assert.equal((await fetchAuthSession()).tokens.accessToken.toString(), token, 'Amplify sees the same token through the bridge');
+    // Amplify's own signOut() ends the service's session too: the old token is not handed out any more.
+    await signOut();
+    assert.equal(await firstValueFrom(cognitoAuth.token$.pipe(filter((t) => t === null), timeout(5_000))), null);
+    assert.equal(await cognitoAuth.getValidToken(), null);
+    assert.equal((await fetchAuthSession()).tokens, undefined);
   } finally {
     app.destroy();
   }
