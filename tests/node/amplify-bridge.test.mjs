@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { filter, firstValueFrom, timeout } from 'rxjs';
 import { generateClient } from 'aws-amplify/api';
 import { events } from 'aws-amplify/data';
-import { fetchAuthSession, signIn } from 'aws-amplify/auth';
+import { Hub } from 'aws-amplify/utils';
+import { fetchAuthSession, signIn, signOut } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
 import { AuthService, provideFreshToken, withTokenSource } from 'ngx-fresh-token';
 import { AmplifyFreshToken, provideAmplifyFreshToken, withAmplifyTokenSource } from 'ngx-fresh-token/amplify';
@@ -149,5 +151,69 @@ test('bridge plus withAmplifyTokenSource: the source reads Cognito directly, no 
     assert.equal((await fetchAuthSession()).tokens.accessToken.toString(), token, 'Amplify sees the same token through the bridge');
   } finally {
     second.destroy();
+  }
+});
+
+/** Signs in to Cognito with the real Amplify `signIn()` (USER_PASSWORD_AUTH, the flow cognito-local has). */
+function cognitoSignIn() {
+  return signIn({ username: cognito.username, password: cognito.password, options: { authFlowType: 'USER_PASSWORD_AUTH' } });
+}
+
+test('bridge plus withAmplifyTokenSource, starting signed OUT: signIn() completes, the service loads the session by itself and follows Amplify signOut()', async () => {
+  await signOut(); // no Cognito session left by the tests above: start as a fresh visitor does
+  const app = await createAmplifyApp([
+    provideFreshToken(withAmplifyTokenSource()),
+    provideAmplifyFreshToken({ Auth: cognito.amplifyAuthConfig() }, { tokenProvider: true }),
+  ]);
+  try {
+    const cognitoAuth = app.get(AuthService);
+    assert.equal(await cognitoAuth.getValidToken(), null, 'signed out, and the service remembers it');
+    assert.equal((await fetchAuthSession()).tokens, undefined);
+    const signedIn = [];
+    const stopHub = Hub.listen('auth', ({ payload }) => payload.event === 'signedIn' && signedIn.push(payload.data));
+    let result;
+    try {
+      result = await cognitoSignIn();
+    } finally {
+      stopHub();
+    }
+    assert.equal(result.isSignedIn, true);
+    assert.equal(signedIn.length, 1, "Amplify's signedIn event fired");
+    assert.ok(signedIn[0].userId && signedIn[0].username, 'with the signed-in user');
+    // No auth.refresh() here: Amplify's `signedIn` event makes the service load the new session.
+    const token = await firstValueFrom(cognitoAuth.token$.pipe(filter((t) => t !== null), timeout(5_000)));
+    assert.equal(claimsOf(token).token_use, 'access');
+    assert.equal(token, (await cognitoUserPoolsTokenProvider.getTokens()).accessToken.toString());
+    assert.equal(await cognitoAuth.getValidToken(), token);
+    assert.equal((await fetchAuthSession()).tokens.accessToken.toString(), token, 'Amplify sees the same token through the bridge');
+    // Amplify's own signOut() ends the service's session too: the old token is not handed out any more.
+    await signOut();
+    assert.equal(await firstValueFrom(cognitoAuth.token$.pipe(filter((t) => t === null), timeout(5_000))), null);
+    assert.equal(await cognitoAuth.getValidToken(), null);
+    assert.equal((await fetchAuthSession()).tokens, undefined);
+  } finally {
+    app.destroy();
+  }
+});
+
+test('bridge plus a non-Cognito source that is signed out: signIn() completes and Amplify keeps its own Cognito session', async () => {
+  await signOut();
+  let sourceCalls = 0;
+  const app = await createAmplifyApp([
+    provideFreshToken(withTokenSource({ getToken: async () => (sourceCalls++, null) })), // e.g. a session endpoint without a session
+    provideAmplifyFreshToken({ Auth: cognito.amplifyAuthConfig() }, { tokenProvider: true }),
+  ]);
+  try {
+    const sessionAuth = app.get(AuthService);
+    assert.equal(await sessionAuth.getValidToken(), null);
+    const result = await cognitoSignIn();
+    assert.equal(result.isSignedIn, true);
+    const cognitoToken = (await cognitoUserPoolsTokenProvider.getTokens()).accessToken.toString();
+    assert.equal(claimsOf(cognitoToken).token_use, 'access');
+    assert.equal((await fetchAuthSession()).tokens.accessToken.toString(), cognitoToken, 'no AuthService token: Amplify uses its own session');
+    assert.equal(await sessionAuth.getValidToken(), null, 'the source still decides what AuthService holds');
+    assert.equal(sourceCalls, 1, "Cognito's sign-in does not make the service ask a non-Amplify source again");
+  } finally {
+    app.destroy();
   }
 });

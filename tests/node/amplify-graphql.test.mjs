@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { Amplify } from 'aws-amplify';
 import { generateClient } from 'aws-amplify/api';
 import { fetchAuthSession, signIn } from 'aws-amplify/auth';
+import { PLATFORM_ID } from '@angular/core';
 import { AuthService, provideFreshToken } from 'ngx-fresh-token';
 import {
   AmplifyFreshToken,
@@ -17,6 +18,7 @@ import {
   withAmplifyTokenSource,
 } from 'ngx-fresh-token/amplify';
 import { createAmplifyApp, claimsOf, sleep } from './helpers/amplify-app.mjs';
+import { createRootInjector } from './helpers/injector.mjs';
 import { startAppSync } from './helpers/amplify-appsync.mjs';
 import { startCognito } from './helpers/amplify-cognito.mjs';
 
@@ -72,6 +74,26 @@ test('signs in for real and takes the access token (and the ID token) from fetch
   const idGrant = await createAmplifyTokenSource({ token: 'id' }).getToken({ forceRefresh: false });
   assert.equal(claimsOf(idGrant.accessToken).token_use, 'id');
   assert.equal(idGrant.expiresAt, claimsOf(idGrant.accessToken).exp * 1000);
+});
+
+test('on the server platform (SSR) the Amplify source answers signed out although this process is signed in to Cognito', async () => {
+  const processToken = (await fetchAuthSession()).tokens.accessToken.toString();
+  const server = createRootInjector([{ provide: PLATFORM_ID, useValue: 'server' }, provideFreshToken(withAmplifyTokenSource())]);
+  try {
+    const requestAuth = server.get(AuthService);
+    assert.equal(await requestAuth.getValidToken(), null, "one user's process-wide session must not reach every SSR request");
+    assert.equal(await requestAuth.refresh(), null);
+    await requestAuth.signOut();
+    assert.equal((await fetchAuthSession()).tokens?.accessToken.toString(), processToken, 'signing out a request does not sign the process out of Amplify');
+  } finally {
+    server.destroy();
+  }
+  const optedIn = createRootInjector([{ provide: PLATFORM_ID, useValue: 'server' }, provideFreshToken(withAmplifyTokenSource({ shareSessionOnServer: true }))]);
+  try {
+    assert.equal(await optedIn.get(AuthService).getValidToken(), (await fetchAuthSession()).tokens.accessToken.toString(), 'shareSessionOnServer: true hands it out');
+  } finally {
+    optedIn.destroy();
+  }
 });
 
 test('the source forces a refresh when the token in Amplify\'s cache is inside the buffer', async () => {

@@ -1,16 +1,17 @@
 import { isPlatformServer } from '@angular/common';
-import { EnvironmentProviders, Injectable, InjectionToken, PLATFORM_ID, inject, makeEnvironmentProviders, provideAppInitializer } from '@angular/core';
+import { DestroyRef, EnvironmentProviders, Injectable, InjectionToken, PLATFORM_ID, inject, makeEnvironmentProviders, provideAppInitializer } from '@angular/core';
 import { Amplify, type ResourcesConfig } from 'aws-amplify';
 import { type TokenProvider } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
-import { defaultStorage } from 'aws-amplify/utils';
+import { Hub, defaultStorage } from 'aws-amplify/utils';
 import { EMPTY, Observable } from 'rxjs';
 import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError } from 'ngx-fresh-token';
 import { AmplifyFreshTokenErrorCode } from './errors';
 import { FreshEventsOptions, connectFreshEvents, publishFreshEvents } from './events-connection';
-import { ɵAMPLIFY_BRIDGED } from './amplify-token-source';
+import { AMPLIFY_LINK } from './amplify-link';
 import { GraphqlHeadersOptions, createGraphqlHeaders } from './graphql-headers';
 import { graphqlWithRetry } from './graphql-retry';
+import { injectRefreshBufferMs } from './refresh-buffer';
 import { createFreshTokenProvider } from './token-provider';
 
 /** Amplify's library options (the second argument of `Amplify.configure`). */
@@ -27,7 +28,8 @@ export interface AmplifyFreshTokenOptions {
   graphqlHeaders?: GraphqlHeadersOptions | false;
   /**
    * Make AuthService Amplify's `TokenProvider` (default `false`), so `fetchAuthSession`, GraphQL and
-   * Events in `userPool`/`oidc` modes use its token, from any source. Cognito sign-in keeps working.
+   * Events in `userPool`/`oidc` modes use its token, from any source. Cognito sign-in keeps working:
+   * while AuthService holds no token, Amplify gets its own Cognito session (in the browser only).
    */
   tokenProvider?: boolean;
   /** Other Amplify library options (SSR, REST/GraphQL settings); `Auth` is replaced when `tokenProvider` is set. */
@@ -54,14 +56,26 @@ export class AmplifyFreshToken {
   private readonly auth = inject(AuthService);
   private readonly config = inject(AMPLIFY_FRESH_TOKEN_CONFIG);
   private readonly clock = inject(FRESH_TOKEN_CLOCK);
+  private readonly link = inject(AMPLIFY_LINK);
+  private readonly destroyRef = inject(DestroyRef);
+  private readonly refreshBufferMs = injectRefreshBufferMs();
   private readonly isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
   private readonly headersOptions: GraphqlHeadersOptions = this.config.options.graphqlHeaders || {};
+  /** Set once `configure()` wired Cognito's own provider (a Cognito user pool is configured). */
+  private cognitoWired = false;
+  private listening = false;
 
   /** Amplify's `API.GraphQL.headers` function: a fresh token in the configured header. */
   readonly headers: () => Promise<Record<string, string>> = createGraphqlHeaders(this.auth, this.headersOptions);
 
-  /** An Amplify `TokenProvider` answering with the service's fresh token. */
-  readonly tokenProvider: TokenProvider = createFreshTokenProvider(this.auth);
+  /**
+   * An Amplify `TokenProvider` answering with the service's fresh token; while the service holds
+   * none, with Amplify's own Cognito session (browser only: on a server that session is the process's).
+   */
+  readonly tokenProvider: TokenProvider = createFreshTokenProvider(
+    this.auth,
+    this.isServer ? {} : { whenSignedOut: { getTokens: (o) => (this.cognitoWired ? cognitoUserPoolsTokenProvider.getTokens(o) : Promise.resolve(null)) } },
+  );
 
   /**
    * Runs a GraphQL call with a fresh token and retries it once after a 401 (see {@link graphqlWithRetry}).
@@ -75,9 +89,10 @@ export class AmplifyFreshToken {
 
   /**
    * Subscribes to an AppSync Events channel with fresh tokens (see {@link connectFreshEvents}):
-   * renewed before the connect token expires, reconnected with a refreshed token after an auth
-   * failure. Endpoint and auth mode default to Amplify's `API.Events` configuration. On the
-   * server platform (SSR) it completes at once and opens no socket.
+   * renewed when the connect token enters the app's refresh buffer (`withRefreshBuffer()`),
+   * reconnected with a refreshed token after an auth failure, closed with `NFT502` on sign-out.
+   * Endpoint and auth mode default to Amplify's `API.Events` configuration. On the server platform
+   * (SSR) it completes at once and opens no socket.
    *
    * @example
    * amplify.events<ChatMessage>('/default/chat').subscribe((m) => messages.update((all) => [...all, m]));
@@ -110,12 +125,14 @@ export class AmplifyFreshToken {
     }
     const mode = configured?.defaultAuthMode;
     const authMode = options.authMode ?? (mode === 'lambda' || mode === 'oidc' ? mode : 'userPool');
-    return { ...options, endpoint, authMode };
+    return { ...options, endpoint, authMode, renewBeforeExpiryMs: options.renewBeforeExpiryMs ?? this.refreshBufferMs };
   }
 
   /**
    * Calls `Amplify.configure` with the GraphQL `headers` function and, when asked, the
-   * `TokenProvider` bridge. Run once by the app initializer of {@link provideAmplifyFreshToken}.
+   * `TokenProvider` bridge. In the browser, when the service's source is
+   * `withAmplifyTokenSource()`, it also follows Amplify's sign-in and sign-out (Hub `auth` events)
+   * until the injector is destroyed. Run once by the app initializer of {@link provideAmplifyFreshToken}.
    *
    * @example
    * inject(AmplifyFreshToken).configure();
@@ -136,7 +153,29 @@ export class AmplifyFreshToken {
       // fails with "Auth UserPool not configured": wire it here so Cognito sign-in keeps working.
       cognitoUserPoolsTokenProvider.setAuthConfig(auth);
       cognitoUserPoolsTokenProvider.setKeyValueStorage(defaultStorage);
+      this.cognitoWired = true;
     }
+    this.followAmplifyAuth();
+  }
+
+  /**
+   * With Amplify as the source, Amplify's own sign-in and sign-out are the service's too: after
+   * `signIn()` the service loads the new session (no `auth.refresh()` needed), after Amplify's
+   * `signOut()` it stops handing out the old token. Browser only (a server's Hub is process-wide).
+   */
+  private followAmplifyAuth(): void {
+    if (this.listening || this.isServer || !this.link.amplifySource) return;
+    this.listening = true;
+    const stop = Hub.listen('auth', ({ payload }) => {
+      if (payload.event === 'signedIn') {
+        // A failure is already on `events$` and in `state`; nobody awaits this refresh.
+        this.auth.refresh().catch(() => undefined);
+      } else if (payload.event === 'signedOut' && this.auth.state().token !== null) {
+        // Our own source.signOut() signs out of Amplify too; by then the service holds no token, so this does not loop.
+        void this.auth.signOut();
+      }
+    });
+    this.destroyRef.onDestroy(stop);
   }
 }
 
@@ -158,7 +197,7 @@ export function provideAmplifyFreshToken(
 ): EnvironmentProviders {
   return makeEnvironmentProviders([
     { provide: AMPLIFY_FRESH_TOKEN_CONFIG, useValue: { resourcesConfig, options } },
-    { provide: ɵAMPLIFY_BRIDGED, useValue: options.tokenProvider === true },
+    { provide: AMPLIFY_LINK, useFactory: () => ({ bridged: options.tokenProvider === true, amplifySource: false }) },
     AmplifyFreshToken,
     provideAppInitializer(() => inject(AmplifyFreshToken).configure()),
   ]);

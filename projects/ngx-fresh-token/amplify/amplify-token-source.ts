@@ -1,4 +1,5 @@
-import { InjectionToken, inject } from '@angular/core';
+import { isPlatformServer } from '@angular/common';
+import { PLATFORM_ID, inject } from '@angular/core';
 import { fetchAuthSession, signOut, type AuthTokens } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
 import {
@@ -12,8 +13,9 @@ import {
   TokenSource,
   effectiveBufferMs,
   withTokenSource,
-  FRESH_TOKEN_REFRESH_BUFFER_MS,
 } from 'ngx-fresh-token';
+import { AMPLIFY_LINK } from './amplify-link';
+import { injectRefreshBufferMs } from './refresh-buffer';
 
 /**
  * Options of {@link withAmplifyTokenSource}.
@@ -31,19 +33,14 @@ export interface AmplifyTokenSourceOptions {
   bufferMs?: number;
   /** Whether `AuthService.signOut()` also signs out of Amplify (default `true`). */
   signOutOfAmplify?: boolean;
+  /**
+   * On the server platform (SSR), hand out the Amplify session of the server process (default
+   * `false`: signed out on the server, like `withSessionEndpoint()`). Amplify keeps one session per
+   * process, so with `true` every request the server renders gets that one session's token: opt in
+   * only when it is a service identity, never a user's.
+   */
+  shareSessionOnServer?: boolean;
 }
-
-/**
- * @internal Set by `provideAmplifyFreshToken({ tokenProvider: true })`: Amplify's `fetchAuthSession`
- * then asks AuthService, so the Amplify source must read Cognito's own provider to avoid a loop.
- *
- * @example
- * inject(ɵAMPLIFY_BRIDGED); // true when the TokenProvider bridge is installed
- */
-export const ɵAMPLIFY_BRIDGED = new InjectionToken<boolean>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'ɵAMPLIFY_BRIDGED' : '', {
-  providedIn: 'root',
-  factory: () => false,
-});
 
 /** The Cognito JWT's lifetime: `exp − iat` in ms, `null` when a claim is missing. */
 function lifetimeMs(payload: { exp?: number; iat?: number }): number | null {
@@ -51,7 +48,8 @@ function lifetimeMs(payload: { exp?: number; iat?: number }): number | null {
 }
 
 /**
- * Creates a {@link TokenSource} over Amplify's Cognito session (`fetchAuthSession`). A token that
+ * Creates a {@link TokenSource} over Amplify's Cognito session (`fetchAuthSession`), on any
+ * platform (it does not check for SSR: {@link withAmplifyTokenSource} does). A token that
  * Amplify hands out from its cache while it is inside the buffer is refreshed at once with
  * `forceRefresh: true` (Amplify itself refreshes only 5 s before expiry). A forced refresh that
  * finds no session (refresh token revoked or expired) ends the session with `NFT202`.
@@ -121,10 +119,15 @@ export function createAmplifyTokenSource(
   };
 }
 
+/** The source on the server platform: Amplify's session there belongs to the process, not to the request. */
+const SIGNED_OUT_ON_SERVER: TokenSource = { getToken: async () => null };
+
 /**
  * Takes tokens from Amplify's Cognito session: `fetchAuthSession`, forcing a refresh when the
- * token is inside the buffer. Call `auth.refresh()` after `signIn()` so the service picks up
- * the new session.
+ * token is inside the buffer. With `provideAmplifyFreshToken()` the service loads the session by
+ * itself when Amplify signs in (its `signedIn` event) and signs out when Amplify signs out; without
+ * it, call `auth.refresh()` after `signIn()`. On the server platform (SSR) it answers signed out
+ * unless `shareSessionOnServer: true`, because Amplify's session there is the whole process's.
  *
  * @example
  * provideFreshToken(withAmplifyTokenSource({ token: 'access' }))
@@ -133,10 +136,14 @@ export function withAmplifyTokenSource(options: AmplifyTokenSourceOptions = {}):
   // Validate at bootstrap rather than on the first refresh.
   createAmplifyTokenSource(options);
   return withTokenSource(() => {
+    const isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
+    if (isServer && options.shareSessionOnServer !== true) return SIGNED_OUT_ON_SERVER;
     const clock = inject(FRESH_TOKEN_CLOCK);
+    const link = inject(AMPLIFY_LINK);
+    link.amplifySource = true;
     return createAmplifyTokenSource(
-      { ...options, bufferMs: options.bufferMs ?? inject(FRESH_TOKEN_REFRESH_BUFFER_MS) },
-      { now: () => clock.now(), bridged: inject(ɵAMPLIFY_BRIDGED) },
+      { ...options, bufferMs: options.bufferMs ?? injectRefreshBufferMs() },
+      { now: () => clock.now(), bridged: link.bridged },
     );
   });
 }

@@ -1,7 +1,8 @@
 import { provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
-import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError } from 'ngx-fresh-token';
+import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError, FreshTokenFeature, withRefreshBuffer } from 'ngx-fresh-token';
 import { FreshTokenTestingController, ManualClock, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+import { provideAmplifyFreshToken, AmplifyFreshToken } from './amplify-fresh-token';
 import { connectFreshEvents, eventsRealtimeUrl } from './events-connection';
 
 type Sent = { type: string; id?: string; channel?: string; authorization?: Record<string, string> };
@@ -62,20 +63,27 @@ class FakeSocket {
 
 const endpoint = 'https://events.example.test/event';
 
-function setup() {
+function setup(...features: FreshTokenFeature[]) {
   FakeSocket.all = [];
-  TestBed.configureTestingModule({ providers: [provideZonelessChangeDetection(), provideFreshTokenTesting()] });
+  TestBed.configureTestingModule({
+    providers: [provideZonelessChangeDetection(), provideFreshTokenTesting(...features), provideAmplifyFreshToken({}, { graphqlHeaders: false })],
+  });
   const auth = TestBed.inject(AuthService);
   const ctrl = TestBed.inject(FreshTokenTestingController);
   const clock = TestBed.inject(FRESH_TOKEN_CLOCK) as ManualClock;
   const received: unknown[] = [];
   const errors: unknown[] = [];
-  const open = (options: { authMode?: 'lambda' | 'oidc' | 'userPool'; maxAuthFailures?: number } = {}) =>
+  const open = (options: { authMode?: 'lambda' | 'oidc' | 'userPool'; maxAuthFailures?: number; renewBeforeExpiryMs?: number } = {}) =>
     connectFreshEvents(auth, '/default/chat', { endpoint, ...options, webSocketFactory: (u, p) => new FakeSocket(u, p) as unknown as WebSocket }, clock).subscribe({
       next: (e) => received.push(e),
       error: (e) => errors.push(e),
     });
-  return { auth, ctrl, clock, received, errors, open };
+  /** Subscribes through `AmplifyFreshToken.events()`, the way an app does (it reads the app's refresh buffer). */
+  const openViaService = () =>
+    TestBed.inject(AmplifyFreshToken)
+      .events('/default/chat', { endpoint, webSocketFactory: (u, p) => new FakeSocket(u, p) as unknown as WebSocket })
+      .subscribe({ next: (e) => received.push(e), error: (e) => errors.push(e) });
+  return { auth, ctrl, clock, received, errors, open, openViaService };
 }
 
 describe('connectFreshEvents', () => {
@@ -138,6 +146,99 @@ describe('connectFreshEvents', () => {
     expect(received).toEqual([{ n: 1 }]);
     expect(ctrl.refreshCount).toBe(1);
     expect(clock.now()).toBeLessThan(JSON.parse(atob(first.split('.')[1])).exp * 1000);
+  });
+
+  it('renews once at the app refresh buffer (withRefreshBuffer(5_000), 60 s tokens), without polling the service', async () => {
+    const { auth, ctrl, clock, openViaService, errors } = setup(withRefreshBuffer(5_000));
+    ctrl.tokenLifetimeSeconds = 60;
+    const first = ctrl.setToken({ expiresInSeconds: 60 });
+    const asked = spyOn(auth, 'getValidToken').and.callThrough();
+    openViaService();
+    await ctrl.advance(0);
+    FakeSocket.all[0].accept();
+    expect(asked).toHaveBeenCalledTimes(1);
+    const timers = spyOn(clock, 'setTimeout').and.callThrough();
+    await ctrl.advance(54_999);
+    expect(FakeSocket.all.length).toBe(1);
+    expect(asked).withContext('no early renewal, no polling of the service').toHaveBeenCalledTimes(1);
+    expect(timers).withContext('no timer started while waiting for the renewal').not.toHaveBeenCalled();
+    expect(ctrl.refreshCount).toBe(0);
+    await ctrl.advance(1); // 5 s before expiry: inside the app's buffer
+    expect(asked).toHaveBeenCalledTimes(2);
+    expect(ctrl.refreshCount).toBe(1);
+    expect(FakeSocket.all.length).toBe(2);
+    expect(FakeSocket.all[1].handshake['Authorization']).not.toBe(first);
+    FakeSocket.all[1].accept();
+    expect(FakeSocket.all[0].closedByClient).toBeTrue();
+    expect(errors).toEqual([]);
+  });
+
+  it('caps the renewal at half the token lifetime: 40 s tokens with renewBeforeExpiryMs 30 s renew 20 s before expiry', async () => {
+    const { ctrl, open } = setup();
+    ctrl.tokenLifetimeSeconds = 40;
+    ctrl.setToken({ expiresInSeconds: 40 });
+    open({ renewBeforeExpiryMs: 30_000 });
+    await ctrl.advance(0);
+    FakeSocket.all[0].accept();
+    await ctrl.advance(19_999);
+    expect(FakeSocket.all.length).withContext('not at 30 s before expiry').toBe(1);
+    await ctrl.advance(1);
+    expect(FakeSocket.all.length).toBe(2);
+    expect(ctrl.refreshCount).toBe(1);
+  });
+
+  it('renewBeforeExpiryMs beyond the app buffer: forces one refresh at the renewal instead of polling until the buffer', async () => {
+    const { auth, ctrl, open } = setup(withRefreshBuffer(5_000));
+    ctrl.tokenLifetimeSeconds = 60;
+    const first = ctrl.setToken({ expiresInSeconds: 60 });
+    const asked = spyOn(auth, 'getValidToken').and.callThrough();
+    open({ renewBeforeExpiryMs: 20_000 });
+    await ctrl.advance(0);
+    FakeSocket.all[0].accept();
+    await ctrl.advance(40_000);
+    expect(FakeSocket.all.length).toBe(2);
+    expect(FakeSocket.all[1].handshake['Authorization']).not.toBe(first);
+    expect(ctrl.requests).toEqual([{ forceRefresh: true }]);
+    FakeSocket.all[1].accept();
+    await ctrl.advance(10_000);
+    expect(asked).withContext('asked at the start and at the renewal only').toHaveBeenCalledTimes(2);
+    expect(FakeSocket.all.length).toBe(2);
+  });
+
+  it('a signOut() during the refresh for a renewal leaves the connection without a token: closed, NFT502, no reconnect', async () => {
+    const { auth, ctrl, open, errors } = setup();
+    ctrl.setToken({ expiresInSeconds: 60 });
+    ctrl.latencyMs = 1_000;
+    open();
+    await ctrl.advance(0);
+    FakeSocket.all[0].accept();
+    await ctrl.advance(30_000); // renewal: the refresh is now in flight
+    expect(ctrl.refreshCount).toBe(1);
+    await auth.signOut();
+    await ctrl.advance(1_000);
+    await ctrl.advance(60_000);
+    expect(FakeSocket.all.length).withContext('no socket opened with the answer from before signOut()').toBe(1);
+    expect(FakeSocket.all[0].closedByClient).toBeTrue();
+    expect(errors.map((e) => (e as FreshTokenError).code)).toEqual(['NFT502']);
+    expect(auth.state().token).toBeNull();
+  });
+
+  it('signOut() closes an open connection at once (no more events for the signed-out user), with NFT502', async () => {
+    const { auth, ctrl, open, errors, received } = setup();
+    ctrl.setToken();
+    open();
+    await ctrl.advance(0);
+    const socket = FakeSocket.all[0];
+    socket.accept();
+    await auth.signOut();
+    expect(socket.closedByClient).toBeTrue();
+    expect(socket.sent.at(-1)?.type).toBe('unsubscribe');
+    const id = socket.sent.find((m) => m.type === 'subscribe')!.id;
+    socket.receive({ type: 'data', id, event: '{"late":true}' });
+    expect(received).toEqual([]);
+    expect(errors.map((e) => (e as FreshTokenError).code)).toEqual(['NFT502']);
+    await ctrl.advance(60_000);
+    expect(FakeSocket.all.length).toBe(1);
   });
 
   it('reconnects with a refreshed token after a server-side auth close', async () => {

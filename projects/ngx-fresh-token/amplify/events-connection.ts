@@ -6,7 +6,6 @@ import {
   FreshTokenError,
   backoffDelayMs,
   DEFAULT_REFRESH_RETRY,
-  effectiveBufferMs,
   readJwtTimes,
   retryOnUnauthorized,
 } from 'ngx-fresh-token';
@@ -26,7 +25,12 @@ export interface FreshEventsOptions {
   authMode?: FreshEventsAuthMode;
   /** The Events HTTP endpoint (`…/event`); default Amplify's `API.Events.endpoint`. */
   endpoint?: string;
-  /** How long before the connect token expires the connection is renewed with a fresh one (default 30 s, capped at half its lifetime). */
+  /**
+   * How long before the connect token expires the connection is renewed with a fresh one, capped at
+   * half the token's lifetime. Default: the app's refresh buffer (`withRefreshBuffer()`) through
+   * `AmplifyFreshToken.events()`, 30 s when calling {@link connectFreshEvents} directly (pass your
+   * buffer then). When the service still calls the token fresh at that point, one shared refresh is forced.
+   */
   renewBeforeExpiryMs?: number;
   /** Consecutive authorization failures tolerated (each retried with a fresh token) before giving up with `NFT503`; default 2. */
   maxAuthFailures?: number;
@@ -88,6 +92,19 @@ function eventsError(code: string, devMessage: string, details: { transient?: bo
   return new FreshTokenError(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? devMessage : '', details);
 }
 
+/**
+ * Milliseconds from `nowMs` until a connection authorized with `token` is renewed:
+ * `renewBeforeExpiryMs` before its `exp`, but never earlier than half its lifetime (`exp − iat`),
+ * so short-lived tokens do not make the connection reconnect right after connecting; `null` for a
+ * token without `exp`.
+ */
+function msUntilRenewal(token: string, renewBeforeExpiryMs: number, nowMs: number): number | null {
+  const { expMs, iatMs } = readJwtTimes(token);
+  if (expMs === undefined) return null;
+  const before = iatMs === undefined ? renewBeforeExpiryMs : Math.min(renewBeforeExpiryMs, Math.max(0, expMs - iatMs) / 2);
+  return Math.max(0, expMs - before - nowMs);
+}
+
 /** One WebSocket with one subscription on it. */
 interface Link {
   socket: WebSocket;
@@ -104,11 +121,12 @@ interface Link {
 /**
  * Opens an AppSync Events subscription that always uses a fresh token from {@link AuthService}:
  * the connect handshake and the subscribe message carry it (verbatim, in `lambda`, `oidc` and
- * `userPool` modes). Before the connect token expires the connection is renewed with a fresh one
- * (the new socket subscribes before the old one closes); after an auth failure (rejected
- * handshake, `subscribe_error`, or the server closing for an expired token) it reconnects and
- * resubscribes with a refreshed token, giving up with `NFT503` when fresh tokens keep being
- * refused; a dropped network connection is retried with backoff. Emits each event's parsed JSON;
+ * `userPool` modes). When the connect token enters the renewal window (`renewBeforeExpiryMs`) the
+ * connection is renewed once with a fresh one (the new socket subscribes before the old one
+ * closes); after an auth failure (rejected handshake, `subscribe_error`, or the server closing for
+ * an expired token) it reconnects and resubscribes with a refreshed token, giving up with `NFT503`
+ * when fresh tokens keep being refused; a dropped network connection is retried with backoff.
+ * Sign-out (or a session that ends) closes it with `NFT502`. Emits each event's parsed JSON;
  * unsubscribing unsubscribes on the server and closes the socket.
  *
  * @example
@@ -172,11 +190,8 @@ export function connectFreshEvents<T = unknown>(
     };
 
     const scheduleRenew = (link: Link) => {
-      const { expMs, iatMs } = readJwtTimes(link.token);
-      if (expMs === undefined) return;
-      const lifetime = iatMs === undefined ? null : expMs - iatMs;
-      const before = effectiveBufferMs(options.renewBeforeExpiryMs ?? DEFAULT_REFRESH_BUFFER_MS, lifetime);
-      link.renewTimer = clock.setTimeout(() => void open('renew'), Math.max(0, expMs - before - clock.now()));
+      const delayMs = msUntilRenewal(link.token, options.renewBeforeExpiryMs ?? DEFAULT_REFRESH_BUFFER_MS, clock.now());
+      if (delayMs !== null) link.renewTimer = clock.setTimeout(() => void open('renew'), delayMs);
     };
 
     const watchKeepAlive = (link: Link, timeoutMs: number) => {
@@ -213,12 +228,23 @@ export function connectFreshEvents<T = unknown>(
       retryTimer = clock.setTimeout(() => void open('drop'), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
     };
 
+    /** The token to connect with; for a renewal, a new one even if the service still calls the current one fresh. */
+    const tokenFor = async (reason: 'start' | 'renew' | 'auth' | 'drop', rejectedToken?: string): Promise<string | null> => {
+      if (reason === 'auth' && rejectedToken) return auth.tokenAfterUnauthorized(rejectedToken);
+      const token = await auth.getValidToken();
+      if (reason !== 'renew' || token === null || token !== current?.token) return token;
+      // Inside the buffer the service hands back the current token while its background refresh runs,
+      // and past the buffer (renewBeforeExpiryMs) it has none: either way a renewal needs the next
+      // token, so join (or start) the one shared forced refresh rather than asking again and again.
+      return auth.tokenAfterUnauthorized(token);
+    };
+
     const open = async (reason: 'start' | 'renew' | 'auth' | 'drop', rejectedToken?: string): Promise<void> => {
       if (stopped || pending) return;
       retryTimer = undefined;
       let token: string | null;
       try {
-        token = reason === 'auth' && rejectedToken ? await auth.tokenAfterUnauthorized(rejectedToken) : await auth.getValidToken();
+        token = await tokenFor(reason, rejectedToken);
       } catch (err) {
         if (stopped) return;
         if (err instanceof FreshTokenError && err.transient) {
@@ -232,8 +258,8 @@ export function connectFreshEvents<T = unknown>(
         return stop(eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'AppSync Events needs a token but the user is signed out. Sign in, then subscribe.'));
       }
       if (reason === 'renew' && current && current.token === token) {
-        // The service still considers the token fresh: check again shortly rather than reconnecting.
-        current.renewTimer = clock.setTimeout(() => void open('renew'), 1_000);
+        // The source handed the same token back even when forced: keep this connection; when the
+        // server closes it for the expired token, the auth path reconnects with a refreshed one.
         return;
       }
       const socket = factory(realtimeUrl, ['aws-appsync-event-ws', `header-${base64Url(JSON.stringify(headersFor(token)))}`]);
@@ -300,8 +326,18 @@ export function connectFreshEvents<T = unknown>(
       };
     };
 
+    // Sign-out is final: no more events for the user who signed out, and no reconnect.
+    const session = auth.events$.subscribe((event) => {
+      if (event.type === 'signed-out' || event.type === 'session-expired') {
+        stop(eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'The user signed out (or the session ended), so the AppSync Events connection was closed. Sign in, then subscribe again.'));
+      }
+    });
+
     void open('start');
-    return () => stop();
+    return () => {
+      session.unsubscribe();
+      stop();
+    };
   });
 }
 

@@ -5,7 +5,7 @@
  */
 export { AmplifyFreshToken, provideAmplifyFreshToken } from './amplify-fresh-token';
 export type { AmplifyFreshTokenOptions, AmplifyLibraryOptions } from './amplify-fresh-token';
-export { createAmplifyTokenSource, withAmplifyTokenSource, ɵAMPLIFY_BRIDGED } from './amplify-token-source';
+export { createAmplifyTokenSource, withAmplifyTokenSource } from './amplify-token-source';
 export type { AmplifyTokenSourceOptions } from './amplify-token-source';
 export { AmplifyFreshTokenErrorCode } from './errors';
 export { connectFreshEvents, eventsRealtimeUrl, publishFreshEvents } from './events-connection';
@@ -14,3 +14,4 @@ export { createGraphqlHeaders } from './graphql-headers';
 export type { GraphqlHeadersOptions } from './graphql-headers';
 export { graphqlWithRetry, isGraphqlUnauthorized } from './graphql-retry';
 export { createFreshTokenProvider } from './token-provider';
+export type { FreshTokenProviderOptions } from './token-provider';

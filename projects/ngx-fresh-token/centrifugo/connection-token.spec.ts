@@ -3,7 +3,7 @@ import { HttpErrorResponse } from '@angular/common/http';
 import { UnauthorizedError } from 'centrifuge';
 import { FreshTokenError } from 'ngx-fresh-token';
 import { centrifugoGetToken } from 'ngx-fresh-token/centrifugo';
-import { failure, setup } from './setup.spec';
+import { expectMessageShape, failure, setup } from './setup.spec';
 
 describe('centrifugoGetToken', () => {
   it('returns the fresh token from memory on the first call, without a refresh', async () => {
@@ -59,7 +59,7 @@ describe('centrifugoGetToken', () => {
     ctrl.signedInAtSource = false;
     const err = await failure(centrifugoGetToken(auth)({}));
     expect(err).toBeInstanceOf(UnauthorizedError);
-    expect((err as Error).message).toMatch(/^NFT601/);
+    expectMessageShape(err, 'NFT601');
   });
 
   it('throws UnauthorizedError after a permanent failure (session ended, NFT202)', async () => {
@@ -68,8 +68,48 @@ describe('centrifugoGetToken', () => {
     ctrl.failNextRefresh(new HttpErrorResponse({ status: 400, error: { error: 'invalid_grant' } }));
     const err = await failure(centrifugoGetToken(auth)({}));
     expect(err).toBeInstanceOf(UnauthorizedError);
-    expect((err as Error).message).toMatch(/^NFT202/);
+    expectMessageShape(err, 'NFT202');
     expect(auth.state().status).toBe('signed-out');
+  });
+
+  it('throws UnauthorizedError with the core code once when the source hands out a malformed token (NFT204)', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.respondNextWith({ accessToken: 'a.b.c' });
+    const err = await failure(centrifugoGetToken(auth)({}));
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT204');
+  });
+
+  it('a signOut() during the refresh it is waiting for leaves the client without a token (UnauthorizedError NFT601)', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.setToken({ expiresInSeconds: 8 }); // below min validity: getToken waits for a refresh
+    ctrl.latencyMs = 1_000;
+    const pending = failure(centrifugoGetToken(auth)({}));
+    await ctrl.advance(0);
+    expect(ctrl.refreshCount).toBe(1);
+    await auth.signOut();
+    await ctrl.advance(1_000);
+    const err = await pending;
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT601');
+    expect(auth.state().token).toBeNull();
+  });
+
+  it('a signOut() during the forced refresh for the token the client already has leaves it without a token', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.setToken({ expiresInSeconds: 3600 });
+    const getToken = centrifugoGetToken(auth);
+    await getToken({});
+    ctrl.latencyMs = 1_000;
+    const pending = failure(getToken({})); // the client asks again (ttl, error 109): forced refresh
+    await ctrl.advance(0);
+    expect(ctrl.requests).toEqual([{ forceRefresh: true }]);
+    await auth.signOut();
+    await ctrl.advance(1_000);
+    const err = await pending;
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT601');
+    expect(auth.state().token).toBeNull();
   });
 
   it('rethrows a transient failure as an ordinary error (not UnauthorizedError), without the token in it', async () => {
@@ -79,6 +119,7 @@ describe('centrifugoGetToken', () => {
     expect(err).not.toBeInstanceOf(UnauthorizedError);
     expect(err).toBeInstanceOf(FreshTokenError);
     expect((err as FreshTokenError).transient).toBeTrue();
+    expectMessageShape(err, 'NFT201');
     await ctrl.advance(20_000); // the cool-down after a failed refresh
     expect(await centrifugoGetToken(auth)({})).toBeTruthy(); // the next attempt recovers
   });

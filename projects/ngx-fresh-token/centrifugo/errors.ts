@@ -44,8 +44,15 @@ export function ɵforCentrifugo(err: unknown, nowMs: number, refusedCode: string
   if (error.transient) return error;
   return ɵunauthorized(
     err instanceof FreshTokenError ? error.code : refusedCode,
-    err instanceof FreshTokenError ? error.message : `The token request was refused${error.status ? ` (HTTP ${error.status})` : ''}.`,
+    err instanceof FreshTokenError ? textOf(error) : `The token request was refused${error.status ? ` (HTTP ${error.status})` : ''}.`,
   );
+}
+
+/** A `FreshTokenError`'s message without its `CODE: ` prefix (`''` when it is the bare code), so the code is not repeated. */
+function textOf(error: FreshTokenError): string {
+  const prefix = `${error.code}: `;
+  if (error.message.startsWith(prefix)) return error.message.slice(prefix.length);
+  return error.message === error.code ? '' : error.message;
 }
 
 /** @internal A configuration mistake, thrown synchronously to the app. */

@@ -1,8 +1,9 @@
 import { TestBed } from '@angular/core/testing';
+import { HttpErrorResponse } from '@angular/common/http';
 import { Centrifuge, UnauthorizedError } from 'centrifuge';
 import { FreshTokenError } from 'ngx-fresh-token';
 import { centrifugoHeaderMode } from 'ngx-fresh-token/centrifugo';
-import { failure, setup } from './setup.spec';
+import { expectMessageShape, failure, setup } from './setup.spec';
 
 /** A real client that is never connected; only its headers are read. */
 function client(): Centrifuge {
@@ -64,9 +65,39 @@ describe('centrifugoHeaderMode', () => {
     const transient = await failure(mode.getData());
     expect(transient).not.toBeInstanceOf(UnauthorizedError);
     expect((transient as FreshTokenError).transient).toBeTrue();
+    expectMessageShape(transient, 'NFT201');
     ctrl.signedInAtSource = false;
     await ctrl.advance(20_000); // the cool-down after a failed refresh
-    expect(await failure(mode.getData())).toBeInstanceOf(UnauthorizedError);
+    const signedOut = await failure(mode.getData());
+    expect(signedOut).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(signedOut, 'NFT601');
+  });
+
+  it('a session that ended is UnauthorizedError with the core code once (NFT202)', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.setToken({ expiresInSeconds: 10 });
+    ctrl.failNextRefresh(new HttpErrorResponse({ status: 401 }));
+    const mode = centrifugoHeaderMode({}, auth);
+    mode.attach(client());
+    const err = await failure(mode.getData());
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT202');
+  });
+
+  it('a signOut() during the refresh it is waiting for sets no header (UnauthorizedError NFT601)', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.setToken({ expiresInSeconds: 8 }); // below min validity: getData waits for the refresh
+    const mode = centrifugoHeaderMode({}, auth);
+    const c = mode.attach(client());
+    ctrl.latencyMs = 1_000;
+    const pending = failure(mode.getData());
+    await ctrl.advance(0);
+    await auth.signOut();
+    await ctrl.advance(1_000);
+    const err = await pending;
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT601');
+    expect(headersOf(c)).toEqual({});
   });
 
   it('refuses to run before attach() (NFT603)', async () => {
@@ -74,5 +105,6 @@ describe('centrifugoHeaderMode', () => {
     ctrl.setToken();
     const err = await failure(centrifugoHeaderMode({}, auth).getData());
     expect((err as FreshTokenError).code).toBe('NFT603');
+    expectMessageShape(err, 'NFT603');
   });
 });

@@ -22,3 +22,13 @@ export async function failure(promise: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected a rejection');
 }
+
+/**
+ * Asserts the shape of an error message from this entry: the code once, then the text
+ * (`NFT601: No user is signed in…`), never a second code (`NFT202: NFT202: …`).
+ */
+export function expectMessageShape(err: unknown, code: string): void {
+  const message = (err as Error).message;
+  expect(message.match(/NFT\d{3}/g)).withContext(message).toEqual([code]);
+  expect(message).toMatch(new RegExp(`^${code}: \\S`));
+}

@@ -3,7 +3,7 @@ import { HttpErrorResponse } from '@angular/common/http';
 import { UnauthorizedError } from 'centrifuge';
 import { FreshTokenError } from 'ngx-fresh-token';
 import { CentrifugoSubscriptionTokenRequest, centrifugoSubscriptionGetToken } from 'ngx-fresh-token/centrifugo';
-import { failure, setup } from './setup.spec';
+import { expectMessageShape, failure, setup } from './setup.spec';
 import { of, throwError } from 'rxjs';
 
 describe('centrifugoSubscriptionGetToken', () => {
@@ -49,7 +49,9 @@ describe('centrifugoSubscriptionGetToken', () => {
       calls++;
       return throwError(() => new HttpErrorResponse({ status: 401 }));
     }, auth);
-    expect(await failure(getToken({ channel: 'c' }))).toBeInstanceOf(UnauthorizedError);
+    const err = await failure(getToken({ channel: 'c' }));
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT602');
     expect(calls).toBe(2);
   });
 
@@ -58,10 +60,10 @@ describe('centrifugoSubscriptionGetToken', () => {
     ctrl.setToken();
     const refused = await failure(centrifugoSubscriptionGetToken(() => throwError(() => new HttpErrorResponse({ status: 403 })), auth)({ channel: 'c' }));
     expect(refused).toBeInstanceOf(UnauthorizedError);
-    expect((refused as Error).message).toMatch(/^NFT602/);
+    expectMessageShape(refused, 'NFT602');
     const empty = await failure(centrifugoSubscriptionGetToken(async () => '', auth)({ channel: 'c' }));
     expect(empty).toBeInstanceOf(UnauthorizedError);
-    expect((empty as Error).message).toMatch(/^NFT602/);
+    expectMessageShape(empty, 'NFT602');
   });
 
   it('5xx and network errors are ordinary errors, so the client retries with backoff', async () => {
@@ -71,6 +73,7 @@ describe('centrifugoSubscriptionGetToken', () => {
       const err = await failure(centrifugoSubscriptionGetToken(() => throwError(() => new HttpErrorResponse({ status })), auth)({ channel: 'c' }));
       expect(err).not.toBeInstanceOf(UnauthorizedError);
       expect((err as FreshTokenError).transient).toBeTrue();
+      expectMessageShape(err, 'NFT201');
     }
   });
 
@@ -85,11 +88,49 @@ describe('centrifugoSubscriptionGetToken', () => {
       }, auth)({ channel: 'c' }),
     );
     expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT601');
     expect(called).toBeFalse();
+  });
+
+  it('a session that ended while getting the access token is UnauthorizedError with the core code once (NFT202)', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.setToken({ expiresInSeconds: 10 });
+    ctrl.failNextRefresh(new HttpErrorResponse({ status: 400, error: { error: 'invalid_grant' } }));
+    const err = await failure(centrifugoSubscriptionGetToken(async () => 't', auth)({ channel: 'c' }));
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT202');
+  });
+
+  it('a signOut() during the refresh after a 401 leaves the subscription without a token (NFT601), no second fetch', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.setToken();
+    let calls = 0;
+    const getToken = centrifugoSubscriptionGetToken(() => {
+      calls++;
+      return throwError(() => new HttpErrorResponse({ status: 401 }));
+    }, auth);
+    ctrl.latencyMs = 1_000;
+    const pending = failure(getToken({ channel: 'c' }));
+    await ctrl.advance(0);
+    expect(ctrl.refreshCount).withContext('the forced refresh after the 401 is in flight').toBe(1);
+    await auth.signOut();
+    await ctrl.advance(1_000);
+    const err = await pending;
+    expect(err).toBeInstanceOf(UnauthorizedError);
+    expectMessageShape(err, 'NFT601');
+    expect(calls).toBe(1);
+    expect(auth.state().token).toBeNull();
   });
 
   it('rejects a fetcher that is not a function (NFT603)', () => {
     const { auth } = setup();
-    expect(() => centrifugoSubscriptionGetToken(null as never, auth)).toThrowMatching((e) => (e as FreshTokenError).code === 'NFT603');
+    let err: unknown;
+    try {
+      centrifugoSubscriptionGetToken(null as never, auth);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as FreshTokenError).code).toBe('NFT603');
+    expectMessageShape(err, 'NFT603');
   });
 });
