@@ -59,7 +59,8 @@ function controlledSource({ lifetimeSeconds = 3 } = {}) {
 
 function setup(source) {
   const injector = createRootInjector([
-    provideFreshToken(withTokenSource(source), withRefreshRetry({ maxAttempts: 1, attemptTimeoutMs: 2_000 })),
+    // Short backoff: the cool-down after a failed refresh follows it, and the tests wait for recovery.
+    provideFreshToken(withTokenSource(source), withRefreshRetry({ maxAttempts: 1, attemptTimeoutMs: 2_000, baseDelayMs: 200, maxDelayMs: 1_000 })),
   ]);
   cleanups.push(() => injector.destroy());
   return { auth: injector.get(AuthService) };

@@ -20,8 +20,6 @@ interface CoreState {
 }
 
 const EXPIRES_IN_TICK_MS = 1_000;
-/** A refresh that found another tab's token instead of calling the source. */
-const ADOPTED = Symbol();
 /** How many of the session's past tokens are remembered, to tell a late 401 of this session from one sent before a sign-out. */
 const SESSION_TOKENS_KEPT = 16;
 const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
@@ -304,6 +302,7 @@ export class AuthService implements OnDestroy {
     this.loaded = true;
     this.coolDownUntil = this.failedCycles = 0;
     this.hold(life, grant);
+    this.crossTab?.publish(this.shared()!);
   }
 
   /** Starts a new epoch: the refresh in flight is aborted and its answer, whatever it is, dropped. */
@@ -352,12 +351,11 @@ export class AuthService implements OnDestroy {
     const now = () => this.core.value.life?.token ?? null;
     this.core.next({ ...this.core.value, refreshing: true });
     const signal = this.abort.signal;
-    const fromSource = () => fetchWithRetry(this.source!, forceRefresh, this.retryPolicy, this.clock, signal);
-    const trigger = this.core.value.life?.token ?? null;
-    const flight = (this.crossTab ? this.crossTab.exclusive(signal, () => this.refreshInLock(trigger, fromSource)) : fromSource())
-      .then((grant) => {
+    // Fetch and hold the new token in one step, so that under the cross-tab lock the other tabs
+    // hear of it before the next lock holder looks.
+    const fromSource = () =>
+      fetchWithRetry(this.source!, forceRefresh, this.retryPolicy, this.clock, signal).then((grant) => {
         if (!current()) return now();
-        if (grant === ADOPTED) return now();
         if (!grant) {
           const hadToken = this.core.value.life !== null;
           this.endSession(SIGNED_OUT);
@@ -372,7 +370,9 @@ export class AuthService implements OnDestroy {
         this.crossTab?.publish(this.shared()!);
         this.events.next({ type: 'refreshed' });
         return life.token;
-      })
+      });
+    const trigger = this.core.value.life?.token ?? null;
+    const flight = (this.crossTab ? this.crossTab.exclusive(signal, () => this.refreshInLock(trigger, !forceRefresh, fromSource)) : fromSource())
       .catch((err: unknown) => {
         if (!current()) return now();
         const error = toFreshTokenError(err, this.clock.now());
@@ -381,6 +381,7 @@ export class AuthService implements OnDestroy {
           const delayMs = backoffDelayMs(this.retryPolicy.maxAttempts + this.failedCycles++, this.retryPolicy, Math.random(), error.retryAfterMs);
           this.coolDownUntil = this.clock.now() + delayMs;
           this.core.next({ ...this.core.value, refreshing: false, error });
+          this.crossTab?.publishFailed();
           this.events.next({ type: 'refresh-failed', error });
         } else {
           this.endSession({ ...SIGNED_OUT, error });
@@ -391,7 +392,10 @@ export class AuthService implements OnDestroy {
         throw error;
       })
       .finally(() => {
-        if (this.inFlight === flight) this.inFlight = null;
+        if (this.inFlight !== flight) return;
+        this.inFlight = null;
+        // A refresh that ended by adopting another tab's token (or found one already held) clears the flag here.
+        if (this.core.value.refreshing && !this.destroyed) this.core.next({ ...this.core.value, refreshing: false });
       });
     this.inFlight = flight;
     return flight;
@@ -402,16 +406,19 @@ export class AuthService implements OnDestroy {
    * for the lock (its token was adopted meanwhile), and a tab that opens asks the running tabs
    * first; only then is the source called.
    */
-  private async refreshInLock(trigger: string | null, fromSource: () => Promise<TokenGrant | null>): Promise<TokenGrant | null | typeof ADOPTED> {
+  private async refreshInLock(trigger: string | null, firstLoad: boolean, fromSource: () => Promise<string | null>): Promise<string | null> {
+    const startTimer = (ms: number, done: () => void) => ɵstartTimer(this.clock, ms, done);
+    // The previous lock holder may have its token already while its message is still on the way.
+    await this.crossTab!.settle(this.adoptTimeoutMs, startTimer);
     const held = this.core.value.life;
-    if (held && held.token !== trigger && this.usable(held)) return ADOPTED;
-    if (!held && !this.loaded) {
-      const shared = await this.crossTab!.ask(this.adoptTimeoutMs, (ms, done) => ɵstartTimer(this.clock, ms, done));
-      if (shared && !this.abort.signal.aborted) {
-        this.adopt(shared);
-        if (this.core.value.life) return ADOPTED;
-      }
+    if (held && held.token !== trigger && this.usable(held)) return held.token;
+    if (firstLoad && !held && !this.loaded) {
+      const shared = await this.crossTab!.ask(this.adoptTimeoutMs, startTimer);
+      if (shared && !this.abort.signal.aborted) this.adopt(shared);
+      const adopted = this.core.value.life;
+      if (adopted) return adopted.token;
     }
+    this.crossTab!.announce();
     return fromSource();
   }
 

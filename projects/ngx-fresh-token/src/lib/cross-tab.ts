@@ -68,7 +68,10 @@ export interface ɵSharedToken {
 type Message =
   | { t: 'grant'; s: number; from: string; to?: string; v: ɵSharedToken }
   | { t: 'out'; s: number; from: string; expired?: string }
-  | { t: 'hello'; s: number; from: string };
+  | { t: 'hello'; s: number; from: string }
+  // A tab took the lock and calls its source now; 'done' follows when that failed (a grant or 'out' otherwise).
+  | { t: 'busy'; s: number; from: string }
+  | { t: 'done'; s: number; from: string };
 
 function isShared(v: unknown): v is ɵSharedToken {
   const x = v as ɵSharedToken | null;
@@ -105,6 +108,9 @@ export class ɵCrossTabSync {
   private readonly channel: ɵChannel;
   private signOuts = 0;
   private waiting: ((shared: ɵSharedToken) => void) | null = null;
+  /** Another tab said it is refreshing, and its result has not arrived yet. */
+  private peerBusy = false;
+  private peerDone: (() => void) | null = null;
 
   constructor(
     private readonly apis: { locks: NonNullable<ɵCrossTabApis['locks']>; channel: NonNullable<ɵCrossTabApis['channel']> },
@@ -120,6 +126,34 @@ export class ɵCrossTabSync {
   /** Runs `refresh` while holding the browser-wide lock: one refresh at a time across tabs. */
   exclusive<T>(signal: AbortSignal, refresh: () => Promise<T>): Promise<T> {
     return this.apis.locks.request(this.lockName, { signal }, refresh);
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) for the result of a refresh another tab announced: the lock is
+   * handed over as soon as that tab has its token, possibly before its message has arrived here.
+   */
+  settle(timeoutMs: number, startTimer: (ms: number, done: () => void) => () => void): Promise<void> {
+    if (!this.peerBusy) return Promise.resolve();
+    return new Promise((resolve) => {
+      const cancel = startTimer(timeoutMs, () => finish());
+      const finish = () => {
+        this.peerDone = null;
+        this.peerBusy = false;
+        cancel();
+        resolve();
+      };
+      this.peerDone = finish;
+    });
+  }
+
+  /** Tells the other tabs this one calls its source now (it holds the lock). */
+  announce(): void {
+    this.post({ t: 'busy', s: this.signOuts, from: this.id });
+  }
+
+  /** Tells the other tabs this tab's refresh failed transiently (no token follows). */
+  publishFailed(): void {
+    this.post({ t: 'done', s: this.signOuts, from: this.id });
   }
 
   /** Tells the other tabs about a token this tab got from its source. */
@@ -149,6 +183,7 @@ export class ɵCrossTabSync {
   close(): void {
     this.channel.onmessage = null;
     this.waiting = null;
+    this.peerDone?.();
     this.channel.close();
   }
 
@@ -163,6 +198,14 @@ export class ɵCrossTabSync {
   private receive(data: unknown): void {
     const m = data as Message | null;
     if (typeof m !== 'object' || m === null || m.from === this.id || !Number.isInteger(m.s)) return;
+    if (m.t === 'busy') {
+      this.peerBusy = true;
+      return;
+    }
+    if (m.t === 'done' || m.t === 'out' || (m.t === 'grant' && m.to === undefined)) {
+      // The announced refresh is over; `finish` runs after the grant below has been adopted.
+      queueMicrotask(() => (this.peerDone ? this.peerDone() : (this.peerBusy = false)));
+    }
     if (m.t === 'out') {
       if (m.s <= this.signOuts) return; // already ended here
       this.signOuts = m.s;
