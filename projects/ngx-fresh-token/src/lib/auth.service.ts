@@ -4,8 +4,7 @@ import { toSignal } from '@angular/core/rxjs-interop';
 import { BehaviorSubject, Observable, Subject, distinctUntilChanged, map, of, shareReplay, switchMap, takeUntil } from 'rxjs';
 import { backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
-import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
-import { ɵCROSS_TAB_APIS, ɵCROSS_TAB_OPTIONS, ɵCrossTabSync, ɵSharedToken } from './cross-tab';
+import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
 import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry, validateGrant } from './refresh';
@@ -23,12 +22,6 @@ const EXPIRES_IN_TICK_MS = 1_000;
 /** How many of the session's past tokens are remembered, to tell a late 401 of this session from one sent before a sign-out. */
 const SESSION_TOKENS_KEPT = 16;
 const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
-
-/** Whether the page counts as visible for automatic refresh: `visible`, or no `visibilityState` at all. */
-function isVisible(doc: Document): boolean {
-  const v = doc.visibilityState as string | undefined;
-  return v === undefined || v === 'visible';
-}
 
 function sameState(a: TokenState, b: TokenState): boolean {
   return (
@@ -59,7 +52,8 @@ export class AuthService implements OnDestroy {
   private readonly source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
   private readonly core = new BehaviorSubject<CoreState>(SIGNED_OUT);
   private readonly events = new Subject<TokenEvent>();
-  private readonly destroyed$ = new Subject<void>();
+  /** @internal Emits once when the service is destroyed (integrations inside the core clean up on it). */
+  readonly ɵdestroyed$ = new Subject<void>();
   private inFlight: Promise<string | null> | null = null;
   /** Whether the source has been asked at least once; until then "no token" means "unknown". */
   private loaded = false;
@@ -76,15 +70,12 @@ export class AuthService implements OnDestroy {
   private failedCycles = 0;
   private stateSignal?: Signal<TokenState>;
   /** `withCrossTabSync()` where the browser supports it, else `null` (each tab on its own). */
-  private readonly crossTab: ɵCrossTabSync | null = null;
-  /** Cancels the pending automatic refresh (`withAutoRefresh()`); one timer at a time. */
-  private cancelAutoRefresh?: () => void;
-  private adoptTimeoutMs = 0;
+  private readonly crossTab: ɵCrossTabLink | null;
 
   /** The token's lifetime; replays the current state and re-emits when the status changes with time (browser only). */
   readonly state$: Observable<TokenState> = this.core.pipe(
     switchMap((core) => this.watchStatus(core)),
-    takeUntil(this.destroyed$),
+    takeUntil(this.ɵdestroyed$),
     distinctUntilChanged(sameState),
     shareReplay({ bufferSize: 1, refCount: true }),
   );
@@ -100,7 +91,7 @@ export class AuthService implements OnDestroy {
     map((core) => core.life),
     distinctUntilChanged(),
     switchMap((life) => (life && life.expiresAt !== null ? this.tickExpiresIn(life) : of(null))),
-    takeUntil(this.destroyed$),
+    takeUntil(this.ɵdestroyed$),
     distinctUntilChanged(),
   );
 
@@ -114,18 +105,9 @@ export class AuthService implements OnDestroy {
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, pass withTokenSource(...) to provideFreshToken(); a factory must return an object with getToken().' : '',
       );
     }
-    const doc = inject(DOCUMENT, { optional: true });
-    if (inject(ɵAUTO_REFRESH) && !this.isServer && doc) this.startAutoRefresh(doc);
-    const crossTab = inject(ɵCROSS_TAB_OPTIONS);
-    const { locks, channel } = inject(ɵCROSS_TAB_APIS);
-    if (crossTab && !this.isServer && locks && channel) {
-      this.crossTab = new ɵCrossTabSync({ locks, channel }, crossTab, {
-        current: () => this.shared(),
-        adopt: (shared) => this.adopt(shared),
-        endedElsewhere: (code) => this.endedElsewhere(code),
-      });
-      this.adoptTimeoutMs = crossTab.adoptTimeoutMs ?? 300;
-    }
+    // Optional features hand in their code through DI, so an app without them does not ship it.
+    this.crossTab = inject(ɵCROSS_TAB)?.(this) ?? null;
+    inject(ɵAUTO_REFRESH)?.(this);
   }
 
   /**
@@ -197,8 +179,8 @@ export class AuthService implements OnDestroy {
   ngOnDestroy(): void {
     this.destroyed = true;
     this.newEpoch();
-    this.destroyed$.next();
-    this.destroyed$.complete();
+    this.ɵdestroyed$.next();
+    this.ɵdestroyed$.complete();
     this.crossTab?.close();
     this.core.complete();
     this.events.complete();
@@ -215,39 +197,13 @@ export class AuthService implements OnDestroy {
     const left = msUntilExpiry(life, this.clock.now());
     if (left === null || left > life.refreshBufferMs) return life.token;
     if (left <= life.minValidityMs) return undefined;
-    this.refreshInBackground();
+    this.ɵrefreshInBackground();
     return life.token;
   }
 
-  /** Starts the shared refresh unless one runs or the cool-down holds; its failures go to `events$` only. */
-  private refreshInBackground(): void {
+  /** @internal Starts the shared refresh unless one runs or the cool-down holds; its failures go to `events$` only. */
+  ɵrefreshInBackground(): void {
     if (!this.inFlight && this.clock.now() >= this.coolDownUntil) this.startRefresh(true).catch(() => undefined);
-  }
-
-  /**
-   * `withAutoRefresh()`: one timer at `refreshAt` (or the cool-down's end), re-armed at every
-   * change of the token; while the page is hidden there is none, and becoming visible re-arms it
-   * (firing at once when the token is then inside the buffer).
-   */
-  private startAutoRefresh(doc: Document): void {
-    const arm = () => {
-      this.cancelAutoRefresh?.();
-      this.cancelAutoRefresh = undefined;
-      const life = this.core.value.life;
-      const at = life && refreshAt(life);
-      if (at === null || this.destroyed || !isVisible(doc)) return;
-      this.cancelAutoRefresh = ɵstartTimer(this.clock, Math.max(at, this.coolDownUntil) - this.clock.now(), () => {
-        this.cancelAutoRefresh = undefined;
-        this.refreshInBackground();
-      });
-    };
-    const sub = this.core.subscribe(arm);
-    doc.addEventListener?.('visibilitychange', arm);
-    this.destroyed$.subscribe(() => {
-      sub.unsubscribe();
-      doc.removeEventListener?.('visibilitychange', arm);
-      this.cancelAutoRefresh?.();
-    });
   }
 
   /**
@@ -302,7 +258,7 @@ export class AuthService implements OnDestroy {
     this.loaded = true;
     this.coolDownUntil = this.failedCycles = 0;
     this.hold(life, grant);
-    this.crossTab?.publish(this.shared()!);
+    this.crossTab?.publish();
   }
 
   /** Starts a new epoch: the refresh in flight is aborted and its answer, whatever it is, dropped. */
@@ -367,12 +323,12 @@ export class AuthService implements OnDestroy {
         this.loaded = true;
         this.coolDownUntil = this.failedCycles = 0;
         this.hold(life, grant);
-        this.crossTab?.publish(this.shared()!);
+        this.crossTab?.publish();
         this.events.next({ type: 'refreshed' });
         return life.token;
       });
     const trigger = this.core.value.life?.token ?? null;
-    const flight = (this.crossTab ? this.crossTab.exclusive(signal, () => this.refreshInLock(trigger, !forceRefresh, fromSource)) : fromSource())
+    const flight = (this.crossTab ? this.crossTab.exclusive(signal, trigger, !forceRefresh, fromSource) : fromSource())
       .catch((err: unknown) => {
         if (!current()) return now();
         const error = toFreshTokenError(err, this.clock.now());
@@ -401,46 +357,19 @@ export class AuthService implements OnDestroy {
     return flight;
   }
 
-  /**
-   * The refresh as the lock holder runs it: another tab may have refreshed while this one waited
-   * for the lock (its token was adopted meanwhile), and a tab that opens asks the running tabs
-   * first; only then is the source called.
-   */
-  private async refreshInLock(trigger: string | null, firstLoad: boolean, fromSource: () => Promise<string | null>): Promise<string | null> {
-    const startTimer = (ms: number, done: () => void) => ɵstartTimer(this.clock, ms, done);
-    // The previous lock holder may have its token already while its message is still on the way.
-    await this.crossTab!.settle(this.adoptTimeoutMs, startTimer);
-    const held = this.core.value.life;
-    if (held && held.token !== trigger && this.usable(held)) return held.token;
-    if (firstLoad && !held && !this.loaded) {
-      const shared = await this.crossTab!.ask(this.adoptTimeoutMs, startTimer);
-      if (shared && !this.abort.signal.aborted) this.adopt(shared);
-      const adopted = this.core.value.life;
-      if (adopted) return adopted.token;
-    }
-    this.crossTab!.announce();
-    return fromSource();
+  /** @internal What the service holds, for the optional features inside the core. */
+  get ɵheld(): { life: TokenLifetime | null; idToken: string | null; loaded: boolean; coolDownUntil: number } {
+    return { life: this.core.value.life, idToken: this.core.value.idToken, loaded: this.loaded, coolDownUntil: this.coolDownUntil };
   }
 
-  /** Whether `life` may be sent without waiting: more than its min validity left. */
-  private usable(life: TokenLifetime): boolean {
-    const left = msUntilExpiry(life, this.clock.now());
-    return left === null || left > life.minValidityMs;
+  /** @internal Emits whenever what the service holds changes. */
+  get ɵchanges(): Observable<unknown> {
+    return this.core;
   }
 
-  /** The held token as it travels to other tabs. */
-  private shared(): ɵSharedToken | null {
-    const core = this.core.value;
-    const life = core.life;
-    return life && { token: life.token, expiresAt: life.expiresAt, skewMs: life.skewMs, refreshBufferMs: life.refreshBufferMs, idToken: core.idToken };
-  }
-
-  /** Holds a token another tab got from its source, unless this tab holds the same or a later one. */
-  private adopt(shared: ɵSharedToken): void {
-    const held = this.core.value.life;
-    if (this.destroyed || held?.token === shared.token) return;
-    const localExpiry = (x: { expiresAt: number | null; skewMs: number }) => (x.expiresAt === null ? Infinity : x.expiresAt + x.skewMs);
-    if (held && localExpiry(held) > localExpiry(shared)) return;
+  /** @internal Holds a token another tab got from its source (cross-tab sync), keeping a refresh in flight here running. */
+  ɵadopt(shared: { token: string; expiresAt: number | null; skewMs: number; refreshBufferMs: number; idToken: string | null }): void {
+    if (this.destroyed) return;
     const life: TokenLifetime = {
       token: shared.token,
       expiresAt: shared.expiresAt,
@@ -449,16 +378,15 @@ export class AuthService implements OnDestroy {
       refreshBufferMs: shared.refreshBufferMs,
       minValidityMs: Math.min(this.minValidityMs, shared.refreshBufferMs),
     };
-    if ((msUntilExpiry(life, this.clock.now()) ?? 1) <= 0) return;
     this.loaded = true;
     this.coolDownUntil = this.failedCycles = 0;
-    this.hold(life, { accessToken: shared.token, idToken: shared.idToken ?? undefined });
+    this.hold(life, { accessToken: life.token, idToken: shared.idToken ?? undefined });
     this.core.next({ ...this.core.value, refreshing: this.inFlight !== null });
     this.events.next({ type: 'refreshed', adopted: true });
   }
 
-  /** Another tab signed out or saw the session expire: end it here, without calling the source. */
-  private endedElsewhere(expiredCode: string | undefined): void {
+  /** @internal Another tab signed out or saw the session expire (`expiredCode`): end it here, without calling the source. */
+  ɵendedElsewhere(expiredCode: string | undefined): void {
     if (this.destroyed) return;
     this.newEpoch();
     const hadToken = this.core.value.life !== null;

@@ -1,6 +1,7 @@
 import { InjectionToken } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
+import type { AuthService } from './auth.service';
 import type { TokenSource } from './token';
 import type { UrlMatcher } from './url-matcher';
 
@@ -26,10 +27,29 @@ export const ɵMIN_VALIDITY_MS = new InjectionToken<number | null>((typeof ngDev
   factory: () => null,
 });
 
-/** Whether `withAutoRefresh()` is on. */
-export const ɵAUTO_REFRESH = new InjectionToken<boolean>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTO_REFRESH' : '', {
+/** `withAutoRefresh()`: starts automatic refresh for a service; `null` when off (or on the server). */
+export const ɵAUTO_REFRESH = new InjectionToken<((auth: AuthService) => void) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTO_REFRESH' : '', {
   providedIn: 'root',
-  factory: () => false,
+  factory: () => null,
+});
+
+/** What the service asks of cross-tab sync (`withCrossTabSync()`). */
+export interface ɵCrossTabLink {
+  /** Runs `fromSource` under the browser-wide lock, unless another tab's token makes it unnecessary. */
+  exclusive(signal: AbortSignal, trigger: string | null, firstLoad: boolean, fromSource: () => Promise<string | null>): Promise<string | null>;
+  /** Tells the other tabs about the token the service now holds. */
+  publish(): void;
+  /** Tells the other tabs the session ended here (with the error code when it expired). */
+  publishEnd(expiredCode?: string): void;
+  /** Tells the other tabs this tab's refresh failed transiently. */
+  publishFailed(): void;
+  close(): void;
+}
+
+/** `withCrossTabSync()`: links a service to the other tabs; `null` when off, on the server or without the browser APIs. */
+export const ɵCROSS_TAB = new InjectionToken<((auth: AuthService) => ɵCrossTabLink) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'CROSS_TAB' : '', {
+  providedIn: 'root',
+  factory: () => null,
 });
 
 /** URL matchers set by `withAuthorizedUrls()`; `null` means same-origin only. */

@@ -1,4 +1,9 @@
-import { InjectionToken } from '@angular/core';
+import { isPlatformServer } from '@angular/common';
+import { InjectionToken, PLATFORM_ID, inject } from '@angular/core';
+import type { AuthService } from './auth.service';
+import { FRESH_TOKEN_CLOCK, FreshTokenClock, ɵstartTimer } from './clock';
+import type { ɵCrossTabLink } from './config';
+import { msUntilExpiry } from './lifetime';
 
 /**
  * Options of `withCrossTabSync()`.
@@ -45,12 +50,6 @@ export const ɵCROSS_TAB_APIS = new InjectionToken<ɵCrossTabApis>((typeof ngDev
   },
 });
 
-/** Options set by `withCrossTabSync()`; `null` when it is off. */
-export const ɵCROSS_TAB_OPTIONS = new InjectionToken<CrossTabSyncOptions | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'CROSS_TAB_OPTIONS' : '', {
-  providedIn: 'root',
-  factory: () => null,
-});
-
 /**
  * A token as it travels between tabs: what the receiving tab needs to hold it exactly as the
  * sender does (same device, same clock), so nothing is decoded or re-estimated on arrival.
@@ -87,22 +86,12 @@ function isShared(v: unknown): v is ɵSharedToken {
   );
 }
 
-/** What the service lets cross-tab sync do to it. */
-export interface ɵCrossTabHost {
-  /** The token this tab holds, to answer a tab that opens. */
-  current(): ɵSharedToken | null;
-  /** Another tab refreshed: hold its token without calling the source. */
-  adopt(shared: ɵSharedToken): void;
-  /** Another tab signed out (or its session expired, with the error code): end the session here too. */
-  endedElsewhere(expiredCode: string | undefined): void;
-}
-
 /**
  * Cross-tab coordination for one `AuthService`: refreshes run under a Web Lock, and a
  * BroadcastChannel carries new tokens and sign-outs to the other tabs of the same origin.
  * Created only where both APIs exist; elsewhere the service works per tab, as without it.
  */
-export class ɵCrossTabSync {
+export class ɵCrossTabSync implements ɵCrossTabLink {
   private readonly id = Math.random().toString(36).slice(2);
   private readonly lockName: string;
   private readonly channel: ɵChannel;
@@ -112,30 +101,57 @@ export class ɵCrossTabSync {
   private peerBusy = false;
   private peerDone: (() => void) | null = null;
 
+  private readonly adoptTimeoutMs: number;
+  private readonly startTimer: (ms: number, done: () => void) => () => void;
+
   constructor(
     private readonly apis: { locks: NonNullable<ɵCrossTabApis['locks']>; channel: NonNullable<ɵCrossTabApis['channel']> },
     options: CrossTabSyncOptions,
-    private readonly host: ɵCrossTabHost,
+    private readonly auth: AuthService,
+    private readonly clock: FreshTokenClock,
   ) {
+    this.adoptTimeoutMs = options.adoptTimeoutMs ?? 300;
+    this.startTimer = (ms, done) => ɵstartTimer(clock, ms, done);
     const name = `ngx-fresh-token:${options.name ?? 'default'}`;
     this.lockName = name;
     this.channel = apis.channel(name);
     this.channel.onmessage = (event) => this.receive(event.data);
   }
 
-  /** Runs `refresh` while holding the browser-wide lock: one refresh at a time across tabs. */
-  exclusive<T>(signal: AbortSignal, refresh: () => Promise<T>): Promise<T> {
-    return this.apis.locks.request(this.lockName, { signal }, refresh);
+  /**
+   * Runs the refresh while holding the browser-wide lock: one at a time across tabs. Inside the
+   * lock it first waits for a refresh another tab announced, then re-checks: a token other than
+   * `trigger` with more than its min validity left (adopted meanwhile) is used as is; a first load
+   * asks the running tabs; only then is the source called, announced to the others.
+   */
+  exclusive(signal: AbortSignal, trigger: string | null, firstLoad: boolean, fromSource: () => Promise<string | null>): Promise<string | null> {
+    return this.apis.locks.request(this.lockName, { signal }, async () => {
+      // The previous lock holder may have its token already while its message is still on the way.
+      await this.settle();
+      const held = this.auth.ɵheld;
+      if (held.life && held.life.token !== trigger) {
+        const left = msUntilExpiry(held.life, this.clock.now());
+        if (left === null || left > held.life.minValidityMs) return held.life.token;
+      }
+      if (firstLoad && !held.life && !held.loaded) {
+        const shared = await this.ask();
+        if (shared && !signal.aborted) this.adopt(shared);
+        const adopted = this.auth.ɵheld.life;
+        if (adopted) return adopted.token;
+      }
+      this.post({ t: 'busy', s: this.signOuts, from: this.id });
+      return fromSource();
+    });
   }
 
   /**
    * Waits (at most `timeoutMs`) for the result of a refresh another tab announced: the lock is
    * handed over as soon as that tab has its token, possibly before its message has arrived here.
    */
-  settle(timeoutMs: number, startTimer: (ms: number, done: () => void) => () => void): Promise<void> {
+  private settle(): Promise<void> {
     if (!this.peerBusy) return Promise.resolve();
     return new Promise((resolve) => {
-      const cancel = startTimer(timeoutMs, () => finish());
+      const cancel = this.startTimer(this.adoptTimeoutMs, () => finish());
       const finish = () => {
         this.peerDone = null;
         this.peerBusy = false;
@@ -146,19 +162,15 @@ export class ɵCrossTabSync {
     });
   }
 
-  /** Tells the other tabs this one calls its source now (it holds the lock). */
-  announce(): void {
-    this.post({ t: 'busy', s: this.signOuts, from: this.id });
-  }
-
   /** Tells the other tabs this tab's refresh failed transiently (no token follows). */
   publishFailed(): void {
     this.post({ t: 'done', s: this.signOuts, from: this.id });
   }
 
-  /** Tells the other tabs about a token this tab got from its source. */
-  publish(shared: ɵSharedToken): void {
-    this.post({ t: 'grant', s: this.signOuts, from: this.id, v: shared });
+  /** Tells the other tabs about the token this tab now holds (from its source, or a sign-in). */
+  publish(): void {
+    const shared = this.current();
+    if (shared) this.post({ t: 'grant', s: this.signOuts, from: this.id, v: shared });
   }
 
   /** Tells the other tabs the session ended here (sign-out, or expiry with its error code). */
@@ -166,10 +178,10 @@ export class ɵCrossTabSync {
     this.post({ t: 'out', s: ++this.signOuts, from: this.id, expired: expiredCode });
   }
 
-  /** Asks the running tabs for their token; resolves it, or `null` after `timeoutMs` without an answer. */
-  ask(timeoutMs: number, startTimer: (ms: number, done: () => void) => () => void): Promise<ɵSharedToken | null> {
+  /** Asks the running tabs for their token; resolves it, or `null` after the adopt timeout without an answer. */
+  private ask(): Promise<ɵSharedToken | null> {
     return new Promise((resolve) => {
-      const cancel = startTimer(timeoutMs, () => finish(null));
+      const cancel = this.startTimer(this.adoptTimeoutMs, () => finish(null));
       const finish = (shared: ɵSharedToken | null) => {
         this.waiting = null;
         cancel();
@@ -209,16 +221,43 @@ export class ɵCrossTabSync {
     if (m.t === 'out') {
       if (m.s <= this.signOuts) return; // already ended here
       this.signOuts = m.s;
-      this.host.endedElsewhere(typeof m.expired === 'string' ? m.expired : undefined);
+      this.auth.ɵendedElsewhere(typeof m.expired === 'string' ? m.expired : undefined);
     } else if (m.t === 'hello') {
-      const current = this.host.current();
+      const current = this.current();
       this.signOuts = Math.max(this.signOuts, m.s);
       if (current) this.post({ t: 'grant', s: this.signOuts, from: this.id, to: m.from, v: current });
     } else if (m.t === 'grant' && isShared(m.v) && (m.to === undefined || m.to === this.id)) {
       if (m.s < this.signOuts) return; // from before a sign-out this tab has seen
       this.signOuts = m.s;
       if (this.waiting) this.waiting(m.v);
-      else this.host.adopt(m.v);
+      else this.adopt(m.v);
     }
   }
+
+  /** The held token as it travels to other tabs. */
+  private current(): ɵSharedToken | null {
+    const { life, idToken } = this.auth.ɵheld;
+    return life && { token: life.token, expiresAt: life.expiresAt, skewMs: life.skewMs, refreshBufferMs: life.refreshBufferMs, idToken };
+  }
+
+  /** Holds another tab's token, unless this tab holds the same, a later one, or it has expired. */
+  private adopt(shared: ɵSharedToken): void {
+    const held = this.auth.ɵheld.life;
+    const localExpiry = (x: { expiresAt: number | null; skewMs: number }) => (x.expiresAt === null ? Infinity : x.expiresAt + x.skewMs);
+    if (held?.token === shared.token || (held && localExpiry(held) > localExpiry(shared)) || localExpiry(shared) <= this.clock.now()) return;
+    this.auth.ɵadopt(shared);
+  }
+}
+
+/**
+ * The code behind `withCrossTabSync()`, handed to the service through DI (apps without the feature
+ * do not ship it); `null` on the server and where Web Locks or BroadcastChannel are missing.
+ */
+export function ɵcrossTabFactory(options: CrossTabSyncOptions): () => ((auth: AuthService) => ɵCrossTabLink) | null {
+  return () => {
+    const { locks, channel } = inject(ɵCROSS_TAB_APIS);
+    const clock = inject(FRESH_TOKEN_CLOCK);
+    if (isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown') || !locks || !channel) return null;
+    return (auth) => new ɵCrossTabSync({ locks, channel }, options, auth, clock);
+  };
 }

@@ -2,8 +2,9 @@ import { EnvironmentProviders, makeEnvironmentProviders, Provider, ValueProvider
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
 import { AuthService } from './auth.service';
 import { ɵFreshTokenRequestPolicy } from './request-policy';
-import { CrossTabSyncOptions, ɵCROSS_TAB_OPTIONS } from './cross-tab';
-import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, FRESH_TOKEN_REFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
+import { CrossTabSyncOptions, ɵcrossTabFactory } from './cross-tab';
+import { ɵautoRefreshFactory } from './auto-refresh';
+import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, FRESH_TOKEN_REFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import type { TokenSource } from './token';
@@ -151,7 +152,7 @@ export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshToken
  * provideFreshToken(withTokenSource(source), withAutoRefresh())
  */
 export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKind.AutoRefresh> {
-  return feature(FreshTokenFeatureKind.AutoRefresh, [{ provide: ɵAUTO_REFRESH, useValue: true }]);
+  return feature(FreshTokenFeatureKind.AutoRefresh, [{ provide: ɵAUTO_REFRESH, useFactory: ɵautoRefreshFactory }]);
 }
 
 /**
@@ -169,7 +170,7 @@ export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenF
   if ((name !== undefined && (typeof name !== 'string' || name === '')) || (adoptTimeoutMs !== undefined && !(Number.isFinite(adoptTimeoutMs) && adoptTimeoutMs >= 0))) {
     throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
   }
-  return feature(FreshTokenFeatureKind.CrossTabSync, [{ provide: ɵCROSS_TAB_OPTIONS, useValue: { ...options } }]);
+  return feature(FreshTokenFeatureKind.CrossTabSync, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
 }
 
 /**

@@ -1,0 +1,44 @@
+import { DOCUMENT, isPlatformServer } from '@angular/common';
+import { PLATFORM_ID, inject } from '@angular/core';
+import type { AuthService } from './auth.service';
+import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
+import { refreshAt } from './lifetime';
+
+/** Whether the page counts as visible: `visible`, or no `visibilityState` at all (`hidden`/`prerender` are not). */
+function isVisible(doc: Document): boolean {
+  const v = doc.visibilityState as string | undefined;
+  return v === undefined || v === 'visible';
+}
+
+/**
+ * The code behind `withAutoRefresh()`, handed to the service through DI so that apps without the
+ * feature do not ship it: one timer at `refreshAt` (or the cool-down's end), re-armed at every
+ * change of what the service holds; none while the page is hidden, and becoming visible re-arms it
+ * (firing at once when the token is then inside the buffer or expired). Never on the server.
+ */
+export function ɵautoRefreshFactory(): ((auth: AuthService) => void) | null {
+  const doc = inject(DOCUMENT, { optional: true });
+  const clock = inject(FRESH_TOKEN_CLOCK);
+  if (!doc || isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown')) return null;
+  return (auth) => {
+    let cancel: (() => void) | undefined;
+    const arm = () => {
+      cancel?.();
+      cancel = undefined;
+      const { life, coolDownUntil } = auth.ɵheld;
+      const at = life && refreshAt(life);
+      if (at === null || !isVisible(doc)) return;
+      cancel = ɵstartTimer(clock, Math.max(at, coolDownUntil) - clock.now(), () => {
+        cancel = undefined;
+        auth.ɵrefreshInBackground();
+      });
+    };
+    const sub = auth.ɵchanges.subscribe(arm);
+    doc.addEventListener?.('visibilitychange', arm);
+    auth.ɵdestroyed$.subscribe(() => {
+      sub.unsubscribe();
+      doc.removeEventListener?.('visibilitychange', arm);
+      cancel?.();
+    });
+  };
+}
