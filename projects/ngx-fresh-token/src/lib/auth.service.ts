@@ -1,11 +1,10 @@
-import { DOCUMENT, isPlatformServer } from '@angular/common';
-import { Injectable, Injector, OnDestroy, PLATFORM_ID, Signal, inject, untracked } from '@angular/core';
-import { toSignal } from '@angular/core/rxjs-interop';
-import { BehaviorSubject, Observable, Subject, distinctUntilChanged, map, of, shareReplay, switchMap, takeUntil } from 'rxjs';
+import { isPlatformServer } from '@angular/common';
+import { Injectable, OnDestroy, PLATFORM_ID, Signal, inject, signal, untracked } from '@angular/core';
+import { BehaviorSubject, Observable, Subject, Subscriber, Subscription, distinctUntilChanged, map, of, switchMap } from 'rxjs';
 import { backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
 import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
-import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
+import { FreshTokenError, toFreshTokenError } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry, validateGrant } from './refresh';
 import type { TokenEvent, TokenGrant, TokenState } from './token';
@@ -24,9 +23,7 @@ const SESSION_TOKENS_KEPT = 16;
 const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
 
 function sameState(a: TokenState, b: TokenState): boolean {
-  return (
-    a.status === b.status && a.token === b.token && a.expiresAt === b.expiresAt && a.refreshing === b.refreshing && a.error === b.error
-  );
+  return a.status === b.status && a.token === b.token && a.expiresAt === b.expiresAt && a.refreshing === b.refreshing && a.error === b.error;
 }
 
 /**
@@ -42,71 +39,100 @@ function sameState(a: TokenState, b: TokenState): boolean {
  */
 @Injectable()
 export class AuthService implements OnDestroy {
-  private readonly clock = inject(FRESH_TOKEN_CLOCK);
-  private readonly bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
-  private readonly minValidityMs = inject(ɵMIN_VALIDITY_MS) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.bufferMs);
-  private readonly retryPolicy = inject(ɵREFRESH_RETRY);
-  private readonly injector = inject(Injector);
+  // `#` members: private at run time too, and shorter once minified.
+  readonly #clock = inject(FRESH_TOKEN_CLOCK);
+  readonly #bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
+  readonly #minValidityMs = inject(ɵMIN_VALIDITY_MS) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.#bufferMs);
+  readonly #retryPolicy = inject(ɵREFRESH_RETRY);
   // Without a platform (a plain Node script) there is no SSR render to hold up.
-  private readonly isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
-  private readonly source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
-  private readonly core = new BehaviorSubject<CoreState>(SIGNED_OUT);
-  private readonly events = new Subject<TokenEvent>();
-  /** @internal Emits once when the service is destroyed (integrations inside the core clean up on it). */
-  readonly ɵdestroyed$ = new Subject<void>();
-  private inFlight: Promise<string | null> | null = null;
+  readonly #isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
+  readonly #source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
+  readonly #core = new BehaviorSubject<CoreState>(SIGNED_OUT);
+  readonly #events = new Subject<TokenEvent>();
+  /** Subscribers of the timed streams, completed on destroy. */
+  readonly #timed = new Set<Subscriber<unknown>>();
+  #inFlight: Promise<string | null> | null = null;
   /** Whether the source has been asked at least once; until then "no token" means "unknown". */
-  private loaded = false;
-  private destroyed = false;
+  #loaded = false;
+  #destroyed = false;
   /** Bumped by signOut(), setGrant() and destroy so that answers to requests made before are dropped. */
-  private epoch = 0;
+  #epoch = 0;
   /** Aborts the refresh of the current epoch: no further source call, no timer left behind. */
-  private abort = new AbortController();
+  #abort = new AbortController();
   /** Tokens held since the last sign-out (bounded): a 401 for any other token was sent before it. */
-  private readonly sessionTokens = new Set<string>();
+  readonly #sessionTokens = new Set<string>();
   /** No source call before this time (epoch ms), except an explicit refresh(): set by failed cycles and Retry-After. */
-  private coolDownUntil = 0;
+  #coolDownUntil = 0;
   /** Failed refresh cycles in a row; each one lengthens the cool-down along the backoff curve. */
-  private failedCycles = 0;
-  private stateSignal?: Signal<TokenState>;
+  #failedCycles = 0;
+  #state?: Signal<TokenState>;
+  /** The one status watch that every `state$` subscriber shares (replaying its latest state), while any is subscribed. */
+  #shared?: { subject: BehaviorSubject<TokenState>; source: Subscription; count: number };
   /** `withCrossTabSync()` where the browser supports it, else `null` (each tab on its own). */
-  private readonly crossTab: ɵCrossTabLink | null;
+  readonly #crossTab: ɵCrossTabLink | null;
+
+  /** @internal Emits once when the service is destroyed (the optional features inside the core clean up on it). */
+  readonly ɵdestroyed$ = new Subject<void>();
 
   /** The token's lifetime; replays the current state and re-emits when the status changes with time (browser only). */
-  readonly state$: Observable<TokenState> = this.core.pipe(
-    switchMap((core) => this.watchStatus(core)),
-    takeUntil(this.ɵdestroyed$),
-    distinctUntilChanged(sameState),
-    shareReplay({ bufferSize: 1, refCount: true }),
-  );
+  readonly state$: Observable<TokenState> = new Observable<TokenState>((subscriber) => {
+    // Shared by hand rather than with shareReplay, which would add its RxJS machinery to every app.
+    let shared = this.#shared;
+    if (!shared) {
+      const subject = new BehaviorSubject<TokenState>(null!); // set synchronously by the first emission
+      shared = this.#shared = { subject, count: 0, source: Subscription.EMPTY };
+      shared.source = this.#core
+        .pipe(
+          switchMap((core) => this.#scheduled((now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)])),
+          distinctUntilChanged(sameState),
+        )
+        .subscribe(subject);
+    }
+    const own = shared;
+    own.count++;
+    const inner = own.subject.subscribe(subscriber);
+    return () => {
+      inner.unsubscribe();
+      if (--own.count === 0 && this.#shared === own) {
+        own.source.unsubscribe();
+        this.#shared = undefined;
+      }
+    };
+  });
 
   /** The current access token, or `null` when signed out; emits when it changes. */
-  readonly token$: Observable<string | null> = this.core.pipe(
+  readonly token$: Observable<string | null> = this.#core.pipe(
     map((core) => core.life?.token ?? null),
     distinctUntilChanged(),
   );
 
   /** Milliseconds until the token expires (0 once expired), ticking about once a second while subscribed; `null` without an expiry. */
-  readonly expiresIn$: Observable<number | null> = this.core.pipe(
+  readonly expiresIn$: Observable<number | null> = this.#core.pipe(
     map((core) => core.life),
     distinctUntilChanged(),
-    switchMap((life) => (life && life.expiresAt !== null ? this.tickExpiresIn(life) : of(null))),
-    takeUntil(this.ɵdestroyed$),
+    switchMap((life) =>
+      life && life.expiresAt !== null
+        ? this.#scheduled((now) => {
+            const left = Math.max(0, msUntilExpiry(life, now)!);
+            return [left, left === 0 ? null : Math.min(EXPIRES_IN_TICK_MS, left)];
+          })
+        : of(null),
+    ),
     distinctUntilChanged(),
   );
 
   /** Refreshes, failures, 401s and sign-outs as they happen (no replay). */
-  readonly events$: Observable<TokenEvent> = this.events.asObservable();
+  readonly events$: Observable<TokenEvent> = this.#events.asObservable();
 
   constructor() {
-    if (!this.source || typeof this.source.getToken !== 'function') {
+    if (!this.#source || typeof this.#source.getToken !== 'function') {
       throw new FreshTokenError(
-        FreshTokenErrorCode.NoTokenSource,
+        'NFT101',
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, pass withTokenSource(...) to provideFreshToken(); a factory must return an object with getToken().' : '',
       );
     }
     // Optional features hand in their code through DI, so an app without them does not ship it.
-    this.crossTab = inject(ɵCROSS_TAB)?.(this) ?? null;
+    this.#crossTab = inject(ɵCROSS_TAB)?.(this) ?? null;
     inject(ɵAUTO_REFRESH)?.(this);
   }
 
@@ -115,23 +141,27 @@ export class AuthService implements OnDestroy {
    * Safe to read first anywhere, a template or a `computed()` included.
    */
   get state(): Signal<TokenState> {
-    // toSignal() may not run inside a reactive context (NG0602); its subscription belongs to the service anyway.
-    return (this.stateSignal ??= untracked(() => toSignal(this.state$, { requireSync: true, injector: this.injector })));
+    if (!this.#state) {
+      const state = signal<TokenState>(null!); // set synchronously: state$ replays at once
+      // Not tracked by whatever reactive context reads it first; the subscription lives as long as the service.
+      untracked(() => this.state$.subscribe((value) => state.set(value)));
+      this.#state = state.asReadonly();
+    }
+    return this.#state;
   }
 
   /** The OpenID Connect ID token from the last grant, if the source supplied one. */
   get idToken(): string | null {
-    return this.core.value.idToken;
+    return this.#core.value.idToken;
   }
 
   /**
    * Returns a token that may be sent: from memory when it is fresh (no I/O, no decoding); at once
    * when it is inside the buffer but still has more than the min validity left, while one shared
    * refresh runs in the background; after the shared refresh when less is left or it has expired;
-   * `null` when signed out. When a refresh fails
-   * transiently, or during the cool-down after one, the current token is returned while it has
-   * not expired; once it has, the call rejects with `NFT201` (with `retryAfterMs`) without
-   * calling the source.
+   * `null` when signed out. When a refresh fails transiently, or during the cool-down after one,
+   * the current token is returned while it has not expired; once it has, the call rejects with
+   * `NFT201` (with `retryAfterMs`) without calling the source.
    *
    * @example
    * const token = await auth.getValidToken();
@@ -139,9 +169,9 @@ export class AuthService implements OnDestroy {
   getValidToken(): Promise<string | null> {
     const peeked = this.ɵpeek();
     if (peeked !== undefined) return Promise.resolve(peeked);
-    return this.startRefresh(this.core.value.life !== null).catch((err: FreshTokenError) => {
-      const life = this.core.value.life;
-      if (err.transient && life && (msUntilExpiry(life, this.clock.now()) ?? 1) > 0) return life.token;
+    return this.#startRefresh(this.#core.value.life !== null).catch((err: FreshTokenError) => {
+      const life = this.#core.value.life;
+      if (err.transient && life && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) return life.token;
       throw err;
     });
   }
@@ -156,34 +186,36 @@ export class AuthService implements OnDestroy {
    * await auth.refresh();
    */
   refresh(): Promise<string | null> {
-    return this.startRefresh(true, true);
+    return this.#startRefresh(true, true);
   }
 
   /**
    * Signs out: forgets the token, stops any refresh in flight (its answer is dropped), calls
    * `TokenSource.signOut()` and emits a `signed-out` event. Final for everything started before
-   * it: no answer, 401 or refresh from before may put a token back.
+   * it: no answer, 401 or refresh from before may put a token back. With `withCrossTabSync()`
+   * every tab signs out.
    *
    * @example
    * await auth.signOut();
    */
   async signOut(): Promise<void> {
-    this.newEpoch();
-    this.endSession(SIGNED_OUT);
-    this.crossTab?.publishEnd();
-    await this.signOutAtSource();
-    if (!this.destroyed) this.events.next({ type: 'signed-out' });
+    this.#newEpoch();
+    this.#endSession(SIGNED_OUT);
+    this.#crossTab?.publishEnd();
+    await this.#signOutAtSource();
+    if (!this.#destroyed) this.#events.next({ type: 'signed-out' });
   }
 
   /** Stops everything: no further source call, every timer cleared, all streams complete. */
   ngOnDestroy(): void {
-    this.destroyed = true;
-    this.newEpoch();
+    this.#destroyed = true;
+    this.#newEpoch();
     this.ɵdestroyed$.next();
     this.ɵdestroyed$.complete();
-    this.crossTab?.close();
-    this.core.complete();
-    this.events.complete();
+    this.#crossTab?.close();
+    this.#core.complete();
+    for (const subscriber of this.#timed) subscriber.complete();
+    this.#events.complete();
   }
 
   /**
@@ -191,10 +223,10 @@ export class AuthService implements OnDestroy {
    * the buffer), `null` if signed out, `undefined` if callers must wait for a refresh first.
    */
   ɵpeek(): string | null | undefined {
-    const life = this.core.value.life;
+    const life = this.#core.value.life;
     // Signed out, unless a load is in flight (a sign-in): then callers wait for it.
-    if (!life) return this.loaded && !this.inFlight ? null : undefined;
-    const left = msUntilExpiry(life, this.clock.now());
+    if (!life) return this.#loaded && !this.#inFlight ? null : undefined;
+    const left = msUntilExpiry(life, this.#clock.now());
     if (left === null || left > life.refreshBufferMs) return life.token;
     if (left <= life.minValidityMs) return undefined;
     this.ɵrefreshInBackground();
@@ -203,7 +235,7 @@ export class AuthService implements OnDestroy {
 
   /** @internal Starts the shared refresh unless one runs or the cool-down holds; its failures go to `events$` only. */
   ɵrefreshInBackground(): void {
-    if (!this.inFlight && this.clock.now() >= this.coolDownUntil) this.startRefresh(true).catch(() => undefined);
+    if (!this.#inFlight && this.#clock.now() >= this.#coolDownUntil) this.#startRefresh(true).catch(() => undefined);
   }
 
   /**
@@ -222,12 +254,12 @@ export class AuthService implements OnDestroy {
    */
   tokenAfterUnauthorized(sentToken: string): Promise<string | null> {
     // A token from before a sign-out (or a session end): that session is over, the 401 stands.
-    if (!this.sessionTokens.has(sentToken)) return Promise.resolve(null);
-    const life = this.core.value.life;
-    if (life && life.token !== sentToken && !this.inFlight && (msUntilExpiry(life, this.clock.now()) ?? 1) > 0) {
+    if (!this.#sessionTokens.has(sentToken)) return Promise.resolve(null);
+    const life = this.#core.value.life;
+    if (life && life.token !== sentToken && !this.#inFlight && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) {
       return Promise.resolve(life.token);
     }
-    return this.startRefresh(true);
+    return this.#startRefresh(true);
   }
 
   /**
@@ -237,178 +269,164 @@ export class AuthService implements OnDestroy {
    * if (retryResponse.status === 401) auth.reportUnauthorized();
    */
   reportUnauthorized(): void {
-    if (!this.destroyed) this.events.next({ type: 'unauthorized' });
+    if (!this.#destroyed) this.#events.next({ type: 'unauthorized' });
   }
 
   /**
    * Puts a grant in place as if the source had returned it — a sign-in response that already
    * holds an access token, or a test — or signs out locally with `null` (without calling
    * `TokenSource.signOut()`). Drops any refresh in flight. Throws `NFT203`/`NFT204`/`NFT205`
-   * for a grant the source could not have returned either.
+   * for a grant the source could not have returned either. With `withCrossTabSync()` the other
+   * tabs take the grant too.
    *
    * @example
    * auth.setGrant({ accessToken: loginResponse.access_token, expiresAt: Date.now() + loginResponse.expires_in * 1000 });
    */
   setGrant(grant: TokenGrant | null): void {
     validateGrant(grant);
-    if (this.destroyed) return;
-    this.newEpoch();
-    if (!grant) return this.endSession(SIGNED_OUT);
-    const life = resolveLifetime(grant, this.clock.now(), this.bufferMs, false, this.minValidityMs);
-    this.loaded = true;
-    this.coolDownUntil = this.failedCycles = 0;
-    this.hold(life, grant);
-    this.crossTab?.publish();
+    if (this.#destroyed) return;
+    this.#newEpoch();
+    if (!grant) return this.#endSession(SIGNED_OUT);
+    this.#hold(resolveLifetime(grant, this.#clock.now(), this.#bufferMs, false, this.#minValidityMs), grant.idToken ?? null);
+    this.#crossTab?.publish();
+  }
+
+  /** @internal What the service holds, for the optional features inside the core. */
+  get ɵheld(): { life: TokenLifetime | null; idToken: string | null; loaded: boolean; coolDownUntil: number } {
+    const core = this.#core.value;
+    return { life: core.life, idToken: core.idToken, loaded: this.#loaded, coolDownUntil: this.#coolDownUntil };
+  }
+
+  /** @internal Emits whenever what the service holds changes. */
+  get ɵchanges(): Observable<unknown> {
+    return this.#core;
+  }
+
+  /** @internal Holds a token another tab got from its source (cross-tab sync), keeping a refresh in flight here running. */
+  ɵadopt(life: TokenLifetime, idToken: string | null): void {
+    if (this.#destroyed) return;
+    this.#hold(life, idToken, this.#inFlight !== null);
+    this.#events.next({ type: 'refreshed', adopted: true });
+  }
+
+  /**
+   * @internal Ends the session without calling the source (another tab signed out, or saw it
+   * expire with `error`): signed out, with a `session-expired` or `signed-out` event.
+   */
+  ɵend(error?: FreshTokenError): void {
+    if (this.#destroyed) return;
+    this.#newEpoch();
+    const hadToken = this.#core.value.life !== null;
+    this.#endSession(error ? { ...SIGNED_OUT, error } : SIGNED_OUT);
+    if (error) this.#events.next({ type: 'session-expired', error });
+    else if (hadToken) this.#events.next({ type: 'signed-out' });
   }
 
   /** Starts a new epoch: the refresh in flight is aborted and its answer, whatever it is, dropped. */
-  private newEpoch(): void {
-    this.epoch++;
-    this.abort.abort(new FreshTokenError(FreshTokenErrorCode.RefreshFailed, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The refresh was cancelled by a sign-out.' : '', { transient: true }));
-    this.abort = new AbortController();
-    this.inFlight = null;
+  #newEpoch(): void {
+    this.#epoch++;
+    this.#abort.abort(new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The refresh was cancelled by a sign-out.' : '', { transient: true }));
+    this.#abort = new AbortController();
+    this.#inFlight = null;
   }
 
   /** Forgets the session: no token, no cool-down, and no 401 of its requests will be retried. */
-  private endSession(state: CoreState): void {
-    this.loaded = true;
-    this.sessionTokens.clear();
-    this.coolDownUntil = this.failedCycles = 0;
-    if (!this.destroyed) this.core.next(state);
+  #endSession(state: CoreState): void {
+    this.#loaded = true;
+    this.#sessionTokens.clear();
+    this.#coolDownUntil = this.#failedCycles = 0;
+    if (!this.#destroyed) this.#core.next(state);
   }
 
-  private hold(life: TokenLifetime, grant: TokenGrant): void {
-    this.sessionTokens.delete(life.token);
-    this.sessionTokens.add(life.token);
-    if (this.sessionTokens.size > SESSION_TOKENS_KEPT) this.sessionTokens.delete(this.sessionTokens.values().next().value!);
-    this.core.next({ life, idToken: grant.idToken ?? null, refreshing: false, error: null });
+  /** Holds a new token: loaded, no cool-down, remembered as one of this session's. */
+  #hold(life: TokenLifetime, idToken: string | null, refreshing = false): void {
+    this.#loaded = true;
+    this.#coolDownUntil = this.#failedCycles = 0;
+    const tokens = this.#sessionTokens;
+    tokens.delete(life.token);
+    tokens.add(life.token);
+    if (tokens.size > SESSION_TOKENS_KEPT) tokens.delete(tokens.values().next().value!);
+    this.#core.next({ life, idToken, refreshing, error: null });
   }
 
   /**
    * One shared refresh. Outside an explicit `refresh()` (`explicit`), a cool-down after a failed
    * cycle or a `Retry-After` makes it fail fast with `NFT201` and `retryAfterMs`, calling nothing.
    */
-  private startRefresh(forceRefresh: boolean, explicit = false): Promise<string | null> {
-    if (this.inFlight) return this.inFlight;
-    if (this.destroyed) return Promise.resolve(null);
-    const waitMs = this.coolDownUntil - this.clock.now();
+  #startRefresh(forceRefresh: boolean, explicit = false): Promise<string | null> {
+    if (this.#inFlight) return this.#inFlight;
+    if (this.#destroyed) return Promise.resolve(null);
+    const waitMs = this.#coolDownUntil - this.#clock.now();
     if (!explicit && waitMs > 0) {
       return Promise.reject(
         new FreshTokenError(
-          FreshTokenErrorCode.RefreshFailed,
+          'NFT201',
           (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source failed recently; the next refresh may start in ${Math.ceil(waitMs)} ms.` : '',
           { transient: true, retryAfterMs: waitMs },
         ),
       );
     }
-    const epoch = this.epoch;
-    const current = () => epoch === this.epoch;
+    const epoch = this.#epoch;
+    const current = () => epoch === this.#epoch;
     // Whatever a dropped refresh brings, callers get what the service holds now (null after a sign-out).
-    const now = () => this.core.value.life?.token ?? null;
-    this.core.next({ ...this.core.value, refreshing: true });
-    const signal = this.abort.signal;
+    const now = () => this.#core.value.life?.token ?? null;
+    const crossTab = this.#crossTab;
+    this.#core.next({ ...this.#core.value, refreshing: true });
+    const signal = this.#abort.signal;
     // Fetch and hold the new token in one step, so that under the cross-tab lock the other tabs
     // hear of it before the next lock holder looks.
     const fromSource = () =>
-      fetchWithRetry(this.source!, forceRefresh, this.retryPolicy, this.clock, signal).then((grant) => {
+      fetchWithRetry(this.#source!, forceRefresh, this.#retryPolicy, this.#clock, signal).then((grant) => {
         if (!current()) return now();
         if (!grant) {
-          const hadToken = this.core.value.life !== null;
-          this.endSession(SIGNED_OUT);
-          this.crossTab?.publishEnd();
-          if (hadToken) this.events.next({ type: 'signed-out' });
+          this.ɵend();
+          crossTab?.publishEnd();
           return null;
         }
-        const life = resolveLifetime(grant, this.clock.now(), this.bufferMs, true, this.minValidityMs);
-        this.loaded = true;
-        this.coolDownUntil = this.failedCycles = 0;
-        this.hold(life, grant);
-        this.crossTab?.publish();
-        this.events.next({ type: 'refreshed' });
+        const life = resolveLifetime(grant, this.#clock.now(), this.#bufferMs, true, this.#minValidityMs);
+        this.#hold(life, grant.idToken ?? null);
+        crossTab?.publish();
+        this.#events.next({ type: 'refreshed' });
         return life.token;
       });
-    const trigger = this.core.value.life?.token ?? null;
-    const flight = (this.crossTab ? this.crossTab.exclusive(signal, trigger, !forceRefresh, fromSource) : fromSource())
+    const trigger = now();
+    const flight = (crossTab ? crossTab.exclusive(signal, trigger, !forceRefresh, fromSource) : fromSource())
       .catch((err: unknown) => {
         if (!current()) return now();
-        const error = toFreshTokenError(err, this.clock.now());
+        const error = toFreshTokenError(err, this.#clock.now());
         if (error.transient) {
           // The next cycle waits for the backoff's next step, or the server's Retry-After if longer.
-          const delayMs = backoffDelayMs(this.retryPolicy.maxAttempts + this.failedCycles++, this.retryPolicy, Math.random(), error.retryAfterMs);
-          this.coolDownUntil = this.clock.now() + delayMs;
-          this.core.next({ ...this.core.value, refreshing: false, error });
-          this.crossTab?.publishFailed();
-          this.events.next({ type: 'refresh-failed', error });
+          const policy = this.#retryPolicy;
+          this.#coolDownUntil = this.#clock.now() + backoffDelayMs(policy.maxAttempts + this.#failedCycles++, policy, Math.random(), error.retryAfterMs);
+          this.#core.next({ ...this.#core.value, refreshing: false, error });
+          crossTab?.publishFailed();
+          this.#events.next({ type: 'refresh-failed', error });
         } else {
-          this.endSession({ ...SIGNED_OUT, error });
-          this.crossTab?.publishEnd(error.code);
-          this.events.next({ type: 'session-expired', error });
-          void this.signOutAtSource();
+          this.ɵend(error);
+          crossTab?.publishEnd(error.code);
+          void this.#signOutAtSource();
         }
         throw error;
       })
       .finally(() => {
-        if (this.inFlight !== flight) return;
-        this.inFlight = null;
+        if (this.#inFlight !== flight) return;
+        this.#inFlight = null;
         // A refresh that ended by adopting another tab's token (or found one already held) clears the flag here.
-        if (this.core.value.refreshing && !this.destroyed) this.core.next({ ...this.core.value, refreshing: false });
+        if (this.#core.value.refreshing && !this.#destroyed) this.#core.next({ ...this.#core.value, refreshing: false });
       });
-    this.inFlight = flight;
+    this.#inFlight = flight;
     return flight;
   }
 
-  /** @internal What the service holds, for the optional features inside the core. */
-  get ɵheld(): { life: TokenLifetime | null; idToken: string | null; loaded: boolean; coolDownUntil: number } {
-    return { life: this.core.value.life, idToken: this.core.value.idToken, loaded: this.loaded, coolDownUntil: this.coolDownUntil };
-  }
-
-  /** @internal Emits whenever what the service holds changes. */
-  get ɵchanges(): Observable<unknown> {
-    return this.core;
-  }
-
-  /** @internal Holds a token another tab got from its source (cross-tab sync), keeping a refresh in flight here running. */
-  ɵadopt(shared: { token: string; expiresAt: number | null; skewMs: number; refreshBufferMs: number; idToken: string | null }): void {
-    if (this.destroyed) return;
-    const life: TokenLifetime = {
-      token: shared.token,
-      expiresAt: shared.expiresAt,
-      skewMs: shared.skewMs,
-      bufferMs: this.bufferMs,
-      refreshBufferMs: shared.refreshBufferMs,
-      minValidityMs: Math.min(this.minValidityMs, shared.refreshBufferMs),
-    };
-    this.loaded = true;
-    this.coolDownUntil = this.failedCycles = 0;
-    this.hold(life, { accessToken: life.token, idToken: shared.idToken ?? undefined });
-    this.core.next({ ...this.core.value, refreshing: this.inFlight !== null });
-    this.events.next({ type: 'refreshed', adopted: true });
-  }
-
-  /** @internal Another tab signed out or saw the session expire (`expiredCode`): end it here, without calling the source. */
-  ɵendedElsewhere(expiredCode: string | undefined): void {
-    if (this.destroyed) return;
-    this.newEpoch();
-    const hadToken = this.core.value.life !== null;
-    if (expiredCode) {
-      const error = new FreshTokenError(expiredCode, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The session ended in another tab.' : '');
-      this.endSession({ ...SIGNED_OUT, error });
-      this.events.next({ type: 'session-expired', error });
-    } else {
-      this.endSession(SIGNED_OUT);
-      if (hadToken) this.events.next({ type: 'signed-out' });
-    }
-  }
-
-  private async signOutAtSource(): Promise<void> {
+  async #signOutAtSource(): Promise<void> {
     try {
-      await this.source!.signOut?.();
+      await this.#source!.signOut?.();
     } catch {
       // The local session is gone either way; a failing remote sign-out must not crash the app.
     }
   }
 
-  private toState(core: CoreState, nowMs: number): TokenState {
+  #toState(core: CoreState, nowMs: number): TokenState {
     const life = core.life;
     return {
       status: tokenStatus(life, nowMs),
@@ -420,33 +438,26 @@ export class AuthService implements OnDestroy {
     };
   }
 
-  /** Emits the state now and again at each status change; one timer at a time, none on the server. */
-  private watchStatus(core: CoreState): Observable<TokenState> {
-    return this.scheduled((now) => [this.toState(core, now), msUntilNextStatus(core.life, now)]);
-  }
-
-  /** Emits the time left now and about once a second until it reaches 0; once on the server. */
-  private tickExpiresIn(life: TokenLifetime): Observable<number> {
-    return this.scheduled((now) => {
-      const left = Math.max(0, msUntilExpiry(life, now)!);
-      return [left, left === 0 ? null : Math.min(EXPIRES_IN_TICK_MS, left)];
-    });
-  }
-
   /**
    * Emits `next(now)[0]` on subscribe, then again after `next(now)[1]` ms (none when `null`), on the
-   * injected clock. Timers run only while subscribed and never on the server platform.
+   * injected clock. Timers run only while subscribed and never on the server platform; completes
+   * when the service is destroyed.
    */
-  private scheduled<T>(next: (nowMs: number) => [value: T, nextInMs: number | null]): Observable<T> {
+  #scheduled<T>(next: (nowMs: number) => [value: T, nextInMs: number | null]): Observable<T> {
     return new Observable<T>((subscriber) => {
       let cancel: (() => void) | undefined;
       const emit = () => {
-        const [value, nextInMs] = next(this.clock.now());
+        const [value, nextInMs] = next(this.#clock.now());
         subscriber.next(value);
-        cancel = this.isServer || nextInMs === null ? undefined : ɵstartTimer(this.clock, nextInMs, emit);
+        cancel = this.#isServer || nextInMs === null ? undefined : ɵstartTimer(this.#clock, nextInMs, emit);
       };
+      if (this.#destroyed) return subscriber.complete();
+      this.#timed.add(subscriber);
       emit();
-      return () => cancel?.();
+      return () => {
+        this.#timed.delete(subscriber);
+        cancel?.();
+      };
     });
   }
 }

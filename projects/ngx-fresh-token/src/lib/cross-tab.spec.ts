@@ -213,7 +213,7 @@ describe('withCrossTabSync()', () => {
     await a.auth.refresh();
     await a.auth.signOut();
     await settle();
-    const stale = { token: createTestJwt({ expiresInSeconds: 60, nowMs: clock.now() }), expiresAt: clock.now() + 60_000, skewMs: 0, refreshBufferMs: 30_000, idToken: null };
+    const stale = { token: createTestJwt({ expiresInSeconds: 60, nowMs: clock.now() }), expiresAt: clock.now() + 60_000, skewMs: 0, bufferMs: 30_000, refreshBufferMs: 30_000, minValidityMs: 10_000, idToken: null };
     channels.inject('ngx-fresh-token:default', { t: 'grant', s: 0, from: 'other-tab', v: stale });
     expect(a.auth.state().status).toBe('signed-out');
     channels.inject('ngx-fresh-token:default', { t: 'grant', s: 1, from: 'other-tab', v: stale });
@@ -269,7 +269,7 @@ describe('withCrossTabSync()', () => {
     await settle();
     const grants = channels.sent.filter((m) => (m as { t: string }).t === 'grant') as Array<{ v: Record<string, unknown> }>;
     expect(grants.length).toBeGreaterThan(0);
-    for (const g of grants) expect(Object.keys(g.v).sort()).toEqual(['expiresAt', 'idToken', 'refreshBufferMs', 'skewMs', 'token']);
+    for (const g of grants) expect(Object.keys(g.v).sort()).toEqual(['bufferMs', 'expiresAt', 'idToken', 'minValidityMs', 'refreshBufferMs', 'skewMs', 'token']);
   });
 
   it('with the browser’s real Web Locks and BroadcastChannel: one source call for two tabs', async () => {

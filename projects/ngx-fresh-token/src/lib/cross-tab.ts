@@ -3,7 +3,8 @@ import { InjectionToken, PLATFORM_ID, inject } from '@angular/core';
 import type { AuthService } from './auth.service';
 import { FRESH_TOKEN_CLOCK, FreshTokenClock, ɵstartTimer } from './clock';
 import type { ɵCrossTabLink } from './config';
-import { msUntilExpiry } from './lifetime';
+import { FreshTokenError } from './errors';
+import { TokenLifetime, msUntilExpiry } from './lifetime';
 
 /**
  * Options of `withCrossTabSync()`.
@@ -54,12 +55,7 @@ export const ɵCROSS_TAB_APIS = new InjectionToken<ɵCrossTabApis>((typeof ngDev
  * A token as it travels between tabs: what the receiving tab needs to hold it exactly as the
  * sender does (same device, same clock), so nothing is decoded or re-estimated on arrival.
  */
-export interface ɵSharedToken {
-  token: string;
-  /** Issuer-clock expiry in epoch ms, `null` for a token that never expires. */
-  expiresAt: number | null;
-  skewMs: number;
-  refreshBufferMs: number;
+export interface ɵSharedToken extends TokenLifetime {
   idToken: string | null;
 }
 
@@ -81,7 +77,9 @@ function isShared(v: unknown): v is ɵSharedToken {
     x.token.length > 0 &&
     (x.expiresAt === null || Number.isFinite(x.expiresAt)) &&
     Number.isFinite(x.skewMs) &&
+    Number.isFinite(x.bufferMs) &&
     Number.isFinite(x.refreshBufferMs) &&
+    Number.isFinite(x.minValidityMs) &&
     (x.idToken === null || typeof x.idToken === 'string')
   );
 }
@@ -221,7 +219,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
     if (m.t === 'out') {
       if (m.s <= this.signOuts) return; // already ended here
       this.signOuts = m.s;
-      this.auth.ɵendedElsewhere(typeof m.expired === 'string' ? m.expired : undefined);
+      const code = typeof m.expired === 'string' ? m.expired : undefined;
+      this.auth.ɵend(code ? new FreshTokenError(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The session ended in another tab.' : '') : undefined);
     } else if (m.t === 'hello') {
       const current = this.current();
       this.signOuts = Math.max(this.signOuts, m.s);
@@ -237,7 +236,7 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
   /** The held token as it travels to other tabs. */
   private current(): ɵSharedToken | null {
     const { life, idToken } = this.auth.ɵheld;
-    return life && { token: life.token, expiresAt: life.expiresAt, skewMs: life.skewMs, refreshBufferMs: life.refreshBufferMs, idToken };
+    return life && { ...life, idToken };
   }
 
   /** Holds another tab's token, unless this tab holds the same, a later one, or it has expired. */
@@ -245,7 +244,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
     const held = this.auth.ɵheld.life;
     const localExpiry = (x: { expiresAt: number | null; skewMs: number }) => (x.expiresAt === null ? Infinity : x.expiresAt + x.skewMs);
     if (held?.token === shared.token || (held && localExpiry(held) > localExpiry(shared)) || localExpiry(shared) <= this.clock.now()) return;
-    this.auth.ɵadopt(shared);
+    const { idToken, ...life } = shared;
+    this.auth.ɵadopt(life, idToken);
   }
 }
 

@@ -129,20 +129,20 @@ export function toFreshTokenError(err: unknown, nowMs: number): FreshTokenError 
     const transient = status === 408 || status === 429 || status >= 500;
     const retryAfterMs = parseRetryAfterMs(readHeader(httpErr.headers, 'Retry-After'), nowMs);
     return transient
-      ? new FreshTokenError(FreshTokenErrorCode.RefreshFailed, (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source answered HTTP ${status}.` : '', {
+      ? new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source answered HTTP ${status}.` : '', {
           transient,
           status,
           retryAfterMs,
         })
       : new FreshTokenError(
-          FreshTokenErrorCode.SessionEnded,
+          'NFT202',
           (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source rejected the session (HTTP ${status}${oauthError ? `, ${oauthError}` : ''}). Sign in again.` : '',
           { status },
         );
   }
   const name = err instanceof Error ? err.name : '';
   return new FreshTokenError(
-    FreshTokenErrorCode.RefreshFailed,
+    'NFT201',
     typeof ngDevMode === 'undefined' || ngDevMode
       ? `The token source failed${name ? ` (${name})` : ''}${status === 0 ? ' with a network error' : ''}.`
       : '',

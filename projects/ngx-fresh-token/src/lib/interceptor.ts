@@ -3,7 +3,7 @@ import { inject } from '@angular/core';
 import { from, switchMap } from 'rxjs';
 import { AuthService } from './auth.service';
 import { SKIP_FRESH_TOKEN } from './context';
-import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { FreshTokenError } from './errors';
 import { ɵFreshTokenRequestPolicy } from './request-policy';
 import { retryOnUnauthorized } from './unauthorized-retry';
 
@@ -26,7 +26,7 @@ export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
   const auth = inject(AuthService, { optional: true });
   if (!auth) {
     throw new FreshTokenError(
-      FreshTokenErrorCode.NotProvided,
+      'NFT106',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'freshTokenInterceptor needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the same injector as provideHttpClient().' : '',
     );
   }

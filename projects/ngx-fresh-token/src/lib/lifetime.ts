@@ -1,5 +1,5 @@
 import { jwtDecode } from 'jwt-decode';
-import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { FreshTokenError } from './errors';
 import type { TokenGrant } from './token';
 
 /** Default time before expiry at which a token counts as expiring and is refreshed: 30 s. */
@@ -73,14 +73,14 @@ export function readJwtTimes(token: string): { expMs?: number; iatMs?: number } 
   // `null`, `"x"`, `123` or `[]` are JSON but not a claims set: as malformed as bad base64url.
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
     throw new FreshTokenError(
-      FreshTokenErrorCode.MalformedToken,
+      'NFT204',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has three segments like a JWT but its payload is not a base64url JSON object.' : '',
     );
   }
   const times: { expMs?: number; iatMs?: number } = {};
   if (claims.exp !== undefined) {
     if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) {
-      throw new FreshTokenError(FreshTokenErrorCode.MalformedToken, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has an `exp` claim that is not a number.' : '');
+      throw new FreshTokenError('NFT204', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has an `exp` claim that is not a number.' : '');
     }
     times.expMs = claims.exp * 1000;
   }
@@ -147,7 +147,7 @@ export function resolveLifetime(
   const lifetimeMs = expiresAt === null ? null : expiresAt - (receivedAtMs - skewMs);
   if (lifetimeMs !== null && lifetimeMs <= 0) {
     throw new FreshTokenError(
-      FreshTokenErrorCode.ExpiredOnArrival,
+      'NFT205',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned an access token that has already expired. Check the source and the device clock.' : '',
     );
   }

@@ -6,7 +6,7 @@ import { CrossTabSyncOptions, ɵcrossTabFactory } from './cross-tab';
 import { ɵautoRefreshFactory } from './auto-refresh';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, FRESH_TOKEN_REFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
-import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { FreshTokenError } from './errors';
 import type { TokenSource } from './token';
 import { compileUrlMatcher, UrlMatcher } from './url-matcher';
 
@@ -43,7 +43,7 @@ function feature<K extends FreshTokenFeatureKind>(kind: K, providers: Provider[]
 }
 
 function invalidOption(message: string): FreshTokenError {
-  return new FreshTokenError(FreshTokenErrorCode.InvalidOption, message);
+  return new FreshTokenError('NFT105', message);
 }
 
 /**
@@ -61,7 +61,7 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
   for (const f of features) {
     if (seen.has(f.ɵkind)) {
       throw new FreshTokenError(
-        FreshTokenErrorCode.DuplicateFeature,
+        'NFT102',
         (typeof ngDevMode === 'undefined' || ngDevMode) ? `provideFreshToken() got the ${Object.keys(FreshTokenFeatureKind)[f.ɵkind]} feature twice, which is a contradiction. To fix the problem, keep one.` : '',
       );
     }
@@ -72,13 +72,13 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
   const bufferMs: number = valueOf(FreshTokenFeatureKind.RefreshBuffer) ?? DEFAULT_REFRESH_BUFFER_MS;
   if (minValidityMs !== undefined && minValidityMs > bufferMs) {
     throw new FreshTokenError(
-      FreshTokenErrorCode.InvalidMinValidity,
+      'NFT107',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? `withMinValidity(${minValidityMs}) is above the refresh buffer (${bufferMs} ms): a token would have to wait before its refresh even starts. To fix the problem, lower it or raise withRefreshBuffer().` : '',
     );
   }
   if (!seen.has(FreshTokenFeatureKind.TokenSource)) {
     throw new FreshTokenError(
-      FreshTokenErrorCode.NoTokenSource,
+      'NFT101',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, add withTokenSource(...) (or a source from ngx-fresh-token/oauth or /amplify) to provideFreshToken().' : '',
     );
   }
@@ -116,7 +116,7 @@ export function withTokenSource(
 export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTokenFeatureKind.RefreshBuffer> {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
     throw new FreshTokenError(
-      FreshTokenErrorCode.InvalidRefreshBuffer,
+      'NFT103',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshBuffer() takes a finite number of milliseconds >= 0, e.g. withRefreshBuffer(30_000).' : '',
     );
   }
@@ -135,7 +135,7 @@ export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTok
 export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshTokenFeatureKind.MinValidity> {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
     throw new FreshTokenError(
-      FreshTokenErrorCode.InvalidMinValidity,
+      'NFT107',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withMinValidity() takes a finite number of milliseconds >= 0, no more than the refresh buffer, e.g. withMinValidity(10_000).' : '',
     );
   }
@@ -183,7 +183,7 @@ export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenF
  */
 export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthorizedUrls> {
   if (matchers.length === 0) {
-    throw new FreshTokenError(FreshTokenErrorCode.InvalidAuthorizedUrl, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() needs at least one matcher.' : '');
+    throw new FreshTokenError('NFT104', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() needs at least one matcher.' : '');
   }
   // Validate now, so a typo fails at bootstrap rather than silently sending no token.
   matchers.forEach((m) => compileUrlMatcher(m, 'https://ngx-fresh-token.invalid/'));

@@ -3,7 +3,7 @@ import type { RefreshRetryPolicy } from './backoff';
 import { backoffDelayMs } from './backoff';
 import type { FreshTokenClock } from './clock';
 import { ɵsleep, ɵstartTimer } from './clock';
-import { FreshTokenError, FreshTokenErrorCode, toFreshTokenError } from './errors';
+import { FreshTokenError, toFreshTokenError } from './errors';
 import type { TokenGrant, TokenSource } from './token';
 
 function firstValue<T>(source: Observable<T>): Promise<T> {
@@ -19,7 +19,7 @@ function firstValue<T>(source: Observable<T>): Promise<T> {
       error: reject,
       complete: () =>
         done ||
-        reject(new FreshTokenError(FreshTokenErrorCode.InvalidGrant, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source Observable completed without a value.' : '')),
+        reject(new FreshTokenError('NFT203', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source Observable completed without a value.' : '')),
     });
     if (done) sub.unsubscribe();
   });
@@ -46,7 +46,7 @@ export function validateGrant(value: unknown): TokenGrant | null {
     (grant.idToken === undefined || (typeof grant.idToken === 'string' && HEADER_SAFE.test(grant.idToken)));
   if (!valid) {
     throw new FreshTokenError(
-      FreshTokenErrorCode.InvalidGrant,
+      'NFT203',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned neither null nor a TokenGrant ({ accessToken: non-empty string of visible ASCII characters, expiresAt?: epoch ms }).' : '',
     );
   }
@@ -64,7 +64,7 @@ function callSourceOnce(
   return new Promise<TokenGrant | null>((resolve, reject) => {
     const cancelTimer = ɵstartTimer(clock, timeoutMs, () =>
       reject(
-        new FreshTokenError(FreshTokenErrorCode.RefreshTimeout, (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source did not answer within ${timeoutMs} ms.` : '', {
+        new FreshTokenError('NFT206', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source did not answer within ${timeoutMs} ms.` : '', {
           transient: true,
         }),
       ),

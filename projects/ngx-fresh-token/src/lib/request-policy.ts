@@ -1,7 +1,7 @@
 import { DOCUMENT } from '@angular/common';
 import { Injectable, inject } from '@angular/core';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS } from './config';
-import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { FreshTokenError } from './errors';
 import { createUrlAuthorizer } from './url-matcher';
 
 /** The URL relative request URLs resolve against; server DOMs (domino) throw on `baseURI`. */
@@ -54,7 +54,7 @@ export class ɵFreshTokenRequestPolicy {
     if (this.cache?.token !== token) {
       const headers = this.format(token);
       if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
-        throw new FreshTokenError(FreshTokenErrorCode.InvalidOption, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
+        throw new FreshTokenError('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
       }
       this.cache = { token, headers, names: Object.keys(headers) };
     }
