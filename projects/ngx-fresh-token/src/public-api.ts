@@ -9,6 +9,8 @@ export type { FreshTokenClock, FreshTokenTimerHandle } from './lib/clock';
 export { SKIP_FRESH_TOKEN } from './lib/context';
 export { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, toFreshTokenError } from './lib/errors';
 export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails } from './lib/errors';
+export { SIGNED_IN_GUARD_RETURN_URL_PARAM, signedInGuard } from './lib/guard';
+export type { SignedInGuardOptions } from './lib/guard';
 export { freshTokenInterceptor } from './lib/interceptor';
 export {
   DEFAULT_REFRESH_BUFFER_MS,
