@@ -42,9 +42,9 @@ const TOP_ROW = '[data-testid=query-log] tbody tr[data-testid^="query-"]';
  * zoneless rendering happens after the click returns) to have an outcome; returns its attempts
  * and result.
  */
-async function runQuery() {
+async function runQuery(button = 'run-query') {
   const before = await page.$eval(TOP_ROW, (row) => row.dataset.testid).catch(() => null);
-  await page.getByTestId('run-query').click();
+  await page.getByTestId(button).click();
   await page.waitForFunction((previous) => {
     const row = document.querySelector('[data-testid=query-log] tbody tr[data-testid^="query-"]');
     return row && row.dataset.testid !== previous && row.children[3].textContent.trim() !== '';
@@ -71,7 +71,8 @@ after(async () => {
 describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000 }, () => {
   test('the backend serves the public Amplify config (ids and URLs only)', async () => {
     const config = await fetch(`${stack.url}/amplify/config`).then((r) => r.json());
-    assert.deepEqual(Object.keys(config).sort(), ['eventsEndpoint', 'graphqlEndpoint', 'region', 'userPoolClientId', 'userPoolEndpoint', 'userPoolId']);
+    assert.deepEqual(Object.keys(config).sort(), ['enabled', 'eventsEndpoint', 'graphqlEndpoint', 'region', 'userPoolClientId', 'userPoolEndpoint', 'userPoolId']);
+    assert.equal(config.enabled, true);
     assert.equal(config.userPoolId, stack.amplify.userPoolId);
     assert.ok(!JSON.stringify(config).includes(stack.password));
   });
@@ -96,6 +97,15 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.ok(!(await page.content()).includes(sent[0].token), 'the page never shows the token');
   });
 
+  test('Amplify keeps the Cognito access, ID and refresh tokens in localStorage (as the README says)', async () => {
+    const keys = await page.evaluate(() => Object.keys(localStorage));
+    const kinds = keys
+      .map((k) => /^CognitoIdentityServiceProvider\.[^.]+\..+\.(accessToken|idToken|refreshToken)$/.exec(k)?.[1])
+      .filter(Boolean)
+      .sort();
+    assert.deepEqual(kinds, ['accessToken', 'idToken', 'refreshToken']);
+  });
+
   test('the Events subscription receives a published message', async () => {
     await waitFor(() => stack.appsync.subscriberCount(CHANNEL) === 1, 10_000, 'the page to subscribe');
     assert.equal(await text('events-status'), 'connected');
@@ -103,6 +113,16 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     await page.getByTestId('message').filter({ hasText: 'hello #1' }).waitFor({ timeout: 10_000 });
     assert.equal(await text('message-count'), '1');
     assert.deepEqual(stack.appsync.publishLog.map((p) => [p.via, p.status, p.channel]), [['http', 200, CHANNEL]]);
+  });
+
+  test('the Events card keeps its counters clear of the Publish button', async () => {
+    const gap = await page.evaluate(() => {
+      const panel = document.querySelector('[data-testid=events-panel]');
+      const counters = panel.querySelector('dl').getBoundingClientRect();
+      const publish = panel.querySelector('[data-testid=publish]').getBoundingClientRect();
+      return publish.top - counters.bottom;
+    });
+    assert.ok(gap >= 8, `${gap} px between the counters and the Publish button`);
   });
 
   test('across token expiry: the subscription is renewed with a fresh token and still delivers; queries stay 200', async () => {
@@ -134,16 +154,16 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     await page.screenshot({ path: join(artifacts, 'amplify-after-expiry.png') });
   });
 
-  test('a token revoked server-side: the query shows one 401, then a retry with a refreshed token that succeeds', async () => {
+  test('the revoke button: the token is revoked server-side, and the query it runs shows one 401, then a retry with a refreshed token', async () => {
     // Right after the next refresh, so the token the page holds stays current for the whole test (10 s).
     const generation = await text('generation');
     await waitFor(async () => (await text('generation')) !== generation, (TOKEN_SECONDS / 2 + 3) * 1000, 'the next refresh');
     assert.deepEqual((await runQuery()).attempts, [`200 · #${await text('generation')}`]);
     const current = stack.appsync.graphqlLog.at(-1).token;
-    stack.appsync.revoke(claimsOf(current).jti);
     const refreshes = stack.cognito.stats.refreshes;
     const logStart = stack.appsync.graphqlLog.length;
-    const { attempts, result } = await runQuery();
+    const { attempts, result } = await runQuery('amplify-revoke');
+    assert.equal(stack.appsync.graphqlLog[logStart].token, current, 'the first attempt carried the revoked token');
     assert.equal(attempts.length, 2, 'retried exactly once');
     const [first, second] = attempts.map((a) => a.match(/^(\d+) · #(\d+)$/));
     assert.equal(first[1], '401');
@@ -189,13 +209,20 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     const plain = await startDemoServer({ port: 0, angularServer });
     try {
       const config = await fetch(`${plain.url}/amplify/config`);
-      assert.equal(config.status, 404);
-      assert.match((await config.json()).message, /npm run demo:amplify/);
+      assert.equal(config.status, 200, 'Amplify mode being off is an answer, not a missing resource');
+      const body = await config.json();
+      assert.equal(body.enabled, false);
+      assert.match(body.message, /npm run demo:amplify/);
       const other = await browser.newPage();
+      const failed = [];
+      other.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${new URL(r.url()).pathname}`));
       try {
         await other.goto(`${plain.url}/amplify`);
         await other.getByTestId('not-configured').waitFor({ timeout: 10_000 });
         assert.match(await other.getByTestId('not-configured').innerText(), /npm run demo:amplify/);
+        const mentions = (await other.locator('main').innerText()).match(/npm run demo:amplify/g) ?? [];
+        assert.equal(mentions.length, 1, 'the page says how to start Amplify mode once');
+        assert.deepEqual(failed, [], 'no failed request');
       } finally {
         await other.close();
       }

@@ -82,14 +82,27 @@ export const requestLogInterceptor: HttpInterceptorFn = (req, next) => {
   );
 };
 
-/** Token events since the app started (the login page's first refresh included). */
+/**
+ * Token events since the app started. A `refreshed` event that brought the first token after none
+ * (the session's token loaded at login or page load) is shown as `loaded`: it is not a refresh.
+ */
 @Injectable({ providedIn: 'root' })
 export class TokenHistory {
-  readonly events = signal<Array<{ at: number; type: TokenEvent['type']; code?: string }>>([]);
+  readonly events = signal<Array<{ at: number; type: TokenEvent['type'] | 'loaded'; code?: string }>>([]);
 
   constructor() {
-    inject(AuthService).events$.subscribe((e) =>
-      this.events.update((list) => [{ at: Date.now(), type: e.type, code: e.error?.code }, ...list].slice(0, 20)),
-    );
+    const auth = inject(AuthService);
+    // token$ emits before the event that reports the same change, so keep the token before it.
+    let current: string | null = null;
+    let previous: string | null = null;
+    auth.token$.subscribe((token) => {
+      previous = current;
+      current = token;
+    });
+    auth.events$.subscribe((e) => {
+      const type: TokenEvent['type'] | 'loaded' = e.type === 'refreshed' && previous === null ? 'loaded' : e.type;
+      previous = current;
+      this.events.update((list) => [{ at: Date.now(), type, code: e.error?.code }, ...list].slice(0, 20));
+    });
   }
 }
