@@ -85,6 +85,7 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     await page.getByTestId('username-claim').filter({ hasText: /\S/ }).waitFor();
     assert.match(await text('status'), /^(fresh|expiring)$/);
     assert.equal(await text('generation'), '1');
+    assert.deepEqual(await page.locator('[data-testid=events] .event').allInnerTexts(), ['loaded'], 'the first token is no refresh');
 
     const logStart = stack.appsync.graphqlLog.length;
     const { attempts, result } = await runQuery();
@@ -115,14 +116,18 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.deepEqual(stack.appsync.publishLog.map((p) => [p.via, p.status, p.channel]), [['http', 200, CHANNEL]]);
   });
 
-  test('the Events card keeps its counters clear of the Publish button', async () => {
-    const gap = await page.evaluate(() => {
-      const panel = document.querySelector('[data-testid=events-panel]');
-      const counters = panel.querySelector('dl').getBoundingClientRect();
-      const publish = panel.querySelector('[data-testid=publish]').getBoundingClientRect();
-      return publish.top - counters.bottom;
+  test('the cards keep their parts apart: Events header, counters and Publish; token claims and buttons', async () => {
+    const gaps = await page.evaluate(() => {
+      const box = (el) => el.getBoundingClientRect();
+      const events = document.querySelector('[data-testid=events-panel]');
+      const token = document.querySelector('[data-testid=token-panel]');
+      return {
+        'Events header → counters': box(events.querySelector('dl')).top - box(events.querySelector('header')).bottom,
+        'counters → Publish': box(events.querySelector('[data-testid=publish]')).top - box(events.querySelector('dl')).bottom,
+        'claims → revoke button': box(token.querySelector('[data-testid=amplify-revoke]')).top - box(token.querySelector('dl')).bottom,
+      };
     });
-    assert.ok(gap >= 8, `${gap} px between the counters and the Publish button`);
+    for (const [where, gap] of Object.entries(gaps)) assert.ok(gap >= 6, `${gap} px between ${where}`);
   });
 
   test('across token expiry: the subscription is renewed with a fresh token and still delivers; queries stay 200', async () => {
@@ -173,6 +178,7 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.equal(await page.locator('[data-testid^="query-"] .badge.retried').first().innerText(), 'retried');
     assert.deepEqual(stack.appsync.graphqlLog.slice(logStart).map((r) => r.status), [401, 200]);
     assert.equal(stack.cognito.stats.refreshes, refreshes + 1, 'one refresh for the retry');
+    await page.screenshot({ path: join(artifacts, 'amplify-after-revoke.png') });
   });
 
   test('the server closes the Events socket with an auth error: the page reconnects with a fresh token and keeps delivering', async () => {

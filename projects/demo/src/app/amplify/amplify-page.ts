@@ -6,9 +6,10 @@ import { RouterLink } from '@angular/router';
 import { generateClient } from 'aws-amplify/api';
 import { signIn } from 'aws-amplify/auth';
 import { jwtDecode } from 'jwt-decode';
-import { AuthService, TokenEvent } from 'ngx-fresh-token';
+import { AuthService } from 'ngx-fresh-token';
 import { AmplifyFreshToken, isGraphqlUnauthorized } from 'ngx-fresh-token/amplify';
 import { Subscription } from 'rxjs';
+import { HistoryEntry, recordTokenEvents } from '../request-log';
 import { TokenCountdown } from '../token-countdown';
 import { applyAmplifyConfig, loadAmplifyConfig } from './amplify-config';
 
@@ -68,6 +69,8 @@ let configured = false;
     .messages li { padding: 0.2rem 0; border-bottom: 1px solid var(--line); }
     .messages time { color: var(--muted); font-family: ui-monospace, monospace; }
     .events-actions { margin: 0.9rem 0 0.6rem; }
+    [data-testid='events-panel'] header + dl { margin-top: 0.8rem; }
+    .token .buttons { margin-top: 0.9rem; }
     .note { display: block; font-size: 0.75rem; }
   `,
   template: `
@@ -229,7 +232,7 @@ export class AmplifyPage {
 
   protected readonly state = this.auth.state;
   protected readonly expiresInMs = toSignal(this.auth.expiresIn$, { initialValue: null });
-  protected readonly history = signal<{ at: number; type: TokenEvent['type']; code?: string }[]>([]);
+  protected readonly history = signal<HistoryEntry[]>([]);
 
   /** Token generations: the page numbers each token it sees; tokens stay in memory only. */
   private readonly generations = new Map<string, number>();
@@ -258,9 +261,8 @@ export class AmplifyPage {
   private published = 0;
 
   constructor() {
-    this.auth.events$
-      .pipe(takeUntilDestroyed())
-      .subscribe((e) => this.history.update((all) => [{ at: Date.now(), type: e.type, code: e.error?.code }, ...all].slice(0, 30)));
+    const history = recordTokenEvents(this.auth, (entry) => this.history.update((all) => [entry, ...all].slice(0, 30)));
+    this.destroyRef.onDestroy(() => history.unsubscribe());
     this.auth.token$.pipe(takeUntilDestroyed()).subscribe((token) => {
       this.generationOf(token);
       // Events need a signed-in user: subscribe on sign-in, drop the subscription on sign-out.
