@@ -77,6 +77,15 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.ok(!JSON.stringify(config).includes(stack.password));
   });
 
+  test('the revoke endpoint accepts only a Cognito access token that verifies', async () => {
+    const revoke = (authorization) =>
+      fetch(`${stack.url}/amplify/revoke`, { method: 'POST', headers: authorization ? { authorization } : {} }).then((r) => r.status);
+    const forged = ['eyJhbGciOiJSUzI1NiJ9', Buffer.from(JSON.stringify({ token_use: 'access', jti: 'x' })).toString('base64url'), 'c2ln'].join('.');
+    assert.equal(await revoke(null), 401);
+    assert.equal(await revoke(`Bearer ${forged}`), 401);
+    assert.equal(await revoke('Basic abc'), 401);
+  });
+
   test('sign in through the page → the Cognito access token is fresh and the query returns 200', async () => {
     await page.goto(`${stack.url}/amplify`);
     await page.getByTestId('amplify-username').fill(stack.username);
