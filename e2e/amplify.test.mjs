@@ -42,9 +42,9 @@ const TOP_ROW = '[data-testid=query-log] tbody tr[data-testid^="query-"]';
  * zoneless rendering happens after the click returns) to have an outcome; returns its attempts
  * and result.
  */
-async function runQuery() {
+async function runQuery(button = 'run-query') {
   const before = await page.$eval(TOP_ROW, (row) => row.dataset.testid).catch(() => null);
-  await page.getByTestId('run-query').click();
+  await page.getByTestId(button).click();
   await page.waitForFunction((previous) => {
     const row = document.querySelector('[data-testid=query-log] tbody tr[data-testid^="query-"]');
     return row && row.dataset.testid !== previous && row.children[3].textContent.trim() !== '';
@@ -71,9 +71,19 @@ after(async () => {
 describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000 }, () => {
   test('the backend serves the public Amplify config (ids and URLs only)', async () => {
     const config = await fetch(`${stack.url}/amplify/config`).then((r) => r.json());
-    assert.deepEqual(Object.keys(config).sort(), ['eventsEndpoint', 'graphqlEndpoint', 'region', 'userPoolClientId', 'userPoolEndpoint', 'userPoolId']);
+    assert.deepEqual(Object.keys(config).sort(), ['enabled', 'eventsEndpoint', 'graphqlEndpoint', 'region', 'userPoolClientId', 'userPoolEndpoint', 'userPoolId']);
+    assert.equal(config.enabled, true);
     assert.equal(config.userPoolId, stack.amplify.userPoolId);
     assert.ok(!JSON.stringify(config).includes(stack.password));
+  });
+
+  test('the revoke endpoint accepts only a Cognito access token that verifies', async () => {
+    const revoke = (authorization) =>
+      fetch(`${stack.url}/amplify/revoke`, { method: 'POST', headers: authorization ? { authorization } : {} }).then((r) => r.status);
+    const forged = ['eyJhbGciOiJSUzI1NiJ9', Buffer.from(JSON.stringify({ token_use: 'access', jti: 'x' })).toString('base64url'), 'c2ln'].join('.');
+    assert.equal(await revoke(null), 401);
+    assert.equal(await revoke(`Bearer ${forged}`), 401);
+    assert.equal(await revoke('Basic abc'), 401);
   });
 
   test('sign in through the page → the Cognito access token is fresh and the query returns 200', async () => {
@@ -84,6 +94,7 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     await page.getByTestId('username-claim').filter({ hasText: /\S/ }).waitFor();
     assert.match(await text('status'), /^(fresh|expiring)$/);
     assert.equal(await text('generation'), '1');
+    assert.deepEqual(await page.locator('[data-testid=events] .event').allInnerTexts(), ['loaded'], 'the first token is no refresh');
 
     const logStart = stack.appsync.graphqlLog.length;
     const { attempts, result } = await runQuery();
@@ -96,6 +107,15 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.ok(!(await page.content()).includes(sent[0].token), 'the page never shows the token');
   });
 
+  test('Amplify keeps the Cognito access, ID and refresh tokens in localStorage (as the README says)', async () => {
+    const keys = await page.evaluate(() => Object.keys(localStorage));
+    const kinds = keys
+      .map((k) => /^CognitoIdentityServiceProvider\.[^.]+\..+\.(accessToken|idToken|refreshToken)$/.exec(k)?.[1])
+      .filter(Boolean)
+      .sort();
+    assert.deepEqual(kinds, ['accessToken', 'idToken', 'refreshToken']);
+  });
+
   test('the Events subscription receives a published message', async () => {
     await waitFor(() => stack.appsync.subscriberCount(CHANNEL) === 1, 10_000, 'the page to subscribe');
     assert.equal(await text('events-status'), 'connected');
@@ -103,6 +123,20 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     await page.getByTestId('message').filter({ hasText: 'hello #1' }).waitFor({ timeout: 10_000 });
     assert.equal(await text('message-count'), '1');
     assert.deepEqual(stack.appsync.publishLog.map((p) => [p.via, p.status, p.channel]), [['http', 200, CHANNEL]]);
+  });
+
+  test('the cards keep their parts apart: Events header, counters and Publish; token claims and buttons', async () => {
+    const gaps = await page.evaluate(() => {
+      const box = (el) => el.getBoundingClientRect();
+      const events = document.querySelector('[data-testid=events-panel]');
+      const token = document.querySelector('[data-testid=token-panel]');
+      return {
+        'Events header → counters': box(events.querySelector('dl')).top - box(events.querySelector('header')).bottom,
+        'counters → Publish': box(events.querySelector('[data-testid=publish]')).top - box(events.querySelector('dl')).bottom,
+        'claims → revoke button': box(token.querySelector('[data-testid=amplify-revoke]')).top - box(token.querySelector('dl')).bottom,
+      };
+    });
+    for (const [where, gap] of Object.entries(gaps)) assert.ok(gap >= 6, `${gap} px between ${where}`);
   });
 
   test('across token expiry: the subscription is renewed with a fresh token and still delivers; queries stay 200', async () => {
@@ -134,16 +168,16 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     await page.screenshot({ path: join(artifacts, 'amplify-after-expiry.png') });
   });
 
-  test('a token revoked server-side: the query shows one 401, then a retry with a refreshed token that succeeds', async () => {
+  test('the revoke button: the token is revoked server-side, and the query it runs shows one 401, then a retry with a refreshed token', async () => {
     // Right after the next refresh, so the token the page holds stays current for the whole test (10 s).
     const generation = await text('generation');
     await waitFor(async () => (await text('generation')) !== generation, (TOKEN_SECONDS / 2 + 3) * 1000, 'the next refresh');
     assert.deepEqual((await runQuery()).attempts, [`200 · #${await text('generation')}`]);
     const current = stack.appsync.graphqlLog.at(-1).token;
-    stack.appsync.revoke(claimsOf(current).jti);
     const refreshes = stack.cognito.stats.refreshes;
     const logStart = stack.appsync.graphqlLog.length;
-    const { attempts, result } = await runQuery();
+    const { attempts, result } = await runQuery('amplify-revoke');
+    assert.equal(stack.appsync.graphqlLog[logStart].token, current, 'the first attempt carried the revoked token');
     assert.equal(attempts.length, 2, 'retried exactly once');
     const [first, second] = attempts.map((a) => a.match(/^(\d+) · #(\d+)$/));
     assert.equal(first[1], '401');
@@ -153,6 +187,7 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.equal(await page.locator('[data-testid^="query-"] .badge.retried').first().innerText(), 'retried');
     assert.deepEqual(stack.appsync.graphqlLog.slice(logStart).map((r) => r.status), [401, 200]);
     assert.equal(stack.cognito.stats.refreshes, refreshes + 1, 'one refresh for the retry');
+    await page.screenshot({ path: join(artifacts, 'amplify-after-revoke.png') });
   });
 
   test('the server closes the Events socket with an auth error: the page reconnects with a fresh token and keeps delivering', async () => {
@@ -189,13 +224,20 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     const plain = await startDemoServer({ port: 0, angularServer });
     try {
       const config = await fetch(`${plain.url}/amplify/config`);
-      assert.equal(config.status, 404);
-      assert.match((await config.json()).message, /npm run demo:amplify/);
+      assert.equal(config.status, 200, 'Amplify mode being off is an answer, not a missing resource');
+      const body = await config.json();
+      assert.equal(body.enabled, false);
+      assert.match(body.message, /npm run demo:amplify/);
       const other = await browser.newPage();
+      const failed = [];
+      other.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${new URL(r.url()).pathname}`));
       try {
         await other.goto(`${plain.url}/amplify`);
         await other.getByTestId('not-configured').waitFor({ timeout: 10_000 });
         assert.match(await other.getByTestId('not-configured').innerText(), /npm run demo:amplify/);
+        const mentions = (await other.locator('main').innerText()).match(/npm run demo:amplify/g) ?? [];
+        assert.equal(mentions.length, 1, 'the page says how to start Amplify mode once');
+        assert.deepEqual(failed, [], 'no failed request');
       } finally {
         await other.close();
       }

@@ -1,8 +1,9 @@
 // End-to-end: the demo app (Angular SSR) and its dev backend (real oidc-provider, BFF session
 // endpoint, JWKS-verified API), driven by Playwright in Debian's Chromium. Access tokens live
 // 40 s here, so a token is inside the 30 s refresh buffer 10 s after it was issued.
+// UPDATE_DOCS_SCREENSHOT=1 also writes the dashboard screenshot to docs/demo-dashboard.png.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,11 @@ const tokens = new Set();
 const apiCalls = [];
 
 const stats = () => fetch(`${demo.url}/api/stats`).then((r) => r.json());
+/** The counters of the browser's current session (`null` without one), as the dashboard shows them. */
+async function sessionStats() {
+  const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  return (await fetch(`${demo.url}/api/stats`, { headers: { cookie } }).then((r) => r.json())).session;
+}
 const status = () => page.getByTestId('status').innerText();
 
 async function waitForStatus(value, timeoutMs) {
@@ -80,17 +86,34 @@ after(async () => {
 });
 
 describe('demo, end to end', { concurrency: false }, () => {
-  test('log in → an API call succeeds with a token', async () => {
+  test('signed out, the guarded dashboard sends the browser to /login with the attempted URL; logging in returns there', async () => {
+    await page.goto(`${demo.url}/?from=e2e`);
+    await page.waitForURL(`${demo.url}/login?returnUrl=%2F%3Ffrom%3De2e`);
+    await page.getByTestId('login').click();
+    await page.waitForURL(`${demo.url}/?from=e2e`);
+    await waitForStatus('fresh', 10_000);
+    assert.equal(await page.getByTestId('sub').innerText(), 'alice');
+  });
+
+  test('log in → an API call succeeds with a token; a new session starts its counters at zero and the first token is no refresh', async () => {
+    const before = await stats();
     await page.goto(`${demo.url}/login`);
     await page.getByTestId('login').click();
     await page.waitForURL(`${demo.url}/`);
     await waitForStatus('fresh', 10_000);
     assert.equal(await page.getByTestId('sub').innerText(), 'alice');
+    assert.equal((await stats()).refreshes, before.refreshes, 'loading the login\'s first token is not a refresh');
+    assert.deepEqual(await sessionStats(), { logins: 1, refreshes: 0, requests: 0, unauthorized: 0, revocations: 0 });
+    assert.deepEqual(await page.locator('[data-testid=events] .event').allInnerTexts(), ['loaded'], 'the page does not call it a refresh either');
     const [attempts] = await clickAndWaitForRows('call', 1);
     assert.deepEqual(attempts, ['200 · #1']);
     const call = apiCalls.at(-1);
     assert.equal(call.path, '/api/data');
     assert.match(call.authorization, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.equal((await sessionStats()).requests, 1);
+    await page.getByTestId('stat-requests').filter({ hasText: /^1$/ }).waitFor({ timeout: 5_000 });
+    assert.equal(await page.getByTestId('stat-refreshes').innerText(), '0');
+    assert.match(await page.getByTestId('stats-scope').innerText(), /this session/i);
   });
 
   test('inside the buffer, the next call is preceded by exactly one refresh', async () => {
@@ -119,10 +142,20 @@ describe('demo, end to end', { concurrency: false }, () => {
     const burstCalls = apiCalls.slice(callsBefore);
     assert.equal(burstCalls.length, 50);
     assert.equal(new Set(burstCalls.map((c) => c.authorization)).size, 1, 'all 50 carried the same new token');
-    // The screenshot shows the server's own count once the page has polled it.
-    await page.getByTestId('stat-refreshes').filter({ hasText: new RegExp(`^${afterStats.refreshes}$`) }).waitFor({ timeout: 5_000 });
+    // The screenshot shows the session's count from the server once the page has polled it.
+    const session = await sessionStats();
+    await page.getByTestId('stat-refreshes').filter({ hasText: new RegExp(`^${session.refreshes}$`) }).waitFor({ timeout: 5_000 });
     await page.waitForTimeout(1_000); // let the countdown bar finish its 0.9 s transition
-    await page.screenshot({ path: join(artifacts, 'dashboard-after-burst.png'), fullPage: false });
+    const shot = join(artifacts, 'dashboard-after-burst.png');
+    await page.screenshot({ path: shot, fullPage: false });
+    if (process.env.UPDATE_DOCS_SCREENSHOT === '1') copyFileSync(shot, join(root, 'docs', 'demo-dashboard.png'));
+  });
+
+  test('the burst button says when a burst shows a refresh: only while the token is inside the buffer', async () => {
+    const hint = await page.getByTestId('burst-hint').innerText();
+    assert.match(hint, /expiring/);
+    assert.match(hint, /buffer/);
+    assert.match(hint, /one refresh/i);
   });
 
   test('the server-rendered HTML of every page contains no token', async () => {
@@ -149,6 +182,48 @@ describe('demo, end to end', { concurrency: false }, () => {
     assert.equal(afterStats.refreshes, before.refreshes + 1, 'one refresh');
   });
 
+  test('at 390 px wide: a compact header, no sideways scrolling, the request log readable', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    try {
+      await context.addCookies(await page.context().cookies());
+      const phone = await context.newPage();
+      await phone.goto(`${demo.url}/`);
+      await phone.getByTestId('status').filter({ hasText: /^(fresh|expiring)$/ }).waitFor({ timeout: 10_000 });
+      await phone.getByTestId('call').click();
+      await phone.locator('[data-testid=log] tbody tr[data-done=true]').first().waitFor({ timeout: 10_000 });
+      const layout = await phone.evaluate(() => {
+        const box = (el) => el.getBoundingClientRect();
+        const header = box(document.querySelector('header.top'));
+        const cells = [...document.querySelectorAll('[data-testid=log] tbody tr:first-child td')].filter(
+          (td) => td.offsetParent !== null && td.textContent.trim() !== '',
+        );
+        return {
+          pageWidth: document.documentElement.scrollWidth,
+          headerHeight: header.height,
+          buttonsInside: [...document.querySelectorAll('.actions button')].every((b) => box(b).right <= innerWidth && box(b).left >= 0),
+          tableRight: box(document.querySelector('[data-testid=log]')).right,
+          cellsOverflowing: cells.filter((td) => td.scrollWidth > td.clientWidth + 1).length,
+          // "GET /api/data" squeezed onto two lines is what a cramped table looks like.
+          requestLines: [...document.querySelectorAll('[data-testid=log] tbody tr td:nth-child(3)')].map((td) => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+          }),
+        };
+      });
+      await phone.waitForTimeout(1_000);
+      await phone.screenshot({ path: join(artifacts, 'dashboard-390px.png'), fullPage: true });
+      assert.ok(layout.pageWidth <= 390, `no sideways scrolling (page is ${layout.pageWidth} px wide)`);
+      assert.ok(layout.headerHeight <= 100, `header is ${layout.headerHeight} px tall`);
+      assert.ok(layout.buttonsInside, 'every button fits the screen');
+      assert.ok(layout.tableRight <= 390, 'the request log fits the screen');
+      assert.equal(layout.cellsOverflowing, 0, 'no request-log cell overflows');
+      assert.ok(layout.requestLines.length > 0 && layout.requestLines.every((n) => n === 1), `request column lines: ${layout.requestLines}`);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('sign out → calls go without a token and are not retried', async () => {
     const before = await stats();
     await page.getByTestId('signout').click();
@@ -161,5 +236,6 @@ describe('demo, end to end', { concurrency: false }, () => {
     const token = await fetch(`${demo.url}/session/token`).then((r) => r.status);
     assert.equal(token, 401, 'the session is gone on the server');
     assert.equal(await status(), 'signed-out');
+    assert.equal(await sessionStats(), null, 'no session, no session counters');
   });
 });

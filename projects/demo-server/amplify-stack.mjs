@@ -3,6 +3,7 @@
 // confirmed user and the GetTokensFromRefreshToken proxy; the loopback AppSync GraphQL + Events
 // server verifying every token against cognito-local's JWKS; and the demo backend + SSR app
 // serving `/amplify/config`. The Cognito and AppSync servers are the Node test harnesses, reused.
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAppSync } from '../../tests/node/helpers/amplify-appsync.mjs';
@@ -35,7 +36,19 @@ export async function startAmplifyDemoStack({
       eventsEndpoint: appsync.eventsEndpoint,
       region: 'local',
     };
-    const demo = await startDemoServer({ port, angularServer, amplify });
+    const jwks = createRemoteJWKSet(new URL(cognito.jwksUrl));
+    // The page's "revoke" button: only a Cognito access token that verifies can be revoked.
+    const revokeAccessToken = async (token) => {
+      try {
+        const { payload } = await jwtVerify(token, jwks, { algorithms: ['RS256'] });
+        if (payload.token_use !== 'access' || typeof payload.jti !== 'string') return false;
+        appsync.revoke(payload.jti);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const demo = await startDemoServer({ port, angularServer, amplify: { ...amplify, revokeAccessToken } });
     started.push(() => demo.close());
     return {
       url: demo.url,

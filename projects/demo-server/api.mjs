@@ -1,10 +1,10 @@
 // The protected resource API: verifies access tokens against the provider's JWKS with jose,
 // answers 401 when a token is expired, forged or revoked, and counts what it saw (per token
-// generation, never the token itself) for the demo UI and the end-to-end tests.
+// generation, never the token itself; in total and per session) for the demo UI and the e2e tests.
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { API_AUDIENCE } from './oidc.mjs';
 
-export function createApi({ issuer, publicJwks, stats, revokedJtis, generations }) {
+export function createApi({ issuer, publicJwks, stats, sessionStatsOf = () => null, revokedJtis, generations }) {
   const jwks = createLocalJWKSet(publicJwks);
 
   async function verify(req) {
@@ -23,9 +23,12 @@ export function createApi({ issuer, publicJwks, stats, revokedJtis, generations 
   /** Express middleware: 401 unless the bearer token verifies; puts claims on res.locals. */
   async function requireToken(req, res, next) {
     const result = await verify(req);
+    const session = sessionStatsOf(req);
     stats.requests++;
+    if (session) session.requests++;
     if (result.error) {
       stats.unauthorized++;
+      if (session) session.unauthorized++;
       res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${result.error}"`);
       return res.status(401).json({ error: result.error });
     }
@@ -40,9 +43,11 @@ export function createApi({ issuer, publicJwks, stats, revokedJtis, generations 
   }
 
   /** Revokes the access token the request carries: the next call with it gets a 401. */
-  function revoke(_req, res) {
+  function revoke(req, res) {
     revokedJtis.add(res.locals.claims.jti);
     stats.revocations++;
+    const session = sessionStatsOf(req);
+    if (session) session.revocations++;
     res.json({ revokedGeneration: res.locals.generation });
   }
 

@@ -16,6 +16,32 @@ function freshStats() {
 }
 
 /**
+ * Serves `/amplify/config` and `/amplify/revoke` of Amplify mode; without `amplify` both answer
+ * that the mode is off (200 for the config, so the page's check is no failed request).
+ */
+function mountAmplify(app, amplify) {
+  const off = { enabled: false, message: 'Amplify mode is off: start the demo with npm run demo:amplify' };
+  app.get('/amplify/config', (_req, res) => {
+    res.set('Cache-Control', 'no-store');
+    if (!amplify) return res.json(off);
+    const { userPoolId, userPoolClientId, userPoolEndpoint, graphqlEndpoint, eventsEndpoint, region } = amplify;
+    res.json({ enabled: true, userPoolId, userPoolClientId, userPoolEndpoint, graphqlEndpoint, eventsEndpoint, region });
+  });
+  // Revokes the Cognito access token the request carries at the loopback AppSync (it must verify
+  // against cognito-local's JWKS): the page's next GraphQL call with it gets a 401.
+  app.post('/amplify/revoke', async (req, res, next) => {
+    try {
+      if (!amplify?.revokeAccessToken) return res.status(404).json({ error: 'amplify_not_configured', message: off.message });
+      const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (!token || !(await amplify.revokeAccessToken(token))) return res.status(401).json({ error: 'invalid_token' });
+      res.json({ revoked: true });
+    } catch (err) {
+      next(err);
+    }
+  });
+}
+
+/**
  * Starts the backend on 127.0.0.1:`port` (0 = any free port). `angularServer` is the path of the
  * built SSR bundle (`dist/demo/server/server.mjs`); without it only the APIs are served.
  */
@@ -37,7 +63,9 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   const generations = new Map();
   const oidc = await createOidcProvider({ issuer, redirectUri, accessTokenTtlSeconds });
   const bff = createBff({ internalOrigin, issuer, redirectUri, clientSecret: oidc.clientSecret, stats, revokedJtis, generations });
-  const api = createApi({ issuer, publicJwks: oidc.publicJwks, stats, revokedJtis, generations });
+  // Per-session counters live on the BFF session (cookie): a new login starts them at zero.
+  const sessionStatsOf = (req) => bff.sessionOf(req)?.stats ?? null;
+  const api = createApi({ issuer, publicJwks: oidc.publicJwks, stats, sessionStatsOf, revokedJtis, generations });
 
   const app = express();
   app.disable('x-powered-by');
@@ -56,8 +84,12 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
 
   app.get('/api/data', api.requireToken, api.data);
   app.post('/api/revoke', api.requireToken, api.revoke);
-  // Dev-only counters for the UI and the e2e tests (no tokens in them).
-  app.get('/api/stats', (_req, res) => res.set('Cache-Control', 'no-store').json({ ...stats, accessTokenTtlSeconds }));
+  // Dev-only counters for the UI and the e2e tests (no tokens in them): the top-level ones count
+  // every session since the server started; `session` those of the caller's session (null without).
+  app.get('/api/stats', (req, res) => {
+    const session = sessionStatsOf(req);
+    res.set('Cache-Control', 'no-store').json({ ...stats, accessTokenTtlSeconds, session: session && { ...session } });
+  });
   app.post('/api/stats/reset', (_req, res) => {
     Object.assign(stats, freshStats());
     res.status(204).end();
@@ -65,14 +97,7 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
 
   // Amplify mode (`npm run demo:amplify`, `amplify` option): where the /amplify page finds
   // cognito-local and the loopback AppSync. Public ids and URLs only, no secrets.
-  app.get('/amplify/config', (_req, res) => {
-    res.set('Cache-Control', 'no-store');
-    if (!amplify) {
-      return res.status(404).json({ error: 'amplify_not_configured', message: 'Amplify mode is off: start with npm run demo:amplify' });
-    }
-    const { userPoolId, userPoolClientId, userPoolEndpoint, graphqlEndpoint, eventsEndpoint, region } = amplify;
-    res.json({ userPoolId, userPoolClientId, userPoolEndpoint, graphqlEndpoint, eventsEndpoint, region });
-  });
+  mountAmplify(app, amplify);
 
   if (angularServer && existsSync(angularServer)) {
     const { reqHandler } = await import(pathToFileURL(angularServer).href);

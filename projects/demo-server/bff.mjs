@@ -3,7 +3,7 @@
 // token) here, behind an http-only cookie. `/session/token` hands the browser short-lived access
 // tokens, minting a new one with the rotating refresh token when the browser forces a refresh
 // (`X-Force-Refresh`: its token entered the 30 s buffer or got a 401), or when the cached one is
-// close to expiry or was revoked.
+// close to expiry or was revoked. The login's own token answers the first request, forced or not.
 import { randomBytes } from 'node:crypto';
 import { createSessionTokenHandler } from 'ngx-fresh-token/oauth';
 import { API_AUDIENCE, BFF_CLIENT_ID, SCOPE } from './oidc.mjs';
@@ -109,7 +109,19 @@ export function createBff({ internalOrigin, issuer, redirectUri, clientSecret, s
     const body = await codeFlow(username);
     const sid = randomBytes(24).toString('base64url');
 
-    const session = { sid, user: username, refreshToken: null, accessToken: null, expiresAt: 0, jti: null, inFlight: null };
+    const session = {
+      sid,
+      user: username,
+      refreshToken: null,
+      accessToken: null,
+      expiresAt: 0,
+      jti: null,
+      inFlight: null,
+      /** Whether the browser has received `accessToken`; the login's own token has not. */
+      handedOut: false,
+      /** This session's counters, shown on the dashboard; a new login starts at zero. */
+      stats: { logins: 1, refreshes: 0, requests: 0, unauthorized: 0, revocations: 0 },
+    };
     remember(session, body);
     if (!session.refreshToken) throw new Error('the provider issued no refresh token');
     sessions.set(sid, session);
@@ -122,6 +134,7 @@ export function createBff({ internalOrigin, issuer, redirectUri, clientSecret, s
     session.inFlight ??= tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refreshToken })
       .then((body) => {
         stats.refreshes++;
+        session.stats.refreshes++;
         remember(session, body);
       })
       .finally(() => {
@@ -141,8 +154,11 @@ export function createBff({ internalOrigin, issuer, redirectUri, clientSecret, s
       return (sid && sessions.get(sid)) || null;
     },
     issueAccessToken: async (session, _request, { forceRefresh }) => {
-      const usable =
-        !forceRefresh && session.accessToken && session.expiresAt - Date.now() > REUSE_MIN_LEFT_MS && !revokedJtis.has(session.jti);
+      const current = session.accessToken && session.expiresAt - Date.now() > REUSE_MIN_LEFT_MS && !revokedJtis.has(session.jti);
+      // A forced refresh asks for a token other than the one the browser holds. The token minted
+      // at login was never handed out, so it answers the first request (the login page's
+      // refresh()) without a refresh grant: loading the first token is not a refresh.
+      const usable = current && (!forceRefresh || !session.handedOut);
       if (!usable) {
         try {
           await refreshSession(session);
@@ -154,6 +170,7 @@ export function createBff({ internalOrigin, issuer, redirectUri, clientSecret, s
           throw err;
         }
       }
+      session.handedOut = true;
       return { accessToken: session.accessToken, expiresAt: session.expiresAt };
     },
   });

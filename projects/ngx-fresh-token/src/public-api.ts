@@ -10,6 +10,8 @@ export { SKIP_FRESH_TOKEN } from './lib/context';
 export type { CrossTabSyncOptions } from './lib/cross-tab';
 export { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, toFreshTokenError } from './lib/errors';
 export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails } from './lib/errors';
+export { SIGNED_IN_GUARD_RETURN_URL_PARAM, signedInGuard } from './lib/guard';
+export type { SignedInGuardOptions } from './lib/guard';
 export { freshTokenInterceptor } from './lib/interceptor';
 export {
   DEFAULT_MIN_VALIDITY_MS,

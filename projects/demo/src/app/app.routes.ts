@@ -1,9 +1,11 @@
 import { Routes } from '@angular/router';
+import { signedInGuard } from 'ngx-fresh-token';
 import { Dashboard } from './dashboard';
 import { Login } from './login';
 
 export const routes: Routes = [
-  { path: '', component: Dashboard, title: 'ngx-fresh-token demo' },
+  // Signed-out users go to /login?returnUrl=…; on the server the route renders and the browser decides.
+  { path: '', component: Dashboard, title: 'ngx-fresh-token demo', canActivate: [signedInGuard()] },
   { path: 'login', component: Login, title: 'Log in · ngx-fresh-token demo' },
   { path: 'amplify', loadChildren: () => import('./amplify/amplify.routes').then((m) => m.AMPLIFY_ROUTES) },
   { path: '**', redirectTo: '' },

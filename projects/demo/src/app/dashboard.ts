@@ -8,14 +8,20 @@ import { AuthService, SKIP_FRESH_TOKEN } from 'ngx-fresh-token';
 import { TokenCountdown } from './token-countdown';
 import { LOG_ENTRY, LogEntry, RequestLog, TokenGenerations, TokenHistory } from './request-log';
 
-interface ServerStats {
+/** What one session (or the whole server) counted. */
+interface Counters {
   logins: number;
   refreshes: number;
   requests: number;
   unauthorized: number;
   revocations: number;
+}
+
+/** `GET /api/stats`: every session since the server started, and the caller's own (`null` without one). */
+interface ServerStats extends Counters {
   requestsByGeneration: Record<string, number>;
   accessTokenTtlSeconds: number;
+  session: Counters | null;
 }
 
 interface Claims {
@@ -66,14 +72,27 @@ interface Claims {
           <button (click)="revoke()" [disabled]="!state().token" data-testid="revoke">Revoke token server-side</button>
           <button class="secondary" (click)="signOut()" [disabled]="!state().token" data-testid="signout">Sign out</button>
         </div>
-        <h3>Server counters</h3>
+        <p class="hint" data-testid="burst-hint">
+          A burst shows a refresh only while the token is <strong>expiring</strong>, inside the striped refresh buffer
+          of the bar: then all 50 calls wait for one refresh and go out with the new token. With a fresh token they
+          all carry the current one, and no refresh is needed.
+        </p>
+        <h3 data-testid="stats-scope">Server counters · this session</h3>
         @if (stats(); as s) {
-          <dl class="counters" data-testid="stats">
-            <dt>token refreshes</dt><dd data-testid="stat-refreshes">{{ s.refreshes }}</dd>
-            <dt>API requests</dt><dd data-testid="stat-requests">{{ s.requests }}</dd>
-            <dt>401 answers</dt><dd data-testid="stat-401">{{ s.unauthorized }}</dd>
-            <dt>revoked tokens</dt><dd>{{ s.revocations }}</dd>
-          </dl>
+          @if (s.session; as c) {
+            <dl class="counters" data-testid="stats">
+              <dt>token refreshes</dt><dd data-testid="stat-refreshes">{{ c.refreshes }}</dd>
+              <dt>API requests</dt><dd data-testid="stat-requests">{{ c.requests }}</dd>
+              <dt>401 answers</dt><dd data-testid="stat-401">{{ c.unauthorized }}</dd>
+              <dt>revoked tokens</dt><dd>{{ c.revocations }}</dd>
+            </dl>
+          } @else {
+            <p class="muted" data-testid="stats-no-session">No session: its counters start at zero when you log in.</p>
+          }
+          <p class="muted small" data-testid="stats-global">
+            All sessions since the server started: <span class="nowrap">refreshes {{ s.refreshes }}</span> ·
+            <span class="nowrap">API requests {{ s.requests }}</span> · <span class="nowrap">401 answers {{ s.unauthorized }}</span>
+          </p>
         }
         <h3>Token events</h3>
         <ol class="events" data-testid="events">
@@ -89,7 +108,7 @@ interface Claims {
     <article class="card log">
       <header>
         <h2>Requests</h2>
-        <span class="muted">{{ log.entries().length }} shown · newest first</span>
+        <span class="muted">this page · {{ log.entries().length }} shown · newest first</span>
         <button class="link" (click)="log.clear()">clear</button>
       </header>
       <table data-testid="log">

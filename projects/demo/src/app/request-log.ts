@@ -1,7 +1,7 @@
 import { HttpContextToken, HttpErrorResponse, HttpInterceptorFn, HttpResponse } from '@angular/common/http';
 import { Injectable, inject, signal } from '@angular/core';
 import { AuthService, TokenEvent } from 'ngx-fresh-token';
-import { tap } from 'rxjs';
+import { Subscription, tap } from 'rxjs';
 
 /** One attempt of a request as it left the app (a retry is a second attempt). */
 export interface Attempt {
@@ -82,14 +82,41 @@ export const requestLogInterceptor: HttpInterceptorFn = (req, next) => {
   );
 };
 
-/** Token events since the app started (the login page's first refresh included). */
+/** One line of a page's token-event list. */
+export interface HistoryEntry {
+  at: number;
+  type: TokenEvent['type'] | 'loaded';
+  code?: string;
+}
+
+/**
+ * Reports `auth`'s events as history entries. A `refreshed` event that brought the first token
+ * after none (the session's token loaded at login or page load) is reported as `loaded`: it is not
+ * a refresh.
+ */
+export function recordTokenEvents(auth: AuthService, record: (entry: HistoryEntry) => void): Subscription {
+  // token$ emits before the event that reports the same change, so keep the token before it.
+  let current: string | null = null;
+  let previous: string | null = null;
+  const subscription = auth.token$.subscribe((token) => {
+    previous = current;
+    current = token;
+  });
+  subscription.add(
+    auth.events$.subscribe((e) => {
+      record({ at: Date.now(), type: e.type === 'refreshed' && previous === null ? 'loaded' : e.type, code: e.error?.code });
+      previous = current;
+    }),
+  );
+  return subscription;
+}
+
+/** Token events since the app started, newest first. */
 @Injectable({ providedIn: 'root' })
 export class TokenHistory {
-  readonly events = signal<Array<{ at: number; type: TokenEvent['type']; code?: string }>>([]);
+  readonly events = signal<HistoryEntry[]>([]);
 
   constructor() {
-    inject(AuthService).events$.subscribe((e) =>
-      this.events.update((list) => [{ at: Date.now(), type: e.type, code: e.error?.code }, ...list].slice(0, 20)),
-    );
+    recordTokenEvents(inject(AuthService), (entry) => this.events.update((list) => [entry, ...list].slice(0, 20)));
   }
 }

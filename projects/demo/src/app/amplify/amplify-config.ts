@@ -2,6 +2,7 @@ import type { ResourcesConfig } from 'aws-amplify';
 
 /** What the dev backend answers on `GET /amplify/config` in Amplify mode (public ids and URLs, no secrets). */
 export interface AmplifyDemoConfig {
+  enabled: true;
   userPoolId: string;
   userPoolClientId: string;
   userPoolEndpoint: string;
@@ -34,11 +35,12 @@ export function applyAmplifyConfig(config: AmplifyDemoConfig): void {
 /** Asks the dev backend for the Amplify configuration (browser only). */
 export async function loadAmplifyConfig(): Promise<AmplifyConfigResult> {
   try {
+    // Without Amplify mode the backend answers 200 { enabled: false, message }.
     const res = await fetch('/amplify/config', { cache: 'no-store' });
     const body = await res.json().catch(() => null);
-    if (res.ok && body?.userPoolId) return { ok: true, config: body as AmplifyDemoConfig };
-    return { ok: false, message: body?.message ?? `Amplify mode is off (HTTP ${res.status}): start with npm run demo:amplify` };
+    if (res.ok && body?.enabled && body.userPoolId) return { ok: true, config: body as AmplifyDemoConfig };
+    return { ok: false, message: body?.message ?? `Amplify mode is off (HTTP ${res.status}): start the demo with npm run demo:amplify` };
   } catch {
-    return { ok: false, message: 'The dev backend did not answer: start with npm run demo:amplify' };
+    return { ok: false, message: 'The dev backend did not answer: start the demo with npm run demo:amplify' };
   }
 }

@@ -6,9 +6,10 @@ import { RouterLink } from '@angular/router';
 import { generateClient } from 'aws-amplify/api';
 import { signIn } from 'aws-amplify/auth';
 import { jwtDecode } from 'jwt-decode';
-import { AuthService, TokenEvent } from 'ngx-fresh-token';
+import { AuthService } from 'ngx-fresh-token';
 import { AmplifyFreshToken, isGraphqlUnauthorized } from 'ngx-fresh-token/amplify';
 import { Subscription } from 'rxjs';
+import { HistoryEntry, recordTokenEvents } from '../request-log';
 import { TokenCountdown } from '../token-countdown';
 import { applyAmplifyConfig, loadAmplifyConfig } from './amplify-config';
 
@@ -26,6 +27,8 @@ interface CognitoClaims {
 interface QueryRow {
   id: number;
   at: number;
+  /** Why the row was run, when not by "Run query" (e.g. right after a revoke). */
+  note?: string;
   attempts: { status: number | string; generation: number | null }[];
   result?: string;
 }
@@ -65,6 +68,10 @@ let configured = false;
     .messages { list-style: none; padding: 0; margin: 0.4rem 0 0; font-size: 0.85rem; max-height: 14rem; overflow: auto; }
     .messages li { padding: 0.2rem 0; border-bottom: 1px solid var(--line); }
     .messages time { color: var(--muted); font-family: ui-monospace, monospace; }
+    .events-actions { margin: 0.9rem 0 0.6rem; }
+    [data-testid='events-panel'] header + dl { margin-top: 0.8rem; }
+    .token .buttons { margin-top: 0.9rem; }
+    .note { display: block; font-size: 0.75rem; }
   `,
   template: `
     <article class="card intro">
@@ -86,7 +93,7 @@ let configured = false;
       @case ('missing') {
         <article class="card">
           <p class="error" data-testid="not-configured">{{ missingMessage() }}</p>
-          <p class="muted">Amplify mode needs cognito-local and the loopback AppSync: start with <code>npm run demo:amplify</code>.</p>
+          <p class="muted">That command starts cognito-local and the loopback AppSync beside the demo, then prints the demo user's name and password.</p>
         </article>
       }
       @default {
@@ -109,8 +116,13 @@ let configured = false;
                 <dt>expires</dt><dd>{{ (claims()?.exp ?? 0) * 1000 | date: 'HH:mm:ss' }}</dd>
               </dl>
               <div class="buttons">
+                <button (click)="revokeAndQuery()" [disabled]="busy()" data-testid="amplify-revoke">Revoke token server-side, then query</button>
                 <button class="secondary" (click)="signOut()" data-testid="amplify-signout">Sign out</button>
               </div>
+              <p class="hint">
+                The revoke button makes the loopback AppSync refuse the current token, then runs a GraphQL query: its row
+                shows <code>401 · #n → 200 · #n+1</code>, one refresh and one retry.
+              </p>
             } @else {
               <form class="signin" (ngSubmit)="signIn()">
                 <label>User name <input name="username" [(ngModel)]="username" data-testid="amplify-username" autocomplete="username" /></label>
@@ -147,7 +159,7 @@ let configured = false;
               <dt>renewals / reconnects</dt><dd data-testid="renewals">{{ connections() > 0 ? connections() - 1 : 0 }}</dd>
               <dt>messages received</dt><dd data-testid="message-count">{{ messages().length }}</dd>
             </dl>
-            <div class="buttons">
+            <div class="buttons events-actions">
               <button (click)="publish()" [disabled]="!state().token" data-testid="publish">Publish</button>
               @if (!subscribed() && state().token) {
                 <button class="secondary" (click)="subscribe()" data-testid="resubscribe">Subscribe again</button>
@@ -185,7 +197,7 @@ let configured = false;
               @for (q of queries(); track q.id) {
                 <tr [attr.data-testid]="'query-' + q.id">
                   <td>{{ q.id }}</td>
-                  <td>{{ q.at | date: 'HH:mm:ss.SSS' }}</td>
+                  <td>{{ q.at | date: 'HH:mm:ss.SSS' }}@if (q.note) { <span class="muted note">{{ q.note }}</span> }</td>
                   <td>
                     @for (a of q.attempts; track $index) {
                       <span [class]="'attempt s' + a.status">{{ a.status }} · {{ a.generation ? '#' + a.generation : 'no token' }}</span>
@@ -220,7 +232,7 @@ export class AmplifyPage {
 
   protected readonly state = this.auth.state;
   protected readonly expiresInMs = toSignal(this.auth.expiresIn$, { initialValue: null });
-  protected readonly history = signal<{ at: number; type: TokenEvent['type']; code?: string }[]>([]);
+  protected readonly history = signal<HistoryEntry[]>([]);
 
   /** Token generations: the page numbers each token it sees; tokens stay in memory only. */
   private readonly generations = new Map<string, number>();
@@ -249,9 +261,8 @@ export class AmplifyPage {
   private published = 0;
 
   constructor() {
-    this.auth.events$
-      .pipe(takeUntilDestroyed())
-      .subscribe((e) => this.history.update((all) => [{ at: Date.now(), type: e.type, code: e.error?.code }, ...all].slice(0, 30)));
+    const history = recordTokenEvents(this.auth, (entry) => this.history.update((all) => [entry, ...all].slice(0, 30)));
+    this.destroyRef.onDestroy(() => history.unsubscribe());
     this.auth.token$.pipe(takeUntilDestroyed()).subscribe((token) => {
       this.generationOf(token);
       // Events need a signed-in user: subscribe on sign-in, drop the subscription on sign-out.
@@ -310,10 +321,30 @@ export class AmplifyPage {
     await this.auth.signOut();
   }
 
-  protected async runQuery(): Promise<void> {
+  /**
+   * Has the dev backend revoke the current access token at the loopback AppSync, then runs a
+   * query: the first attempt gets a 401, and `amplify.graphql()` retries once with a refreshed token.
+   */
+  protected async revokeAndQuery(): Promise<void> {
+    this.busy.set(true);
+    try {
+      const token = await this.auth.getValidToken().catch(() => null);
+      if (!token) return;
+      const res = await fetch('/amplify/revoke', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      if (!res.ok) {
+        this.signInError.set(`Revoke failed: HTTP ${res.status}`);
+        return;
+      }
+      await this.runQuery('after revoke');
+    } finally {
+      this.busy.set(false);
+    }
+  }
+
+  protected async runQuery(note?: string): Promise<void> {
     const client = this.client;
     if (!client) return;
-    const row: QueryRow = { id: this.nextQueryId++, at: Date.now(), attempts: [] };
+    const row: QueryRow = { id: this.nextQueryId++, at: Date.now(), note, attempts: [] };
     this.queries.update((all) => [row, ...all].slice(0, 50));
     const record = (status: number | string, token: string | undefined) => {
       row.attempts = [...row.attempts, { status, generation: token ? this.generationOf(token) : null }];

@@ -1,0 +1,104 @@
+import { isPlatformServer } from '@angular/common';
+import { PLATFORM_ID, inject } from '@angular/core';
+import { ActivatedRouteSnapshot, CanActivateFn, CanMatchFn, Route, Router, RouterStateSnapshot, UrlSegment, UrlTree } from '@angular/router';
+import { AuthService } from './auth.service';
+import { FreshTokenError, FreshTokenErrorCode } from './errors';
+
+/**
+ * The query parameter in which {@link signedInGuard} hands the attempted URL to the login page.
+ *
+ * @example
+ * const returnUrl = inject(ActivatedRoute).snapshot.queryParamMap.get(SIGNED_IN_GUARD_RETURN_URL_PARAM) ?? '/';
+ */
+export const SIGNED_IN_GUARD_RETURN_URL_PARAM = 'returnUrl';
+
+/**
+ * Options of {@link signedInGuard}.
+ *
+ * @example
+ * const options: SignedInGuardOptions = { redirectTo: '/auth/sign-in' };
+ */
+export interface SignedInGuardOptions {
+  /**
+   * Where a signed-out user is sent: a URL of this app starting with `/` (default `/login`). It may
+   * carry query parameters of its own; `returnUrl` is added to them.
+   */
+  redirectTo?: string;
+}
+
+const devMode = () => typeof ngDevMode === 'undefined' || !!ngDevMode;
+
+/** The path of a URL, without query and fragment, to tell whether two URLs name the same page. */
+function pathOf(router: Router, url: UrlTree): string {
+  return router.serializeUrl(url).split(/[?#]/)[0];
+}
+
+/**
+ * The URL the user tried to open, as a string for `returnUrl`. `canActivate` has it in the router
+ * state. `canMatch` runs before there is one, so it is the current navigation's URL (whole path,
+ * query and fragment), or, outside a navigation, the segments being matched.
+ */
+function attemptedUrl(router: Router, state: RouterStateSnapshot | UrlSegment[]): string {
+  if (!Array.isArray(state)) return state.url;
+  const navigation = router.currentNavigation();
+  if (navigation) return router.serializeUrl(navigation.extractedUrl);
+  return '/' + state.map((segment) => segment.toString()).join('/');
+}
+
+/**
+ * A route guard, for `canActivate` and `canMatch`, that lets a signed-in user through and sends
+ * anyone else to `redirectTo` (default `/login`) with the attempted URL in the `returnUrl` query
+ * parameter. It waits for the first load of the session (one `getValidToken()`), so a user whose
+ * session the source still holds (a cookie, Amplify's storage) is let through on a fresh page load.
+ * A failed refresh counts as signed out, except a transient failure while the current token is still
+ * valid. On the server platform it lets every navigation through and calls no token source: the
+ * server cannot know the browser's session, so the route is rendered and the browser decides when
+ * the app starts there.
+ *
+ * Throws a {@link FreshTokenError} `NFT105` for a `redirectTo` that is not an app URL starting with
+ * `/`, and `NFT106` when used without `provideFreshToken()`.
+ *
+ * @example
+ * export const routes: Routes = [
+ *   { path: 'login', component: Login },
+ *   { path: '', component: Dashboard, canActivate: [signedInGuard()] },
+ *   { path: 'admin', loadChildren: () => import('./admin/routes'), canMatch: [signedInGuard({ redirectTo: '/auth/sign-in' })] },
+ * ];
+ */
+export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn & CanMatchFn {
+  const redirectTo = options?.redirectTo ?? '/login';
+  if (typeof redirectTo !== 'string' || !redirectTo.startsWith('/') || redirectTo.startsWith('//') || redirectTo.startsWith('/\\')) {
+    throw new FreshTokenError(
+      FreshTokenErrorCode.InvalidOption,
+      devMode() ? 'signedInGuard({ redirectTo }) needs a URL of this app starting with "/", for example "/login".' : '',
+    );
+  }
+  const guard = (_route: ActivatedRouteSnapshot | Route, state: RouterStateSnapshot | UrlSegment[]): true | Promise<boolean | UrlTree> => {
+    // The server has no access to the browser's session: render, and let the browser decide.
+    if (isPlatformServer(inject(PLATFORM_ID))) return true;
+    const auth = inject(AuthService, { optional: true });
+    if (!auth) {
+      throw new FreshTokenError(
+        FreshTokenErrorCode.NotProvided,
+        devMode() ? 'signedInGuard() needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the app (or route) providers.' : '',
+      );
+    }
+    const router = inject(Router);
+    const attempted = attemptedUrl(router, state);
+    // getValidToken() loads the session on first use and keeps a token it could not refresh
+    // transiently while that token is still valid; any failure left is "not signed in".
+    return auth.getValidToken().then(
+      (token) => token !== null || redirect(router, redirectTo, attempted),
+      () => redirect(router, redirectTo, attempted),
+    );
+  };
+  return guard as CanActivateFn & CanMatchFn;
+}
+
+function redirect(router: Router, redirectTo: string, attempted: string): boolean | UrlTree {
+  const target = router.parseUrl(redirectTo);
+  // Guarding the login page itself must not redirect to it again and again.
+  if (pathOf(router, target) === pathOf(router, router.parseUrl(attempted))) return true;
+  target.queryParams = { ...target.queryParams, [SIGNED_IN_GUARD_RETURN_URL_PARAM]: attempted };
+  return target;
+}
