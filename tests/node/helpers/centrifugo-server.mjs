@@ -190,7 +190,7 @@ export async function startCentrifugoServer(options = {}) {
           }
           const method = Object.keys(cmd).find((k) => k !== 'id');
           if (method === undefined) continue; // a pong `{}`
-          log.push({ conn: conn.client, method, body: cmd[method] });
+          log.push({ conn: conn.client, method, body: cmd[method], at: Date.now() });
           const handler = handlers[method];
           if (!handler) {
             send({ id: cmd.id, error: { code: 104, message: 'method not found' } });
