@@ -90,18 +90,18 @@ export function ensureNode() {
   });
   if (plan.action === 'run') return Promise.resolve();
 
-  const tooOld = `Node ${version} is ${isOlderThanRange(version) ? 'older than Angular 22 needs' : "outside Angular 22's range"} (${ANGULAR_NODE_RANGE})`;
+  const outside = `Node ${version} is ${isOlderThanRange(version) ? 'older than Angular 22 needs' : "outside Angular 22's range"} (${ANGULAR_NODE_RANGE})`;
   if (plan.action === 'loop') {
     console.error(`Node ${version} (${process.execPath}) is outside Angular 22's range (${ANGULAR_NODE_RANGE}) even after the hand-over; delete .tools/node and run \`${commandName()}\` again.`);
     process.exit(1);
   }
   if (plan.action === 'unsupported-platform') {
-    console.error(`${tooOld}, and no Node package exists to install for ${process.platform}-${process.arch}: install Node 24 (\`nvm install\` reads .nvmrc) and run \`${commandName()}\` again.`);
+    console.error(`${outside}, and no Node package exists to install for ${process.platform}-${process.arch}: install Node 24 (\`nvm install\` reads .nvmrc) and run \`${commandName()}\` again.`);
     process.exit(1);
   }
 
   const shown = relative(root, local.prefix) || local.prefix;
-  console.log(`${tooOld}; running under project-local Node 24 in ${shown}${plan.install ? ' (installing it once)' : ''}…`);
+  console.log(`${outside}; running under project-local Node 24 in ${shown}${plan.install ? ' (installing it once)' : ''}…`);
   if (plan.install) {
     const npmArgs = ['install', '--no-save', '--no-audit', '--no-fund', '--no-update-notifier', '--prefix', local.prefix, local.spec];
     const res = spawnSync('npm', npmArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
