@@ -118,9 +118,11 @@ describe('planNode: what an entry script does', () => {
 /** The environment of a child that pretends to run on `version`, with `prefix` as its .tools/node. */
 function pretendEnv(extra) {
   const env = { ...process.env, ...extra };
-  // When this suite itself runs after a hand-over (npm test on Node 20), do not inherit its marker.
+  // When this suite runs under `npm test` (after a hand-over on Node 20), inherit neither its
+  // marker nor npm's script name (messages name the command to run again from it).
   delete env[HANDED_OVER_ENV];
-  return env;
+  delete env.npm_lifecycle_event;
+  return { ...env, ...extra };
 }
 
 function run(file, args, env, timeout = 60_000) {
@@ -236,6 +238,13 @@ describe('ensureNode in a real hand-over (fixture entry script)', () => {
     assert.equal(res.status, 1);
     assert.equal(res.stdout, '');
     assert.match(res.stderr, /even after the hand-over; delete \.tools\/node and run `node .*ensure-node-fixture\.mjs` again/);
+  });
+
+  test('messages name the npm script to run again when started by npm', () => {
+    const env = { ...pretendEnv({ NFT_NODE_VERSION: 'v20.20.2', NFT_LOCAL_NODE_PREFIX: prefix, npm_lifecycle_event: 'demo:amplify' }), [HANDED_OVER_ENV]: '1' };
+    assert.match(run(fixture, [], env).stderr, /run `npm run demo:amplify` again/);
+    env.npm_lifecycle_event = 'start';
+    assert.match(run(fixture, [], env).stderr, /run `npm start` again/);
   });
 });
 
