@@ -5,8 +5,13 @@
 // Events server (verifies every token against cognito-local's JWKS) and the demo backend.
 // PORT (default 4300) and DEMO_AMPLIFY_TOKEN_TTL (token lifetime in seconds, default 60; keep it
 // above the 30 s refresh buffer, or tokens are refreshed at half their life) tune it.
+// On a Node older than Angular 22 needs, it first re-runs itself under Node 24 (scripts/ensure-node.mjs).
 import { join } from 'node:path';
-import { buildDemo, root } from './build-demo.mjs';
+import { ensureNode } from './ensure-node.mjs';
+
+await ensureNode();
+
+const { buildDemo, root } = await import('./build-demo.mjs');
 
 buildDemo();
 

@@ -2,22 +2,31 @@
 // `npm test`: builds the library, runs every Jasmine spec in headless Chromium (Karma) and every
 // Node integration test (node:test, against the built package and real loopback servers), then
 // prints one closing line `N passed, N failed` from the real counts.
+// On a Node older than Angular 22 needs it first re-runs itself under Node 24 (scripts/ensure-node.mjs),
+// and it finds or installs Chromium before anything else (scripts/ensure-chromium.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { linkBuiltPackage } from './link-package.mjs';
+import { ensureNode } from './ensure-node.mjs';
+
+await ensureNode(); // project modules are imported only after it, so nothing else runs on old Node
+
+const { linkBuiltPackage } = await import('./link-package.mjs');
+const { ensureChromium } = await import('./ensure-chromium.mjs');
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `--only=unit,node,e2e` runs a subset (npm run e2e uses `--only=e2e`); default: everything.
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const stages = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['unit', 'node', 'e2e']);
+// Karma (unit) and Playwright (e2e) launch Chromium: find it (or stop) before touching anything.
+if (stages.has('unit') || stages.has('e2e')) ensureChromium();
 const results = join(root, 'test-results');
 rmSync(results, { recursive: true, force: true });
 mkdirSync(results, { recursive: true });
 const ng = join(root, 'node_modules', '@angular', 'cli', 'bin', 'ng.js');
 const totals = { passed: 0, failed: 0, skipped: 0 };
-const env = { ...process.env, CHROME_BIN: process.env.CHROME_BIN || '/usr/bin/chromium', NG_CLI_ANALYTICS: 'false' };
+const env = { ...process.env, NG_CLI_ANALYTICS: 'false' };
 
 function run(label, args, extraEnv = {}) {
   console.log(`\n=== ${label} ===`);
