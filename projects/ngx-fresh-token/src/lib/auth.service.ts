@@ -1,6 +1,6 @@
 import { isPlatformServer } from '@angular/common';
 import { Injectable, OnDestroy, PLATFORM_ID, Signal, inject, signal, untracked } from '@angular/core';
-import { BehaviorSubject, Observable, Subject, Subscriber, Subscription, distinctUntilChanged, map, of, switchMap } from 'rxjs';
+import { BehaviorSubject, Observable, Subject, Subscriber, Subscription } from 'rxjs';
 import { backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
 import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
@@ -49,8 +49,6 @@ export class AuthService implements OnDestroy {
   readonly #source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
   readonly #core = new BehaviorSubject<CoreState>(SIGNED_OUT);
   readonly #events = new Subject<TokenEvent>();
-  /** Subscribers of the timed streams, completed on destroy. */
-  readonly #timed = new Set<Subscriber<unknown>>();
   #inFlight: Promise<string | null> | null = null;
   /** Whether the source has been asked at least once; until then "no token" means "unknown". */
   #loaded = false;
@@ -81,12 +79,7 @@ export class AuthService implements OnDestroy {
     if (!shared) {
       const subject = new BehaviorSubject<TokenState>(null!); // set synchronously by the first emission
       shared = this.#shared = { subject, count: 0, source: Subscription.EMPTY };
-      shared.source = this.#core
-        .pipe(
-          switchMap((core) => this.#scheduled((now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)])),
-          distinctUntilChanged(sameState),
-        )
-        .subscribe(subject);
+      shared.source = this.#derive((core, now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)], sameState).subscribe(subject);
     }
     const own = shared;
     own.count++;
@@ -101,25 +94,13 @@ export class AuthService implements OnDestroy {
   });
 
   /** The current access token, or `null` when signed out; emits when it changes. */
-  readonly token$: Observable<string | null> = this.#core.pipe(
-    map((core) => core.life?.token ?? null),
-    distinctUntilChanged(),
-  );
+  readonly token$: Observable<string | null> = this.#derive((core) => [core.life?.token ?? null, null]);
 
   /** Milliseconds until the token expires (0 once expired), ticking about once a second while subscribed; `null` without an expiry. */
-  readonly expiresIn$: Observable<number | null> = this.#core.pipe(
-    map((core) => core.life),
-    distinctUntilChanged(),
-    switchMap((life) =>
-      life && life.expiresAt !== null
-        ? this.#scheduled((now) => {
-            const left = Math.max(0, msUntilExpiry(life, now)!);
-            return [left, left === 0 ? null : Math.min(EXPIRES_IN_TICK_MS, left)];
-          })
-        : of(null),
-    ),
-    distinctUntilChanged(),
-  );
+  readonly expiresIn$: Observable<number | null> = this.#derive((core, now) => {
+    const left = core.life && msUntilExpiry(core.life, now);
+    return left === null ? [null, null] : [Math.max(0, left), left <= 0 ? null : Math.min(EXPIRES_IN_TICK_MS, left)];
+  });
 
   /** Refreshes, failures, 401s and sign-outs as they happen (no replay). */
   readonly events$: Observable<TokenEvent> = this.#events.asObservable();
@@ -214,7 +195,6 @@ export class AuthService implements OnDestroy {
     this.ɵdestroyed$.complete();
     this.#crossTab?.close();
     this.#core.complete();
-    for (const subscriber of this.#timed) subscriber.complete();
     this.#events.complete();
   }
 
@@ -439,23 +419,25 @@ export class AuthService implements OnDestroy {
   }
 
   /**
-   * Emits `next(now)[0]` on subscribe, then again after `next(now)[1]` ms (none when `null`), on the
-   * injected clock. Timers run only while subscribed and never on the server platform; completes
-   * when the service is destroyed.
+   * A stream derived from what the service holds: `read(core, now)` gives the value and when to
+   * read again (ms, or `null`); it is read on subscribe, at every change and at that time, and
+   * emitted when it differs from the last one (by `same`). One timer per subscriber at a time,
+   * only while subscribed, never on the server platform; completes when the service is destroyed.
+   * (Hand-written: RxJS operators here would add their machinery to every app.)
    */
-  #scheduled<T>(next: (nowMs: number) => [value: T, nextInMs: number | null]): Observable<T> {
-    return new Observable<T>((subscriber) => {
+  #derive<T>(read: (core: CoreState, nowMs: number) => [value: T, nextInMs: number | null], same: (a: T, b: T) => boolean = Object.is): Observable<T> {
+    return new Observable<T>((subscriber: Subscriber<T>) => {
       let cancel: (() => void) | undefined;
-      const emit = () => {
-        const [value, nextInMs] = next(this.#clock.now());
-        subscriber.next(value);
-        cancel = this.#isServer || nextInMs === null ? undefined : ɵstartTimer(this.#clock, nextInMs, emit);
+      let last: { value: T } | undefined;
+      const update = () => {
+        cancel?.();
+        const [value, nextInMs] = read(this.#core.value, this.#clock.now());
+        if (!last || !same(last.value, value)) subscriber.next((last = { value }).value);
+        cancel = this.#isServer || nextInMs === null ? undefined : ɵstartTimer(this.#clock, nextInMs, update);
       };
-      if (this.#destroyed) return subscriber.complete();
-      this.#timed.add(subscriber);
-      emit();
+      const sub = this.#core.subscribe({ next: update, complete: () => subscriber.complete() });
       return () => {
-        this.#timed.delete(subscriber);
+        sub.unsubscribe();
         cancel?.();
       };
     });

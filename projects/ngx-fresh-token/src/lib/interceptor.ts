@@ -1,11 +1,10 @@
 import { HttpErrorResponse, HttpInterceptorFn, HttpRequest } from '@angular/common/http';
 import { inject } from '@angular/core';
-import { from, switchMap } from 'rxjs';
 import { AuthService } from './auth.service';
 import { SKIP_FRESH_TOKEN } from './context';
 import { FreshTokenError } from './errors';
-import { ɵFreshTokenRequestPolicy } from './request-policy';
-import { retryOnUnauthorized } from './unauthorized-retry';
+import { ɵREQUEST_POLICY } from './request-policy';
+import { retryOnUnauthorized, ɵafter } from './unauthorized-retry';
 
 function isUnauthorized(err: unknown): boolean {
   return err instanceof HttpErrorResponse && err.status === 401;
@@ -30,7 +29,7 @@ export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'freshTokenInterceptor needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the same injector as provideHttpClient().' : '',
     );
   }
-  const policy = inject(ɵFreshTokenRequestPolicy);
+  const policy = inject(ɵREQUEST_POLICY);
   if (req.context.get(SKIP_FRESH_TOKEN) || req.headers.has('Authorization') || !policy.isAuthorizedUrl(req.url)) {
     return next(req);
   }
@@ -42,5 +41,5 @@ export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
     // The retry goes to `next`, below this interceptor, so it can never be retried again.
     token === null || policy.hasOwnAuthHeader(token, req.headers) ? next(req) : retryOnUnauthorized(auth, token, (t) => next(withToken(t)), isUnauthorized);
   const peeked = auth.ɵpeek();
-  return peeked !== undefined ? send(peeked) : from(auth.getValidToken()).pipe(switchMap(send));
+  return peeked !== undefined ? send(peeked) : ɵafter(auth.getValidToken(), send);
 };

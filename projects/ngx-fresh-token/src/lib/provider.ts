@@ -1,7 +1,7 @@
 import { EnvironmentProviders, makeEnvironmentProviders, Provider, ValueProvider } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
 import { AuthService } from './auth.service';
-import { ɵFreshTokenRequestPolicy } from './request-policy';
+import { ɵREQUEST_POLICY, ɵcreateRequestPolicy } from './request-policy';
 import { CrossTabSyncOptions, ɵcrossTabFactory } from './cross-tab';
 import { ɵautoRefreshFactory } from './auto-refresh';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, FRESH_TOKEN_REFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
@@ -82,7 +82,7 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, add withTokenSource(...) (or a source from ngx-fresh-token/oauth or /amplify) to provideFreshToken().' : '',
     );
   }
-  return makeEnvironmentProviders([AuthService, ɵFreshTokenRequestPolicy, features.map((f) => f.ɵproviders)]);
+  return makeEnvironmentProviders([AuthService, { provide: ɵREQUEST_POLICY, useFactory: ɵcreateRequestPolicy }, features.map((f) => f.ɵproviders)]);
 }
 
 /**

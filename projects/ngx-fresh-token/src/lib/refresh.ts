@@ -1,4 +1,4 @@
-import { isObservable, Observable, Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import type { RefreshRetryPolicy } from './backoff';
 import { backoffDelayMs } from './backoff';
 import type { FreshTokenClock } from './clock';
@@ -77,7 +77,7 @@ function callSourceOnce(
     signal?.addEventListener('abort', onAbort, { once: true });
     new Promise<unknown>((res) => {
       const answer = source.getToken({ forceRefresh });
-      res(isObservable(answer) ? firstValue(answer) : answer);
+      res(typeof (answer as Observable<unknown>)?.subscribe === 'function' ? firstValue(answer as Observable<unknown>) : answer);
     })
       .then(validateGrant)
       .then(resolve, reject)

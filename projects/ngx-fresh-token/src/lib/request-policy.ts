@@ -1,5 +1,5 @@
 import { DOCUMENT } from '@angular/common';
-import { Injectable, inject } from '@angular/core';
+import { InjectionToken, inject } from '@angular/core';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS } from './config';
 import { FreshTokenError } from './errors';
 import { createUrlAuthorizer } from './url-matcher';
@@ -27,37 +27,36 @@ function documentOrigin(doc: Document | null): string | undefined {
  * in `xsrf.ts`): which URLs get the token (`withAuthorizedUrls`) and which headers carry it
  * (`withAuthHeader`, built once per token). `AuthService` knows nothing of HTTP.
  */
-@Injectable()
-export class ɵFreshTokenRequestPolicy {
-  private readonly format = inject(ɵAUTH_HEADER);
-  private cache: { token: string; headers: Record<string, string>; names: string[] } | null = null;
+export interface ɵRequestPolicy {
   /** Whether the token may be sent to `url` (parsed, compared by origin and whole path segments). */
-  readonly isAuthorizedUrl: (url: string) => boolean;
-
-  constructor() {
-    const doc = inject(DOCUMENT, { optional: true });
-    this.isAuthorizedUrl = createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), documentBase(doc), documentOrigin(doc));
-  }
-
+  isAuthorizedUrl(url: string): boolean;
   /** The auth headers for `token`, built once per token. */
-  headersFor(token: string): Record<string, string> {
-    return this.entry(token).headers;
-  }
-
+  headersFor(token: string): Record<string, string>;
   /** Whether `headers` already holds one of the headers that carry `token` (the request brings its own). */
-  hasOwnAuthHeader(token: string, headers: { has(name: string): boolean }): boolean {
-    for (const name of this.entry(token).names) if (headers.has(name)) return true;
-    return false;
-  }
+  hasOwnAuthHeader(token: string, headers: { has(name: string): boolean }): boolean;
+}
 
-  private entry(token: string): { headers: Record<string, string>; names: string[] } {
-    if (this.cache?.token !== token) {
-      const headers = this.format(token);
+/** The request policy of one `provideFreshToken()`, provided beside `AuthService`. */
+export const ɵREQUEST_POLICY = new InjectionToken<ɵRequestPolicy>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REQUEST_POLICY' : '');
+
+/** Builds the request policy in an injection context (a factory, not an injectable class: less code in every app). */
+export function ɵcreateRequestPolicy(): ɵRequestPolicy {
+  const format = inject(ɵAUTH_HEADER);
+  const doc = inject(DOCUMENT, { optional: true });
+  let cache: { token: string; headers: Record<string, string>; names: string[] } | null = null;
+  const entry = (token: string) => {
+    if (cache?.token !== token) {
+      const headers = format(token);
       if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
         throw new FreshTokenError('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
       }
-      this.cache = { token, headers, names: Object.keys(headers) };
+      cache = { token, headers, names: Object.keys(headers) };
     }
-    return this.cache;
-  }
+    return cache;
+  };
+  return {
+    isAuthorizedUrl: createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), documentBase(doc), documentOrigin(doc)),
+    headersFor: (token) => entry(token).headers,
+    hasOwnAuthHeader: (token, headers) => entry(token).names.some((name) => headers.has(name)),
+  };
 }

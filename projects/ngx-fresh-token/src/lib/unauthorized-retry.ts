@@ -1,4 +1,4 @@
-import { Observable, ObservableInput, catchError, from, switchMap, throwError } from 'rxjs';
+import { Observable, ObservableInput, Subscription, from } from 'rxjs';
 import type { AuthService } from './auth.service';
 
 /**
@@ -21,24 +21,50 @@ export function retryOnUnauthorized<T>(
   send: (token: string) => ObservableInput<T>,
   isUnauthorized: (error: unknown) => boolean,
 ): Observable<T> {
-  return from(send(token)).pipe(
-    catchError((err: unknown) =>
-      isUnauthorized(err)
-        ? from(auth.tokenAfterUnauthorized(token).catch(() => null)).pipe(
-            // No token to retry with (signed out, a sign-out came in between, the refresh failed,
-            // which has its own event): the caller gets the original 401.
-            switchMap((retryWith) =>
-              retryWith === null
-                ? (auth.reportUnauthorized(), throwError(() => err))
-                : from(send(retryWith)).pipe(
-                    catchError((retryErr: unknown) => {
-                      if (isUnauthorized(retryErr)) auth.reportUnauthorized();
-                      return throwError(() => retryErr);
-                    }),
-                  ),
-            ),
-          )
-        : throwError(() => err),
-    ),
-  );
+  // Hand-written rather than catchError/switchMap: those operators would add their code to every app.
+  return new Observable<T>((subscriber) => {
+    let inner: Subscription | undefined;
+    let closed = false;
+    const attempt = (sent: string, retried: boolean) => {
+      inner = from(send(sent)).subscribe({
+        next: (value) => subscriber.next(value),
+        complete: () => subscriber.complete(),
+        error: (err: unknown) => {
+          if (!isUnauthorized(err)) return subscriber.error(err);
+          const giveUp = () => {
+            auth.reportUnauthorized();
+            subscriber.error(err);
+          };
+          if (retried) return giveUp();
+          // No token to retry with (signed out, a sign-out came in between, the refresh failed,
+          // which has its own event): the caller gets the original 401.
+          auth.tokenAfterUnauthorized(sent).then(
+            (next) => closed || (next === null ? giveUp() : attempt(next, true)),
+            () => closed || giveUp(),
+          );
+        },
+      });
+    };
+    attempt(token, false);
+    return () => {
+      closed = true;
+      inner?.unsubscribe();
+    };
+  });
+}
+
+/** @internal Subscribes to `next(value)` once `promise` resolves (a rejection errors the stream); the deferred half of the interceptor. */
+export function ɵafter<T, R>(promise: Promise<T>, next: (value: T) => Observable<R>): Observable<R> {
+  return new Observable<R>((subscriber) => {
+    let inner: Subscription | undefined;
+    let closed = false;
+    promise.then(
+      (value) => closed || (inner = next(value).subscribe(subscriber)),
+      (err: unknown) => subscriber.error(err),
+    );
+    return () => {
+      closed = true;
+      inner?.unsubscribe();
+    };
+  });
 }
