@@ -9,7 +9,7 @@ export type UrlMatcher = string | RegExp | ((url: URL) => boolean);
 
 /** URLs are resolved against this when there is no document (plain Node, some servers). */
 const FALLBACK_BASE = 'https://ngx-fresh-token.invalid/';
-const CACHE_LIMIT = 256;
+const CACHE_LIMIT = 2_048;
 
 function pathMatches(prefix: string, path: string): boolean {
   if (prefix === '/' || path === prefix) return true;
@@ -55,7 +55,8 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
  * `baseHref` (so `//evil.test`, `https://api.example.com@evil.test` and `/\evil.test` are
  * seen for what they are), then compares origins and path prefixes, never substrings.
  * With `matchers === null` only `appOrigin` (default: the base URL's origin) is authorized;
- * path matchers such as `'/api'` also mean paths on `appOrigin`. Results are cached per
+ * path matchers such as `'/api'` also mean paths on `appOrigin`. Decisions are cached (2 048
+ * entries); with string matchers only, per URL without its query and fragment. Results are cached per
  * URL string, so a repeated URL is decided without parsing.
  *
  * @example
@@ -75,18 +76,24 @@ export function createUrlAuthorizer(
     ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`))
     : [(url: URL) => url.origin === origin];
   const cache = new Map<string, boolean>();
+  // String matchers look at the origin and the path only, so the query and fragment (where URLs
+  // differ most: pages, ids, cache busters) need not be part of the cached decision.
+  const byPath = !matchers || matchers.every((m) => typeof m === 'string');
   return (raw: string) => {
-    let allowed = cache.get(raw);
+    // '?' and '#' end the authority and the path in every URL the parser accepts.
+    const cut = byPath ? raw.search(/[?#]/) : -1;
+    const key = cut < 0 ? raw : raw.slice(0, cut);
+    let allowed = cache.get(key);
     if (allowed === undefined) {
       let url: URL | null = null;
       try {
-        url = new URL(raw, base);
+        url = new URL(key, base);
       } catch {
         url = null;
       }
       allowed = !!url && (url.protocol === 'https:' || url.protocol === 'http:') && compiled.some((match) => match(url!));
       if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(raw, allowed);
+      cache.set(key, allowed);
     }
     return allowed;
   };
