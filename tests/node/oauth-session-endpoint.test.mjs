@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { HttpClient, provideHttpClient, withFetch, withInterceptors } from '@angular/common/http';
 import { firstValueFrom } from 'rxjs';
 import { AuthService, freshTokenInterceptor, provideFreshToken, withAuthorizedUrls, withRefreshBuffer } from 'ngx-fresh-token';
-import { createSessionTokenHandler, withSessionEndpoint } from 'ngx-fresh-token/oauth';
+import { withSessionEndpoint } from 'ngx-fresh-token/oauth';
+import { createSessionTokenHandler } from 'ngx-fresh-token/oauth/server';
 
 const TOKEN_TTL_SECONDS = 3;
 let server;

@@ -8,8 +8,8 @@ export { FRESH_TOKEN_CLOCK } from './lib/clock';
 export type { FreshTokenClock, FreshTokenTimerHandle } from './lib/clock';
 export { SKIP_FRESH_TOKEN } from './lib/context';
 export type { CrossTabSyncOptions } from './lib/cross-tab';
-export { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, toFreshTokenError } from './lib/errors';
-export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails } from './lib/errors';
+export { FreshTokenError, FreshTokenErrorCode, classifyHttpError, parseRetryAfterMs, toFreshTokenError } from './lib/errors';
+export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails, HttpErrorClassification } from './lib/errors';
 export { freshTokenInterceptor } from './lib/interceptor';
 export {
   DEFAULT_MIN_VALIDITY_MS,
