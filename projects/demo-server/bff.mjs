@@ -5,7 +5,7 @@
 // (`X-Force-Refresh`: its token entered the 30 s buffer or got a 401), or when the cached one is
 // close to expiry or was revoked. The login's own token answers the first request, forced or not.
 import { randomBytes } from 'node:crypto';
-import { createSessionTokenHandler } from 'ngx-fresh-token/oauth';
+import { createSessionTokenHandler } from 'ngx-fresh-token/oauth/server';
 import { API_AUDIENCE, BFF_CLIENT_ID, SCOPE } from './oidc.mjs';
 
 export const SESSION_COOKIE = 'nft_demo_sid';

@@ -17,7 +17,8 @@ import {
   provideAmplifyFreshToken,
   withAmplifyTokenSource,
 } from 'ngx-fresh-token/amplify';
-import { createAmplifyApp, claimsOf, sleep } from './helpers/amplify-app.mjs';
+import { createAmplifyApp, claimsOf } from './helpers/amplify-app.mjs';
+import { untilRealTime } from './helpers/wait.mjs';
 import { createRootInjector } from './helpers/injector.mjs';
 import { startAppSync } from './helpers/amplify-appsync.mjs';
 import { startCognito } from './helpers/amplify-cognito.mjs';
@@ -32,11 +33,11 @@ let amplify;
 let client;
 const events = [];
 
-/** Waits until `token` has `leftMs` left before its `exp`. */
-async function untilLeft(token, leftMs) {
-  const waitMs = claimsOf(token).exp * 1000 - leftMs - Date.now();
-  if (waitMs > 0) await sleep(waitMs);
-}
+/**
+ * Waits until `token` has `leftMs` left before its `exp`: a point in time that cognito-local's
+ * token sets and no event announces (the service's status changes only at the buffer and at expiry).
+ */
+const untilLeft = (token, leftMs) => untilRealTime(claimsOf(token).exp * 1000 - leftMs);
 
 before(async () => {
   cognito = await startCognito({ accessTokenSeconds: TOKEN_SECONDS });

@@ -5,11 +5,12 @@
 import { createRootInjector } from './helpers/injector.mjs';
 import { startCentrifugoServer } from './helpers/centrifugo-server.mjs';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { after, afterEach, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { quietPeriod, whenEvents } from './helpers/wait.mjs';
 import { Centrifuge } from 'centrifuge';
 import { SignJWT, decodeJwt } from 'jose';
-import { AuthService, provideFreshToken, withRefreshRetry, withTokenSource } from 'ngx-fresh-token';
+import { AuthService, DEFAULT_REFRESH_RETRY, provideFreshToken, withRefreshRetry, withTokenSource } from 'ngx-fresh-token';
 import { centrifugoGetToken, centrifugoHeaderMode, centrifugoSubscriptionGetToken } from 'ngx-fresh-token/centrifugo';
 import { centrifugoConnectHandler, centrifugoRefreshHandler } from 'ngx-fresh-token/centrifugo/server';
 import { jwtVerify } from 'jose';
@@ -27,10 +28,18 @@ function signJwt(claims, lifetimeSeconds) {
     .sign(key);
 }
 
-/** A token source whose next answers the test controls; records every call. */
+/** A token source whose next answers the test controls; records every call (and emits `call`). */
 function controlledSource({ lifetimeSeconds = 3 } = {}) {
+  const events = new EventEmitter();
+  const calls = []; // { at, outcome }
+  calls.push = (...entries) => {
+    const length = Array.prototype.push.apply(calls, entries);
+    events.emit('call');
+    return length;
+  };
   const source = {
-    calls: [], // { at, outcome }
+    calls,
+    events,
     issued: [],
     mode: 'ok', // 'ok' | 'down' | 'signed-out' | 'rejected'
     lifetimeSeconds,
@@ -66,13 +75,16 @@ function setup(source) {
   return { auth: injector.get(AuthService) };
 }
 
-/** Resolves when `predicate()` holds, polling; fails after `timeoutMs`. */
-async function until(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
+/**
+ * Resolves when `predicate()` holds, checking it now and on each event that could change it: a
+ * command reaching the loopback server, and the state changes, publications, unsubscriptions or
+ * token-source calls of `emitters` (clients, subscriptions, `source.events`, another server's
+ * `events`); fails after `timeoutMs`.
+ */
+function until(predicate, timeoutMs, what, ...emitters) {
+  const sources = [[server.events, 'command']];
+  for (const emitter of emitters) for (const name of ['state', 'publication', 'unsubscribed', 'command', 'call']) sources.push([emitter, name]);
+  return whenEvents(predicate, sources, timeoutMs, what);
 }
 
 function record(client) {
@@ -110,7 +122,7 @@ test('connect, then refresh at ttl delivers a new token in-band without reconnec
   const events = record(client);
 
   client.connect();
-  await until(() => client.state === 'connected', 5_000, 'connected');
+  await until(() => client.state === 'connected', 5_000, 'connected', client);
   const [connect] = server.commands('connect');
   assert.equal(connect.body.token, source.issued[0]);
 
@@ -136,16 +148,18 @@ test('signed out: getToken throws UnauthorizedError, the client disconnects and 
   const events = record(client);
 
   client.connect();
-  await until(() => client.state === 'connected', 5_000, 'connected');
+  await until(() => client.state === 'connected', 5_000, 'connected', client);
   await auth.signOut();
   source.mode = 'signed-out';
 
   // At ttl the client asks for a token: signed out → unauthorized, no reconnect.
-  await until(() => client.state === 'disconnected', 8_000, 'disconnected');
+  await until(() => client.state === 'disconnected', 8_000, 'disconnected', client);
   const disconnected = events.find((e) => e.type === 'disconnected');
   assert.deepEqual(disconnected.ctx, { code: 1, reason: 'unauthorized' });
   const callsAtDisconnect = source.calls.length;
-  await sleep(2_500); // well past minReconnectDelay and the refresh retry delay
+  // No reconnect: it would show as a `connecting` state, a connect command or a source call, and no
+  // event announces that none comes; wait well past minReconnectDelay and the refresh retry delay.
+  await quietPeriod(2_500);
   assert.equal(client.state, 'disconnected');
   assert.equal(server.commands('connect').length, 1, 'never connected again');
   assert.equal(server.commands('refresh').length, 0, 'no refresh with an empty or stale token');
@@ -161,16 +175,18 @@ test('session ended by the token source (HTTP 400) at connect: unauthorized, no 
   const events = record(client);
 
   client.connect();
-  await until(() => client.state === 'disconnected', 5_000, 'disconnected');
+  await until(() => client.state === 'disconnected', 5_000, 'disconnected', client);
   assert.deepEqual(events.find((e) => e.type === 'disconnected').ctx, { code: 1, reason: 'unauthorized' });
   assert.equal(auth.state().status, 'signed-out');
   assert.equal(auth.state().error?.code, 'NFT202');
-  await sleep(1_500);
+  // No retry: it would be a second source call or a command; no event announces that none comes,
+  // so wait past the client's reconnect delays (200 ms, at most 1 s) and the core's first backoff.
+  await quietPeriod(1_500);
   assert.equal(source.calls.length, 1, 'asked once');
   assert.equal(server.log.length, 0, 'no command reached the server');
 });
 
-test('token source down: the client retries with backoff, then connects once it is back', { timeout: 20_000 }, async () => {
+test('token source down: the client retries with backoff, then connects once it is back', { timeout: 30_000 }, async () => {
   const source = controlledSource({ lifetimeSeconds: 30 });
   source.mode = 'down';
   const { auth } = setup(source);
@@ -178,7 +194,7 @@ test('token source down: the client retries with backoff, then connects once it 
   const events = record(client);
 
   client.connect();
-  await until(() => source.calls.length >= 4, 8_000, 'four failed attempts');
+  await until(() => source.calls.length >= 4, 8_000, 'four failed attempts', source.events);
   assert.equal(client.state, 'connecting', 'still trying, not given up');
   const tokenErrors = events.filter((e) => e.type === 'error' && e.ctx.type === 'connectToken');
   assert.ok(tokenErrors.length >= 3, 'each failure is reported as a connectToken error');
@@ -188,7 +204,11 @@ test('token source down: the client retries with backoff, then connects once it 
   assert.equal(server.log.length, 0, 'nothing sent without a token');
 
   source.mode = 'ok';
-  await until(() => client.state === 'connected', 5_000, 'connected after recovery');
+  // After each failed cycle the core holds off the source for a growing cool-down (no call before it
+  // passes, whoever asks): after the last of these failures up to base * 2^(failures - 1), then the
+  // client's next attempt comes within maxReconnectDelay (1 s).
+  const coolDownMaxMs = Math.min(DEFAULT_REFRESH_RETRY.maxDelayMs, DEFAULT_REFRESH_RETRY.baseDelayMs * 2 ** (source.calls.length - 1));
+  await until(() => client.state === 'connected', coolDownMaxMs + 3_000, 'connected after recovery', client);
   assert.equal(server.commands('connect').length, 1);
   assert.equal(server.commands('connect')[0].body.token, auth.state().token);
   assert.ok(!events.some((e) => e.type === 'disconnected'), 'never gave up');
@@ -200,9 +220,9 @@ test('disconnect 3014 (state invalidated): the client gets a new token and recon
   const client = newClient({ getToken: centrifugoGetToken(auth) });
 
   client.connect();
-  await until(() => client.state === 'connected', 5_000, 'connected');
+  await until(() => client.state === 'connected', 5_000, 'connected', client);
   server.disconnect(3014, 'state invalidated');
-  await until(() => server.commands('connect').length === 2 && client.state === 'connected', 8_000, 'reconnected');
+  await until(() => server.commands('connect').length === 2 && client.state === 'connected', 8_000, 'reconnected', client);
   const [first, second] = server.commands('connect').map((c) => c.body.token);
   assert.notEqual(second, first, 'the token the client already had is not handed back');
   assert.equal(second, auth.state().token);
@@ -217,7 +237,7 @@ test('connect with an expired token: error 109 "token expired", then getToken su
   const events = record(client);
 
   client.connect();
-  await until(() => client.state === 'connected', 8_000, 'connected');
+  await until(() => client.state === 'connected', 8_000, 'connected', client);
   const tokens = server.commands('connect').map((c) => c.body.token);
   assert.deepEqual(tokens, [stale, auth.state().token]);
   const connectError = events.find((e) => e.type === 'error' && e.ctx.type === 'connect');
@@ -242,7 +262,7 @@ test('subscription token: refreshed in-band at the subscription ttl, subscriptio
 
   sub.subscribe();
   client.connect();
-  await until(() => sub.state === 'subscribed', 5_000, 'subscribed');
+  await until(() => sub.state === 'subscribed', 5_000, 'subscribed', sub);
   await until(() => server.commands('sub_refresh').length >= 1, 8_000, 'a subscription refresh');
   const subscribeToken = server.commands('subscribe')[0].body.token;
   const refreshToken = server.commands('sub_refresh')[0].body.token;
@@ -251,7 +271,7 @@ test('subscription token: refreshed in-band at the subscription ttl, subscriptio
   assert.ok(fetched.every((f) => f.channel === 'private:orders' && f.accessToken === auth.state().token), 'fetcher gets the channel and a fresh access token');
 
   server.publish('private:orders', { n: 1 });
-  await until(() => publications.length === 1, 3_000, 'a publication after the refresh');
+  await until(() => publications.length === 1, 3_000, 'a publication after the refresh', sub);
   assert.equal(sub.state, 'subscribed');
   assert.equal(server.commands('subscribe').length, 1, 'no resubscribe');
   assert.equal(server.commands('connect').length, 1, 'no reconnect');
@@ -263,7 +283,7 @@ test('subscription refused (403) stops the subscription; a 401 is retried once w
   const { auth } = setup(source);
   const client = newClient({ getToken: centrifugoGetToken(auth) });
   client.connect();
-  await until(() => client.state === 'connected', 5_000, 'connected');
+  await until(() => client.state === 'connected', 5_000, 'connected', client);
 
   let calls401 = 0;
   const seenAccess = [];
@@ -275,7 +295,7 @@ test('subscription refused (403) stops the subscription; a 401 is retried once w
     }, auth),
   });
   retrying.subscribe();
-  await until(() => retrying.state === 'subscribed', 5_000, 'subscribed after one 401');
+  await until(() => retrying.state === 'subscribed', 5_000, 'subscribed after one 401', retrying);
   assert.equal(seenAccess.length, 2);
   assert.notEqual(seenAccess[1], seenAccess[0], 'retried with a new access token');
   client.removeSubscription(retrying);
@@ -288,7 +308,7 @@ test('subscription refused (403) stops the subscription; a 401 is retried once w
   const unsubscribed = [];
   refused.on('unsubscribed', (ctx) => unsubscribed.push(ctx));
   refused.subscribe();
-  await until(() => refused.state === 'unsubscribed' && unsubscribed.length === 1, 5_000, 'unsubscribed');
+  await until(() => refused.state === 'unsubscribed' && unsubscribed.length === 1, 5_000, 'unsubscribed', refused);
   assert.deepEqual(unsubscribed[0], { channel: 'private:other', code: 1, reason: 'unauthorized' });
   assert.equal(client.state, 'connected', 'the connection is not affected');
 });
@@ -309,7 +329,7 @@ test('header mode: proxy-connect gets a fresh Bearer header on every (re)connect
   const events = record(client);
 
   client.connect();
-  await until(() => client.state === 'connected', 5_000, 'connected');
+  await until(() => client.state === 'connected', 5_000, 'connected', client);
   const firstConnect = proxyServer.commands('connect')[0].body;
   assert.equal(firstConnect.token, undefined, 'no connection token in header mode');
   assert.equal(firstConnect.headers.Authorization, `Bearer ${source.issued[0]}`);
@@ -318,7 +338,7 @@ test('header mode: proxy-connect gets a fresh Bearer header on every (re)connect
   });
 
   // At expire_at the refresh proxy sees the old header: expired → 3005 → reconnect with a new header.
-  await until(() => proxyServer.commands('connect').length === 2 && client.state === 'connected', 12_000, 'reconnected after expiry');
+  await until(() => proxyServer.commands('connect').length === 2 && client.state === 'connected', 12_000, 'reconnected after expiry', client, proxyServer.events);
   assert.deepEqual(proxyServer.commands('proxy_refresh')[0].body, { result: { expired: true } });
   assert.ok(events.some((e) => e.type === 'connecting' && e.ctx.code === 3005), 'disconnected with 3005 connection expired');
   const second = proxyServer.commands('connect')[1].body.headers.Authorization;
@@ -336,9 +356,11 @@ test('header mode: signed out stops the client with unauthorized', { timeout: 10
   cleanups.push(() => client.disconnect());
   const events = record(client);
   client.connect();
-  await until(() => client.state === 'disconnected', 5_000, 'disconnected');
+  await until(() => client.state === 'disconnected', 5_000, 'disconnected', client);
   assert.deepEqual(events.find((e) => e.type === 'disconnected').ctx, { code: 1, reason: 'unauthorized' });
-  await sleep(800);
+  // No retry: it would be a second source call or a command; no event announces that none comes,
+  // so wait past the client's reconnect delay (200 ms, backing off).
+  await quietPeriod(800);
   assert.equal(source.calls.length, 1);
   assert.equal(server.log.length, 0);
 });

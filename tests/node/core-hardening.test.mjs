@@ -3,7 +3,7 @@
 import { createRootInjector } from './helpers/injector.mjs';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +14,9 @@ import { AuthService, freshTokenInterceptor, provideFreshToken, withAuthorizedUr
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** A session server: `/token` issues tokens while the session lives, `/logout` ends it after 100 ms, `/api` checks tokens. */
+/** A session server: `/token` issues tokens while the session lives, `/logout` ends it after 100 ms, `/api` checks tokens (emitting `api` with each call). */
 function startSessionServer() {
-  const state = { sessionAlive: true, issued: 0, valid: new Set(), tokenCalls: 0, holdApi: null, apiCalls: [] };
+  const state = { sessionAlive: true, issued: 0, valid: new Set(), tokenCalls: 0, holdApi: null, apiCalls: [], events: new EventEmitter() };
   const server = createServer(async (req, res) => {
     const send = (status, body) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -30,7 +30,7 @@ function startSessionServer() {
       return send(200, { accessToken: token, expiresAt: Date.now() + 600_000 });
     }
     if (req.url === '/logout') {
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // a slow logout (server behaviour, not a wait of the test)
       state.sessionAlive = false;
       state.valid.clear();
       return send(204, {});
@@ -38,6 +38,7 @@ function startSessionServer() {
     if (req.url.startsWith('/api')) {
       const auth = req.headers.authorization ?? null;
       state.apiCalls.push({ url: req.url, auth });
+      state.events.emit('api', req.url);
       if (req.url === '/api/slow' && state.holdApi) await state.holdApi;
       const ok = auth !== null && state.valid.has(auth.slice('Bearer '.length)) && req.url !== '/api/slow';
       return send(ok ? 200 : 401, { ok });
@@ -81,8 +82,9 @@ test('a 401 arriving while signOut() waits for a slow logout puts no token back;
     assert.ok(await auth.getValidToken());
     let release;
     state.holdApi = new Promise((r) => (release = r));
+    const slowArrived = once(state.events, 'api', { signal: AbortSignal.timeout(5_000) });
     const slow = firstValueFrom(http.get(`${origin}/api/slow`)).catch((e) => e);
-    while (!state.apiCalls.some((c) => c.url === '/api/slow')) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(await slowArrived, ['/api/slow'], 'the server holds the request');
     const tokenCallsBefore = state.tokenCalls;
     const signingOut = auth.signOut();
     release(); // the API answers 401 while the logout is still in flight
@@ -107,12 +109,13 @@ test('a destroyed injector does not keep a Node process alive with a hanging tok
     import { Injector, createEnvironmentInjector, ɵINJECTOR_SCOPE } from '@angular/core';
     import { AuthService, provideFreshToken, withTokenSource } from 'ngx-fresh-token';
     let calls = 0;
+    // Destroy once the source was called and hangs (its attempt timer armed), not after a guessed delay.
+    const destroy = () => { injector.destroy(); console.log('destroyed after', calls, 'call'); };
     const injector = createEnvironmentInjector(
-      [{ provide: ɵINJECTOR_SCOPE, useValue: 'root' }, provideFreshToken(withTokenSource({ getToken: () => { calls++; return new Promise(() => {}); } }))],
+      [{ provide: ɵINJECTOR_SCOPE, useValue: 'root' }, provideFreshToken(withTokenSource({ getToken: () => { calls++; setImmediate(destroy); return new Promise(() => {}); } }))],
       Injector.NULL,
     );
     injector.get(AuthService).getValidToken().then((t) => console.log('resolved', t), (e) => console.log('rejected', e.code));
-    setTimeout(() => { injector.destroy(); console.log('destroyed after', calls, 'call'); }, 50);
   `;
   const started = Date.now();
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,7 +4,8 @@
 import { createRootInjector } from './helpers/injector.mjs';
 import { startOAuthServer, CONFIDENTIAL_CLIENT, API_RESOURCE } from './helpers/oauth-server.mjs';
 import { startFaultTokenEndpoint, tokenAnswer } from './helpers/oauth-fault-endpoint.mjs';
-import { captureConsole, renderings, secretForms, sleep, startJwtApi } from './helpers/oauth-api.mjs';
+import { captureConsole, renderings, secretForms, startJwtApi } from './helpers/oauth-api.mjs';
+import { quietPeriod, untilStatus, waitFor } from './helpers/wait.mjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PLATFORM_ID } from '@angular/core';
@@ -84,8 +85,8 @@ describe('withClientCredentials against oidc-provider', () => {
     const expiresAt = auth.state().expiresAt;
     for (let i = 0; i < 10; i++) await firstValueFrom(http.get(`${api.origin}/orders/${i}`));
     assert.equal(ccRequests() - before, 1, 'cached token reused, no token request');
-    // Move into the buffer (1.5 s before expiry) but not past expiry.
-    await sleep(Math.max(0, expiresAt - Date.now() - 1_200));
+    // Into the buffer (1.5 s before expiry) but not past expiry: state$ says when.
+    await untilStatus(auth, 'expiring');
     assert.ok(Date.now() < expiresAt, 'still before expiry');
     await firstValueFrom(http.get(`${api.origin}/orders/late`));
     assert.equal(ccRequests() - before, 2, 'renewed once inside the buffer');
@@ -105,13 +106,16 @@ describe('withClientCredentials against oidc-provider', () => {
 
   test('a wrong secret gives a coded permanent error after exactly 1 token request, and the session ends', async () => {
     const before = ccRequests();
-    const { auth, events } = setup({ clientSecret: WRONG_SECRET });
+    // Fast backoff: a wrongful retry would come within 100 ms, well inside the quiet period below.
+    const { auth, events } = setup({ clientSecret: WRONG_SECRET, features: [withRefreshRetry({ baseDelayMs: 50, maxDelayMs: 100 })] });
     const err = await expectRejection(auth.getValidToken());
     assert.ok(err instanceof FreshTokenError);
     assert.equal(err.code, 'NFT202');
     assert.equal(err.status, 401);
     assert.equal(err.transient, false);
-    await sleep(300); // nothing is retried behind our back
+    // Nothing is retried behind our back: a retry would be a token request, and no event announces
+    // that none comes, so give one the time the backoff above would take, three times over.
+    await quietPeriod(300);
     assert.equal(ccRequests() - before, 1);
     assert.equal(auth.state().status, 'signed-out');
     assert.deepEqual(events.map((e) => e.type), ['session-expired']);
@@ -145,7 +149,8 @@ describe('withClientCredentials against a loopback token endpoint (faults)', () 
     assert.equal(err.code, OAuthErrorCode.TokenEndpointTimeout);
     assert.equal(err.transient, true);
     assert.ok(Date.now() - started < 3_000);
-    await sleep(100);
+    // The server sees each abort as the close of its response.
+    await waitFor(() => faults.requests.length >= 2 && faults.requests.every((r) => r.aborted), 5_000, 'both requests aborted');
     assert.equal(faults.requests.length, 2);
     assert.ok(faults.requests.every((r) => r.aborted), 'both requests were aborted');
   });

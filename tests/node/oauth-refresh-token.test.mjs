@@ -5,6 +5,7 @@
 import { createRootInjector } from './helpers/injector.mjs';
 import { startOAuthServer, PUBLIC_CLIENT, API_RESOURCE } from './helpers/oauth-server.mjs';
 import { sleep, startJwtApi } from './helpers/oauth-api.mjs';
+import { quietPeriod, untilStatus } from './helpers/wait.mjs';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { HttpClient, provideHttpClient, withFetch, withInterceptors } from '@angular/common/http';
@@ -59,7 +60,8 @@ async function signedIn() {
 }
 
 const refreshRequests = () => oauth.tokenRequests.filter((r) => r.grantType === 'refresh_token');
-const untilExpired = (auth) => sleep(Math.max(0, auth.state().expiresAt - Date.now()) + 150);
+/** Resolves when the access token has expired: state$ emits the `expired` status at its expiry. */
+const untilExpired = (auth) => untilStatus(auth, 'expired');
 
 test('20 concurrent API calls at expiry make exactly 1 refresh grant, twice in a row, with the rotated token each time and no invalid_grant', async () => {
   const { auth, http, events, storage, tokens, log } = await signedIn();
@@ -104,7 +106,9 @@ test('a revoked refresh token signs the user out with a session-expired event, w
   assert.match(err.message, /invalid_grant/);
   assert.equal(auth.state().status, 'signed-out');
   assert.deepEqual(events.map((e) => e.type), ['session-expired']);
-  await sleep(200);
+  // No retry: it would be a second refresh request, and no event announces that none comes. The
+  // default backoff would retry 500-1000 ms after the failure, so wait past that.
+  await quietPeriod(1_200);
   assert.equal(refreshRequests().length - before, 1, 'exactly one refresh request, no retry');
   assert.equal(storage.get(), null, 'the dead refresh token is forgotten');
   assert.equal(await auth.getValidToken(), null);

@@ -3,14 +3,15 @@
 // createSessionTokenHandler (Web Request → Response); withSessionEndpoint is the token source of
 // an app whose fetch carries cookies like a browser's (a small cookie jar stands in for it).
 import { createRootInjector } from './helpers/injector.mjs';
-import { sleep } from './helpers/oauth-api.mjs';
+import { untilStatus } from './helpers/wait.mjs';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { HttpClient, provideHttpClient, withFetch, withInterceptors } from '@angular/common/http';
 import { firstValueFrom } from 'rxjs';
 import { AuthService, freshTokenInterceptor, provideFreshToken, withAuthorizedUrls, withRefreshBuffer } from 'ngx-fresh-token';
-import { createSessionTokenHandler, withSessionEndpoint } from 'ngx-fresh-token/oauth';
+import { withSessionEndpoint } from 'ngx-fresh-token/oauth';
+import { createSessionTokenHandler } from 'ngx-fresh-token/oauth/server';
 
 const TOKEN_TTL_SECONDS = 3;
 let server;
@@ -124,8 +125,9 @@ describe('withSessionEndpoint + createSessionTokenHandler', () => {
     assert.ok(browser.credentialsSeen.some((c) => c.path === '/session/token' && c.credentials === 'include'));
     for (let i = 0; i < 5; i++) await firstValueFrom(http.get(`${origin}/api/items/${i}`));
     assert.equal(tokenCalls.length - before, 1, 'cached');
-    // Into the 1 s buffer of a 3 s token, before expiry.
-    await sleep(auth.state().expiresAt - Date.now() - 800);
+    // Into the 1 s buffer of a 3 s token, before expiry: state$ says when.
+    await untilStatus(auth, 'expiring');
+    assert.ok(Date.now() < auth.state().expiresAt, 'still before expiry');
     assert.deepEqual(await firstValueFrom(http.get(`${origin}/api/late`)), { ok: true });
     assert.equal(tokenCalls.length - before, 2, 'renewed once inside the buffer');
     assert.notEqual(auth.state().token, first);

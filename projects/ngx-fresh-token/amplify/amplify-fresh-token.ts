@@ -7,7 +7,8 @@ import { Hub, defaultStorage } from 'aws-amplify/utils';
 import { EMPTY, Observable } from 'rxjs';
 import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError } from 'ngx-fresh-token';
 import { AmplifyFreshTokenErrorCode } from './errors';
-import { FreshEventsOptions, connectFreshEvents, publishFreshEvents } from './events-connection';
+import { FreshEventsOptions, connectFreshEvents } from './events-connection';
+import { publishFreshEvents } from './events-publish';
 import { AMPLIFY_LINK } from './amplify-link';
 import { GraphqlHeadersOptions, createGraphqlHeaders } from './graphql-headers';
 import { graphqlWithRetry } from './graphql-retry';
@@ -111,7 +112,7 @@ export class AmplifyFreshToken {
    * await amplify.publish('/default/chat', [{ text: 'hello' }]);
    */
   publish(channel: string, events: unknown[], options: FreshEventsOptions = {}): Promise<void> {
-    return Promise.resolve().then(() => publishFreshEvents(this.auth, channel, events, this.eventsOptions(options)));
+    return Promise.resolve().then(() => publishFreshEvents(this.auth, channel, events, this.eventsOptions(options), this.clock));
   }
 
   private eventsOptions(options: FreshEventsOptions): FreshEventsOptions & { endpoint: string } {

@@ -1,3 +1,5 @@
+import { FreshTokenError, type FreshTokenErrorDetails } from 'ngx-fresh-token';
+
 /**
  * Stable error codes of `ngx-fresh-token/amplify` (the NFT5xx range), carried by `FreshTokenError`.
  *
@@ -14,3 +16,13 @@ export const AmplifyFreshTokenErrorCode = {
   /** AppSync Events refused a subscribe or publish for another reason than authorization. */
   EventsRejected: 'NFT504',
 } as const;
+
+/**
+ * A `FreshTokenError` of this entry: the code always, the explanation in dev mode only.
+ *
+ * @example
+ * throw eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'Sign in, then subscribe.');
+ */
+export function eventsError(code: string, devMessage: string, details: FreshTokenErrorDetails = {}): FreshTokenError {
+  return new FreshTokenError(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? devMessage : '', details);
+}

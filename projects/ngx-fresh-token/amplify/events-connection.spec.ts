@@ -3,7 +3,8 @@ import { TestBed } from '@angular/core/testing';
 import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError, FreshTokenFeature, withRefreshBuffer } from 'ngx-fresh-token';
 import { FreshTokenTestingController, ManualClock, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
 import { provideAmplifyFreshToken, AmplifyFreshToken } from './amplify-fresh-token';
-import { connectFreshEvents, eventsRealtimeUrl } from './events-connection';
+import { connectFreshEvents } from './events-connection';
+import { eventsRealtimeUrl } from './events-protocol';
 
 type Sent = { type: string; id?: string; channel?: string; authorization?: Record<string, string> };
 
@@ -170,6 +171,23 @@ describe('connectFreshEvents', () => {
     expect(FakeSocket.all[1].handshake['Authorization']).not.toBe(first);
     FakeSocket.all[1].accept();
     expect(FakeSocket.all[0].closedByClient).toBeTrue();
+    expect(errors).toEqual([]);
+  });
+
+  it("called in an injection context without a clock: runs on the app's FRESH_TOKEN_CLOCK and renews at its buffer", async () => {
+    const { auth, ctrl, errors } = setup(withRefreshBuffer(5_000));
+    ctrl.tokenLifetimeSeconds = 60;
+    const first = ctrl.setToken({ expiresInSeconds: 60 });
+    TestBed.runInInjectionContext(() =>
+      connectFreshEvents(auth, '/default/chat', { endpoint, webSocketFactory: (u, p) => new FakeSocket(u, p) as unknown as WebSocket }),
+    ).subscribe({ error: (e) => errors.push(e) });
+    await ctrl.advance(0);
+    FakeSocket.all[0].accept();
+    await ctrl.advance(54_999);
+    expect(FakeSocket.all.length).toBe(1);
+    await ctrl.advance(1); // 5 s before expiry on the fake clock: the app's buffer, not the 30 s default
+    expect(FakeSocket.all.length).toBe(2);
+    expect(FakeSocket.all[1].handshake['Authorization']).not.toBe(first);
     expect(errors).toEqual([]);
   });
 

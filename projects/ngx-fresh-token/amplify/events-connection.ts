@@ -1,15 +1,24 @@
-import { Observable, lastValueFrom } from 'rxjs';
+import { Observable } from 'rxjs';
+import { AuthService, DEFAULT_REFRESH_RETRY, FreshTokenError, backoffDelayMs, readJwtTimes } from 'ngx-fresh-token';
+import { AmplifyFreshTokenErrorCode, eventsError } from './errors';
+import { EventsClock, eventsClock, eventsRenewBeforeExpiryMs } from './events-context';
 import {
-  AuthService,
-  DEFAULT_REFRESH_BUFFER_MS,
-  FreshTokenClock,
-  FreshTokenError,
-  backoffDelayMs,
-  DEFAULT_REFRESH_RETRY,
-  readJwtTimes,
-  retryOnUnauthorized,
-} from 'ngx-fresh-token';
-import { AmplifyFreshTokenErrorCode } from './errors';
+  DEFAULT_EVENTS_CONNECTION_TIMEOUT_MS,
+  connectionInitFrame,
+  eventPayload,
+  eventsAuthorization,
+  eventsRealtimeUrl,
+  eventsSubprotocols,
+  isEventsAuthError,
+  newSubscriptionId,
+  parseEventsFrame,
+  subscribeFrame,
+  unsubscribeFrame,
+} from './events-protocol';
+
+// The connection state machine of an AppSync Events subscription: which socket is current, when
+// it is renewed, how a close is answered (reconnect with a fresh token, back off, or give up).
+// The wire format is in events-protocol.ts, HTTP publishing in events-publish.ts.
 
 /** Amplify auth modes in which an Events connection carries the service's token. */
 export type FreshEventsAuthMode = 'lambda' | 'oidc' | 'userPool';
@@ -28,68 +37,15 @@ export interface FreshEventsOptions {
   /**
    * How long before the connect token expires the connection is renewed with a fresh one, capped at
    * half the token's lifetime. Default: the app's refresh buffer (`withRefreshBuffer()`) through
-   * `AmplifyFreshToken.events()`, 30 s when calling {@link connectFreshEvents} directly (pass your
-   * buffer then). When the service still calls the token fresh at that point, one shared refresh is forced.
+   * `AmplifyFreshToken.events()`, or when {@link connectFreshEvents} is called in an injection context;
+   * 30 s when it is called outside one (pass your buffer then). When the service still calls the
+   * token fresh at that point, one shared refresh is forced.
    */
   renewBeforeExpiryMs?: number;
   /** Consecutive authorization failures tolerated (each retried with a fresh token) before giving up with `NFT503`; default 2. */
   maxAuthFailures?: number;
   /** Creates the WebSocket (default `new WebSocket(url, protocols)`). */
   webSocketFactory?: (url: string, protocols: string[]) => WebSocket;
-}
-
-/** Timers and randomness of the connection; the service passes `FRESH_TOKEN_CLOCK`. */
-type Clock = Pick<FreshTokenClock, 'now' | 'setTimeout' | 'clearTimeout'>;
-
-const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (cb, ms) => setTimeout(cb, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
-const AUTH_ERROR_TYPES = ['UnauthorizedException', 'Unauthorized', 'NotAuthorizedException', 'ForbiddenException'];
-
-interface EventsError {
-  errorType?: string;
-  errorCode?: number;
-  message?: string;
-}
-
-function isAuthError(errors: unknown): boolean {
-  return Array.isArray(errors) && errors.some((e: EventsError) => AUTH_ERROR_TYPES.includes(String(e?.errorType)) || e?.errorCode === 401 || e?.errorCode === 403);
-}
-
-function base64Url(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let binary = '';
-  bytes.forEach((b) => (binary += String.fromCharCode(b)));
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function randomId(): string {
-  return globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-}
-
-/**
- * The realtime URL for an Events endpoint, as Amplify derives it: AWS domains map
- * `appsync-api` to `appsync-realtime-api`, custom domains append `/realtime`; `https` becomes `wss`
- * (and plain `http`, for a local server, `ws`).
- *
- * @example
- * eventsRealtimeUrl('https://abc.appsync-api.eu-west-1.amazonaws.com/event'); // 'wss://abc.appsync-realtime-api.eu-west-1.amazonaws.com/event/realtime'
- */
-export function eventsRealtimeUrl(endpoint: string): string {
-  const url = new URL(endpoint);
-  if (/\.appsync-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/i.test(url.hostname)) {
-    url.hostname = url.hostname.replace('appsync-api', 'appsync-realtime-api');
-  }
-  url.pathname = url.pathname.replace(/\/$/, '') + '/realtime';
-  url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
-  return url.toString();
-}
-
-function eventsError(code: string, devMessage: string, details: { transient?: boolean } = {}): FreshTokenError {
-  return new FreshTokenError(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? devMessage : '', details);
 }
 
 /**
@@ -127,7 +83,9 @@ interface Link {
  * an expired token) it reconnects and resubscribes with a refreshed token, giving up with `NFT503`
  * when fresh tokens keep being refused; a dropped network connection is retried with backoff.
  * Sign-out (or a session that ends) closes it with `NFT502`. Emits each event's parsed JSON;
- * unsubscribing unsubscribes on the server and closes the socket.
+ * unsubscribing unsubscribes on the server and closes the socket. Timers run on `clock`, by default
+ * the app's `FRESH_TOKEN_CLOCK` when called in an injection context (`AmplifyFreshToken.events()`
+ * passes it), else `Date.now` and the global timers.
  *
  * @example
  * connectFreshEvents<Message>(inject(AuthService), '/default/chat', { authMode: 'lambda', endpoint })
@@ -137,8 +95,11 @@ export function connectFreshEvents<T = unknown>(
   auth: AuthService,
   channel: string,
   options: FreshEventsOptions & { endpoint: string },
-  clock: Clock = systemClock,
+  clock?: EventsClock,
 ): Observable<T> {
+  // Read now: the caller's injection context is gone by the time someone subscribes.
+  const time = eventsClock(clock);
+  const renewBeforeExpiryMs = eventsRenewBeforeExpiryMs(options.renewBeforeExpiryMs);
   return new Observable<T>((subscriber) => {
     const factory =
       options.webSocketFactory ??
@@ -150,7 +111,7 @@ export function connectFreshEvents<T = unknown>(
     const realtimeUrl = eventsRealtimeUrl(options.endpoint);
     const host = new URL(options.endpoint).host;
     const maxAuthFailures = options.maxAuthFailures ?? 2;
-    const subscriptionId = randomId();
+    const subscriptionId = newSubscriptionId();
     let current: Link | null = null;
     let pending: Link | null = null;
     let stopped = false;
@@ -158,11 +119,9 @@ export function connectFreshEvents<T = unknown>(
     let dropAttempt = 0;
     let retryTimer: unknown;
 
-    const headersFor = (token: string) => ({ Authorization: token, host });
-
     const clearLinkTimers = (link: Link) => {
-      if (link.kaTimer !== undefined) clock.clearTimeout(link.kaTimer);
-      if (link.renewTimer !== undefined) clock.clearTimeout(link.renewTimer);
+      if (link.kaTimer !== undefined) time.clearTimeout(link.kaTimer);
+      if (link.renewTimer !== undefined) time.clearTimeout(link.renewTimer);
       link.kaTimer = link.renewTimer = undefined;
     };
 
@@ -172,7 +131,7 @@ export function connectFreshEvents<T = unknown>(
       const socket = link.socket;
       socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
       try {
-        if (socket.readyState === 1 && link.subscribed) socket.send(JSON.stringify({ type: 'unsubscribe', id: subscriptionId }));
+        if (socket.readyState === 1 && link.subscribed) socket.send(unsubscribeFrame(subscriptionId));
         socket.close(1000);
       } catch {
         // Already closing: nothing left to release.
@@ -182,7 +141,7 @@ export function connectFreshEvents<T = unknown>(
     const stop = (err?: unknown) => {
       if (stopped) return;
       stopped = true;
-      if (retryTimer !== undefined) clock.clearTimeout(retryTimer);
+      if (retryTimer !== undefined) time.clearTimeout(retryTimer);
       closeLink(current);
       closeLink(pending);
       current = pending = null;
@@ -190,13 +149,13 @@ export function connectFreshEvents<T = unknown>(
     };
 
     const scheduleRenew = (link: Link) => {
-      const delayMs = msUntilRenewal(link.token, options.renewBeforeExpiryMs ?? DEFAULT_REFRESH_BUFFER_MS, clock.now());
-      if (delayMs !== null) link.renewTimer = clock.setTimeout(() => void open('renew'), delayMs);
+      const delayMs = msUntilRenewal(link.token, renewBeforeExpiryMs, time.now());
+      if (delayMs !== null) link.renewTimer = time.setTimeout(() => void open('renew'), delayMs);
     };
 
     const watchKeepAlive = (link: Link, timeoutMs: number) => {
-      if (link.kaTimer !== undefined) clock.clearTimeout(link.kaTimer);
-      link.kaTimer = clock.setTimeout(() => {
+      if (link.kaTimer !== undefined) time.clearTimeout(link.kaTimer);
+      link.kaTimer = time.setTimeout(() => {
         // No keep-alive within the server's timeout: the connection is dead even if not closed.
         if (link === current) lost(link);
         else closeLink(link);
@@ -214,7 +173,7 @@ export function connectFreshEvents<T = unknown>(
         // A renewal attempt failed while the old connection still works: retry on the next tick of backoff.
         if (link.authFailed) authFailures++;
         if (authFailures > maxAuthFailures) return stop(eventsError(AmplifyFreshTokenErrorCode.EventsUnauthorized, 'AppSync Events rejected fresh tokens repeatedly. Check the API authorization mode and the token it expects.'));
-        retryTimer = clock.setTimeout(() => void open('renew'), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
+        retryTimer = time.setTimeout(() => void open('renew'), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
         return;
       }
       if (link.authFailed) {
@@ -225,7 +184,7 @@ export function connectFreshEvents<T = unknown>(
         void open('auth', link.token);
         return;
       }
-      retryTimer = clock.setTimeout(() => void open('drop'), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
+      retryTimer = time.setTimeout(() => void open('drop'), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
     };
 
     /** The token to connect with; for a renewal, a new one even if the service still calls the current one fresh. */
@@ -248,7 +207,7 @@ export function connectFreshEvents<T = unknown>(
       } catch (err) {
         if (stopped) return;
         if (err instanceof FreshTokenError && err.transient) {
-          retryTimer = clock.setTimeout(() => void open(reason, rejectedToken), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
+          retryTimer = time.setTimeout(() => void open(reason, rejectedToken), backoffDelayMs(++dropAttempt, DEFAULT_REFRESH_RETRY, Math.random()));
           return;
         }
         return stop(eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'The session ended, so AppSync Events cannot be authorized. Sign in again and resubscribe.'));
@@ -262,30 +221,27 @@ export function connectFreshEvents<T = unknown>(
         // server closes it for the expired token, the auth path reconnects with a refreshed one.
         return;
       }
-      const socket = factory(realtimeUrl, ['aws-appsync-event-ws', `header-${base64Url(JSON.stringify(headersFor(token)))}`]);
+      const authorization = eventsAuthorization(token, host);
+      const socket = factory(realtimeUrl, eventsSubprotocols(authorization));
       const link: Link = { socket, token, subscribed: false, authFailed: false };
       pending = link;
-      socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init' }));
+      socket.onopen = () => socket.send(connectionInitFrame());
       socket.onerror = () => undefined; // a close event always follows
       socket.onclose = () => lost(link);
       socket.onmessage = (message: MessageEvent) => {
-        let data: { type?: string; id?: string; event?: unknown; errors?: unknown; connectionTimeoutMs?: number };
-        try {
-          data = JSON.parse(String(message.data));
-        } catch {
-          return;
-        }
+        const data = parseEventsFrame(message.data);
+        if (!data) return;
         switch (data.type) {
           case 'connection_ack':
-            link.timeoutMs = data.connectionTimeoutMs ?? 300_000;
+            link.timeoutMs = data.connectionTimeoutMs ?? DEFAULT_EVENTS_CONNECTION_TIMEOUT_MS;
             watchKeepAlive(link, link.timeoutMs);
-            socket.send(JSON.stringify({ type: 'subscribe', id: subscriptionId, channel, authorization: headersFor(token!) }));
+            socket.send(subscribeFrame(subscriptionId, channel, authorization));
             return;
           case 'ka':
-            watchKeepAlive(link, link.timeoutMs ?? 300_000);
+            watchKeepAlive(link, link.timeoutMs ?? DEFAULT_EVENTS_CONNECTION_TIMEOUT_MS);
             return;
           case 'connection_error':
-            link.authFailed = isAuthError(data.errors);
+            link.authFailed = isEventsAuthError(data.errors);
             lost(link);
             return;
           case 'subscribe_success': {
@@ -303,7 +259,7 @@ export function connectFreshEvents<T = unknown>(
           }
           case 'subscribe_error':
             if (data.id !== subscriptionId) return;
-            if (isAuthError(data.errors)) {
+            if (isEventsAuthError(data.errors)) {
               link.authFailed = true;
               lost(link);
             } else {
@@ -312,15 +268,11 @@ export function connectFreshEvents<T = unknown>(
             return;
           case 'data':
             if (data.id !== subscriptionId || link !== current) return;
-            try {
-              subscriber.next(JSON.parse(String(data.event)) as T);
-            } catch {
-              subscriber.next(data.event as T);
-            }
+            subscriber.next(eventPayload<T>(data.event));
             return;
           case 'error':
             // AppSync sends an error before closing a connection whose token expired or was revoked.
-            if (isAuthError(data.errors)) link.authFailed = true;
+            if (isEventsAuthError(data.errors)) link.authFailed = true;
             return;
         }
       };
@@ -339,49 +291,4 @@ export function connectFreshEvents<T = unknown>(
       stop();
     };
   });
-}
-
-/**
- * Publishes events to an AppSync Events channel over HTTP (`POST /event`) with a fresh token,
- * retrying once with a refreshed token after a 401. Each event is sent as a JSON string.
- *
- * @example
- * await publishFreshEvents(inject(AuthService), '/default/chat', [{ text: 'hi' }], { endpoint });
- */
-export async function publishFreshEvents(
-  auth: AuthService,
-  channel: string,
-  events: unknown[],
-  options: Pick<FreshEventsOptions, 'authMode'> & { endpoint: string; fetch?: typeof fetch },
-): Promise<void> {
-  const doFetch = options.fetch ?? fetch;
-  const body = JSON.stringify({ channel, events: events.map((e) => JSON.stringify(e)) });
-  const send = (token: string) =>
-    doFetch(options.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', Authorization: token }, body });
-  const token = await auth.getValidToken();
-  if (token === null) {
-    throw eventsError(AmplifyFreshTokenErrorCode.EventsSignedOut, 'Publishing to AppSync Events needs a token but the user is signed out.');
-  }
-  const isUnauthorized = (e: unknown) => (e as { status?: unknown } | null)?.status === 401;
-  let res: Response;
-  try {
-    // A 401 answer is thrown so that the shared retry-once step can see it.
-    res = await lastValueFrom(
-      retryOnUnauthorized(auth, token, async (t) => {
-        const answer = await send(t);
-        if (answer.status === 401) throw answer;
-        return answer;
-      }, isUnauthorized),
-    );
-  } catch (err) {
-    if (!isUnauthorized(err)) throw err;
-    res = err as Response;
-  }
-  if (!res.ok) {
-    throw new FreshTokenError(
-      res.status === 401 || res.status === 403 ? AmplifyFreshTokenErrorCode.EventsUnauthorized : AmplifyFreshTokenErrorCode.EventsRejected,
-      (typeof ngDevMode === 'undefined' || ngDevMode) ? `AppSync Events refused the publish (HTTP ${res.status}).` : '',
-      { status: res.status, transient: res.status >= 500 || res.status === 429 },
-    );
-  }
 }

@@ -8,8 +8,10 @@ export type { AmplifyFreshTokenOptions, AmplifyLibraryOptions } from './amplify-
 export { createAmplifyTokenSource, withAmplifyTokenSource } from './amplify-token-source';
 export type { AmplifyTokenSourceOptions } from './amplify-token-source';
 export { AmplifyFreshTokenErrorCode } from './errors';
-export { connectFreshEvents, eventsRealtimeUrl, publishFreshEvents } from './events-connection';
+export { connectFreshEvents } from './events-connection';
 export type { FreshEventsAuthMode, FreshEventsOptions } from './events-connection';
+export { eventsRealtimeUrl } from './events-protocol';
+export { publishFreshEvents } from './events-publish';
 export { createGraphqlHeaders } from './graphql-headers';
 export type { GraphqlHeadersOptions } from './graphql-headers';
 export { graphqlWithRetry, isGraphqlUnauthorized } from './graphql-retry';

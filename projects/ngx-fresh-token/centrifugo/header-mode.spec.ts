@@ -3,7 +3,7 @@ import { HttpErrorResponse } from '@angular/common/http';
 import { Centrifuge, UnauthorizedError } from 'centrifuge';
 import { FreshTokenError } from 'ngx-fresh-token';
 import { centrifugoHeaderMode } from 'ngx-fresh-token/centrifugo';
-import { expectMessageShape, failure, setup } from './setup.spec';
+import { expectMessageShape, failure, setup } from './centrifugo-testbed.spec-helper';
 
 /** A real client that is never connected; only its headers are read. */
 function client(): Centrifuge {

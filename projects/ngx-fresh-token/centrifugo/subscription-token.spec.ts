@@ -3,7 +3,7 @@ import { HttpErrorResponse } from '@angular/common/http';
 import { UnauthorizedError } from 'centrifuge';
 import { FreshTokenError } from 'ngx-fresh-token';
 import { CentrifugoSubscriptionTokenRequest, centrifugoSubscriptionGetToken } from 'ngx-fresh-token/centrifugo';
-import { expectMessageShape, failure, setup } from './setup.spec';
+import { expectMessageShape, failure, setup } from './centrifugo-testbed.spec-helper';
 import { of, throwError } from 'rxjs';
 
 describe('centrifugoSubscriptionGetToken', () => {

@@ -1,57 +1,29 @@
-import { HttpClient, provideHttpClient, withInterceptors } from '@angular/common/http';
-import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
+import { provideHttpClient } from '@angular/common/http';
+import { provideHttpClientTesting } from '@angular/common/http/testing';
 import { PLATFORM_ID, Provider, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
-import {
-  AuthService,
-  FRESH_TOKEN_CLOCK,
-  FreshTokenError,
-  FreshTokenFeature,
-  TokenEvent,
-  freshTokenInterceptor,
-  provideFreshToken,
-  withAuthorizedUrls,
-  withRefreshRetry,
-} from 'ngx-fresh-token';
-import { ManualClock, flushMicrotasks } from 'ngx-fresh-token/testing';
+import { AuthService, FreshTokenError, FreshTokenFeature, provideFreshToken, withAuthorizedUrls, withRefreshRetry } from 'ngx-fresh-token';
+import { flushMicrotasks } from 'ngx-fresh-token/testing';
 import { ClientCredentialsOptions, withClientCredentials } from './client-credentials';
 import { OAuthErrorCode } from './errors';
+import { setupOAuthTestBed, verifyOAuthRequests } from './oauth-testbed.spec-helper';
 
 const TOKEN_URL = 'https://auth.example.com/oauth2/token';
 const SECRET = 'cc-s3cret-9f8e7d6c-must-not-leak';
-let mock: HttpTestingController | undefined;
-
 function setup(options: Partial<ClientCredentialsOptions> = {}, extra: { providers?: Provider[]; features?: FreshTokenFeature[] } = {}) {
-  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
-  TestBed.configureTestingModule({
-    providers: [
-      provideZonelessChangeDetection(),
-      { provide: FRESH_TOKEN_CLOCK, useValue: clock },
-      { provide: PLATFORM_ID, useValue: 'server' },
-      provideHttpClient(withInterceptors([freshTokenInterceptor])),
-      provideHttpClientTesting(),
-      provideFreshToken(
-        withClientCredentials({ tokenUrl: TOKEN_URL, clientId: 'svc', clientSecret: SECRET, scope: ['api/read', 'api/write'], ...options }),
-        withAuthorizedUrls('https://api.example.com'),
-        ...(extra.features ?? []),
-      ),
-      ...(extra.providers ?? []),
-    ],
-  });
-  mock = TestBed.inject(HttpTestingController);
-  const auth = TestBed.inject(AuthService);
-  const events: TokenEvent[] = [];
-  auth.events$.subscribe((e) => events.push(e));
-  return { clock, auth, events, http: TestBed.inject(HttpClient), httpMock: TestBed.inject(HttpTestingController) };
+  return setupOAuthTestBed(
+    withClientCredentials({ tokenUrl: TOKEN_URL, clientId: 'svc', clientSecret: SECRET, scope: ['api/read', 'api/write'], ...options }),
+    {
+      features: [withAuthorizedUrls('https://api.example.com'), ...(extra.features ?? [])],
+      providers: [{ provide: PLATFORM_ID, useValue: 'server' }, ...(extra.providers ?? [])],
+    },
+  );
 }
 
 const tokenBody = (token: string, expiresIn = 3600) => ({ access_token: token, token_type: 'Bearer', expires_in: expiresIn });
 
 describe('withClientCredentials', () => {
-  afterEach(() => {
-    mock?.verify();
-    mock = undefined;
-  });
+  afterEach(verifyOAuthRequests);
 
   it('posts a form-encoded client_credentials request with Basic auth, bypassing the interceptor', async () => {
     const { auth, httpMock } = setup();

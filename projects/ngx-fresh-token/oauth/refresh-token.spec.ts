@@ -1,41 +1,16 @@
-import { HttpClient, provideHttpClient, withInterceptors } from '@angular/common/http';
-import { HttpTestingController, TestRequest, provideHttpClientTesting } from '@angular/common/http/testing';
-import { PLATFORM_ID, Provider, provideZonelessChangeDetection } from '@angular/core';
+import { TestRequest } from '@angular/common/http/testing';
+import { PLATFORM_ID, Provider } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
-import {
-  AuthService,
-  FRESH_TOKEN_CLOCK,
-  FreshTokenError,
-  FreshTokenFeature,
-  TokenEvent,
-  freshTokenInterceptor,
-  provideFreshToken,
-  withRefreshRetry,
-} from 'ngx-fresh-token';
+import { FreshTokenError, FreshTokenFeature, withRefreshRetry } from 'ngx-fresh-token';
 import { ManualClock, createTestJwt, flushMicrotasks } from 'ngx-fresh-token/testing';
 import { OAuthErrorCode } from './errors';
+import { setupOAuthTestBed, verifyOAuthRequests } from './oauth-testbed.spec-helper';
 import { DEFAULT_REFRESH_TOKEN_STORAGE_KEY, OAuthRefreshTokenOptions, OAuthSession, RefreshTokenStorage, withOAuthRefreshToken } from './refresh-token';
 
 const TOKEN_URL = 'https://auth.example.com/token';
-let mock: HttpTestingController | undefined;
-
 function setup(options: Partial<OAuthRefreshTokenOptions> = {}, extra: { providers?: Provider[]; features?: FreshTokenFeature[] } = {}) {
-  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
-  TestBed.configureTestingModule({
-    providers: [
-      provideZonelessChangeDetection(),
-      { provide: FRESH_TOKEN_CLOCK, useValue: clock },
-      provideHttpClient(withInterceptors([freshTokenInterceptor])),
-      provideHttpClientTesting(),
-      provideFreshToken(withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa', ...options }), ...(extra.features ?? [])),
-      ...(extra.providers ?? []),
-    ],
-  });
-  mock = TestBed.inject(HttpTestingController);
-  const auth = TestBed.inject(AuthService);
-  const events: TokenEvent[] = [];
-  auth.events$.subscribe((e) => events.push(e));
-  return { clock, auth, events, session: TestBed.inject(OAuthSession), http: TestBed.inject(HttpClient), httpMock: mock };
+  const harness = setupOAuthTestBed(withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa', ...options }), extra);
+  return { ...harness, session: TestBed.inject(OAuthSession) };
 }
 
 const form = (req: TestRequest) => new URLSearchParams(req.request.body as string);
@@ -43,8 +18,7 @@ const jwt = (clock: ManualClock, seconds: number) => createTestJwt({ expiresInSe
 
 describe('withOAuthRefreshToken', () => {
   afterEach(() => {
-    mock?.verify();
-    mock = undefined;
+    verifyOAuthRequests();
     sessionStorage.removeItem(DEFAULT_REFRESH_TOKEN_STORAGE_KEY);
   });
 

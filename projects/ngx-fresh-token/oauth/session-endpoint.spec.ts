@@ -1,39 +1,17 @@
-import { HttpClient, provideHttpClient, withInterceptors } from '@angular/common/http';
-import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
-import { PLATFORM_ID, Provider, provideZonelessChangeDetection } from '@angular/core';
-import { TestBed } from '@angular/core/testing';
-import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError, TokenEvent, freshTokenInterceptor, provideFreshToken } from 'ngx-fresh-token';
+import { PLATFORM_ID, Provider } from '@angular/core';
+import { FreshTokenError } from 'ngx-fresh-token';
 import { ManualClock, createTestJwt, flushMicrotasks } from 'ngx-fresh-token/testing';
 import { OAuthErrorCode } from './errors';
+import { setupOAuthTestBed, verifyOAuthRequests } from './oauth-testbed.spec-helper';
 import { SessionEndpointOptions, withSessionEndpoint } from './session-endpoint';
 
 const URL = '/api/session/token';
-let mock: HttpTestingController | undefined;
-
 function setup(options: Partial<SessionEndpointOptions> = {}, providers: Provider[] = []) {
-  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
-  TestBed.configureTestingModule({
-    providers: [
-      provideZonelessChangeDetection(),
-      { provide: FRESH_TOKEN_CLOCK, useValue: clock },
-      provideHttpClient(withInterceptors([freshTokenInterceptor])),
-      provideHttpClientTesting(),
-      provideFreshToken(withSessionEndpoint({ url: URL, ...options })),
-      ...providers,
-    ],
-  });
-  mock = TestBed.inject(HttpTestingController);
-  const auth = TestBed.inject(AuthService);
-  const events: TokenEvent[] = [];
-  auth.events$.subscribe((e) => events.push(e));
-  return { clock, auth, events, http: TestBed.inject(HttpClient), httpMock: mock };
+  return setupOAuthTestBed(withSessionEndpoint({ url: URL, ...options }), { providers });
 }
 
 describe('withSessionEndpoint', () => {
-  afterEach(() => {
-    mock?.verify();
-    mock = undefined;
-  });
+  afterEach(verifyOAuthRequests);
 
   it('GETs the endpoint with cookies, bypassing the interceptor, and serves the token', async () => {
     const { auth, httpMock, clock } = setup();
@@ -137,10 +115,7 @@ describe('withSessionEndpoint', () => {
 });
 
 describe('withSessionEndpoint and forced refreshes', () => {
-  afterEach(() => {
-    mock?.verify();
-    mock = undefined;
-  });
+  afterEach(verifyOAuthRequests);
 
   it('adds X-Force-Refresh: 1 only when the core forces a refresh (buffer or 401), not on the first load', async () => {
     const { auth, httpMock, clock, http } = setup();

@@ -12,7 +12,7 @@ import {
   ɵsendBounded,
   ɵtokenEndpointError,
 } from './token-endpoint';
-import { SESSION_FORCE_REFRESH_HEADER } from './session-token-handler';
+import { SESSION_FORCE_REFRESH_HEADER } from 'ngx-fresh-token/oauth/server';
 
 /**
  * Options of {@link withSessionEndpoint}.

@@ -1,21 +1,31 @@
-import { SESSION_FORCE_REFRESH_HEADER, createSessionTokenHandler } from './session-token-handler';
+import { createSessionTokenHandler as serverHandler } from 'ngx-fresh-token/oauth/server';
+import { createSessionTokenHandler as deprecatedHandler } from './public-api';
 
-describe('createSessionTokenHandler', () => {
-  it('tells issueAccessToken whether the browser forced a refresh', async () => {
-    const seen: boolean[] = [];
-    const handler = createSessionTokenHandler({
-      getSession: () => ({ user: 'alice' }),
-      issueAccessToken: (_session, _request, { forceRefresh }) => {
-        seen.push(forceRefresh);
-        return { accessToken: forceRefresh ? 'new' : 'cached', expiresIn: 60 };
-      },
+describe('createSessionTokenHandler re-exported by ngx-fresh-token/oauth (deprecated)', () => {
+  // (A browser drops a `Cookie` header from a `Request`, so the session travels in a header of its own here.)
+  it('answers exactly like the handler of ngx-fresh-token/oauth/server', async () => {
+    const options = {
+      getSession: (request: Request) => (request.headers.get('x-session') === 's1' ? { user: 'ada' } : null),
+      issueAccessToken: (session: { user: string }, _request: Request, { forceRefresh }: { forceRefresh: boolean }) => ({
+        accessToken: `${forceRefresh ? 'new' : 'cached'}-${session.user}`,
+        expiresIn: 60,
+      }),
       now: () => 1_000_000,
-    });
-    const plain = await handler(new Request('https://app.test/session/token'));
-    const forced = await handler(new Request('https://app.test/session/token', { headers: { [SESSION_FORCE_REFRESH_HEADER]: '1' } }));
-    expect(seen).toEqual([false, true]);
-    expect(await plain.json()).toEqual({ accessToken: 'cached', expiresAt: 1_060_000, expiresIn: 60 });
-    expect((await forced.json()).accessToken).toBe('new');
-    expect(forced.headers.get('Cache-Control')).toBe('no-store');
+    };
+    const requests = () => [
+      new Request('https://app.test/session/token', { headers: { 'x-session': 's1' } }),
+      new Request('https://app.test/session/token', { headers: { 'x-session': 's1', 'X-Force-Refresh': '1' } }),
+      new Request('https://app.test/session/token'),
+      new Request('https://app.test/session/token', { method: 'DELETE' }),
+    ];
+    const answer = async (handler: (request: Request) => Promise<Response>) =>
+      Promise.all(requests().map(async (r) => { const res = await handler(r); return [res.status, await res.json(), res.headers.get('Cache-Control')]; }));
+    const expected = await answer(serverHandler(options));
+    expect(expected.map(([status]) => status)).toEqual([200, 200, 401, 405]);
+    expect(await answer(deprecatedHandler(options))).toEqual(expected);
+  });
+
+  it('still refuses options without the two callbacks', () => {
+    expect(() => deprecatedHandler({ getSession: () => null } as never)).toThrowError(/NFT303/);
   });
 });

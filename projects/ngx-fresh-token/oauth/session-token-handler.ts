@@ -1,116 +1,40 @@
+import {
+  createSessionTokenHandler as createServerSessionTokenHandler,
+  type IssuedAccessToken as ServerIssuedAccessToken,
+  type SessionTokenHandlerOptions as ServerSessionTokenHandlerOptions,
+} from 'ngx-fresh-token/oauth/server';
+
+// Deprecated aliases of `ngx-fresh-token/oauth/server`, kept for one minor version so that servers
+// importing the handler from the browser entry keep working while they move to the new entry.
+
 /**
- * Request header by which {@link withSessionEndpoint} tells the server that the current access token
- * must not be handed out again (it is inside the refresh buffer, or an API rejected it with 401).
- * createSessionTokenHandler() reads it and passes `{ forceRefresh: true }` to `issueAccessToken`.
+ * What a session-token handler hands to the browser.
  *
+ * @deprecated Import `IssuedAccessToken` from `ngx-fresh-token/oauth/server`; this alias will be removed in the next minor version.
  * @example
- * const forced = request.headers.get(SESSION_FORCE_REFRESH_HEADER) === '1';
+ * import type { IssuedAccessToken } from 'ngx-fresh-token/oauth/server';
  */
-export const SESSION_FORCE_REFRESH_HEADER = 'X-Force-Refresh';
+export type IssuedAccessToken = ServerIssuedAccessToken;
 
 /**
- * What a session-token handler hands to the browser: a short-lived access token and its expiry.
+ * Options of the session-token handler.
  *
+ * @deprecated Import `SessionTokenHandlerOptions` from `ngx-fresh-token/oauth/server`; this alias will be removed in the next minor version.
  * @example
- * const issued: IssuedAccessToken = { accessToken: jwt, expiresIn: 300 };
+ * import type { SessionTokenHandlerOptions } from 'ngx-fresh-token/oauth/server';
  */
-export interface IssuedAccessToken {
-  /** The access token. */
-  accessToken: string;
-  /** Expiry in epoch ms (on the server's clock). */
-  expiresAt?: number;
-  /** Lifetime in seconds, from now. */
-  expiresIn?: number;
-  /** An OpenID Connect ID token, if the app needs one. */
-  idToken?: string;
-}
+export type SessionTokenHandlerOptions<S> = ServerSessionTokenHandlerOptions<S>;
 
 /**
- * Options of {@link createSessionTokenHandler}.
+ * Makes the server side of the session-endpoint pattern; the same function as
+ * `createSessionTokenHandler` of `ngx-fresh-token/oauth/server`.
  *
+ * @deprecated Import `createSessionTokenHandler` from `ngx-fresh-token/oauth/server`, which imports nothing from
+ * Angular (importing it from here makes a Node server load Angular and @angular/compiler). This re-export will be
+ * removed in the next minor version.
  * @example
- * const options: SessionTokenHandlerOptions<Session> = { getSession: (req) => sessions.fromCookie(req), issueAccessToken: (s) => s.accessToken() };
- */
-export interface SessionTokenHandlerOptions<S> {
-  /** Finds the session of the request (usually from its http-only cookie); `null`/`undefined` when there is none. */
-  getSession(request: Request): S | null | undefined | Promise<S | null | undefined>;
-  /**
-   * Gives a short-lived access token for the session (refreshing it server-side as needed); `null` ends it.
-   * `context.forceRefresh` is `true` when the browser asks for a token other than the one it has
-   * (header `X-Force-Refresh: 1`, sent by `withSessionEndpoint()`): do not hand out the cached one then.
-   */
-  issueAccessToken(
-    session: S,
-    request: Request,
-    context: { forceRefresh: boolean },
-  ): IssuedAccessToken | null | Promise<IssuedAccessToken | null>;
-  /** Answer requests a browser marks as cross-site (`Sec-Fetch-Site: cross-site`)? Default `false`. */
-  allowCrossSite?: boolean;
-  /** Clock for `expiresAt`/`expiresIn` (default `Date.now`). */
-  now?: () => number;
-}
-
-function json(status: number, body: unknown, extra: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: {
-      'Content-Type': 'application/json',
-      // A token must never be cached by the browser or a proxy.
-      'Cache-Control': 'no-store',
-      Pragma: 'no-cache',
-      Vary: 'Cookie',
-      ...extra,
-    },
-  });
-}
-
-/**
- * Makes the server side of the session-endpoint pattern (backend-for-frontend) as a
- * framework-agnostic Web `Request` → `Response` function: 200 with
- * `{ accessToken, expiresAt, expiresIn, idToken? }` for a signed-in session, 401 without one,
- * 403 for a cross-site request, 405 for methods other than GET/POST, 500 (no details) when your
- * callbacks throw. Answers are `no-store`. Pairs with `withSessionEndpoint()` in the browser.
- * Imports nothing from Angular or the DOM, so it runs in Node, Deno, Bun and edge runtimes.
- *
- * @example
- * const handler = createSessionTokenHandler({
- *   getSession: (request) => sessions.get(readCookie(request, 'sid')),
- *   issueAccessToken: (session, _request, { forceRefresh }) => session.accessToken(forceRefresh), // → { accessToken, expiresIn }
- * });
- * // Hono, Deno, Bun, edge: return handler(request). Node/Express: build a Request from req, write the Response to res.
+ * import { createSessionTokenHandler } from 'ngx-fresh-token/oauth/server';
  */
 export function createSessionTokenHandler<S>(options: SessionTokenHandlerOptions<S>): (request: Request) => Promise<Response> {
-  if (typeof options?.getSession !== 'function' || typeof options.issueAccessToken !== 'function') {
-    throw new TypeError('NFT303: createSessionTokenHandler() needs getSession(request) and issueAccessToken(session) functions.');
-  }
-  const now = options.now ?? (() => Date.now());
-  return async (request: Request): Promise<Response> => {
-    if (request.method !== 'GET' && request.method !== 'POST') {
-      return json(405, { error: 'method_not_allowed' }, { Allow: 'GET, POST' });
-    }
-    if (!options.allowCrossSite && request.headers.get('sec-fetch-site') === 'cross-site') {
-      return json(403, { error: 'cross_site_request' });
-    }
-    try {
-      const session = await options.getSession(request);
-      if (session === null || session === undefined) return json(401, { error: 'unauthenticated' });
-      const forceRefresh = /^(1|true)$/i.test(request.headers.get(SESSION_FORCE_REFRESH_HEADER) ?? '');
-      const issued = await options.issueAccessToken(session, request, { forceRefresh });
-      if (!issued) return json(401, { error: 'unauthenticated' });
-      if (typeof issued.accessToken !== 'string' || issued.accessToken === '') return json(500, { error: 'server_error' });
-      const nowMs = now();
-      const expiresAt =
-        typeof issued.expiresAt === 'number' ? issued.expiresAt : typeof issued.expiresIn === 'number' ? nowMs + issued.expiresIn * 1000 : undefined;
-      const body: Record<string, unknown> = { accessToken: issued.accessToken };
-      if (expiresAt !== undefined) {
-        body['expiresAt'] = expiresAt;
-        body['expiresIn'] = Math.max(0, Math.floor((expiresAt - nowMs) / 1000));
-      }
-      if (issued.idToken) body['idToken'] = issued.idToken;
-      return json(200, body);
-    } catch {
-      // Never echo the error: it could hold a refresh token or a secret of the server's session.
-      return json(500, { error: 'server_error' });
-    }
-  };
+  return createServerSessionTokenHandler(options);
 }

@@ -1,5 +1,5 @@
 import { HttpErrorResponse, HttpHeaders } from '@angular/common/http';
-import { FreshTokenErrorCode } from 'ngx-fresh-token';
+import { FreshTokenErrorCode, toFreshTokenError } from 'ngx-fresh-token';
 import { createTestJwt } from 'ngx-fresh-token/testing';
 import { ɵgrantFromTokenResponse, ɵtokenEndpointError } from './token-endpoint';
 
@@ -45,6 +45,21 @@ describe('token endpoint answers', () => {
   it('does not copy an OAuth error name that is not a plain identifier', () => {
     const mapped = ɵtokenEndpointError(httpError(400, { error: 'eyJhbGciOi.leak' }), NOW);
     expect(mapped.message).not.toContain('eyJ');
+  });
+
+  it('classifies every answer exactly as the core does (one rule: transient, status, Retry-After)', () => {
+    const answers = [
+      new HttpErrorResponse({ status: 0, error: new ProgressEvent('error') }),
+      ...[400, 401, 403, 404, 408, 429, 500, 502, 503].map((status) => httpError(status, { error: 'invalid_grant' }, { 'Retry-After': '3' })),
+      httpError(429, undefined, { 'Retry-After': new Date(NOW + 7_000).toUTCString() }),
+    ];
+    for (const answer of answers) {
+      const oauth = ɵtokenEndpointError(answer, NOW);
+      const core = toFreshTokenError(answer, NOW);
+      expect([oauth.code, oauth.transient, oauth.status, oauth.retryAfterMs])
+        .withContext(String(answer.status))
+        .toEqual([core.code, core.transient, core.status, core.retryAfterMs]);
+    }
   });
 
   it('turns expires_in into expiresAt for an opaque token, but keeps a JWT on its own exp', () => {

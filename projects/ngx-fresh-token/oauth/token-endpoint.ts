@@ -1,5 +1,5 @@
 import { HttpClient, HttpErrorResponse, HttpHeaders, HttpResponse } from '@angular/common/http';
-import { FreshTokenError, FreshTokenErrorCode, parseRetryAfterMs, readJwtTimes } from 'ngx-fresh-token';
+import { FreshTokenError, FreshTokenErrorCode, classifyHttpError, readJwtTimes } from 'ngx-fresh-token';
 import type { FreshTokenClock, TokenGrant } from 'ngx-fresh-token';
 import { Observable } from 'rxjs';
 import { OAuthErrorCode } from './errors';
@@ -33,7 +33,6 @@ export interface OAuthTokenResponse {
   scope?: string;
 }
 
-const OAUTH_ERROR = /^[a-z_]{1,40}$/;
 const devMode = () => typeof ngDevMode === 'undefined' || !!ngDevMode;
 
 /** What one answer of an endpoint looked like, without anything secret from the request. */
@@ -135,10 +134,11 @@ export function ɵmalformed(what: string, expected: string): FreshTokenError {
 }
 
 /**
- * Maps a failed token-endpoint request to a `FreshTokenError`: network errors (status 0), 408,
- * 429 and 5xx are transient (with `Retry-After` in seconds or as an HTTP date); 400
- * (`invalid_grant`, `invalid_client`, …), 401 and other 4xx end the session. Only the status and
- * the OAuth `error` name are kept — never the request, its body or headers.
+ * Maps a failed token-endpoint request to a `FreshTokenError`. Whether it is transient, its
+ * `Retry-After` and the OAuth `error` name come from the core's `classifyHttpError` (network errors,
+ * 408, 429 and 5xx are transient; 400 `invalid_grant` / `invalid_client`, 401 and other 4xx end
+ * the session); this function only words the message for the endpoint. Only the status and the
+ * OAuth `error` name are kept — never the request, its body or headers.
  *
  * @example
  * ɵtokenEndpointError(new HttpErrorResponse({ status: 429, headers: new HttpHeaders({ 'Retry-After': '2' }) }), Date.now());
@@ -148,7 +148,7 @@ export function ɵtokenEndpointError(err: unknown, nowMs: number, what = 'token 
   if (!(err instanceof HttpErrorResponse)) {
     return new FreshTokenError(FreshTokenErrorCode.RefreshFailed, devMode() ? `The request to the ${what} failed.` : '', { transient: true });
   }
-  const status = err.status;
+  const { transient, status, retryAfterMs, oauthError } = classifyHttpError(err, nowMs);
   if (status === 0) {
     return new FreshTokenError(
       FreshTokenErrorCode.RefreshFailed,
@@ -156,15 +156,13 @@ export function ɵtokenEndpointError(err: unknown, nowMs: number, what = 'token 
       { transient: true, status },
     );
   }
-  if (status === 408 || status === 429 || status >= 500) {
+  if (transient) {
     return new FreshTokenError(FreshTokenErrorCode.RefreshFailed, devMode() ? `The ${what} answered HTTP ${status}; retrying later.` : '', {
       transient: true,
       status,
-      retryAfterMs: parseRetryAfterMs(err.headers?.get('Retry-After'), nowMs),
+      retryAfterMs,
     });
   }
-  const body = typeof err.error === 'string' ? ɵparseJsonObject(err.error) : null;
-  const oauthError = typeof body?.['error'] === 'string' && OAUTH_ERROR.test(body['error']) ? body['error'] : undefined;
   return new FreshTokenError(
     FreshTokenErrorCode.SessionEnded,
     devMode()

@@ -19,6 +19,7 @@
 // - A connection not refreshed by `exp + expiredCloseDelayMs` is closed with 3005
 //   "connection expired" (reconnect); server pings are `{}` every `pingSeconds`, answered by `{}`.
 // - `disconnect(code, reason)` closes every connection with that code, e.g. 3014.
+import { EventEmitter } from 'node:events';
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
@@ -30,6 +31,11 @@ export async function startCentrifugoServer(options = {}) {
   const expiredCloseDelayMs = options.expiredCloseDelayMs ?? 25_000;
   const pingSeconds = options.pingSeconds ?? 25;
   const log = []; // every command received, in order: { conn, method, body }
+  const events = new EventEmitter(); // 'command' after each entry of `log`, so tests wait on it
+  const record = (entry) => {
+    log.push(entry);
+    events.emit('command', entry);
+  };
   const connections = new Set();
 
   const http = createServer((_req, res) => {
@@ -75,7 +81,7 @@ export async function startCentrifugoServer(options = {}) {
     // With a refresh proxy, Centrifugo refreshes the connection itself, with the connect headers.
     const proxyRefresh = async () => {
       const answer = await callProxy(options.proxyRefresh, conn.headers, { client: conn.client, user: conn.user, transport: 'websocket', protocol: 'json', encoding: 'json' });
-      log.push({ conn: conn.client, method: 'proxy_refresh', body: answer });
+      record({ conn: conn.client, method: 'proxy_refresh', body: answer });
       if (answer.result?.expired) return close(3005, 'connection expired');
       if (answer.disconnect) return close(answer.disconnect.code, answer.disconnect.reason);
       if (answer.result) {
@@ -106,7 +112,7 @@ export async function startCentrifugoServer(options = {}) {
         } else if (options.proxyConnect) {
           conn.headers = req.headers ?? {};
           const answer = await callProxy(options.proxyConnect, conn.headers, { client: conn.client, transport: 'websocket', protocol: 'json', encoding: 'json', name: req.name, version: req.version, data: req.data });
-          log.push({ conn: conn.client, method: 'proxy_connect', body: answer });
+          record({ conn: conn.client, method: 'proxy_connect', body: answer });
           if (answer.disconnect) return close(answer.disconnect.code, answer.disconnect.reason);
           if (answer.error) return send({ id, error: { code: answer.error.code, message: answer.error.message, ...(answer.error.temporary ? { temporary: true } : {}) } });
           if (!answer.result) return send({ id, error: { code: 100, message: 'internal server error', temporary: true } });
@@ -190,7 +196,7 @@ export async function startCentrifugoServer(options = {}) {
           }
           const method = Object.keys(cmd).find((k) => k !== 'id');
           if (method === undefined) continue; // a pong `{}`
-          log.push({ conn: conn.client, method, body: cmd[method], at: Date.now() });
+          record({ conn: conn.client, method, body: cmd[method], at: Date.now() });
           const handler = handlers[method];
           if (!handler) {
             send({ id: cmd.id, error: { code: 104, message: 'method not found' } });
@@ -223,6 +229,8 @@ export async function startCentrifugoServer(options = {}) {
   return {
     url,
     log,
+    /** Emits `command` with each new entry of `log`. */
+    events,
     /** Commands of one method, in order. */
     commands: (method) => log.filter((e) => e.method === method),
     /** Open connections. */

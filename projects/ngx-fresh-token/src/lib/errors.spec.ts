@@ -1,6 +1,6 @@
 import { HttpErrorResponse, HttpHeaders } from '@angular/common/http';
 import { DEFAULT_REFRESH_RETRY, backoffDelayMs } from './backoff';
-import { FreshTokenError, parseRetryAfterMs, toFreshTokenError } from './errors';
+import { FreshTokenError, classifyHttpError, parseRetryAfterMs, toFreshTokenError } from './errors';
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 
@@ -47,6 +47,29 @@ describe('error classification', () => {
     const e = toFreshTokenError(new HttpErrorResponse({ status: 429, headers: new HttpHeaders({ 'Retry-After': '7' }) }), NOW);
     expect(e.retryAfterMs).toBe(7_000);
     expect(toFreshTokenError({ status: 503, headers: { 'retry-after': '3' } }, NOW).retryAfterMs).toBe(3_000);
+  });
+});
+
+describe('classifyHttpError', () => {
+  it('calls no answer, 408, 429 and 5xx transient and every other status permanent', () => {
+    for (const status of [0, 408, 429, 500, 503, 599]) expect(classifyHttpError({ status }, NOW).transient).withContext(String(status)).toBeTrue();
+    for (const status of [301, 400, 401, 403, 404, 409, 422]) expect(classifyHttpError({ status }, NOW).transient).withContext(String(status)).toBeFalse();
+    expect(classifyHttpError(new TypeError('Failed to fetch'), NOW)).toEqual({ transient: true, status: undefined });
+    expect(classifyHttpError(null, NOW)).toEqual({ transient: true, status: undefined });
+    expect(classifyHttpError({ $metadata: { httpStatusCode: 400 } }, NOW)).toEqual({ transient: false, status: 400, oauthError: undefined });
+  });
+
+  it('reads Retry-After (seconds or HTTP date, header object or map) on transient answers only', () => {
+    expect(classifyHttpError(new HttpErrorResponse({ status: 429, headers: new HttpHeaders({ 'Retry-After': '2' }) }), NOW).retryAfterMs).toBe(2_000);
+    expect(classifyHttpError({ status: 503, headers: { 'retry-after': new Date(NOW + 5_000).toUTCString() } }, NOW).retryAfterMs).toBe(5_000);
+    expect(classifyHttpError({ status: 400, headers: { 'Retry-After': '2' } }, NOW).retryAfterMs).toBeUndefined();
+  });
+
+  it('names the OAuth error of a body given as an object or as JSON text, only when it is a plain identifier', () => {
+    expect(classifyHttpError({ status: 400, error: { error: 'invalid_grant' } }, NOW).oauthError).toBe('invalid_grant');
+    expect(classifyHttpError({ status: 401, error: JSON.stringify({ error: 'invalid_client', error_description: 'no' }) }, NOW).oauthError).toBe('invalid_client');
+    expect(classifyHttpError({ status: 400, error: JSON.stringify({ error: 'eyJhbGciOi.leak' }) }, NOW).oauthError).toBeUndefined();
+    expect(classifyHttpError({ status: 400, error: '<html>invalid_grant</html>' }, NOW).oauthError).toBeUndefined();
   });
 });
 

@@ -109,25 +109,73 @@ function readHeader(headers: HttpLikeError['headers'], name: string): string | n
 }
 
 /**
+ * How an HTTP failure should be treated, as {@link classifyHttpError} decides it. Holds nothing
+ * secret: no body text, no header other than `Retry-After`.
+ *
+ * @example
+ * const { transient, retryAfterMs } = classifyHttpError(err, Date.now());
+ */
+export interface HttpErrorClassification {
+  /** `true` when a later attempt may succeed: no HTTP answer (network error, status 0, unknown error), 408, 429 or 5xx. */
+  transient: boolean;
+  /** The HTTP status the error carries (`status`, or AWS SDK `$metadata.httpStatusCode`); `0` for a network error. */
+  status?: number;
+  /** The wait requested by `Retry-After` (seconds or HTTP date) on a transient answer, in ms from `nowMs`. */
+  retryAfterMs?: number;
+  /** The OAuth `error` name of the answer's body (`invalid_grant`, …) when it is a plain identifier; never `error_description`. */
+  oauthError?: string;
+}
+
+const OAUTH_ERROR_NAME = /^[a-z_]{1,40}$/;
+
+function readOAuthError(body: unknown): string | undefined {
+  if (typeof body === 'string') {
+    // Token endpoints are often read as text: look for `{"error": "..."}` in it.
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  const name = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
+  return typeof name === 'string' && OAUTH_ERROR_NAME.test(name) ? name : undefined;
+}
+
+/**
+ * The one rule for HTTP failures of token requests, shared by the core, the oauth entry and any
+ * integration: no answer (status 0 or none), 408, 429 and 5xx are transient, with `Retry-After`
+ * (delta seconds or an HTTP date) in ms; any other status (400, 401, `invalid_grant`,
+ * `invalid_client`, …) is permanent. Reads `HttpErrorResponse`-like errors (`status`, `headers`,
+ * `error` body as an object or JSON text) and AWS SDK errors (`$metadata.httpStatusCode`).
+ *
+ * @example
+ * const c = classifyHttpError(new HttpErrorResponse({ status: 429, headers: new HttpHeaders({ 'Retry-After': '2' }) }), Date.now());
+ * // c.transient === true, c.status === 429, c.retryAfterMs === 2000
+ */
+export function classifyHttpError(err: unknown, nowMs: number): HttpErrorClassification {
+  const httpErr = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
+  const rawStatus = httpErr.status ?? httpErr.$metadata?.httpStatusCode;
+  const status = typeof rawStatus === 'number' ? rawStatus : undefined;
+  if (status === undefined || status === 0) return { transient: true, status };
+  const oauthError = readOAuthError(httpErr.error);
+  if (!(status === 408 || status === 429 || status >= 500)) return { transient: false, status, oauthError };
+  return { transient: true, status, retryAfterMs: parseRetryAfterMs(readHeader(httpErr.headers, 'Retry-After'), nowMs), oauthError };
+}
+
+/**
  * Turns whatever a token source threw into a {@link FreshTokenError}, deciding whether it
- * is transient: network failures, timeouts, 408, 429 and 5xx are; 4xx answers and OAuth
- * `invalid_grant` / `invalid_client` are not. Unknown errors count as transient, so a
- * bounded retry runs rather than ending a session on a glitch. Never copies the original
- * message, which could hold a secret.
+ * is transient with {@link classifyHttpError}: network failures, timeouts, 408, 429 and 5xx are;
+ * 4xx answers and OAuth `invalid_grant` / `invalid_client` are not. Unknown errors count as
+ * transient, so a bounded retry runs rather than ending a session on a glitch. Never copies the
+ * original message, which could hold a secret.
  *
  * @example
  * const e = toFreshTokenError(new HttpErrorResponse({ status: 503 }), Date.now()); // e.transient === true
  */
 export function toFreshTokenError(err: unknown, nowMs: number): FreshTokenError {
   if (err instanceof FreshTokenError) return err;
-  const httpErr = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
-  const rawStatus = httpErr.status ?? httpErr.$metadata?.httpStatusCode;
-  const status = typeof rawStatus === 'number' ? rawStatus : undefined;
-  const body = httpErr.error as { error?: unknown } | undefined;
-  const oauthError = typeof body === 'object' && body !== null && typeof body.error === 'string' && /^[a-z_]{1,40}$/.test(body.error) ? body.error : undefined;
+  const { transient, status, retryAfterMs, oauthError } = classifyHttpError(err, nowMs);
   if (status !== undefined && status !== 0) {
-    const transient = status === 408 || status === 429 || status >= 500;
-    const retryAfterMs = parseRetryAfterMs(readHeader(httpErr.headers, 'Retry-After'), nowMs);
     return transient
       ? new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source answered HTTP ${status}.` : '', {
           transient,

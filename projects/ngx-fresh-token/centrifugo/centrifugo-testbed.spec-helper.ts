@@ -1,5 +1,5 @@
-// Shared by the centrifugo specs (a `.spec.ts` file so the library build leaves it out; it
-// declares no specs of its own).
+// The one TestBed harness of the centrifugo specs (a `.spec-helper.ts` file: imported by specs,
+// left out of the library build by tsconfig.lib.json, and no spec file of its own).
 import { provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { AuthService, withRefreshRetry } from 'ngx-fresh-token';

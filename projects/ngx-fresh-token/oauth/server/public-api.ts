@@ -1,0 +1,7 @@
+/*
+ * Public API of ngx-fresh-token/oauth/server: the server side of the session-endpoint
+ * (backend-for-frontend) pattern, as a Web `Request` → `Response` handler. Imports nothing from
+ * Angular or the DOM, so a Node (or Deno, Bun, edge) server loads it without @angular/compiler.
+ */
+export { SESSION_FORCE_REFRESH_HEADER, createSessionTokenHandler } from './session-token-handler';
+export type { IssuedAccessToken, SessionTokenHandlerOptions } from './session-token-handler';
