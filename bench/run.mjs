@@ -98,6 +98,7 @@ const machine = {
 };
 
 // The table.
+const plural = (n, word) => `${fmt(n)} ${word}${n === 1 ? '' : 's'}`;
 const fmt = (n) => (n === undefined || n === null ? '?' : Math.round(n).toLocaleString('en-US').replace(/,/g, ' '));
 const byEntry = Object.fromEntries(sizes.entries.map((e) => [e.entry, e.gzipBytes]));
 const byPeer = Object.fromEntries(sizes.peers.map((p) => [p.peer, p.gzipBytes]));
@@ -119,13 +120,13 @@ const perRequest = (name, set) => {
 };
 const appSaw = (seen) =>
   Object.entries(seen ?? {})
-    .map(([status, n]) => `${fmt(n)}×${status}`)
+    .map(([status, n]) => `${fmt(n)} × ${status}`)
     .join(' + ');
 const storm = (name, kind) => {
   const r = st[name]?.[kind];
   if (!r) return '?';
   if (r.error) return `error: ${r.error}`;
-  const calls = name === 'ngx-fresh-token' ? `${r.sourceCalls} source call${r.sourceCalls === 1 ? '' : 's'}` : `${fmt(r.tokenEndpointCalls)} token requests`;
+  const calls = name === 'ngx-fresh-token' ? plural(r.sourceCalls, 'source call') : plural(r.tokenEndpointCalls, 'token request');
   const retried = r.api.ok && r.api.unauthorized ? `, ${fmt(r.api.unauthorized)} retried` : '';
   return `${calls} · app got ${appSaw(r.appSaw)}${retried}`;
 };
@@ -133,7 +134,7 @@ const direct = (name) => {
   const r = st[name]?.direct;
   if (!r) return '— (no refresh API)';
   if (r.error) return `error: ${r.error}`;
-  return `${r.call}: ${fmt(r.tokenEndpointCalls)} token request${r.tokenEndpointCalls === 1 ? '' : 's'}`;
+  return `${r.call}: ${plural(r.tokenEndpointCalls, 'token request')}`;
 };
 const sync = (name) => {
   const r = oh[name];
@@ -169,7 +170,7 @@ const rows = [
   [`${fmt(N)} concurrent calls of the refresh API`, ...LIBS.map(direct)],
   [
     `Refresh wait: ${fmt(rw[0].requests)} requests 20 s before expiry, endpoint ${refreshWait.endpointLatencyMs} ms (median · total wait)`,
-    `before ${rw[0].medianMs} ms · ${ms(rw[0].totalWaitMs)}; after ${rw[1].medianMs} ms · ${ms(rw[1].totalWaitMs)}; ${rw[0].sourceCalls} and ${rw[1].sourceCalls} source call(s)`,
+    `before ${rw[0].medianMs} ms · ${ms(rw[0].totalWaitMs)}; after ${rw[1].medianMs} ms · ${ms(rw[1].totalWaitMs)}; ${rw[0].sourceCalls === rw[1].sourceCalls ? `${plural(rw[0].sourceCalls, 'source call')} each` : `${rw[0].sourceCalls} / ${rw[1].sourceCalls} source calls`}`,
     '—',
     '—',
     '—',
