@@ -193,6 +193,7 @@ const notes = [
   ...storms.rows.flatMap((r) => Object.entries(r.notes ?? {}).map(([k, v]) => `${r.name} (${k}): ${v}`)),
 ];
 const errors = [
+  ...sizes.peers.filter((p) => p.error).map((p) => `size: ${p.peer}: ${p.error}`),
   ...overhead.rows.filter((r) => r.error).map((r) => `per request: ${r.name}: ${r.error}`),
   ...Object.entries(apps ?? {}).filter(([, r]) => r.error).map(([k, r]) => `ng build ${k}: ${r.error}`),
 ];

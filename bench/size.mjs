@@ -7,7 +7,7 @@
 // Peers are measured the same way, with their own dependencies bundled (keycloak-js: own row).
 //   node bench/size.mjs            (after `npm run build`; peers from bench/node_modules)
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -63,19 +63,32 @@ export async function measureSizes() {
       entries.push({ entry: 'jwt-decode', ...(await measure('jwt-decode (dependency of the core)', `export { jwtDecode } from 'jwt-decode';`, ANGULAR_RXJS)) });
     }
   }
-  const peers = [
-    { peer: '@auth0/angular-jwt', ...(await measure('@auth0/angular-jwt', `export * from '@auth0/angular-jwt';`, ANGULAR_RXJS)) },
-    { peer: 'angular-oauth2-oidc', ...(await measure('angular-oauth2-oidc', `export * from 'angular-oauth2-oidc';`, ANGULAR_RXJS)) },
-    { peer: 'keycloak-angular', ...(await measure('keycloak-angular', `export * from 'keycloak-angular';`, [...ANGULAR_RXJS, 'keycloak-js'])) },
-    { peer: 'keycloak-js', ...(await measure('keycloak-js', `export { default } from 'keycloak-js';`, ANGULAR_RXJS)) },
-    { peer: 'angular-auth-oidc-client', ...(await measure('angular-auth-oidc-client', `export * from 'angular-auth-oidc-client';`, ANGULAR_RXJS)) },
+  const peerSpecs = [
+    ['@auth0/angular-jwt', `export * from '@auth0/angular-jwt';`, ANGULAR_RXJS],
+    ['angular-oauth2-oidc', `export * from 'angular-oauth2-oidc';`, ANGULAR_RXJS],
+    ['keycloak-angular', `export * from 'keycloak-angular';`, [...ANGULAR_RXJS, 'keycloak-js']],
+    ['keycloak-js', `export { default } from 'keycloak-js';`, ANGULAR_RXJS],
+    ['angular-auth-oidc-client', `export * from 'angular-auth-oidc-client';`, ANGULAR_RXJS],
   ];
+  const peers = [];
+  for (const [peer, contents, external] of peerSpecs) {
+    // `npm run bench` installs them; alone, this script measures the package even without them.
+    if (!existsSync(join(here, 'node_modules', peer, 'package.json'))) {
+      peers.push({ peer, label: peer, error: 'not installed in bench/node_modules (npm run bench installs it)' });
+      continue;
+    }
+    peers.push({ peer, ...(await measure(peer, contents, external)) });
+  }
   return { entries, peers };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { entries, peers } = await measureSizes();
   for (const row of [...entries, ...peers]) {
+    if (row.error) {
+      console.log(`${row.label.padEnd(46)} ${row.error}`);
+      continue;
+    }
     console.log(`${row.label.padEnd(46)} ${String(row.minBytes).padStart(7)} B min  ${String(row.gzipBytes).padStart(6)} B min+gzip`);
   }
 }
