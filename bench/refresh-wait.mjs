@@ -3,8 +3,8 @@
 // token is 20 s from expiry (inside the 30 s buffer), with a real loopback token endpoint that
 // answers after 200 ms. "before" is the old rule (everything inside the buffer waits), which
 // `withMinValidity(30_000)` reproduces exactly; "after" is the default (min validity 10 s).
-// Run after `npm run build`:
-//   node bench/refresh-wait.mjs
+// Run after `npm run build` (also part of `npm run bench`):
+//   node bench/refresh-wait.mjs [--json=out.json]       (default out: bench/refresh-wait.json)
 import '@angular/compiler';
 import { HttpBackend, HttpClient, HttpResponse, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { Injector, createEnvironmentInjector, provideZonelessChangeDetection, ɵINJECTOR_SCOPE } from '@angular/core';
@@ -81,4 +81,5 @@ const results = [
 server.close();
 console.log(`Refresh storm: ${REQUESTS} concurrent requests, token 20 s from expiry, token endpoint ${ENDPOINT_LATENCY_MS} ms (Node ${process.version}, ${process.platform}/${process.arch})`);
 console.table(results);
-writeFileSync(new URL('./refresh-wait.json', import.meta.url), `${JSON.stringify({ endpointLatencyMs: ENDPOINT_LATENCY_MS, node: process.version, results }, null, 2)}\n`);
+const jsonArg = process.argv.find((a) => a.startsWith('--json='));
+writeFileSync(jsonArg ? jsonArg.slice(7) : new URL('./refresh-wait.json', import.meta.url), `${JSON.stringify({ endpointLatencyMs: ENDPOINT_LATENCY_MS, node: process.version, results }, null, 2)}\n`);

@@ -1,19 +1,26 @@
 #!/usr/bin/env node
-// Measures the built core entry's size, minified (esbuild, production: ngDevMode=false) and
-// gzipped, with Angular, RxJS and jwt-decode external (an app has them anyway, or counts them
-// once). Reports the whole entry and what a typical app imports. Run after `npm run build`.
+// Size of every entry of the built package and of each peer's bundle, one method for all:
+// esbuild bundle + minify, `define: { ngDevMode: 'false' }` (production), Angular and RxJS
+// external (an app has them anyway), then gzip -9. Each entry of ngx-fresh-token is measured
+// without the core (`ngx-fresh-token` external: counted once, in the core row) and without its
+// optional peer (aws-amplify, centrifuge); jwt-decode, the core's one dependency, has its own row.
+// Peers are measured the same way, with their own dependencies bundled (keycloak-js: own row).
+//   node bench/size.mjs            (after `npm run build`; peers from bench/node_modules)
 import { build } from 'esbuild';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const fesm = join(root, 'dist/ngx-fresh-token/fesm2022/ngx-fresh-token.mjs');
-const work = mkdtempSync(join(tmpdir(), 'nft-size-'));
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const dist = join(root, 'dist', 'ngx-fresh-token');
+const ANGULAR_RXJS = ['@angular/*', 'rxjs', 'rxjs/*'];
+const OPTIONAL_PEERS = ['aws-amplify', 'aws-amplify/*', 'centrifuge'];
 
 async function measure(label, contents, external) {
+  const work = join(here, '.apps', 'size');
+  mkdirSync(work, { recursive: true });
   const entry = join(work, `${label.replace(/\W+/g, '-')}.mjs`);
   writeFileSync(entry, contents);
   const out = await build({
@@ -21,27 +28,67 @@ async function measure(label, contents, external) {
     bundle: true,
     minify: true,
     format: 'esm',
+    platform: 'browser',
     write: false,
     define: { ngDevMode: 'false' },
     external,
-    nodePaths: [join(root, 'node_modules')],
+    nodePaths: [join(here, 'node_modules'), join(root, 'node_modules')],
     logLevel: 'silent',
   });
   const code = out.outputFiles[0].contents;
-  const row = { label, minBytes: code.length, gzipBytes: gzipSync(code, { level: 9 }).length };
-  console.log(`${label.padEnd(46)} ${String(row.minBytes).padStart(7)} B min  ${String(row.gzipBytes).padStart(6)} B min+gzip`);
-  return row;
+  return { label, minBytes: code.length, gzipBytes: gzipSync(code, { level: 9 }).length };
 }
 
-const ext = ['@angular/*', 'rxjs', 'rxjs/*'];
-readFileSync(fesm); // fail clearly when the package was not built
-const rows = [
-  await measure('core entry, everything exported', `export * from ${JSON.stringify(fesm)};`, [...ext, 'jwt-decode']),
-  await measure(
-    'core as a typical app imports it',
-    `export { provideFreshToken, withTokenSource, withAuthorizedUrls, freshTokenInterceptor, AuthService } from ${JSON.stringify(fesm)};`,
-    [...ext, 'jwt-decode'],
-  ),
-  await measure('jwt-decode (dependency)', `export { jwtDecode } from 'jwt-decode';`, ext),
-];
-writeFileSync(join(root, 'bench', 'size.json'), JSON.stringify(rows, null, 2) + '\n');
+/** `{ entries: [...], peers: [...] }`; entries follow dist/ngx-fresh-token/package.json "exports". */
+export async function measureSizes() {
+  const pkg = JSON.parse(readFileSync(join(dist, 'package.json'), 'utf8'));
+  const fesm = (sub) => join(dist, pkg.exports[sub].default);
+  const entries = [];
+  for (const sub of Object.keys(pkg.exports)) {
+    if (sub === './package.json' || !pkg.exports[sub].default) continue;
+    const name = sub === '.' ? 'ngx-fresh-token' : `ngx-fresh-token/${sub.slice(2)}`;
+    const external = [...ANGULAR_RXJS, ...OPTIONAL_PEERS, 'jwt-decode', 'ngx-fresh-token', 'ngx-fresh-token/*'];
+    entries.push({ entry: name, ...(await measure(`${name}, everything exported`, `export * from ${JSON.stringify(fesm(sub))};`, external)) });
+    if (sub === '.') {
+      entries.push({
+        entry: 'ngx-fresh-token (typical app)',
+        ...(await measure(
+          'core as a typical app imports it',
+          // provideFreshToken(withTokenSource(...), withAuthorizedUrls(...)), the interceptor, and
+          // AuthService (auth.state() is a member of it, so always in).
+          `export { provideFreshToken, withTokenSource, withAuthorizedUrls, freshTokenInterceptor, AuthService } from ${JSON.stringify(fesm(sub))};`,
+          [...ANGULAR_RXJS, 'jwt-decode'],
+        )),
+      });
+      entries.push({ entry: 'jwt-decode', ...(await measure('jwt-decode (dependency of the core)', `export { jwtDecode } from 'jwt-decode';`, ANGULAR_RXJS)) });
+    }
+  }
+  const peerSpecs = [
+    ['@auth0/angular-jwt', `export * from '@auth0/angular-jwt';`, ANGULAR_RXJS],
+    ['angular-oauth2-oidc', `export * from 'angular-oauth2-oidc';`, ANGULAR_RXJS],
+    ['keycloak-angular', `export * from 'keycloak-angular';`, [...ANGULAR_RXJS, 'keycloak-js']],
+    ['keycloak-js', `export { default } from 'keycloak-js';`, ANGULAR_RXJS],
+    ['angular-auth-oidc-client', `export * from 'angular-auth-oidc-client';`, ANGULAR_RXJS],
+  ];
+  const peers = [];
+  for (const [peer, contents, external] of peerSpecs) {
+    // `npm run bench` installs them; alone, this script measures the package even without them.
+    if (!existsSync(join(here, 'node_modules', peer, 'package.json'))) {
+      peers.push({ peer, label: peer, error: 'not installed in bench/node_modules (npm run bench installs it)' });
+      continue;
+    }
+    peers.push({ peer, ...(await measure(peer, contents, external)) });
+  }
+  return { entries, peers };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { entries, peers } = await measureSizes();
+  for (const row of [...entries, ...peers]) {
+    if (row.error) {
+      console.log(`${row.label.padEnd(46)} ${row.error}`);
+      continue;
+    }
+    console.log(`${row.label.padEnd(46)} ${String(row.minBytes).padStart(7)} B min  ${String(row.gzipBytes).padStart(6)} B min+gzip`);
+  }
+}
