@@ -6,28 +6,10 @@ import { Observable, Subscription, of } from 'rxjs';
 import { AuthService } from './auth.service';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { FreshTokenFeature, provideFreshToken, withRefreshRetry, withTokenSource } from './provider';
-import type { TokenEvent, TokenState } from './token';
+import type { TokenState } from './token';
+import { coreTestBed, track } from './core-testbed.spec-helper';
 
-function setup(...features: FreshTokenFeature[]) {
-  TestBed.configureTestingModule({
-    providers: [provideZonelessChangeDetection(), provideFreshTokenTesting(...features)],
-  });
-  const auth = TestBed.inject(AuthService);
-  const ctrl = TestBed.inject(FreshTokenTestingController);
-  const events: TokenEvent[] = [];
-  auth.events$.subscribe((e) => events.push(e));
-  return { auth, ctrl, events };
-}
-
-/** Collects a promise's outcome without awaiting it (time is moved by hand). */
-function track<T>(promise: Promise<T>) {
-  const outcome: { value?: T; error?: unknown; settled: boolean } = { settled: false };
-  promise.then(
-    (value) => Object.assign(outcome, { value, settled: true }),
-    (error) => Object.assign(outcome, { error, settled: true }),
-  );
-  return outcome;
-}
+const setup = (...features: FreshTokenFeature[]) => coreTestBed(features);
 
 describe('AuthService', () => {
   describe('getValidToken()', () => {

@@ -22,46 +22,10 @@ import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { freshTokenInterceptor } from './interceptor';
 import { readJwtTimes } from './lifetime';
 import { FreshTokenFeature, provideFreshToken, withAuthHeader, withRefreshRetry, withTokenSource } from './provider';
-import type { TokenEvent, TokenGrant, TokenSource } from './token';
+import type { TokenGrant, TokenSource } from './token';
+import { coreTestBed, get, track } from './core-testbed.spec-helper';
 
-function setup(...features: FreshTokenFeature[]) {
-  TestBed.configureTestingModule({
-    providers: [
-      provideZonelessChangeDetection(),
-      provideFreshTokenTesting(...features),
-      provideHttpClient(withInterceptors([freshTokenInterceptor])),
-      provideHttpClientTesting(),
-    ],
-  });
-  const auth = TestBed.inject(AuthService);
-  const events: TokenEvent[] = [];
-  auth.events$.subscribe((e) => events.push(e));
-  return {
-    auth,
-    events,
-    ctrl: TestBed.inject(FreshTokenTestingController),
-    http: TestBed.inject(HttpClient),
-    httpMock: TestBed.inject(HttpTestingController),
-  };
-}
-
-function track<T>(promise: Promise<T>) {
-  const outcome: { value?: T; error?: unknown; settled: boolean } = { settled: false };
-  promise.then(
-    (value) => Object.assign(outcome, { value, settled: true }),
-    (error) => Object.assign(outcome, { error, settled: true }),
-  );
-  return outcome;
-}
-
-function get(http: HttpClient, url: string) {
-  const outcome: { body?: unknown; error?: unknown; done: boolean } = { done: false };
-  http.get(url).subscribe({
-    next: (body) => Object.assign(outcome, { body, done: true }),
-    error: (error) => Object.assign(outcome, { error, done: true }),
-  });
-  return outcome;
-}
+const setup = (...features: FreshTokenFeature[]) => coreTestBed(features);
 
 const unauthorized = { status: 401, statusText: 'Unauthorized' };
 const tooMany = (retryAfter: string) =>

@@ -2,22 +2,16 @@
 import { HttpErrorResponse } from '@angular/common/http';
 import { InjectionToken, inject, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
-import { FreshTokenTestingController, createTestJwt, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+import { createTestJwt } from 'ngx-fresh-token/testing';
 import { lastValueFrom, of, throwError } from 'rxjs';
 import { AuthService } from './auth.service';
 import { FRESH_TOKEN_REFRESH_BUFFER_MS } from './config';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { FreshTokenFeature, provideFreshToken, withRefreshBuffer, withRefreshRetry, withTokenSource } from './provider';
-import type { TokenEvent } from './token';
 import { retryOnUnauthorized } from './unauthorized-retry';
+import { coreTestBed } from './core-testbed.spec-helper';
 
-function setup(...features: FreshTokenFeature[]) {
-  TestBed.configureTestingModule({ providers: [provideZonelessChangeDetection(), provideFreshTokenTesting(...features)] });
-  const auth = TestBed.inject(AuthService);
-  const events: TokenEvent[] = [];
-  auth.events$.subscribe((e) => events.push(e));
-  return { auth, events, ctrl: TestBed.inject(FreshTokenTestingController) };
-}
+const setup = (...features: FreshTokenFeature[]) => coreTestBed(features);
 
 /** An error shaped like a transport's 401 answer. */
 const unauthorized = () => Object.assign(new Error('401'), { status: 401 });

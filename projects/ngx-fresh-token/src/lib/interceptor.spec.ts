@@ -1,51 +1,15 @@
 import { HttpClient, HttpContext, HttpErrorResponse, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, TestRequest, provideHttpClientTesting } from '@angular/common/http/testing';
 import { DOCUMENT } from '@angular/common';
-import { provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
-import { AuthService } from './auth.service';
 import { SKIP_FRESH_TOKEN } from './context';
 import { FreshTokenErrorCode } from './errors';
 import { freshTokenInterceptor } from './interceptor';
 import { FreshTokenFeature, withAuthHeader, withAuthorizedUrls, withRefreshRetry } from './provider';
-import type { TokenEvent } from './token';
+import { coreTestBed, get as send } from './core-testbed.spec-helper';
 
-function setup(...features: FreshTokenFeature[]) {
-  TestBed.configureTestingModule({
-    providers: [
-      provideZonelessChangeDetection(),
-      provideFreshTokenTesting(...features),
-      provideHttpClient(withInterceptors([freshTokenInterceptor])),
-      provideHttpClientTesting(),
-    ],
-  });
-  const events: TokenEvent[] = [];
-  const auth = TestBed.inject(AuthService);
-  auth.events$.subscribe((e) => events.push(e));
-  return {
-    auth,
-    events,
-    ctrl: TestBed.inject(FreshTokenTestingController),
-    http: TestBed.inject(HttpClient),
-    httpMock: TestBed.inject(HttpTestingController),
-  };
-}
-
-interface Outcome {
-  body?: unknown;
-  error?: unknown;
-  done: boolean;
-}
-
-function send(http: HttpClient, url: string, options: { context?: HttpContext; headers?: Record<string, string> } = {}): Outcome {
-  const outcome: Outcome = { done: false };
-  http.get(url, options).subscribe({
-    next: (body) => Object.assign(outcome, { body, done: true }),
-    error: (error) => Object.assign(outcome, { error, done: true }),
-  });
-  return outcome;
-}
+const setup = (...features: FreshTokenFeature[]) => coreTestBed(features);
 
 const bearer = (req: TestRequest) => req.request.headers.get('Authorization');
 const unauthorized = { status: 401, statusText: 'Unauthorized' };

@@ -1,13 +1,12 @@
 // Zero-wait refresh (issue #11): `withMinValidity()` regions and `withAutoRefresh()`, on fake time.
 import { DOCUMENT } from '@angular/common';
-import { HttpClient, HttpErrorResponse, HttpHeaders, provideHttpClient, withInterceptors } from '@angular/common/http';
-import { HttpTestingController, TestRequest, provideHttpClientTesting } from '@angular/common/http/testing';
-import { EnvironmentInjector, PLATFORM_ID, createEnvironmentInjector, provideZonelessChangeDetection } from '@angular/core';
+import { HttpErrorResponse, HttpHeaders } from '@angular/common/http';
+import { HttpTestingController, TestRequest } from '@angular/common/http/testing';
+import { EnvironmentInjector, PLATFORM_ID, createEnvironmentInjector } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
 import { AuthService } from './auth.service';
 import { FreshTokenErrorCode } from './errors';
-import { freshTokenInterceptor } from './interceptor';
 import {
   FreshTokenFeature,
   provideFreshToken,
@@ -17,7 +16,14 @@ import {
   withRefreshRetry,
   withTokenSource,
 } from './provider';
-import type { TokenEvent } from './token';
+import { coreTestBed } from './core-testbed.spec-helper';
+
+function setup(options: { features?: FreshTokenFeature[]; doc?: FakeDocument; platform?: string } = {}) {
+  return coreTestBed(options.features, [
+    ...(options.doc ? [{ provide: DOCUMENT, useValue: options.doc }] : []),
+    ...(options.platform ? [{ provide: PLATFORM_ID, useValue: options.platform }] : []),
+  ]);
+}
 
 /** A document whose visibility the test controls. */
 class FakeDocument extends EventTarget {
@@ -30,29 +36,6 @@ class FakeDocument extends EventTarget {
     this.visibilityState = state;
     this.dispatchEvent(new Event('visibilitychange'));
   }
-}
-
-function setup(options: { features?: FreshTokenFeature[]; doc?: FakeDocument; platform?: string } = {}) {
-  TestBed.configureTestingModule({
-    providers: [
-      provideZonelessChangeDetection(),
-      ...(options.doc ? [{ provide: DOCUMENT, useValue: options.doc }] : []),
-      ...(options.platform ? [{ provide: PLATFORM_ID, useValue: options.platform }] : []),
-      provideFreshTokenTesting(...(options.features ?? [])),
-      provideHttpClient(withInterceptors([freshTokenInterceptor])),
-      provideHttpClientTesting(),
-    ],
-  });
-  const auth = TestBed.inject(AuthService);
-  const events: TokenEvent[] = [];
-  auth.events$.subscribe((e) => events.push(e));
-  return {
-    auth,
-    events,
-    ctrl: TestBed.inject(FreshTokenTestingController),
-    http: TestBed.inject(HttpClient),
-    httpMock: TestBed.inject(HttpTestingController),
-  };
 }
 
 const bearer = (req: TestRequest) => req.request.headers.get('Authorization');
