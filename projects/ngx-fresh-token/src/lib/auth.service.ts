@@ -351,7 +351,6 @@ export class AuthService implements OnDestroy {
     // Whatever a dropped refresh brings, callers get what the service holds now (null after a sign-out).
     const now = () => this.#core.value.life?.token ?? null;
     const crossTab = this.#crossTab;
-    this.#core.next({ ...this.#core.value, refreshing: true });
     const signal = this.#abort.signal;
     // Fetch and hold the new token in one step, so that under the cross-tab lock the other tabs
     // hear of it before the next lock holder looks.
@@ -395,6 +394,8 @@ export class AuthService implements OnDestroy {
         if (this.#core.value.refreshing && !this.#destroyed) this.#core.next({ ...this.#core.value, refreshing: false });
       });
     this.#inFlight = flight;
+    // Announced only now: a state$ subscriber that asks for a token on this emission joins this flight.
+    this.#core.next({ ...this.#core.value, refreshing: true });
     return flight;
   }
 

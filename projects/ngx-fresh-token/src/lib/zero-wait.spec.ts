@@ -311,3 +311,34 @@ describe('withAutoRefresh()', () => {
     expect(ctrl.refreshCount).toBe(2);
   });
 });
+
+describe('single flight while the state is being announced', () => {
+  // A state$ subscriber that asks for a token when `refreshing: true` is emitted must join the
+  // refresh that emitted it, not start a second one.
+  it('a subscriber asking for a token on every state costs one source call (no auto refresh)', async () => {
+    const { auth, ctrl } = setup();
+    ctrl.latencyMs = 200;
+    ctrl.setToken({ expiresInSeconds: 40 });
+    auth.state$.subscribe(() => void auth.getValidToken());
+    await ctrl.advance(10_500); // inside the buffer: the first request there starts the background refresh
+    void auth.getValidToken();
+    await ctrl.advance(1_000);
+    expect(ctrl.refreshCount).toBe(1);
+  });
+
+  it('with auto refresh, a subscriber asking once the status leaves fresh costs one source call', async () => {
+    const { auth, ctrl } = setup({ features: [withAutoRefresh()], doc: new FakeDocument('visible') });
+    ctrl.latencyMs = 200;
+    ctrl.setToken({ expiresInSeconds: 40 });
+    let asked = false;
+    auth.state$.subscribe((s) => {
+      if (s.status !== 'fresh' && !asked) {
+        asked = true;
+        void auth.getValidToken();
+      }
+    });
+    await ctrl.advance(10_500);
+    await ctrl.advance(1_000);
+    expect(ctrl.refreshCount).toBe(1);
+  });
+});
