@@ -3,7 +3,8 @@ import { ChangeDetectionStrategy, Component, computed, inject, input } from '@an
 import { toSignal } from '@angular/core/rxjs-interop';
 import { RouterLink } from '@angular/router';
 import { jwtDecode } from 'jwt-decode';
-import { AuthService, TokenState } from 'ngx-fresh-token';
+import { AuthService } from 'ngx-fresh-token';
+import { nextStep } from './next-step';
 import { TokenGenerations } from './request-log';
 import { TokenCountdown } from './token-countdown';
 
@@ -14,29 +15,6 @@ export interface PanelClaim {
   name: string;
   label?: string;
   testId?: string;
-}
-
-/** What happens next, in words, for each state the token can be in: never a bare "expired". */
-export function nextStep(state: TokenState, autoRefresh: boolean, format: (ms: number) => string): string {
-  const error = state.error ? ` (last refresh failed: ${state.error.code})` : '';
-  switch (state.status) {
-    case 'signed-out':
-      return 'Signed out — log in to get a token. Requests go without one meanwhile.';
-    case 'fresh':
-      if (state.refreshAt === null) return 'Fresh — this token does not expire.';
-      return autoRefresh
-        ? `Fresh — refreshes automatically at ${format(state.refreshAt)}, in the background.`
-        : `Fresh — the first request after ${format(state.refreshAt)} refreshes it, in the background.`;
-    case 'expiring':
-      if (state.refreshing) return 'Inside the buffer — refreshing in the background; requests go out at once with this token.';
-      if (state.error) return `Inside the buffer${error} — requests use this token until it expires, then wait for a new one; the next try follows the cool-down.`;
-      return autoRefresh
-        ? 'Inside the buffer — refreshes automatically while the page is visible; requests go out at once with this token.'
-        : 'Inside the buffer — the next request refreshes it in the background and goes out at once.';
-    case 'expired':
-      if (state.refreshing) return 'Expired — refreshing…; requests wait for the new token.';
-      return `Expired${error} — the next request${autoRefresh ? ' (or the page becoming visible)' : ''} refreshes it first.`;
-  }
 }
 
 /**
