@@ -6,9 +6,9 @@ import type { TokenState } from 'ngx-fresh-token';
  * Pure (no Angular), so the e2e stage can check every branch with Node alone.
  *
  * @example
- * nextStep(auth.state(), true, (ms) => new Date(ms).toLocaleTimeString()); // 'Fresh — refreshes automatically at …'
+ * nextStep(auth.state(), true, Date.now(), (ms) => new Date(ms).toLocaleTimeString()); // 'Fresh — refreshes automatically at …'
  */
-export function nextStep(state: TokenState, autoRefresh: boolean, format: (ms: number) => string): string {
+export function nextStep(state: TokenState, autoRefresh: boolean, nowMs: number, format: (ms: number) => string): string {
   const error = state.error ? ` (last refresh failed: ${state.error.code})` : '';
   switch (state.status) {
     case 'signed-out':
@@ -19,6 +19,12 @@ export function nextStep(state: TokenState, autoRefresh: boolean, format: (ms: n
         ? `Fresh — refreshes automatically at ${format(state.refreshAt)}, in the background.`
         : `Fresh — the first request after ${format(state.refreshAt)} refreshes it, in the background.`;
     case 'expiring':
+      // A token that lives shorter than the buffer is `expiring` from the start, refreshed at half its life.
+      if (!state.refreshing && !state.error && state.refreshAt !== null && state.refreshAt > nowMs) {
+        return autoRefresh
+          ? `Shorter-lived than the refresh buffer — refreshes automatically at ${format(state.refreshAt)} (half its life).`
+          : `Shorter-lived than the refresh buffer — the first request after ${format(state.refreshAt)} (half its life) refreshes it.`;
+      }
       if (state.refreshing) return 'Inside the buffer — refreshing in the background; requests go out at once with this token.';
       if (state.error) return `Inside the buffer${error} — requests use this token until it expires, then wait for a new one; the next try follows the cool-down.`;
       return autoRefresh

@@ -71,7 +71,8 @@ export class TokenPanel {
   protected readonly state = this.auth.state;
   protected readonly expiresInMs = toSignal(this.auth.expiresIn$, { initialValue: null });
   protected readonly generation = inject(TokenGenerations).current;
-  protected readonly next = computed(() => nextStep(this.state(), this.autoRefresh(), clockTime));
+  // Re-read on every countdown tick: a short-lived token's line changes when its refresh point passes.
+  protected readonly next = computed(() => (this.expiresInMs(), nextStep(this.state(), this.autoRefresh(), Date.now(), clockTime)));
 
   protected readonly shownClaims = computed(() => {
     const token = this.state().token;
