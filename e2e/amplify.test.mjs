@@ -105,6 +105,9 @@ describe('demo, Amplify mode, end to end', { concurrency: false, timeout: 90_000
     assert.equal(claimsOf(sent[0].token).token_use, 'access');
     assert.equal(claimsOf(sent[0].token).client_id, stack.amplify.userPoolClientId);
     assert.ok(!(await page.content()).includes(sent[0].token), 'the page never shows the token');
+    // The token panel shared with the session-endpoint dashboard: the whole jti, and what happens next.
+    assert.equal(await text('jti'), claimsOf(sent[0].token).jti);
+    assert.match(await text('next-step'), /refreshes it|refreshing/);
   });
 
   test('Amplify keeps the Cognito access, ID and refresh tokens in localStorage (as the README says)', async () => {

@@ -1,241 +1,297 @@
 // End-to-end: the demo app (Angular SSR) and its dev backend (real oidc-provider, BFF session
 // endpoint, JWKS-verified API), driven by Playwright in Debian's Chromium. Access tokens live
-// 40 s here, so a token is inside the 30 s refresh buffer 10 s after it was issued.
+// 40 s here, so a token enters the 30 s refresh buffer 10 s after it was issued, and the demo's
+// auto refresh renews it then. Every test signs in in its own browser context, so none depends
+// on another's order or tokens: they assert "one more token", never "token #3".
 // UPDATE_DOCS_SCREENSHOT=1 also writes the dashboard screenshot to docs/demo-dashboard.png.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import chromiumConfig from '../scripts/chromium.cjs';
+import {
+  artifacts,
+  clickAndWaitForRows,
+  holdSessionToken,
+  logIn,
+  newContext,
+  root,
+  shownJti,
+  startDemo,
+  until,
+  waitForNewRows,
+  waitForStatus,
+  within,
+  LOG_ROWS,
+} from './helpers/demo.mjs';
 
-const { CHROME_BIN, CHROMIUM_FLAGS } = chromiumConfig;
-import { startDemoServer } from '../projects/demo-server/app.mjs';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const artifacts = join(root, 'test-results', 'e2e');
 const TTL_SECONDS = 40;
 
 let demo;
 let browser;
-let page;
-/** Every access token the browser sent, to prove none of them reaches rendered HTML. */
-const tokens = new Set();
-/** Every API call as it left the browser: URL and Authorization header. */
-const apiCalls = [];
+let stop;
+/** Every context a test opened, closed after it (also when it fails). */
+const contexts = [];
 
 const stats = () => fetch(`${demo.url}/api/stats`).then((r) => r.json());
-/** The counters of the browser's current session (`null` without one), as the dashboard shows them. */
-async function sessionStats() {
-  const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
-  return (await fetch(`${demo.url}/api/stats`, { headers: { cookie } }).then((r) => r.json())).session;
+/** Each test's own signed-out browser context and its watchers. */
+async function context(viewport) {
+  const made = await newContext(browser, demo.url, viewport);
+  contexts.push(made.context);
+  return made;
 }
-const status = () => page.getByTestId('status').innerText();
-
-async function waitForStatus(value, timeoutMs) {
-  await page.getByTestId('status').filter({ hasText: new RegExp(`^${value}$`) }).waitFor({ timeout: timeoutMs });
-}
-
-/** Waits until the newest `count` logged requests have finished, retries included; returns their attempts. */
-const LOG_ROWS = '[data-testid=log] tbody tr[data-testid^="log-"]';
-
-/**
- * Clicks a button and waits until the `count` newest request-log rows are rows that were not
- * there before the click (zoneless rendering happens after the click returns, so the old top
- * rows are still showing for a moment) and all finished; returns each row's attempts.
- */
-async function clickAndWaitForRows(testId, count) {
-  const previous = await page.$$eval(LOG_ROWS, (rows) => rows.map((row) => row.dataset.testid));
-  await page.getByTestId(testId).click();
-  await page.waitForFunction(
-    ({ n, previous }) => {
-      const rows = [...document.querySelectorAll('[data-testid=log] tbody tr[data-testid^="log-"]')].slice(0, n);
-      return rows.length === n && rows.every((row) => !previous.includes(row.dataset.testid) && row.dataset.done === 'true');
-    },
-    { n: count, previous },
-    { timeout: 20_000 },
-  );
-  return page.$$eval(LOG_ROWS, (rows, n) =>
-    rows.slice(0, n).map((row) => [...row.querySelectorAll('.attempt')].map((a) => a.textContent.trim())),
-  count);
+/** The page's own clock time for `ms` (HH:mm:ss in the browser's time zone). */
+const clockTime = (page, ms) => page.evaluate((t) => new Date(t).toTimeString().slice(0, 8), ms);
+/** How long until the token the page holds enters the buffer, plus a margin. */
+async function msUntilBuffer(page) {
+  const refreshAt = Number(await page.getByTestId('next-step').getAttribute('data-refresh-at'));
+  return Math.max(0, refreshAt - Date.now()) + 5_000;
 }
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  demo = await startDemoServer({
-    port: 0,
-    accessTokenTtlSeconds: TTL_SECONDS,
-    angularServer: join(root, 'dist/demo/server/server.mjs'),
-  });
-  browser = await chromium.launch({ executablePath: CHROME_BIN, args: CHROMIUM_FLAGS });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  page.on('request', (req) => {
-    if (new URL(req.url()).pathname.startsWith('/api/') && !req.url().includes('/api/stats')) {
-      const authorization = req.headers().authorization ?? null;
-      apiCalls.push({ path: new URL(req.url()).pathname, authorization });
-      if (authorization?.startsWith('Bearer ')) tokens.add(authorization.slice(7));
-    }
-  });
+  ({ demo, browser, close: stop } = await startDemo(TTL_SECONDS));
 });
 
 after(async () => {
-  await browser?.close();
-  await demo?.close();
+  await stop?.();
 });
 
 describe('demo, end to end', { concurrency: false }, () => {
+  test.afterEach(async () => {
+    for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
+  });
+
   test('signed out, the guarded dashboard sends the browser to /login with the attempted URL; logging in returns there', async () => {
+    const { context: ctx } = await context();
+    const page = await ctx.newPage();
     await page.goto(`${demo.url}/?from=e2e`);
     await page.waitForURL(`${demo.url}/login?returnUrl=%2F%3Ffrom%3De2e`);
     await page.getByTestId('login').click();
     await page.waitForURL(`${demo.url}/?from=e2e`);
-    await waitForStatus('fresh', 10_000);
+    await waitForStatus(page, 'fresh');
     assert.equal(await page.getByTestId('sub').innerText(), 'alice');
   });
 
   test('log in → an API call succeeds with a token; a new session starts its counters at zero and the first token is no refresh', async () => {
+    const { context: ctx, watch, sessionStats } = await context();
     const before = await stats();
-    await page.goto(`${demo.url}/login`);
-    await page.getByTestId('login').click();
-    await page.waitForURL(`${demo.url}/`);
-    await waitForStatus('fresh', 10_000);
+    const page = await logIn(ctx, demo.url);
     assert.equal(await page.getByTestId('sub').innerText(), 'alice');
-    assert.equal((await stats()).refreshes, before.refreshes, 'loading the login\'s first token is not a refresh');
+    assert.equal((await stats()).refreshes, before.refreshes, "loading the login's first token is not a refresh");
     assert.deepEqual(await sessionStats(), { logins: 1, refreshes: 0, requests: 0, unauthorized: 0, revocations: 0 });
     assert.deepEqual(await page.locator('[data-testid=events] .event').allInnerTexts(), ['loaded'], 'the page does not call it a refresh either');
-    const [attempts] = await clickAndWaitForRows('call', 1);
-    assert.deepEqual(attempts, ['200 · #1']);
-    const call = apiCalls.at(-1);
+    const generation = await page.getByTestId('generation').innerText();
+    const [attempts] = await clickAndWaitForRows(page, 'call', 1);
+    assert.deepEqual(attempts, [`200 · #${generation}`]);
+    const call = watch.apiCalls.at(-1);
     assert.equal(call.path, '/api/data');
-    assert.match(call.authorization, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.match(call.token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.equal(await shownJti(page), call.jti, 'the page shows the whole jti of the token it sent');
+    assert.equal(watch.dataAnswers.at(-1).status, 200);
+    assert.equal(typeof watch.dataAnswers.at(-1).generation, 'number', "/api/data answers the server's token generation");
     assert.equal((await sessionStats()).requests, 1);
     await page.getByTestId('stat-requests').filter({ hasText: /^1$/ }).waitFor({ timeout: 5_000 });
     assert.equal(await page.getByTestId('stat-refreshes').innerText(), '0');
     assert.match(await page.getByTestId('stats-scope').innerText(), /this session/i);
   });
 
-  test('inside the buffer, the next call is preceded by exactly one refresh', async () => {
-    await waitForStatus('expiring', TTL_SECONDS * 1000);
-    const before = await stats();
-    const previous = apiCalls.at(-1).authorization;
-    const [attempts] = await clickAndWaitForRows('call', 1);
-    const afterStats = await stats();
-    assert.equal(afterStats.refreshes, before.refreshes + 1, 'exactly one refresh on the server');
-    assert.deepEqual(attempts, ['200 · #2'], 'sent once, with the new token');
-    assert.notEqual(apiCalls.at(-1).authorization, previous);
-    assert.equal(afterStats.unauthorized, before.unauthorized, 'no 401: the old token never left');
-    await waitForStatus('fresh', 5_000);
+  test('the dashboard says auto refresh and cross-tab sync are on, and when the token refreshes (from state.refreshAt)', async () => {
+    const { context: ctx } = await context();
+    const page = await logIn(ctx, demo.url);
+    assert.match(await page.getByTestId('auto-refresh').innerText(), /Auto refresh on/);
+    assert.match(await page.getByTestId('cross-tab').innerText(), /Cross-tab sync on/);
+    const refreshAt = Number(await page.getByTestId('next-step').getAttribute('data-refresh-at'));
+    assert.ok(refreshAt > Date.now(), 'the refresh point lies ahead');
+    const next = await page.getByTestId('next-step').innerText();
+    assert.equal(next, `Fresh — refreshes automatically at ${await clockTime(page, refreshAt)}, in the background.`);
+    assert.match(await page.getByTestId('refresh-in').innerText(), /^refresh in \d+ s$/);
   });
 
-  test('a burst of 50 parallel calls as the token expires costs exactly one refresh', async () => {
-    await waitForStatus('expiring', TTL_SECONDS * 1000);
-    const before = await stats();
-    const callsBefore = apiCalls.length;
-    const rows = await clickAndWaitForRows('burst', 50);
-    const afterStats = await stats();
-    assert.equal(afterStats.refreshes, before.refreshes + 1, 'exactly one refresh for 50 calls');
-    assert.equal(afterStats.requests - before.requests, 50, 'each call reached the API once');
-    assert.equal(afterStats.unauthorized, before.unauthorized);
-    assert.ok(rows.every((attempts) => attempts.length === 1 && attempts[0] === '200 · #3'));
-    const burstCalls = apiCalls.slice(callsBefore);
-    assert.equal(burstCalls.length, 50);
-    assert.equal(new Set(burstCalls.map((c) => c.authorization)).size, 1, 'all 50 carried the same new token');
+  test('inside the buffer a call goes out at once with the current token while ONE refresh runs in the background', async () => {
+    const { context: ctx, watch, sessionStats } = await context();
+    const page = await logIn(ctx, demo.url);
+    const [first] = await clickAndWaitForRows(page, 'call', 1);
+    const oldJti = await shownJti(page);
+    const oldGeneration = watch.dataAnswers.at(-1).generation;
+    const tokenRequests = watch.sessionTokenRequests.length;
+
+    // Hold the refresh at the network: whatever the page does now, it does while the refresh is in flight.
+    const hold = await holdSessionToken(ctx);
+    await within(hold.arrived, await msUntilBuffer(page), 'the refresh at refreshAt');
+    assert.equal(await page.getByTestId('status').innerText(), 'expiring');
+    assert.match(await page.getByTestId('next-step').innerText(), /^Inside the buffer — refreshing in the background/);
+    const [attempts] = await clickAndWaitForRows(page, 'call', 1);
+    // The call has finished while /session/token is still held: it did not wait for the refresh.
+    assert.deepEqual(attempts, first, 'sent once, with the same (old) token generation as before');
+    assert.equal(watch.apiCalls.at(-1).jti, oldJti);
+    assert.equal(watch.dataAnswers.at(-1).generation, oldGeneration, 'the API saw the old generation');
+    assert.equal((await sessionStats()).refreshes, 0, 'the refresh has not reached the server yet');
+
+    await hold.release();
+    await until(async () => (await shownJti(page)) !== oldJti, 10_000, 'the new token');
+    assert.equal(watch.sessionTokenRequests.length - tokenRequests, 1, 'exactly one /session/token request');
+    assert.equal((await sessionStats()).refreshes, 1, 'exactly one refresh on the server');
+    await waitForStatus(page, 'fresh', 5_000);
+    await clickAndWaitForRows(page, 'call', 1);
+    assert.ok(watch.dataAnswers.at(-1).generation > oldGeneration, 'the next call carries one more token generation');
+    assert.equal((await sessionStats()).unauthorized, 0, 'no 401: the old token was still valid');
+  });
+
+  test('an idle signed-in dashboard refreshes by itself while the page is visible (no clicks)', async () => {
+    const { context: ctx, watch, sessionStats } = await context();
+    const page = await logIn(ctx, demo.url);
+    assert.equal(await page.evaluate(() => document.visibilityState), 'visible');
+    const oldJti = await shownJti(page);
+    const oldGeneration = Number(await page.getByTestId('generation').innerText());
+    const refreshAt = Number(await page.getByTestId('next-step').getAttribute('data-refresh-at'));
+    const tokenRequests = watch.sessionTokenRequests.length;
+
+    await until(async () => (await shownJti(page)) !== oldJti, await msUntilBuffer(page), 'a refresh without any request');
+    const refreshes = watch.sessionTokenRequests.slice(tokenRequests);
+    assert.equal(refreshes.length, 1, 'exactly one /session/token request');
+    assert.ok(refreshes[0].at >= refreshAt - 1_000, 'at the refresh point, not before');
+    assert.equal(watch.apiCalls.length, 0, 'no API call was needed');
+    assert.equal(Number(await page.getByTestId('generation').innerText()), oldGeneration + 1, 'one more token generation');
+    assert.equal((await sessionStats()).refreshes, 1);
+    assert.equal(await page.getByTestId('status').innerText(), 'fresh');
+    assert.equal(await page.getByTestId('tab-refreshes').innerText(), '1');
+    const newest = page.getByTestId('event').first();
+    assert.equal(await newest.locator('.event').innerText(), 'refreshed');
+    assert.equal(await newest.getByTestId('event-origin').innerText(), '(this tab)');
+    assert.match(await page.getByTestId('token-row').first().innerText(), /refreshed \(this tab\) → token #\d+/);
+    assert.ok(Number(await page.getByTestId('next-step').getAttribute('data-refresh-at')) > refreshAt, 'the next refresh is scheduled');
+  });
+
+  test('burst inside the buffer: it waits for the buffer, then 50 calls go out at once with the old token while exactly one refresh runs', async () => {
+    const { context: ctx, watch, sessionStats } = await context();
+    const page = await logIn(ctx, demo.url);
+    const oldJti = await shownJti(page);
+    const oldGeneration = await page.getByTestId('generation').innerText();
+    const tokenRequests = watch.sessionTokenRequests.length;
+    const previous = await page.$$eval(LOG_ROWS, (rows) => rows.map((row) => row.dataset.testid));
+
+    await page.getByTestId('burst-in-buffer').click();
+    await page.getByTestId('burst-wait').waitFor();
+    assert.equal(watch.apiCalls.length, 0, 'nothing is sent while the token is fresh');
+    const rows = await waitForNewRows(page, previous, 50, await msUntilBuffer(page));
+    assert.ok(rows.every((attempts) => attempts.length === 1 && attempts[0] === `200 · #${oldGeneration}`), `rows: ${JSON.stringify(rows)}`);
+    const burst = watch.apiCalls.slice(-50);
+    assert.equal(watch.apiCalls.length, 50);
+    assert.ok(burst.every((c) => c.jti === oldJti), 'all 50 carried the old token');
+    const answers = watch.dataAnswers.slice(-50);
+    assert.equal(new Set(answers.map((a) => a.generation)).size, 1, 'the API saw one generation for all 50');
+
+    await until(async () => (await shownJti(page)) !== oldJti, 10_000, 'the refresh to finish');
+    assert.equal(watch.sessionTokenRequests.length - tokenRequests, 1, 'exactly one /session/token request for the burst');
+    assert.equal((await sessionStats()).refreshes, 1, 'exactly one refresh on the server');
+    assert.equal((await sessionStats()).requests, 50);
+    await page.getByTestId('burst-refreshes').filter({ hasText: /^1$/ }).waitFor({ timeout: 5_000 });
+    assert.equal(await page.getByTestId('burst-sent').innerText(), '50');
+    assert.equal(await page.getByTestId('burst-generations').innerText(), `#${oldGeneration}`);
+    assert.equal(await page.getByTestId('burst-ok').innerText(), '50');
+    assert.match(await page.getByTestId('burst-summary').innerText(), /^Burst inside the buffer: 50 calls went out within \d+ ms/);
+
     // The screenshot shows the session's count from the server once the page has polled it.
-    const session = await sessionStats();
-    await page.getByTestId('stat-refreshes').filter({ hasText: new RegExp(`^${session.refreshes}$`) }).waitFor({ timeout: 5_000 });
-    await page.waitForTimeout(1_000); // let the countdown bar finish its 0.9 s transition
+    await page.getByTestId('stat-refreshes').filter({ hasText: /^1$/ }).waitFor({ timeout: 5_000 });
     const shot = join(artifacts, 'dashboard-after-burst.png');
-    await page.screenshot({ path: shot, fullPage: false });
+    await page.screenshot({ path: shot, fullPage: false, animations: 'disabled' });
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1') copyFileSync(shot, join(root, 'docs', 'demo-dashboard.png'));
   });
 
-  test('the burst button says when a burst shows a refresh: only while the token is inside the buffer', async () => {
+  test('the burst hint says when a burst shows a refresh: only while the token is inside the buffer, and that calls do not wait', async () => {
+    const { context: ctx } = await context();
+    const page = await logIn(ctx, demo.url);
     const hint = await page.getByTestId('burst-hint').innerText();
     assert.match(hint, /expiring/);
     assert.match(hint, /buffer/);
     assert.match(hint, /one refresh/i);
+    assert.match(hint, /at once/);
   });
 
-  test('the server-rendered HTML of every page contains no token', async () => {
-    const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
-    assert.match(cookie, /nft_demo_sid=/, 'rendered with the logged-in session cookie');
-    assert.ok(tokens.size >= 3);
-    for (const path of ['/', '/login', '/no-such-page']) {
-      const html = await fetch(`${demo.url}${path}`, { headers: { cookie } }).then((r) => r.text());
-      assert.match(html, /<app-root/, `${path} was server-rendered`);
-      for (const token of tokens) assert.ok(!html.includes(token), `${path} contains an access token`);
-      assert.doesNotMatch(html, /eyJ[\w-]{10,}\.eyJ[\w-]{10,}/, `${path} contains something JWT-shaped`);
-      assert.doesNotMatch(html, /refresh_token|client_secret/i);
-    }
-  });
-
-  test('revoke → one 401, one refresh, and the call succeeds on retry', async () => {
-    await clickAndWaitForRows('revoke', 1);
-    const before = await stats();
+  test('revoke → one 401, one refresh, and the call succeeds on retry with one more token generation', async () => {
+    const { context: ctx, sessionStats } = await context();
+    const page = await logIn(ctx, demo.url);
+    await clickAndWaitForRows(page, 'revoke', 1);
+    const before = await sessionStats();
     assert.equal(before.revocations, 1);
-    const [attempts] = await clickAndWaitForRows('call', 1);
-    const afterStats = await stats();
-    assert.deepEqual(attempts, ['401 · #3', '200 · #4'], 'retried once with a new token');
+    const [attempts] = await clickAndWaitForRows(page, 'call', 1);
+    const afterStats = await sessionStats();
+    assert.equal(attempts.length, 2, 'retried once');
+    const [first, second] = attempts.map((a) => /^(\d+) · #(\d+)$/.exec(a));
+    assert.equal(first[1], '401');
+    assert.equal(second[1], '200');
+    assert.equal(Number(second[2]), Number(first[2]) + 1, 'the retry carried the next token');
     assert.equal(afterStats.unauthorized, before.unauthorized + 1, 'one 401');
     assert.equal(afterStats.refreshes, before.refreshes + 1, 'one refresh');
   });
 
   test('at 390 px wide: a compact header, no sideways scrolling, the request log readable', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
-    try {
-      await context.addCookies(await page.context().cookies());
-      const phone = await context.newPage();
-      await phone.goto(`${demo.url}/`);
-      await phone.getByTestId('status').filter({ hasText: /^(fresh|expiring)$/ }).waitFor({ timeout: 10_000 });
-      await phone.getByTestId('call').click();
-      await phone.locator('[data-testid=log] tbody tr[data-done=true]').first().waitFor({ timeout: 10_000 });
-      const layout = await phone.evaluate(() => {
-        const box = (el) => el.getBoundingClientRect();
-        const header = box(document.querySelector('header.top'));
-        const cells = [...document.querySelectorAll('[data-testid=log] tbody tr:first-child td')].filter(
-          (td) => td.offsetParent !== null && td.textContent.trim() !== '',
-        );
-        return {
-          pageWidth: document.documentElement.scrollWidth,
-          headerHeight: header.height,
-          buttonsInside: [...document.querySelectorAll('.actions button')].every((b) => box(b).right <= innerWidth && box(b).left >= 0),
-          tableRight: box(document.querySelector('[data-testid=log]')).right,
-          cellsOverflowing: cells.filter((td) => td.scrollWidth > td.clientWidth + 1).length,
-          // "GET /api/data" squeezed onto two lines is what a cramped table looks like.
-          requestLines: [...document.querySelectorAll('[data-testid=log] tbody tr td:nth-child(3)')].map((td) => {
-            const range = document.createRange();
-            range.selectNodeContents(td);
-            return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
-          }),
-        };
-      });
-      await phone.waitForTimeout(1_000);
-      await phone.screenshot({ path: join(artifacts, 'dashboard-390px.png'), fullPage: true });
-      assert.ok(layout.pageWidth <= 390, `no sideways scrolling (page is ${layout.pageWidth} px wide)`);
-      assert.ok(layout.headerHeight <= 100, `header is ${layout.headerHeight} px tall`);
-      assert.ok(layout.buttonsInside, 'every button fits the screen');
-      assert.ok(layout.tableRight <= 390, 'the request log fits the screen');
-      assert.equal(layout.cellsOverflowing, 0, 'no request-log cell overflows');
-      assert.ok(layout.requestLines.length > 0 && layout.requestLines.every((n) => n === 1), `request column lines: ${layout.requestLines}`);
-    } finally {
-      await context.close();
-    }
+    const { context: ctx } = await context({ width: 390, height: 844 });
+    const phone = await logIn(ctx, demo.url);
+    await phone.getByTestId('call').click();
+    await phone.locator('[data-testid=log] tbody tr[data-done=true]').first().waitFor({ timeout: 10_000 });
+    const layout = await phone.evaluate(() => {
+      const box = (el) => el.getBoundingClientRect();
+      const header = box(document.querySelector('header.top'));
+      const cells = [...document.querySelectorAll('[data-testid=log] tbody tr:first-child td')].filter(
+        (td) => td.offsetParent !== null && td.textContent.trim() !== '',
+      );
+      return {
+        pageWidth: document.documentElement.scrollWidth,
+        headerHeight: header.height,
+        buttonsInside: [...document.querySelectorAll('.actions button')].every((b) => box(b).right <= innerWidth && box(b).left >= 0),
+        tableRight: box(document.querySelector('[data-testid=log]')).right,
+        cellsOverflowing: cells.filter((td) => td.scrollWidth > td.clientWidth + 1).length,
+        // "GET /api/data" squeezed onto two lines is what a cramped table looks like.
+        requestLines: [...document.querySelectorAll('[data-testid=log] tbody tr td:nth-child(3)')].map((td) => {
+          const range = document.createRange();
+          range.selectNodeContents(td);
+          return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+        }),
+      };
+    });
+    await phone.screenshot({ path: join(artifacts, 'dashboard-390px.png'), fullPage: true, animations: 'disabled' });
+    assert.ok(layout.pageWidth <= 390, `no sideways scrolling (page is ${layout.pageWidth} px wide)`);
+    assert.ok(layout.headerHeight <= 100, `header is ${layout.headerHeight} px tall`);
+    assert.ok(layout.buttonsInside, 'every button fits the screen');
+    assert.ok(layout.tableRight <= 390, 'the request log fits the screen');
+    assert.equal(layout.cellsOverflowing, 0, 'no request-log cell overflows');
+    assert.ok(layout.requestLines.length > 0 && layout.requestLines.every((n) => n === 1), `request column lines: ${layout.requestLines}`);
   });
 
-  test('sign out → calls go without a token and are not retried', async () => {
-    const before = await stats();
+  test('sign out → the page says what to do next, calls go without a token and are not retried', async () => {
+    const { context: ctx, watch, sessionStats } = await context();
+    const page = await logIn(ctx, demo.url);
+    const tokenRequests = watch.sessionTokenRequests.length;
     await page.getByTestId('signout').click();
-    await waitForStatus('signed-out', 5_000);
-    const [attempts] = await clickAndWaitForRows('call', 1);
+    await waitForStatus(page, 'signed-out', 5_000);
+    assert.match(await page.getByTestId('next-step').innerText(), /^Signed out — log in/);
+    assert.equal(await page.getByTestId('login-link').getAttribute('href'), '/login');
+    const [attempts] = await clickAndWaitForRows(page, 'call', 1);
     assert.deepEqual(attempts, ['401 · no token']);
-    assert.equal(apiCalls.at(-1).authorization, null);
-    const afterStats = await stats();
-    assert.equal(afterStats.refreshes, before.refreshes, 'no refresh after sign-out');
+    assert.equal(watch.apiCalls.at(-1).token, null);
+    assert.equal(watch.sessionTokenRequests.length, tokenRequests, 'no refresh after sign-out');
     const token = await fetch(`${demo.url}/session/token`).then((r) => r.status);
     assert.equal(token, 401, 'the session is gone on the server');
-    assert.equal(await status(), 'signed-out');
+    assert.equal(await page.getByTestId('status').innerText(), 'signed-out');
     assert.equal(await sessionStats(), null, 'no session, no session counters');
+  });
+
+  test('the server-rendered HTML of every page contains no token', async () => {
+    const { context: ctx, watch } = await context();
+    const page = await logIn(ctx, demo.url);
+    await clickAndWaitForRows(page, 'call', 1);
+    await clickAndWaitForRows(page, 'revoke', 1);
+    await clickAndWaitForRows(page, 'call', 1); // 401 → refresh → retry: a second token
+    assert.ok(watch.tokens.size >= 2, `tokens seen: ${watch.tokens.size}`);
+    const cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    assert.match(cookie, /nft_demo_sid=/, 'rendered with the logged-in session cookie');
+    for (const path of ['/', '/login', '/no-such-page']) {
+      const html = await fetch(`${demo.url}${path}`, { headers: { cookie } }).then((r) => r.text());
+      assert.match(html, /<app-root/, `${path} was server-rendered`);
+      for (const token of watch.tokens) assert.ok(!html.includes(token), `${path} contains an access token`);
+      assert.doesNotMatch(html, /eyJ[\w-]{10,}\.eyJ[\w-]{10,}/, `${path} contains something JWT-shaped`);
+      assert.doesNotMatch(html, /refresh_token|client_secret/i);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { provideHttpClient, withFetch, withInterceptors } from '@angular/common/
 import { ApplicationConfig, provideZonelessChangeDetection } from '@angular/core';
 import { provideClientHydration, withEventReplay } from '@angular/platform-browser';
 import { provideRouter } from '@angular/router';
-import { freshTokenInterceptor, provideFreshToken } from 'ngx-fresh-token';
+import { freshTokenInterceptor, provideFreshToken, withAutoRefresh, withCrossTabSync } from 'ngx-fresh-token';
 import { withSessionEndpoint } from 'ngx-fresh-token/oauth';
 import { routes } from './app.routes';
 import { requestLogInterceptor } from './request-log';
@@ -16,7 +16,13 @@ export const appConfig: ApplicationConfig = {
     provideHttpClient(withFetch(), withInterceptors([freshTokenInterceptor, requestLogInterceptor])),
     // The backend-for-frontend keeps the session (refresh token) in an http-only cookie and hands
     // out short-lived access tokens; on the server this source answers "signed out", so no token
-    // is ever rendered into HTML.
-    provideFreshToken(withSessionEndpoint({ url: '/session/token', signOutUrl: '/auth/logout' })),
+    // is ever rendered into HTML. Auto refresh renews the token as it enters the buffer while the
+    // page is visible; cross-tab sync makes that one refresh per browser, and tabs that open later
+    // adopt the running tabs' token instead of asking the server.
+    provideFreshToken(
+      withSessionEndpoint({ url: '/session/token', signOutUrl: '/auth/logout' }),
+      withAutoRefresh(),
+      withCrossTabSync(),
+    ),
   ],
 };

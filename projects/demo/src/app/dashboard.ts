@@ -1,12 +1,11 @@
 import { DatePipe } from '@angular/common';
 import { HttpClient, HttpContext } from '@angular/common/http';
 import { ChangeDetectionStrategy, Component, DestroyRef, afterNextRender, computed, inject, signal } from '@angular/core';
-import { toSignal } from '@angular/core/rxjs-interop';
-import { RouterLink } from '@angular/router';
-import { jwtDecode } from 'jwt-decode';
 import { AuthService, SKIP_FRESH_TOKEN } from 'ngx-fresh-token';
-import { TokenCountdown } from './token-countdown';
+import { Subscription, filter, take } from 'rxjs';
 import { LOG_ENTRY, LogEntry, RequestLog, TokenGenerations, TokenHistory } from './request-log';
+import { TokenEvents } from './token-events';
+import { TokenPanel } from './token-panel';
 
 /** What one session (or the whole server) counted. */
 interface Counters {
@@ -24,58 +23,63 @@ interface ServerStats extends Counters {
   session: Counters | null;
 }
 
-interface Claims {
-  sub?: string;
-  jti?: string;
-  iat?: number;
-  exp?: number;
-  aud?: string | string[];
-  scope?: string;
+/** One burst of 50 calls, for the summary under the buttons. */
+interface Burst {
+  kind: 'now' | 'in-buffer';
+  firedAt: number;
+  calls: LogEntry[];
 }
+
+const BURST_SIZE = 50;
 
 @Component({
   selector: 'app-dashboard',
-  imports: [DatePipe, RouterLink, TokenCountdown],
+  imports: [DatePipe, TokenEvents, TokenPanel],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <section class="grid">
-      <article class="card token" data-testid="token-panel">
-        <header>
-          <h2>Access token</h2>
-          <span class="badge" [class]="'badge ' + state().status" data-testid="status">{{ state().status }}</span>
-          @if (state().refreshing) {
-            <span class="badge refreshing">refreshing…</span>
-          }
-        </header>
-        @if (state().token) {
-          <app-token-countdown [state]="state()" [expiresInMs]="expiresInMs()" [generation]="generation()" />
-          <dl class="claims">
-            <dt>sub</dt><dd data-testid="sub">{{ claims()?.sub }}</dd>
-            <dt>jti</dt><dd>{{ claims()?.jti?.slice(0, 12) }}…</dd>
-            <dt>issued</dt><dd>{{ (claims()?.iat ?? 0) * 1000 | date: 'HH:mm:ss' }}</dd>
-            <dt>expires</dt><dd>{{ (claims()?.exp ?? 0) * 1000 | date: 'HH:mm:ss' }}</dd>
-            <dt>scope</dt><dd>{{ claims()?.scope }}</dd>
-          </dl>
-        } @else {
-          <p class="muted">Signed out. Requests go without a token. <a routerLink="/login" data-testid="login-link">Log in</a></p>
-        }
-        @if (state().error; as error) {
-          <p class="error">Last refresh error: {{ error.code }}</p>
-        }
-      </article>
+      <app-token-panel heading="Access token" [claims]="claims" [autoRefresh]="true" loginLink="/login">
+        <ul class="features">
+          <li data-testid="auto-refresh"><strong>Auto refresh</strong> on: the token is renewed as it enters the buffer while this page is visible, with no request needed.</li>
+          <li data-testid="cross-tab">
+            <strong>Cross-tab sync</strong> on: one refresh per browser; other tabs adopt the new token.
+            This tab: <span class="nowrap"><span data-testid="tab-refreshes">{{ tabRefreshes() }}</span> refreshed ·
+            <span data-testid="tab-adoptions">{{ tabAdoptions() }}</span> adopted</span>
+          </li>
+        </ul>
+      </app-token-panel>
 
       <article class="card actions">
         <h2>Try it</h2>
         <div class="buttons">
           <button (click)="callApi()" data-testid="call">Call API</button>
           <button (click)="burst()" data-testid="burst">Burst of 50 parallel calls</button>
+          <button (click)="burstInBuffer()" [disabled]="!state().token || burstWaiting()" data-testid="burst-in-buffer">
+            {{ burstWaiting() ? 'Waiting for the buffer…' : 'Burst of 50 inside the buffer' }}
+          </button>
           <button (click)="revoke()" [disabled]="!state().token" data-testid="revoke">Revoke token server-side</button>
           <button class="secondary" (click)="signOut()" [disabled]="!state().token" data-testid="signout">Sign out</button>
         </div>
+        @if (burstWaiting()) {
+          <p class="hint" data-testid="burst-wait">
+            The burst fires when the token enters the buffer (at {{ state().refreshAt | date: 'HH:mm:ss' }}), the moment
+            the refresh starts. <button class="link inline" (click)="cancelBurst()" data-testid="burst-cancel">cancel</button>
+          </p>
+        }
+        @if (burstSummary(); as b) {
+          <p class="burst-summary" data-testid="burst-summary">
+            {{ b.label }}: <span data-testid="burst-sent">{{ b.sent }}</span> calls went out within {{ b.spreadMs }} ms, carrying token
+            <span data-testid="burst-generations">{{ b.generations }}</span> · {{ b.done }}/{{ b.sent }} answered,
+            <span data-testid="burst-ok">{{ b.ok }}</span> with 200 · refreshes meanwhile:
+            <span data-testid="burst-refreshes">{{ b.refreshes }}</span>{{ b.refreshNote }}
+          </p>
+        }
         <p class="hint" data-testid="burst-hint">
-          A burst shows a refresh only while the token is <strong>expiring</strong>, inside the striped refresh buffer
-          of the bar: then all 50 calls wait for one refresh and go out with the new token. With a fresh token they
-          all carry the current one, and no refresh is needed.
+          Inside the striped refresh buffer (token <strong>expiring</strong>) requests do not wait: all 50 go out at once
+          with the current token while <strong>one refresh</strong> runs in the background for all of them. Only in the
+          last 10 s (below the min validity) or once expired would they wait for it. Auto refresh renews the token as it
+          enters the buffer, so use <em>Burst of 50 inside the buffer</em> to catch that moment; with a fresh token a
+          burst needs no refresh.
         </p>
         <h3 data-testid="stats-scope">Server counters · this session</h3>
         @if (stats(); as s) {
@@ -94,14 +98,8 @@ interface Claims {
             <span class="nowrap">API requests {{ s.requests }}</span> · <span class="nowrap">401 answers {{ s.unauthorized }}</span>
           </p>
         }
-        <h3>Token events</h3>
-        <ol class="events" data-testid="events">
-          @for (e of history(); track $index) {
-            <li><time>{{ e.at | date: 'HH:mm:ss' }}</time> <span [class]="'event ' + e.type">{{ e.type }}</span> {{ e.code }}</li>
-          } @empty {
-            <li class="muted">No events yet.</li>
-          }
-        </ol>
+        <h3>Token events · this tab</h3>
+        <app-token-events [events]="history()" [showOrigin]="true" />
       </article>
     </section>
 
@@ -114,19 +112,27 @@ interface Claims {
       <table data-testid="log">
         <thead><tr><th>#</th><th>time</th><th>request</th><th>attempts (status · token)</th><th></th></tr></thead>
         <tbody>
-          @for (entry of log.entries(); track entry.id) {
-            <tr [attr.data-testid]="'log-' + entry.id" [attr.data-done]="entry.done">
-              <td>{{ entry.id }}</td>
-              <td>{{ entry.at | date: 'HH:mm:ss.SSS' }}</td>
-              <td>{{ entry.method }} {{ entry.url }}</td>
-              <td>
-                @for (a of entry.attempts; track $index) {
-                  <span [class]="'attempt s' + a.status">{{ a.status }} · {{ a.generation ? '#' + a.generation : 'no token' }}</span>
-                  @if (!$last) { → }
-                }
-              </td>
-              <td>@if (entry.attempts.length > 1) { <span class="badge retried">retried</span> }</td>
-            </tr>
+          @for (row of log.rows(); track rowKey(row)) {
+            @if ('call' in row) {
+              <tr [attr.data-testid]="'log-' + row.call.id" [attr.data-done]="row.call.done">
+                <td>{{ row.call.id }}</td>
+                <td>{{ row.call.at | date: 'HH:mm:ss.SSS' }}</td>
+                <td>{{ row.call.method }} {{ row.call.url }}</td>
+                <td>
+                  @for (a of row.call.attempts; track $index) {
+                    <span [class]="'attempt s' + a.status">{{ a.status }} · {{ a.generation ? '#' + a.generation : 'no token' }}</span>
+                    @if (!$last) { → }
+                  }
+                </td>
+                <td>@if (row.call.attempts.length > 1) { <span class="badge retried">retried</span> }</td>
+              </tr>
+            } @else {
+              <tr class="token-row" data-testid="token-row" [attr.data-origin]="row.token.adopted ? 'other-tab' : 'this-tab'">
+                <td></td>
+                <td>{{ row.token.at | date: 'HH:mm:ss.SSS' }}</td>
+                <td colspan="3">⟳ {{ row.token.adopted ? 'adopted from another tab' : 'refreshed (this tab)' }} → token #{{ row.token.generation }}</td>
+              </tr>
+            }
           } @empty {
             <tr><td colspan="5" class="muted">Press a button above.</td></tr>
           }
@@ -139,25 +145,50 @@ export class Dashboard {
   private readonly auth = inject(AuthService);
   private readonly http = inject(HttpClient);
   private readonly generations = inject(TokenGenerations);
+  private readonly tokenHistory = inject(TokenHistory);
   protected readonly log = inject(RequestLog);
 
+  protected readonly claims = [{ name: 'sub', testId: 'sub' }, { name: 'jti' }, { name: 'iat' }, { name: 'exp' }, { name: 'scope' }];
   protected readonly state = this.auth.state;
-  protected readonly generation = this.generations.current;
-  protected readonly history = inject(TokenHistory).events;
+  protected readonly history = this.tokenHistory.events;
+  protected readonly tabRefreshes = this.tokenHistory.refreshes;
+  protected readonly tabAdoptions = this.tokenHistory.adoptions;
   protected readonly stats = signal<ServerStats | null>(null);
-  protected readonly expiresInMs = toSignal(this.auth.expiresIn$, { initialValue: null });
 
-  protected readonly claims = computed<Claims | null>(() => {
-    const token = this.state().token;
-    try {
-      return token ? jwtDecode<Claims>(token) : null;
-    } catch {
-      return null;
-    }
+  protected readonly burstWaiting = signal(false);
+  private readonly lastBurst = signal<Burst | null>(null);
+  private burstWait: Subscription | undefined;
+
+  /** What the last burst did: how fast its calls left, which tokens they carried, how many refreshes ran meanwhile. */
+  protected readonly burstSummary = computed(() => {
+    const burst = this.lastBurst();
+    if (!burst) return null;
+    this.log.entries(); // re-read as answers come in
+    const calls = burst.calls;
+    const sent = calls.filter((c) => c.sentAt !== undefined);
+    const times = sent.map((c) => c.sentAt!);
+    const generations = [...new Set(sent.map((c) => c.sentGeneration ?? 0))].sort((a, b) => a - b);
+    // New tokens from the burst until 5 s after its last answer (later ones are the next refresh cycle).
+    const done = calls.every((c) => c.done);
+    const until = done ? Math.max(...calls.map((c) => c.finishedAt ?? 0)) + 5_000 : Infinity;
+    const tokens = this.history().filter((e) => e.type === 'refreshed' && e.at >= burst.firedAt && e.at <= until);
+    const own = tokens.filter((e) => !e.adopted).length;
+    const adopted = tokens.length - own;
+    return {
+      label: burst.kind === 'in-buffer' ? 'Burst inside the buffer' : 'Burst',
+      sent: sent.length,
+      spreadMs: times.length ? Math.max(...times) - Math.min(...times) : 0,
+      generations: generations.map((g) => (g ? `#${g}` : 'none')).join(', '),
+      done: calls.filter((c) => c.done).length,
+      ok: calls.filter((c) => c.attempts.at(-1)?.status === 200).length,
+      refreshes: own + adopted,
+      refreshNote: own + adopted ? ` (${own ? 'this tab' : 'adopted from another tab'}) → now token #${this.generations.current()}` : '',
+    };
   });
 
   constructor() {
     const destroyRef = inject(DestroyRef);
+    destroyRef.onDestroy(() => this.burstWait?.unsubscribe());
     // Browser only: load the session's token and keep the server counters current.
     afterNextRender(() => {
       void this.auth.getValidToken().catch(() => undefined);
@@ -167,12 +198,38 @@ export class Dashboard {
     });
   }
 
+  protected rowKey(row: { call: LogEntry } | { token: { key: string } }): string {
+    return 'call' in row ? `c${row.call.id}` : row.token.key;
+  }
+
   protected callApi(): void {
     this.send('GET', '/api/data');
   }
 
   protected burst(): void {
-    for (let i = 0; i < 50; i++) this.send('GET', '/api/data');
+    this.fireBurst('now');
+  }
+
+  /**
+   * Waits until the token is inside the buffer (status `expiring`: auto refresh starts the refresh
+   * then), then fires the burst: all 50 go out at once with the current token while one refresh runs.
+   */
+  protected burstInBuffer(): void {
+    this.cancelBurst();
+    this.burstWaiting.set(true);
+    this.burstWait = this.auth.state$.pipe(filter((s) => s.status !== 'fresh'), take(1)).subscribe((s) => {
+      this.burstWaiting.set(false);
+      if (s.status === 'signed-out') return;
+      // A microtask later, so the refresh whose start changed the status (auto refresh) is in
+      // flight and the 50 calls share it rather than each asking for one.
+      queueMicrotask(() => this.fireBurst('in-buffer'));
+    });
+  }
+
+  protected cancelBurst(): void {
+    this.burstWait?.unsubscribe();
+    this.burstWait = undefined;
+    this.burstWaiting.set(false);
   }
 
   protected revoke(): void {
@@ -180,21 +237,30 @@ export class Dashboard {
   }
 
   protected async signOut(): Promise<void> {
+    this.cancelBurst();
     await this.auth.signOut();
     this.loadStats();
   }
 
-  private send(method: 'GET' | 'POST', url: string): void {
+  private fireBurst(kind: Burst['kind']): void {
+    const burst: Burst = { kind, firedAt: Date.now(), calls: [] };
+    for (let i = 0; i < BURST_SIZE; i++) burst.calls.push(this.send('GET', '/api/data'));
+    this.lastBurst.set(burst);
+  }
+
+  private send(method: 'GET' | 'POST', url: string): LogEntry {
     const entry: LogEntry = this.log.start(method, url);
     const context = new HttpContext().set(LOG_ENTRY, entry);
     this.http.request(method, url, { context }).subscribe({
       next: () => this.finish(entry),
       error: () => this.finish(entry),
     });
+    return entry;
   }
 
   private finish(entry: LogEntry): void {
     entry.done = true;
+    entry.finishedAt = Date.now();
     this.log.touch();
     this.loadStats();
   }

@@ -1,5 +1,5 @@
 import { HttpContextToken, HttpErrorResponse, HttpInterceptorFn, HttpResponse } from '@angular/common/http';
-import { Injectable, inject, signal } from '@angular/core';
+import { DestroyRef, Injectable, computed, inject, signal } from '@angular/core';
 import { AuthService, TokenEvent } from 'ngx-fresh-token';
 import { Subscription, tap } from 'rxjs';
 
@@ -18,25 +18,46 @@ export interface LogEntry {
   url: string;
   attempts: Attempt[];
   done: boolean;
+  /** When the first attempt left (after the fresh-token interceptor), and with which token generation. */
+  sentAt?: number;
+  sentGeneration?: number;
+  finishedAt?: number;
 }
 
-/** Numbers the tokens the page sees, so the log can say which one a request carried without showing it. */
+/** A new token between the requests of the log: from this tab's source, or adopted from another tab. */
+export interface TokenRow {
+  key: string;
+  at: number;
+  adopted: boolean;
+  generation: number;
+}
+
+/**
+ * Numbers the tokens the page sees, so the log can say which one a request carried without showing
+ * it. Root for the dashboard; the Amplify page provides its own (its AuthService is the route's).
+ */
 @Injectable({ providedIn: 'root' })
 export class TokenGenerations {
   private readonly numbers = new Map<string, number>();
   readonly current = signal(0);
 
   constructor() {
-    inject(AuthService).token$.subscribe((token) => {
+    const subscription = inject(AuthService).token$.subscribe((token) => {
       if (token && !this.numbers.has(token)) {
         this.numbers.set(token, this.numbers.size + 1);
         this.current.set(this.numbers.size);
       }
     });
+    inject(DestroyRef).onDestroy(() => subscription.unsubscribe());
   }
 
+  /** The generation of a `Bearer` header's token; 0 for none or a token this page never held. */
   of(authorization: string | null): number {
-    const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : null;
+    return this.ofToken(authorization?.startsWith('Bearer ') ? authorization.slice(7) : null);
+  }
+
+  /** The generation of a token; 0 for none or a token this page never held. */
+  ofToken(token: string | null | undefined): number {
     return token ? (this.numbers.get(token) ?? 0) : 0;
   }
 }
@@ -48,6 +69,24 @@ export const LOG_ENTRY = new HttpContextToken<LogEntry | null>(() => null);
 export class RequestLog {
   private nextId = 1;
   readonly entries = signal<LogEntry[]>([]);
+  /** New tokens, shown between the requests (a refresh by this tab, or one adopted from another). */
+  readonly tokens = signal<TokenRow[]>([]);
+  /** Requests and new tokens, newest first. */
+  readonly rows = computed<Array<{ call: LogEntry } | { token: TokenRow }>>(() =>
+    [...this.entries().map((call) => ({ call, at: call.at })), ...this.tokens().map((token) => ({ token, at: token.at }))]
+      .sort((a, b) => b.at - a.at)
+      .slice(0, 150),
+  );
+
+  constructor() {
+    const generations = inject(TokenGenerations);
+    const subscription = recordTokenEvents(inject(AuthService), (e) => {
+      if (e.type !== 'refreshed') return;
+      const row: TokenRow = { key: `t${this.nextId}-${e.at}`, at: e.at, adopted: e.adopted === true, generation: generations.current() };
+      this.tokens.update((list) => [row, ...list].slice(0, 30));
+    });
+    inject(DestroyRef).onDestroy(() => subscription.unsubscribe());
+  }
 
   start(method: string, url: string): LogEntry {
     const entry: LogEntry = { id: this.nextId++, at: Date.now(), method, url, attempts: [], done: false };
@@ -61,6 +100,7 @@ export class RequestLog {
 
   clear(): void {
     this.entries.set([]);
+    this.tokens.set([]);
   }
 }
 
@@ -70,6 +110,10 @@ export const requestLogInterceptor: HttpInterceptorFn = (req, next) => {
   if (!entry) return next(req);
   const log = inject(RequestLog);
   const generation = inject(TokenGenerations).of(req.headers.get('Authorization'));
+  if (entry.sentAt === undefined) {
+    entry.sentAt = Date.now();
+    entry.sentGeneration = generation;
+  }
   const record = (status: number) => {
     entry.attempts.push({ status, generation });
     log.touch();
@@ -87,12 +131,14 @@ export interface HistoryEntry {
   at: number;
   type: TokenEvent['type'] | 'loaded';
   code?: string;
+  /** On `refreshed` / `loaded`: `true` when the token came from another tab (`withCrossTabSync()`), `false` when from this tab's source. */
+  adopted?: boolean;
 }
 
 /**
  * Reports `auth`'s events as history entries. A `refreshed` event that brought the first token
  * after none (the session's token loaded at login or page load) is reported as `loaded`: it is not
- * a refresh.
+ * a refresh. `adopted` says whether the token came from another tab.
  */
 export function recordTokenEvents(auth: AuthService, record: (entry: HistoryEntry) => void): Subscription {
   // token$ emits before the event that reports the same change, so keep the token before it.
@@ -104,19 +150,34 @@ export function recordTokenEvents(auth: AuthService, record: (entry: HistoryEntr
   });
   subscription.add(
     auth.events$.subscribe((e) => {
-      record({ at: Date.now(), type: e.type === 'refreshed' && previous === null ? 'loaded' : e.type, code: e.error?.code });
+      const entry: HistoryEntry = { at: Date.now(), type: e.type === 'refreshed' && previous === null ? 'loaded' : e.type, code: e.error?.code };
+      if (e.type === 'refreshed') entry.adopted = e.adopted === true;
+      record(entry);
       previous = current;
     }),
   );
   return subscription;
 }
 
-/** Token events since the app started, newest first. */
+/**
+ * Token events since the page loaded, newest first, and how many tokens this tab got from its own
+ * source (refreshes) and from other tabs (adoptions). Root for the dashboard (started with the app,
+ * so it sees the first token); the Amplify page provides its own.
+ */
 @Injectable({ providedIn: 'root' })
 export class TokenHistory {
   readonly events = signal<HistoryEntry[]>([]);
+  /** `refreshed` events from this tab's own source (the first token, `loaded`, is no refresh). */
+  readonly refreshes = signal(0);
+  /** Tokens that came from another tab (`refreshed` with `adopted`), the first one included. */
+  readonly adoptions = signal(0);
 
   constructor() {
-    recordTokenEvents(inject(AuthService), (entry) => this.events.update((list) => [entry, ...list].slice(0, 20)));
+    const subscription = recordTokenEvents(inject(AuthService), (entry) => {
+      if (entry.adopted) this.adoptions.update((n) => n + 1);
+      else if (entry.type === 'refreshed') this.refreshes.update((n) => n + 1);
+      this.events.update((list) => [entry, ...list].slice(0, 30));
+    });
+    inject(DestroyRef).onDestroy(() => subscription.unsubscribe());
   }
 }
