@@ -8,25 +8,14 @@ export { FRESH_TOKEN_CLOCK } from './lib/clock';
 export type { FreshTokenClock, FreshTokenTimerHandle } from './lib/clock';
 export { SKIP_FRESH_TOKEN } from './lib/context';
 export type { CrossTabSyncOptions } from './lib/cross-tab';
-export { FreshTokenError, FreshTokenErrorCode, classifyHttpError, parseRetryAfterMs, toFreshTokenError } from './lib/errors';
+export { FreshTokenError, FreshTokenErrorCode, classifyHttpError, toFreshTokenError } from './lib/errors';
 export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails, HttpErrorClassification } from './lib/errors';
 export { SIGNED_IN_GUARD_RETURN_URL_PARAM, signedInGuard } from './lib/guard';
 export type { SignedInGuardOptions } from './lib/guard';
 export { freshTokenInterceptor } from './lib/interceptor';
-export {
-  DEFAULT_MIN_VALIDITY_MS,
-  DEFAULT_REFRESH_BUFFER_MS,
-  effectiveBufferMs,
-  estimateSkewMs,
-  isFresh,
-  msUntilExpiry,
-  needsRefresh,
-  readJwtTimes,
-  refreshAt,
-  resolveLifetime,
-  tokenStatus,
-} from './lib/lifetime';
-export type { TokenLifetime, TokenStatus } from './lib/lifetime';
+// Only what apps and integrations use; the rest of the lifetime arithmetic stays internal (its specs import it directly).
+export { DEFAULT_MIN_VALIDITY_MS, DEFAULT_REFRESH_BUFFER_MS, effectiveBufferMs, readJwtTimes } from './lib/lifetime';
+export type { TokenStatus } from './lib/lifetime';
 export {
   FreshTokenFeatureKind,
   provideFreshToken,
@@ -40,7 +29,6 @@ export {
   withTokenSource,
 } from './lib/provider';
 export type { FreshTokenFeature } from './lib/provider';
-export { validateGrant } from './lib/refresh';
 export type { TokenEvent, TokenGrant, TokenRequest, TokenSource, TokenState } from './lib/token';
 export type { UrlMatcher } from './lib/url-matcher';
 export { FRESH_TOKEN_REFRESH_BUFFER_MS } from './lib/config';
