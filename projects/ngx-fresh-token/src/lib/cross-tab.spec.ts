@@ -220,6 +220,20 @@ describe('withCrossTabSync()', () => {
     expect(a.auth.state().token).toBe(stale.token); // a sign-in after that sign-out is taken
   });
 
+  it('a sign-out while the lock holder waits for a refresh another tab announced calls no source', async () => {
+    const { openTab, channels, clock } = world();
+    const b = openTab();
+    b.auth.setGrant({ accessToken: createTestJwt({ expiresInSeconds: 8, nowMs: clock.now() }) }); // below min validity
+    channels.inject('ngx-fresh-token:default', { t: 'busy', s: 0, from: 'other-tab' }); // its result never comes
+    const pending = b.auth.getValidToken();
+    await settle();
+    await b.auth.signOut();
+    await clock.advance(300); // the wait for the announced result times out
+    await settle();
+    expect(await pending).toBeNull();
+    expect(b.calls).toEqual([]);
+  });
+
   it('ignores malformed messages', async () => {
     const { openTab, channels } = world();
     const a = openTab();
@@ -281,15 +295,22 @@ describe('withCrossTabSync()', () => {
       { locks: navigator.locks as unknown as ɵCrossTabApis['locks'], channel: (n) => new BroadcastChannel(n) as unknown as ɵChannel },
       { name: `spec-${Math.random()}` },
     );
-    const a = openTab();
-    const b = openTab();
+    // Sources answer after 50 ms (of fake time): a real token endpoint is a network round trip away, far
+    // longer than a message takes between tabs, which is what lets the next lock holder hear of the refresh.
+    const a = openTab({ latencyMs: 50 });
+    const b = openTab({ latencyMs: 50 });
     a.auth.setGrant({ accessToken: createTestJwt({ expiresInSeconds: 60, nowMs: clock.now() }) });
     for (let i = 0; i < 50 && b.auth.state().token !== a.auth.state().token; i++) await flushMicrotasks();
     expect(b.auth.state().token).toBe(a.auth.state().token);
     await clock.advance(56_000);
-    const both = Promise.all([a.auth.getValidToken(), b.auth.getValidToken()]);
-    const tokens = await both;
-    expect(tokens[0]).toBe(tokens[1]);
+    let tokens: Array<string | null> | undefined;
+    void Promise.all([a.auth.getValidToken(), b.auth.getValidToken()]).then((t) => (tokens = t));
+    for (let round = 0; round < 6 && !tokens; round++) {
+      for (let i = 0; i < 10; i++) await flushMicrotasks(); // real channel messages and lock grants are tasks
+      await clock.advance(50);
+    }
+    expect(tokens).toBeDefined();
+    expect(tokens![0]).toBe(tokens![1]);
     expect(sourceCalls(tabs)).toBe(1);
   });
 });

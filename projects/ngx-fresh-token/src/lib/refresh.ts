@@ -108,6 +108,8 @@ export async function fetchWithRetry(
 ): Promise<TokenGrant | null> {
   let waitedMs = 0;
   for (let attempt = 1; ; attempt++) {
+    // Cancelled before this attempt (a sign-out while waiting for the cross-tab lock): no source call.
+    if (signal?.aborted) throw signal.reason;
     try {
       return await callSourceOnce(source, forceRefresh, clock, policy.attemptTimeoutMs, signal);
     } catch (err) {
