@@ -397,17 +397,8 @@ describe('hardening', () => {
         baseURI: 'https://cdn.example.net/app/',
         location: { href: 'https://app.example.com/page', origin: 'https://app.example.com' },
       };
-      TestBed.configureTestingModule({
-        providers: [
-          { provide: DOCUMENT, useValue: serverDocument },
-          provideFreshTokenTesting(),
-          provideHttpClient(withInterceptors([freshTokenInterceptor])),
-          provideHttpClientTesting(),
-        ],
-      });
-      TestBed.inject(FreshTokenTestingController).setToken();
-      const http = TestBed.inject(HttpClient);
-      const httpMock = TestBed.inject(HttpTestingController);
+      const { ctrl, http, httpMock } = coreTestBed([], [{ provide: DOCUMENT, useValue: serverDocument }]);
+      ctrl.setToken();
       for (const url of ['https://cdn.example.net/app/x', 'relative/x', 'https://app.example.com/api/abs', '/api/rooted']) http.get(url).subscribe();
       const has = (url: string) => httpMock.expectOne(url).request.headers.has('Authorization');
       expect(has('https://cdn.example.net/app/x')).withContext('CDN base').toBeFalse();

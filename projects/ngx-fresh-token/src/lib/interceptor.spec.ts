@@ -2,7 +2,6 @@ import { HttpClient, HttpContext, HttpErrorResponse, provideHttpClient, withInte
 import { HttpTestingController, TestRequest, provideHttpClientTesting } from '@angular/common/http/testing';
 import { DOCUMENT } from '@angular/common';
 import { TestBed } from '@angular/core/testing';
-import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
 import { SKIP_FRESH_TOKEN } from './context';
 import { FreshTokenErrorCode } from './errors';
 import { freshTokenInterceptor } from './interceptor';
@@ -261,17 +260,8 @@ describe('freshTokenInterceptor with a server DOM', () => {
       },
       location: { href: 'https://app.example.com/page' },
     };
-    TestBed.configureTestingModule({
-      providers: [
-        { provide: DOCUMENT, useValue: serverDocument },
-        provideFreshTokenTesting(),
-        provideHttpClient(withInterceptors([freshTokenInterceptor])),
-        provideHttpClientTesting(),
-      ],
-    });
-    TestBed.inject(FreshTokenTestingController).setToken();
-    const http = TestBed.inject(HttpClient);
-    const httpMock = TestBed.inject(HttpTestingController);
+    const { ctrl, http, httpMock } = coreTestBed([], [{ provide: DOCUMENT, useValue: serverDocument }]);
+    ctrl.setToken();
     http.get('/api/me').subscribe();
     http.get('https://app.example.com/api/abs').subscribe();
     http.get('https://other.example.com/api').subscribe();
