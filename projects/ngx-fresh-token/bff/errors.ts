@@ -1,0 +1,68 @@
+/**
+ * Stable codes of the errors the `ngx-fresh-token/bff` entry throws or answers with. Each is
+ * documented in the README's error table; messages never hold a token, secret, code or cookie value.
+ *
+ * @example
+ * if (err instanceof FreshTokenError && err.code === BffErrorCode.InvalidOption) console.error(err.message);
+ */
+export const BffErrorCode = {
+  /** A `createBff()` option is missing or invalid (the message names the option, never its value). */
+  InvalidOption: 'NFT401',
+  /** Discovery of the issuer failed when `createBff()` ran (unreachable, or metadata not usable). */
+  DiscoveryFailed: 'NFT402',
+  /** The identity provider did not answer in time, or answered 5xx / 429: answered 503 + `Retry-After`. */
+  IdpUnavailable: 'NFT403',
+  /** The session store did not answer in time or failed: answered 503 + `Retry-After`. */
+  StoreUnavailable: 'NFT404',
+  /** The login callback failed a check (state, nonce, PKCE, transaction cookie, code, ID token): answered 400. */
+  CallbackRejected: 'NFT405',
+  /** The identity provider rejected the refresh token (`invalid_grant`): the session ended, answered 401. */
+  SessionEnded: 'NFT406',
+  /** A request failed the CSRF rules (missing `X-CSRF: 1`, foreign `Origin`, cross-site fetch): answered 403. */
+  CsrfRejected: 'NFT407',
+  /** A back-channel logout token failed verification or was replayed: answered 400. */
+  LogoutTokenRejected: 'NFT408',
+  /** Another instance holds the session's refresh lock longer than the wait allows: answered 503 + `Retry-After`. */
+  RefreshBusy: 'NFT409',
+  /** The identity provider refused the client itself (`invalid_client`, `unauthorized_client`): a configuration error, answered 500. */
+  ClientRejected: 'NFT410',
+} as const;
+
+/** One of the {@link BffErrorCode} values. */
+export type BffErrorCodeValue = (typeof BffErrorCode)[keyof typeof BffErrorCode];
+
+/**
+ * The coded error of the server entries: the same name and `code` field as the core's
+ * `FreshTokenError`, without its Angular dependency (this entry loads no Angular module).
+ * `status` is the HTTP status the BFF answers with for it; `retryAfterSeconds` is set on 503s.
+ *
+ * @example
+ * try { await createBff(options); } catch (err) { if ((err as FreshTokenError).code === 'NFT401') process.exit(1); }
+ */
+export class FreshTokenError extends Error {
+  /** HTTP status the BFF answers with for this error. */
+  readonly status: number;
+  /** Seconds a client should wait before trying again (503 answers). */
+  readonly retryAfterSeconds?: number;
+
+  constructor(
+    /** Stable code, see {@link BffErrorCode}. */
+    readonly code: BffErrorCodeValue,
+    message: string,
+    details: { status?: number; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'FreshTokenError';
+    this.status = details.status ?? 500;
+    if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+}
+
+/** Builds a {@link FreshTokenError}; the one place that decides the code prefix. */
+export function bffError(
+  code: BffErrorCodeValue,
+  message: string,
+  details?: { status?: number; retryAfterSeconds?: number },
+): FreshTokenError {
+  return new FreshTokenError(code, message, details);
+}

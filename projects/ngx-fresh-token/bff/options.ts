@@ -1,0 +1,330 @@
+import { bffError, BffErrorCode } from './errors';
+import { memorySessionStore, type SessionStore } from './session-store';
+
+/** How the BFF authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523). */
+export type BffClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+/**
+ * Cookie settings of {@link createBff}. The defaults follow RFC 10017 §6.1: the session cookie is
+ * `__Host-`, `Secure`, `HttpOnly`, `Path=/`, no `Domain`, `SameSite=Strict`.
+ *
+ * @example
+ * const cookie: BffCookieOptions = { name: 'app-session' }; // sent as __Host-app-session
+ */
+export interface BffCookieOptions {
+  /** Session cookie name, without the prefix (default `nft-session`; sent as `__Host-nft-session`). */
+  name?: string;
+  /**
+   * Drops `Secure` and the `__Host-` prefix, for a development host other than `localhost` served
+   * over plain http (browsers accept `Secure` cookies on `http://localhost` already). Never in production.
+   */
+  dangerouslyAllowInsecureCookies?: boolean;
+}
+
+/**
+ * Session lifetime of {@link createBff}: a session ends after `idleMs` without a request, or
+ * `absoluteMs` after the login, whichever comes first; sliding never passes the absolute limit.
+ *
+ * @example
+ * const session: BffSessionOptions = { idleMs: 30 * 60_000, absoluteMs: 8 * 3_600_000 };
+ */
+export interface BffSessionOptions {
+  /** Ends a session this long after its last request (default 30 min). */
+  idleMs?: number;
+  /** Ends a session this long after the login, whatever happens (default 8 h); capped at the refresh token's lifetime when the IdP tells it. */
+  absoluteMs?: number;
+}
+
+/**
+ * What the BFF tells the app about, for metrics and audit logs. Never carries a refresh token,
+ * secret or cookie value; `accessToken` is there on `login` and `refresh` only, for server-side
+ * bookkeeping (never log it).
+ *
+ * @example
+ * createBff({ ...options, onEvent: (e) => metrics.increment(`bff.${e.type}`) });
+ */
+export interface BffEvent {
+  /** What happened. */
+  type: 'login' | 'refresh' | 'logout' | 'session-ended' | 'backchannel-logout';
+  /** The session's store key (a hash of its cookie id, never the id itself). */
+  sessionKey: string;
+  /** The user (`sub` of the ID token), when known. */
+  sub?: string;
+  /** The new access token (`login`, `refresh`). */
+  accessToken?: string;
+}
+
+/**
+ * Options of {@link createBff}. Checked once, when `createBff()` runs: a bad one throws
+ * `NFT401` naming the option (never its value).
+ *
+ * @example
+ * const options: BffOptions = {
+ *   issuer: 'https://id.example.com',
+ *   clientId: 'web-bff',
+ *   clientSecret: process.env['OIDC_CLIENT_SECRET']!,
+ *   redirectUri: 'https://app.example.com/auth/callback',
+ *   postLogoutRedirectUri: 'https://app.example.com/',
+ *   scope: 'openid profile offline_access api',
+ *   secrets: [process.env['SESSION_SECRET']!],
+ * };
+ */
+export interface BffOptions {
+  /** The OpenID Provider's issuer URL (`https`; discovery runs once, at `createBff()`). */
+  issuer: string | URL;
+  /** The BFF's client id at the IdP. */
+  clientId: string;
+  /** Client secret, for `client_secret_basic` (the default) and `client_secret_post`. */
+  clientSecret?: string;
+  /** Client authentication at the token, revocation and end-session endpoints (default `client_secret_basic`). */
+  clientAuthMethod?: BffClientAuthMethod;
+  /** The private key for `private_key_jwt` (a WebCrypto `CryptoKey`, with its `kid` if the IdP needs one). */
+  clientPrivateKey?: CryptoKey | { key: CryptoKey; kid?: string };
+  /** The registered redirect URI: its path is the callback route, its origin the app's origin. */
+  redirectUri: string | URL;
+  /** Where the IdP sends the browser after RP-initiated logout (registered at the IdP). */
+  postLogoutRedirectUri?: string | URL;
+  /** Scopes of the login (default `openid offline_access`); `openid` is required. */
+  scope?: string;
+  /** RFC 8707 resource indicator(s) for the access tokens. */
+  resource?: string | string[];
+  /** Where sessions live (default {@link memorySessionStore}, one process). */
+  store?: SessionStore;
+  /** Keys sealing the sessions (AES-256-GCM), each ≥ 32 characters: `[current, ...previous]`. The first seals; all open. */
+  secrets: readonly string[];
+  /** Session cookie settings. */
+  cookie?: BffCookieOptions;
+  /** Idle and absolute session lifetime. */
+  session?: BffSessionOptions;
+  /** Prefix of every route (default none: `/auth/login`, `/session/token`, …). */
+  basePath?: string;
+  /** ID-token claims `/session/user` may show (default `['sub', 'name', 'preferred_username', 'email', 'picture']`). */
+  userClaims?: readonly string[];
+  /** A cached access token is handed out again only while it has more than this left (default 30 000, the browser's refresh buffer). */
+  refreshBufferMs?: number;
+  /** Bound of one request to the IdP in ms (default 10 000). */
+  tokenRequestTimeoutMs?: number;
+  /** Bound of one session-store call in ms (default 2 000): a slower store answers 503 + `Retry-After`. */
+  storeTimeoutMs?: number;
+  /** Extra origins accepted in the `Origin` header of state-changing requests (default: only the redirect URI's origin). */
+  allowedOrigins?: readonly string[];
+  /** Query parameters of `/auth/login` passed on to the authorization request (default `['login_hint']`). */
+  forwardedLoginParams?: readonly string[];
+  /** Extra parameters of every authorization request (for example `{ prompt: 'login' }`). */
+  authorizationParams?: Readonly<Record<string, string>>;
+  /**
+   * Allows a plain-`http` issuer (a loopback development IdP). Warns once when its host is not
+   * `localhost`/`127.0.0.1`. Never in production: tokens and the client secret would cross the network in clear.
+   */
+  dangerouslyAllowInsecureHttpIssuer?: boolean;
+  /** Told about logins, refreshes and logouts (for metrics; see {@link BffEvent}). */
+  onEvent?: (event: BffEvent) => void;
+  /** Where warnings go (default `console`); nothing secret is ever passed to it. */
+  logger?: { warn(message: string): void };
+  /** Clock in epoch ms (default `Date.now`); tests pass a fake one (give the same one to `memorySessionStore`). */
+  now?: () => number;
+}
+
+/** The options after validation, with every default filled in. */
+export interface ResolvedBffOptions {
+  issuer: URL;
+  clientId: string;
+  clientSecret?: string;
+  clientAuthMethod: BffClientAuthMethod;
+  clientPrivateKey?: { key: CryptoKey; kid?: string };
+  redirectUri: URL;
+  postLogoutRedirectUri?: URL;
+  scope: string;
+  resource: string[];
+  store: SessionStore;
+  secrets: readonly string[];
+  cookieName: string;
+  transactionCookiePrefix: string;
+  secureCookies: boolean;
+  idleMs: number;
+  absoluteMs: number;
+  routes: BffRoutes;
+  userClaims: readonly string[];
+  refreshBufferMs: number;
+  tokenRequestTimeoutMs: number;
+  storeTimeoutMs: number;
+  allowedOrigins: ReadonlySet<string>;
+  forwardedLoginParams: readonly string[];
+  authorizationParams: Readonly<Record<string, string>>;
+  insecureHttpIssuer: boolean;
+  onEvent: (event: BffEvent) => void;
+  logger: { warn(message: string): void };
+  now: () => number;
+}
+
+/**
+ * The paths the BFF answers (with the base path applied).
+ *
+ * @example
+ * const { login } = bff.routes; // '/auth/login'
+ */
+export interface BffRoutes {
+  /** `GET`: starts the login (302 to the IdP). */
+  login: string;
+  /** `GET`: the redirect URI's path. */
+  callback: string;
+  /** `POST`: ends the session, revokes the refresh token. */
+  logout: string;
+  /** `GET|POST`: hands out the access token (`withSessionEndpoint()`). */
+  token: string;
+  /** `GET`: the allowed ID-token claims of the user. */
+  user: string;
+  /** `POST`: OpenID Connect Back-Channel Logout 1.0. */
+  backchannelLogout: string;
+}
+
+export const DEFAULT_SCOPE = 'openid offline_access';
+export const DEFAULT_IDLE_MS = 30 * 60_000;
+export const DEFAULT_ABSOLUTE_MS = 8 * 3_600_000;
+export const DEFAULT_USER_CLAIMS = ['sub', 'name', 'preferred_username', 'email', 'picture'] as const;
+const MIN_SECRET_LENGTH = 32;
+const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+const invalid = (option: string, rule: string) =>
+  bffError(BffErrorCode.InvalidOption, `createBff(): option "${option}" ${rule}. To fix the problem, see the README's createBff options.`);
+
+function url(option: string, value: unknown, required: boolean): URL | undefined {
+  if (value === undefined && !required) return undefined;
+  if (!(value instanceof URL) && typeof value !== 'string') throw invalid(option, 'must be an absolute URL');
+  try {
+    const parsed = new URL(String(value));
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error();
+    return parsed;
+  } catch {
+    throw invalid(option, 'must be an absolute http(s) URL');
+  }
+}
+
+function positive(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid(option, 'must be a positive number of milliseconds');
+  return value;
+}
+
+function stringList(option: string, value: unknown, fallback: readonly string[]): readonly string[] {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) throw invalid(option, 'must be an array of non-empty strings');
+  return [...value];
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+
+/** Validates `createBff()` options and fills in the defaults; throws `NFT401` naming the bad option. */
+export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
+  if (!options || typeof options !== 'object') throw invalid('options', 'must be an object');
+  const logger = options.logger ?? console;
+  if (typeof logger.warn !== 'function') throw invalid('logger', 'must have a warn(message) method');
+
+  const issuer = url('issuer', options.issuer, true)!;
+  const insecureHttpIssuer = options.dangerouslyAllowInsecureHttpIssuer === true;
+  if (issuer.protocol !== 'https:') {
+    if (!insecureHttpIssuer) throw invalid('issuer', 'must be an https URL (for a loopback development IdP, set dangerouslyAllowInsecureHttpIssuer: true)');
+    if (!isLoopback(issuer.hostname)) {
+      logger.warn(`ngx-fresh-token/bff: the issuer ${issuer.origin} is plain http on a host other than localhost; tokens and the client secret cross the network in clear. Use https.`);
+    }
+  }
+  if (typeof options.clientId !== 'string' || options.clientId === '') throw invalid('clientId', 'must be a non-empty string');
+
+  const clientAuthMethod = options.clientAuthMethod ?? 'client_secret_basic';
+  if (!['client_secret_basic', 'client_secret_post', 'private_key_jwt'].includes(clientAuthMethod)) {
+    throw invalid('clientAuthMethod', "must be 'client_secret_basic', 'client_secret_post' or 'private_key_jwt'");
+  }
+  let clientPrivateKey: ResolvedBffOptions['clientPrivateKey'];
+  if (clientAuthMethod === 'private_key_jwt') {
+    const k = options.clientPrivateKey;
+    const key = k && 'key' in k ? k.key : k;
+    if (!key || typeof (key as CryptoKey).type !== 'string' || (key as CryptoKey).type !== 'private') {
+      throw invalid('clientPrivateKey', "must be a private CryptoKey (or { key, kid }) for clientAuthMethod 'private_key_jwt'");
+    }
+    clientPrivateKey = { key: key as CryptoKey, kid: k && 'key' in k ? k.kid : undefined };
+  } else if (typeof options.clientSecret !== 'string' || options.clientSecret === '') {
+    throw invalid('clientSecret', `must be a non-empty string for clientAuthMethod '${clientAuthMethod}'`);
+  }
+
+  const redirectUri = url('redirectUri', options.redirectUri, true)!;
+  const postLogoutRedirectUri = url('postLogoutRedirectUri', options.postLogoutRedirectUri, false);
+
+  const scope = options.scope ?? DEFAULT_SCOPE;
+  if (typeof scope !== 'string' || !scope.split(' ').includes('openid')) throw invalid('scope', 'must be a space-separated string that includes "openid"');
+  const resource = options.resource === undefined ? [] : typeof options.resource === 'string' ? [options.resource] : stringList('resource', options.resource, []);
+  for (const r of resource) url('resource', r, true);
+
+  const store = options.store ?? memorySessionStore({ now: options.now });
+  for (const method of ['get', 'set', 'compareAndSet', 'delete', 'findByIndex', 'claimOnce'] as const) {
+    if (typeof store?.[method] !== 'function') throw invalid('store', `must implement SessionStore (missing ${method}())`);
+  }
+
+  const secrets = options.secrets;
+  if (!Array.isArray(secrets) || secrets.length === 0) throw invalid('secrets', 'must be a non-empty array: [current, ...previous]');
+  if (secrets.some((s) => typeof s !== 'string' || s.length < MIN_SECRET_LENGTH)) {
+    throw invalid('secrets', `must hold strings of at least ${MIN_SECRET_LENGTH} characters (for example 32 random bytes, base64url)`);
+  }
+
+  const cookie = options.cookie ?? {};
+  const baseName = cookie.name ?? 'nft-session';
+  if (typeof baseName !== 'string' || !COOKIE_NAME.test(baseName) || baseName.startsWith('__')) {
+    throw invalid('cookie.name', 'must be a cookie token without a __Host-/__Secure- prefix (the BFF adds it)');
+  }
+  const secureCookies = cookie.dangerouslyAllowInsecureCookies !== true;
+  const prefix = secureCookies ? '__Host-' : '';
+
+  const idleMs = positive('session.idleMs', options.session?.idleMs, DEFAULT_IDLE_MS);
+  const absoluteMs = positive('session.absoluteMs', options.session?.absoluteMs, DEFAULT_ABSOLUTE_MS);
+
+  const basePath = options.basePath ?? '';
+  if (typeof basePath !== 'string' || (basePath !== '' && (!basePath.startsWith('/') || basePath.endsWith('/')))) {
+    throw invalid('basePath', 'must be empty or a path starting with "/" and not ending with "/"');
+  }
+  const routes: BffRoutes = {
+    login: `${basePath}/auth/login`,
+    callback: redirectUri.pathname,
+    logout: `${basePath}/auth/logout`,
+    token: `${basePath}/session/token`,
+    user: `${basePath}/session/user`,
+    backchannelLogout: `${basePath}/auth/backchannel-logout`,
+  };
+
+  const allowedOrigins = new Set([redirectUri.origin, ...stringList('allowedOrigins', options.allowedOrigins, []).map((o) => url('allowedOrigins', o, true)!.origin)]);
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw invalid('onEvent', 'must be a function');
+  if (options.now !== undefined && typeof options.now !== 'function') throw invalid('now', 'must be a function returning epoch ms');
+  const authorizationParams = options.authorizationParams ?? {};
+  if (typeof authorizationParams !== 'object' || Object.values(authorizationParams).some((v) => typeof v !== 'string')) {
+    throw invalid('authorizationParams', 'must be an object of string values');
+  }
+
+  return {
+    issuer,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    clientAuthMethod,
+    clientPrivateKey,
+    redirectUri,
+    postLogoutRedirectUri,
+    scope,
+    resource: [...resource],
+    store,
+    secrets: [...secrets],
+    cookieName: `${prefix}${baseName}`,
+    transactionCookiePrefix: `${prefix}${baseName}-tx.`,
+    secureCookies,
+    idleMs,
+    absoluteMs,
+    routes,
+    userClaims: stringList('userClaims', options.userClaims, DEFAULT_USER_CLAIMS),
+    refreshBufferMs: positive('refreshBufferMs', options.refreshBufferMs, 30_000),
+    tokenRequestTimeoutMs: positive('tokenRequestTimeoutMs', options.tokenRequestTimeoutMs, 10_000),
+    storeTimeoutMs: positive('storeTimeoutMs', options.storeTimeoutMs, 2_000),
+    allowedOrigins,
+    forwardedLoginParams: stringList('forwardedLoginParams', options.forwardedLoginParams, ['login_hint']),
+    authorizationParams: { ...authorizationParams },
+    insecureHttpIssuer,
+    onEvent: options.onEvent ?? (() => undefined),
+    logger,
+    now: options.now ?? (() => Date.now()),
+  };
+}

@@ -1,0 +1,11 @@
+/*
+ * Public API of ngx-fresh-token/bff: the server half of the backend-for-frontend pattern
+ * (RFC 10017). Sign-in (authorization code + PKCE), server-side sessions, one refresh per session,
+ * sign-out and back-channel logout, as Web `Request` → `Response` handlers on openid-client.
+ * Imports nothing from Angular or the DOM.
+ */
+export { BffErrorCode, FreshTokenError } from './errors';
+export type { BffErrorCodeValue } from './errors';
+export type { BffClientAuthMethod, BffCookieOptions, BffEvent, BffOptions, BffRoutes, BffSessionOptions } from './options';
+export { memorySessionStore } from './session-store';
+export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStore } from './session-store';
