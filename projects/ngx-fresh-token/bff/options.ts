@@ -236,12 +236,14 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
   }
   let clientPrivateKey: ResolvedBffOptions['clientPrivateKey'];
   if (clientAuthMethod === 'private_key_jwt') {
-    const k = options.clientPrivateKey;
-    const key = k && 'key' in k ? k.key : k;
-    if (!key || typeof (key as CryptoKey).type !== 'string' || (key as CryptoKey).type !== 'private') {
+    const k: unknown = options.clientPrivateKey;
+    const wrapped = typeof k === 'object' && k !== null && 'key' in k;
+    const key = (wrapped ? (k as { key: unknown }).key : k) as CryptoKey | undefined;
+    const kid = wrapped ? (k as { kid?: unknown }).kid : undefined;
+    if (typeof key !== 'object' || key === null || key.type !== 'private' || (kid !== undefined && typeof kid !== 'string')) {
       throw invalid('clientPrivateKey', "must be a private CryptoKey (or { key, kid }) for clientAuthMethod 'private_key_jwt'");
     }
-    clientPrivateKey = { key: key as CryptoKey, kid: k && 'key' in k ? k.kid : undefined };
+    clientPrivateKey = { key, kid: kid as string | undefined };
   } else if (typeof options.clientSecret !== 'string' || options.clientSecret === '') {
     throw invalid('clientSecret', `must be a non-empty string for clientAuthMethod '${clientAuthMethod}'`);
   }

@@ -9,3 +9,6 @@ export type { BffErrorCodeValue } from './errors';
 export type { BffClientAuthMethod, BffCookieOptions, BffEvent, BffOptions, BffRoutes, BffSessionOptions } from './options';
 export { memorySessionStore } from './session-store';
 export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStore } from './session-store';
+export { REPLACES_TOKEN_HEADER, createBff } from './bff';
+export type { Bff, BffAccessToken, BffAccessTokenOptions, BffSession } from './bff';
+export { CSRF_HEADER } from './csrf';

@@ -1,0 +1,211 @@
+// createBff(): the server half of the backend-for-frontend pattern as one Web `Request` → `Response`
+// function plus the in-process calls an SSR render or an API proxy needs.
+import { SESSION_FORCE_REFRESH_HEADER } from 'ngx-fresh-token/oauth/server';
+import { createSealer } from './crypto';
+import { csrfError } from './csrf';
+import { FreshTokenError } from './errors';
+import { errorResponse, json, methodNotAllowed } from './http';
+import { createLoginRoutes } from './login';
+import { createLogoutRoutes } from './logout';
+import { discover } from './oidc';
+import { resolveBffOptions, type BffOptions, type BffRoutes } from './options';
+import { createTokenIssuer, type IssueRequest } from './refresh';
+import { createSessions, type LoadedSession } from './sessions';
+
+/** Request header naming the token a forced refresh replaces: base64url SHA-256 of the access token the browser holds. */
+export const REPLACES_TOKEN_HEADER = 'X-Replaces-Token';
+
+/**
+ * The signed-in user as the BFF shows it: only the ID-token claims allowed by `userClaims`, never a token.
+ *
+ * @example
+ * const session = await bff.session(request); if (session) console.log(session.user['name']);
+ */
+export interface BffSession {
+  /** The user's subject (`sub`). */
+  sub: string;
+  /** The allowed ID-token claims. */
+  user: Record<string, unknown>;
+  /** The session's absolute end (epoch ms). */
+  expiresAt: number;
+}
+
+/**
+ * An access token handed out by the BFF.
+ *
+ * @example
+ * const t = await bff.accessToken(request); if (t) headers.set('Authorization', `Bearer ${t.accessToken}`);
+ */
+export interface BffAccessToken {
+  accessToken: string;
+  /** Epoch ms, when known. */
+  expiresAt?: number;
+}
+
+/**
+ * Options of {@link Bff.accessToken}.
+ *
+ * @example
+ * await bff.accessToken(request, { forceRefresh: true, resource: 'https://api.example.com' });
+ */
+export interface BffAccessTokenOptions {
+  /** Do not hand out the cached token (it was rejected, or is about to expire). */
+  forceRefresh?: boolean;
+  /** With `forceRefresh`: the base64url SHA-256 of the token to replace; a session holding another fresh token hands that out. */
+  replacesToken?: string | null;
+  /** RFC 8707 resource of the token (cached separately). */
+  resource?: string;
+  /** Scope of the token (cached separately). */
+  scope?: string;
+}
+
+/**
+ * A backend-for-frontend made by {@link createBff}.
+ *
+ * @example
+ * const response = await bff.handle(request); if (response) return response; // else: your app
+ */
+export interface Bff {
+  /** Answers the BFF's routes; `null` for any other path, so it mounts in front of anything. */
+  handle(request: Request): Promise<Response | null>;
+  /** The request's signed-in user (allowed claims only), or `null`. Slides the idle timeout. */
+  session(request: Request): Promise<BffSession | null>;
+  /**
+   * The request's access token, refreshed server-side when needed (one redemption per session);
+   * `null` when signed out or the session ended. Rejects with a coded `FreshTokenError`
+   * (`NFT403`/`NFT404`/`NFT409`: 503, try again) when the IdP or the store is unavailable.
+   */
+  accessToken(request: Request, options?: BffAccessTokenOptions): Promise<BffAccessToken | null>;
+  /** The paths the BFF answers. */
+  readonly routes: Readonly<BffRoutes>;
+  /** Closes what the BFF opened itself (the store's own connections); not a client you passed in. */
+  close(): Promise<void>;
+}
+
+/**
+ * Makes the backend-for-frontend: runs OpenID discovery once (through openid-client), checks every
+ * option (a bad one throws `NFT401` naming it), and returns {@link Bff}. The browser pairs it with
+ * `withSessionEndpoint({ url: '/session/token', signOutUrl: '/auth/logout' })`.
+ *
+ * @example
+ * const bff = await createBff({
+ *   issuer: 'https://id.example.com',
+ *   clientId: 'web-bff',
+ *   clientSecret: process.env['OIDC_CLIENT_SECRET']!,
+ *   redirectUri: 'https://app.example.com/auth/callback',
+ *   scope: 'openid profile offline_access api',
+ *   secrets: [process.env['SESSION_SECRET']!],
+ * });
+ * // Hono, Deno, Bun, edge: (request) => bff.handle(request).then((r) => r ?? app(request))
+ */
+export async function createBff(options: BffOptions): Promise<Bff> {
+  const resolved = resolveBffOptions(options);
+  const config = await discover(resolved);
+  const sealer = await createSealer(resolved.secrets);
+  const sessions = createSessions(resolved, sealer);
+  const issuer = createTokenIssuer(resolved, sessions, config);
+  const { login, callback } = createLoginRoutes(resolved, sessions, sealer, config);
+  const { logout, backchannelLogout } = createLogoutRoutes(resolved, sessions, config);
+  const { routes, allowedOrigins } = resolved;
+
+  const userOf = (session: LoadedSession): BffSession => {
+    const user: Record<string, unknown> = {};
+    for (const claim of resolved.userClaims) if (session.data.claims[claim] !== undefined) user[claim] = session.data.claims[claim];
+    return { sub: session.data.sub, user, expiresAt: session.record.expiresAt };
+  };
+
+  async function accessToken(request: Request, opts: BffAccessTokenOptions = {}): Promise<BffAccessToken | null> {
+    const { session } = await sessions.load(request, true);
+    if (!session) return null;
+    const issueRequest: IssueRequest = {
+      forceRefresh: opts.forceRefresh === true,
+      replacesToken: opts.replacesToken ?? null,
+      resource: opts.resource,
+      scope: opts.scope,
+    };
+    const issued = await issuer.issue(session, issueRequest);
+    if (!issued) return null;
+    return issued.token.expiresAt === null ? { accessToken: issued.token.accessToken } : { accessToken: issued.token.accessToken, expiresAt: issued.token.expiresAt };
+  }
+
+  async function tokenRoute(request: Request): Promise<Response> {
+    const forceRefresh = /^(1|true)$/i.test(request.headers.get(SESSION_FORCE_REFRESH_HEADER) ?? '');
+    const replaces = request.headers.get(REPLACES_TOKEN_HEADER);
+    const { session, hadCookie } = await sessions.load(request, true);
+    const signedOut = () => json(401, { error: 'unauthenticated' }, { cookies: hadCookie ? [sessions.clearCookie()] : [] });
+    if (!session) return signedOut();
+    const issued = await issuer.issue(session, { forceRefresh, replacesToken: replaces && /^[A-Za-z0-9_-]{43}$/.test(replaces) ? replaces : null });
+    if (!issued) return signedOut();
+    const body: Record<string, unknown> = { accessToken: issued.token.accessToken };
+    if (issued.token.expiresAt !== null) {
+      body['expiresAt'] = issued.token.expiresAt;
+      body['expiresIn'] = Math.max(0, Math.floor((issued.token.expiresAt - resolved.now()) / 1000));
+    }
+    return json(200, body);
+  }
+
+  async function userRoute(request: Request): Promise<Response> {
+    const { session, hadCookie } = await sessions.load(request, true);
+    if (!session) return json(401, { user: null }, { cookies: hadCookie ? [sessions.clearCookie()] : [] });
+    const { user, expiresAt } = userOf(session);
+    return json(200, { user, expiresAt });
+  }
+
+  async function route(request: Request, path: string): Promise<Response | null> {
+    const method = request.method;
+    switch (path) {
+      case routes.login:
+        return method === 'GET' || method === 'HEAD' ? login(request) : methodNotAllowed('GET');
+      case routes.callback:
+        return method === 'GET' ? callback(request) : methodNotAllowed('GET');
+      case routes.logout: {
+        if (method !== 'POST') return methodNotAllowed('POST');
+        const refused = csrfError(request, allowedOrigins, true);
+        return refused ? errorResponse(refused) : logout(request);
+      }
+      case routes.token: {
+        if (method !== 'GET' && method !== 'POST') return methodNotAllowed('GET, POST');
+        const refused = csrfError(request, allowedOrigins, true);
+        return refused ? errorResponse(refused) : tokenRoute(request);
+      }
+      case routes.user: {
+        if (method !== 'GET') return methodNotAllowed('GET');
+        const refused = csrfError(request, allowedOrigins, false);
+        return refused ? errorResponse(refused) : userRoute(request);
+      }
+      case routes.backchannelLogout:
+        // Server to server, from the IdP: verified by the logout token's signature, not by CSRF rules.
+        return method === 'POST' ? backchannelLogout(request) : methodNotAllowed('POST');
+      default:
+        return null;
+    }
+  }
+
+  return {
+    routes,
+    async handle(request) {
+      let path: string;
+      try {
+        path = new URL(request.url).pathname;
+      } catch {
+        return null;
+      }
+      try {
+        return await route(request, path);
+      } catch (err) {
+        if (err instanceof FreshTokenError) return errorResponse(err);
+        // Never echo the error: it could hold a token or a secret.
+        resolved.logger.warn(`ngx-fresh-token/bff: ${request.method} ${path} failed (${err instanceof Error ? err.name : 'error'}).`);
+        return json(500, { error: 'server_error' });
+      }
+    },
+    async session(request) {
+      const { session } = await sessions.load(request, true);
+      return session ? userOf(session) : null;
+    },
+    accessToken,
+    async close() {
+      await resolved.store.close?.();
+    },
+  };
+}

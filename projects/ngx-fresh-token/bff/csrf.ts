@@ -1,0 +1,23 @@
+// CSRF rules of RFC 10017 §6.2: state-changing routes and the token route need a custom header a
+// cross-site form or image cannot send; a foreign Origin or a cross-site fetch is refused outright.
+import { bffError, BffErrorCode, type FreshTokenError } from './errors';
+
+/** The header `withSessionEndpoint()` sends on every call: `X-CSRF: 1`. */
+export const CSRF_HEADER = 'X-CSRF';
+
+/**
+ * Checks a request against the CSRF rules; returns the 403 error, or `null` when it passes.
+ * `requireHeader`: the route needs `X-CSRF: 1` (every non-GET route and `/session/token`).
+ */
+export function csrfError(request: Request, allowedOrigins: ReadonlySet<string>, requireHeader: boolean): FreshTokenError | null {
+  const site = request.headers.get('sec-fetch-site');
+  if (site === 'cross-site') return bffError(BffErrorCode.CsrfRejected, 'a cross-site request was refused (Sec-Fetch-Site: cross-site).', { status: 403 });
+  const origin = request.headers.get('origin');
+  if (origin !== null && !allowedOrigins.has(origin)) {
+    return bffError(BffErrorCode.CsrfRejected, 'a request from a foreign Origin was refused.', { status: 403 });
+  }
+  if (requireHeader && request.headers.get(CSRF_HEADER) !== '1') {
+    return bffError(BffErrorCode.CsrfRejected, `the request lacks the "${CSRF_HEADER}: 1" header (withSessionEndpoint() sends it).`, { status: 403 });
+  }
+  return null;
+}

@@ -1,0 +1,48 @@
+// Building the BFF's answers: JSON that no cache keeps, coded errors without secrets.
+import { FreshTokenError } from './errors';
+
+/** Headers every answer of the BFF carries: nothing it says may be cached or shared. */
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache', Vary: 'Cookie' } as const;
+
+/** A JSON answer, `no-store`, with extra headers and any `Set-Cookie` lines. */
+export function json(status: number, body: unknown, init: { headers?: Record<string, string>; cookies?: string[] } = {}): Response {
+  const headers = new Headers({ 'Content-Type': 'application/json', ...NO_STORE, ...init.headers });
+  for (const cookie of init.cookies ?? []) headers.append('Set-Cookie', cookie);
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+/** Short OAuth-style names of the HTTP statuses the BFF answers with. */
+const ERROR_NAMES: Record<number, string> = {
+  400: 'invalid_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  405: 'method_not_allowed',
+  500: 'server_error',
+  503: 'temporarily_unavailable',
+};
+
+/** The answer for a {@link FreshTokenError}: its status, `{ error, code }`, `Retry-After` on 503. */
+export function errorResponse(error: FreshTokenError, cookies: string[] = []): Response {
+  const headers: Record<string, string> = {};
+  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
+  return json(error.status, { error: ERROR_NAMES[error.status] ?? 'error', code: error.code }, { headers, cookies });
+}
+
+/** 405 with the methods the route allows. */
+export function methodNotAllowed(allow: string): Response {
+  return json(405, { error: 'method_not_allowed' }, { headers: { Allow: allow } });
+}
+
+/** Escapes text for an HTML attribute or element. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Rejects after `ms` with `onTimeout()`; the timer never keeps a process alive longer than the race. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
