@@ -9,3 +9,5 @@ export type { BffErrorCodeValue } from './errors';
 export type { BffClientAuthMethod, BffCookieOptions, BffEvent, BffOptions, BffRoutes, BffSessionOptions } from './options';
 export { memorySessionStore } from './session-store';
 export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStore } from './session-store';
+export { redisSessionStore } from './redis-session-store';
+export type { RedisClientLike, RedisSessionStore, RedisSessionStoreOptions } from './redis-session-store';
