@@ -3,7 +3,9 @@
 // Node integration test (node:test, against the built package and real loopback servers), then
 // prints one closing line `N passed, N failed` from the real counts.
 // On a Node older than Angular 22 needs it first re-runs itself under Node 24 (scripts/ensure-node.mjs),
-// and it finds or installs Chromium before anything else (scripts/ensure-chromium.mjs).
+// and it finds or installs Chromium before anything else (scripts/ensure-chromium.mjs), and Redis
+// for the node and e2e stages (scripts/ensure-redis.mjs: REDIS_URL, else a redis-server of its own,
+// stopped at the end).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +16,7 @@ await ensureNode(); // project modules are imported only after it, so nothing el
 
 const { linkBuiltPackage } = await import('./link-package.mjs');
 const { ensureChromium } = await import('./ensure-chromium.mjs');
+const { ensureRedis } = await import('./ensure-redis.mjs');
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `--only=unit,node,e2e` runs a subset (npm run e2e uses `--only=e2e`); default: everything.
@@ -21,12 +24,25 @@ const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const stages = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['unit', 'node', 'e2e']);
 // Karma (unit) and Playwright (e2e) launch Chromium: find it (or stop) before touching anything.
 if (stages.has('unit') || stages.has('e2e')) ensureChromium();
+// The node and e2e stages test the Redis store against a real redis-server: REDIS_URL, or one started
+// here (on a free loopback port, stopped at the end), or stop at once with the command to run.
+let redis = null;
+if (stages.has('node') || stages.has('e2e')) {
+  try {
+    redis = await ensureRedis();
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
+}
 const results = join(root, 'test-results');
 rmSync(results, { recursive: true, force: true });
 mkdirSync(results, { recursive: true });
 const ng = join(root, 'node_modules', '@angular', 'cli', 'bin', 'ng.js');
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const env = { ...process.env, NG_CLI_ANALYTICS: 'false' };
+// REDIS_PID only for a server started here: tests may pause it (SIGSTOP) to simulate a hung Redis.
+const redisEnv = redis ? { REDIS_URL: redis.url, ...(redis.pid ? { REDIS_PID: String(redis.pid) } : {}) } : {};
 
 function run(label, args, extraEnv = {}) {
   console.log(`\n=== ${label} ===`);
@@ -90,11 +106,13 @@ function runNodeTests(label, files, countsName) {
       `--test-reporter=${join(root, 'scripts', 'node-test-counts.mjs')}`,
       `--test-reporter-destination=${nodeFile}`,
       ...files,
-    ]);
+    ], redisEnv);
     addCounts(label, nodeFile, nodeOk);
   }
 }
 
+// The server started here ends now; if this script dies before, ensure-redis's exit hook kills it.
+await redis?.stop();
 const skipped = totals.skipped ? `, ${totals.skipped} skipped` : '';
 console.log(`\n${totals.passed} passed, ${totals.failed} failed${skipped}`);
 process.exit(totals.failed === 0 && totals.passed > 0 ? 0 : 1);

@@ -12,3 +12,5 @@ export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStor
 export { REPLACES_TOKEN_HEADER, createBff } from './bff';
 export type { Bff, BffAccessToken, BffAccessTokenOptions, BffSession } from './bff';
 export { CSRF_HEADER } from './csrf';
+export { redisSessionStore } from './redis-session-store';
+export type { RedisClientLike, RedisSessionStore, RedisSessionStoreOptions } from './redis-session-store';
