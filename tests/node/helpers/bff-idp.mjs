@@ -614,3 +614,54 @@ export async function getUser(jar, app, headers = {}) {
   const response = await jar.fetch(`${app.origin}/session/user`, { headers: xhr(app, headers) });
   return { status: response.status, body: await response.json().catch(() => null), response };
 }
+
+// ─── one test file's set-up ────────────────────────────────────────────────────────────────────
+
+/** Rejects with a clear message when `promise` takes longer than `ms` (every wait in these tests is bounded). */
+export function within(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))),
+  ]);
+}
+
+/**
+ * The app, the IdP, a fake clock, a recording memory store and one BFF mounted on the app.
+ * `bffModule` is the imported 'ngx-fresh-token/bff'. `tb.newBff(overrides)` creates (and later closes)
+ * another BFF on the same IdP, store and clock; `tb.mount(bff)` puts one in front of the app.
+ */
+export async function startBffTestbed(bffModule, { bff: overrides = {}, idp: idpOptions = {} } = {}) {
+  const app = await startBffApp();
+  const idp = await startBffIdp({ appOrigin: app.origin, ...idpOptions });
+  const clock = fakeClock();
+  const rec = recordingStore(bffModule.memorySessionStore({ now: clock.now }), idp.timeline);
+  const created = [];
+  const newBff = async (more = {}) => {
+    const bff = await bffModule.createBff(bffOptions(idp, app, { store: rec.store, now: clock.now, ...overrides, ...more }));
+    created.push(bff);
+    return bff;
+  };
+  const bff = await newBff();
+  app.mount(bff);
+  return {
+    app,
+    idp,
+    clock,
+    rec,
+    bff,
+    newBff,
+    mount: (b) => app.mount(b),
+    async close() {
+      for (const b of created) await b.close?.();
+      await idp.close();
+      await app.close();
+    },
+  };
+}
+
+/** The session cookie lines of a response: { set: parsed lines that set it, cleared: parsed lines that clear it }. */
+export function sessionCookieLines(response, name = '__Host-nft-session') {
+  const lines = response.headers.getSetCookie().map(parseSetCookie).filter((c) => c.name === name);
+  return { set: lines.filter((c) => !clearsCookie(c)), cleared: lines.filter(clearsCookie) };
+}
