@@ -633,16 +633,25 @@ export function within(promise, ms, what) {
  */
 export async function startBffTestbed(bffModule, { bff: overrides = {}, idp: idpOptions = {} } = {}) {
   const app = await startBffApp();
-  const idp = await startBffIdp({ appOrigin: app.origin, ...idpOptions });
-  const clock = fakeClock();
-  const rec = recordingStore(bffModule.memorySessionStore({ now: clock.now }), idp.timeline);
+  let idp;
   const created = [];
-  const newBff = async (more = {}) => {
-    const bff = await bffModule.createBff(bffOptions(idp, app, { store: rec.store, now: clock.now, ...overrides, ...more }));
-    created.push(bff);
-    return bff;
-  };
-  const bff = await newBff();
+  let clock, rec, bff, newBff;
+  try {
+    idp = await startBffIdp({ appOrigin: app.origin, ...idpOptions });
+    clock = fakeClock();
+    rec = recordingStore(bffModule.memorySessionStore({ now: clock.now }), idp.timeline);
+    newBff = async (more = {}) => {
+      const created1 = await bffModule.createBff(bffOptions(idp, app, { store: rec.store, now: clock.now, ...overrides, ...more }));
+      created.push(created1);
+      return created1;
+    };
+    bff = await newBff();
+  } catch (err) {
+    // A failed set-up must not leave servers keeping the test process alive.
+    await idp?.close();
+    await app.close();
+    throw err;
+  }
   app.mount(bff);
   return {
     app,
