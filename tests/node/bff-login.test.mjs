@@ -227,7 +227,7 @@ describe('bff sign-in (real oidc-provider)', () => {
       const returnUrl = '/x"><script>alert(1)</script>';
       const { html, target } = await signIn(cookieJar(), tb.app, { returnUrl });
       assert.ok(!html.includes('<script>alert(1)'), 'no injected script');
-      assert.ok(!html.includes('"><'), 'no attribute break-out');
+      assert.ok(!/<script/i.test(html) && !html.includes('"><script'), 'no attribute break-out: the page has no script element at all');
       assert.ok(target === '/' || target === returnUrl || target === encodeURI(returnUrl), `hop target ${JSON.stringify(target)}`);
     });
   });
