@@ -15,7 +15,7 @@ import { formatMessage } from 'publint/utils';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = join(root, 'dist', 'ngx-fresh-token');
-const ENTRY_POINTS = ['.', './amplify', './centrifugo', './centrifugo/server', './oauth', './oauth/server', './testing'];
+const ENTRY_POINTS = ['.', './amplify', './bff', './centrifugo', './centrifugo/server', './oauth', './oauth/server', './testing'];
 /** Everything a published file may be: built bundles and their maps, bundled types, the manifest and the docs. */
 const ALLOWED = /^(fesm2022\/ngx-fresh-token(-[a-z-]+)?\.mjs(\.map)?|types\/ngx-fresh-token(-[a-z-]+)?\.d\.ts|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/;
 
@@ -107,11 +107,11 @@ test('the tarball holds only built code, types and docs: no specs, sources, nest
   assert.ok(!files.some((f) => /\.spec\.|\.ts$/.test(f.replace(/\.d\.ts$/, ''))), 'no spec or TypeScript source file');
 });
 
-test('peer dependencies: @angular/router for signedInGuard; aws-amplify, centrifuge, redis and ioredis stay optional', () => {
+test('peer dependencies: @angular/router for signedInGuard; aws-amplify, centrifuge, openid-client, jose, redis and ioredis stay optional', () => {
   assert.equal(pkg.peerDependencies['@angular/router'], '^22.0.0');
   assert.equal(pkg.peerDependenciesMeta?.['@angular/router'], undefined, 'a required peer: every routed Angular app has it');
-  assert.deepEqual(Object.keys(pkg.peerDependenciesMeta).sort(), ['aws-amplify', 'centrifuge', 'ioredis', 'redis']);
-  for (const name of ['aws-amplify', 'centrifuge', 'ioredis', 'redis']) assert.equal(pkg.peerDependenciesMeta[name].optional, true);
+  assert.deepEqual(Object.keys(pkg.peerDependenciesMeta).sort(), ['aws-amplify', 'centrifuge', 'ioredis', 'jose', 'openid-client', 'redis']);
+  for (const name of ['aws-amplify', 'centrifuge', 'ioredis', 'jose', 'openid-client', 'redis']) assert.equal(pkg.peerDependenciesMeta[name].optional, true);
   assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['jwt-decode', 'tslib']);
 });
 
