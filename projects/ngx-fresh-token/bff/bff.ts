@@ -1,6 +1,6 @@
 // createBff(): the server half of the backend-for-frontend pattern as one Web `Request` → `Response`
 // function plus the in-process calls an SSR render or an API proxy needs.
-import { SESSION_FORCE_REFRESH_HEADER } from 'ngx-fresh-token/oauth/server';
+import { SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER } from 'ngx-fresh-token/oauth/server';
 import { createSealer } from './crypto';
 import { csrfError } from './csrf';
 import { FreshTokenError } from './errors';
@@ -11,9 +11,6 @@ import { discover } from './oidc';
 import { resolveBffOptions, type BffOptions, type BffRoutes } from './options';
 import { createTokenIssuer, type IssueRequest } from './refresh';
 import { createSessions, type LoadedSession } from './sessions';
-
-/** Request header naming the token a forced refresh replaces: base64url SHA-256 of the access token the browser holds. */
-export const REPLACES_TOKEN_HEADER = 'X-Replaces-Token';
 
 /**
  * The signed-in user as the BFF shows it: only the ID-token claims allowed by `userClaims`, never a token.
@@ -130,7 +127,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
 
   async function tokenRoute(request: Request): Promise<Response> {
     const forceRefresh = /^(1|true)$/i.test(request.headers.get(SESSION_FORCE_REFRESH_HEADER) ?? '');
-    const replaces = request.headers.get(REPLACES_TOKEN_HEADER);
+    const replaces = request.headers.get(SESSION_REPLACES_TOKEN_HEADER);
     const { session, hadCookie } = await sessions.load(request, true);
     const signedOut = () => json(401, { error: 'unauthenticated' }, { cookies: hadCookie ? [sessions.clearCookie()] : [] });
     if (!session) return signedOut();

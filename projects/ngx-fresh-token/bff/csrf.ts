@@ -1,9 +1,7 @@
 // CSRF rules of RFC 10017 §6.2: state-changing routes and the token route need a custom header a
 // cross-site form or image cannot send; a foreign Origin or a cross-site fetch is refused outright.
 import { bffError, BffErrorCode, type FreshTokenError } from './errors';
-
-/** The header `withSessionEndpoint()` sends on every call: `X-CSRF: 1`. */
-export const CSRF_HEADER = 'X-CSRF';
+import { SESSION_CSRF_HEADER as CSRF_HEADER } from 'ngx-fresh-token/oauth/server';
 
 /**
  * Checks a request against the CSRF rules; returns the 403 error, or `null` when it passes.

@@ -141,4 +141,44 @@ describe('withSessionEndpoint and forced refreshes', () => {
     await flushMicrotasks();
     httpMock.expectOne('/api/x').flush({});
   });
+
+  it('names the token it replaces (X-Replaces-Token: base64url SHA-256) and sends X-CSRF: 1 on every call', async () => {
+    const { auth, httpMock, clock } = setup({ signOutUrl: '/api/session/logout' });
+    void auth.getValidToken();
+    await flushMicrotasks();
+    const first = httpMock.expectOne(URL);
+    expect(first.request.headers.get('X-CSRF')).toBe('1');
+    expect(first.request.headers.has('X-Replaces-Token')).toBeFalse();
+    first.flush(JSON.stringify({ accessToken: 'at-1', expiresAt: clock.now() + 120_000 }));
+    await flushMicrotasks();
+    await clock.advance(95_000); // inside the buffer: a forced refresh of at-1
+    void auth.getValidToken();
+    await flushMicrotasks();
+    await flushMicrotasks();
+    const forced = httpMock.expectOne(URL);
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode('at-1')));
+    const expected = btoa(String.fromCharCode(...digest)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    expect(forced.request.headers.get('X-Force-Refresh')).toBe('1');
+    expect(forced.request.headers.get('X-Replaces-Token')).toBe(expected);
+    expect(forced.request.headers.get('X-CSRF')).toBe('1');
+    forced.flush(JSON.stringify({ accessToken: 'at-2', expiresAt: clock.now() + 120_000 }));
+    await flushMicrotasks();
+    const signedOut = auth.signOut();
+    await flushMicrotasks();
+    const logout = httpMock.expectOne('/api/session/logout');
+    expect(logout.request.headers.get('X-CSRF')).toBe('1');
+    logout.flush('{}');
+    await signedOut;
+  });
+
+  it('asks without X-Force-Refresh when refresh() runs with no token held: whatever the session has is new to this browser', async () => {
+    const { auth, httpMock, clock } = setup();
+    const token = auth.refresh();
+    await flushMicrotasks();
+    const req = httpMock.expectOne(URL);
+    expect(req.request.headers.has('X-Force-Refresh')).toBeFalse();
+    expect(req.request.headers.has('X-Replaces-Token')).toBeFalse();
+    req.flush(JSON.stringify({ accessToken: 'at-1', expiresAt: clock.now() + 120_000 }));
+    expect(await token).toBe('at-1');
+  });
 });

@@ -12,7 +12,17 @@ import {
   ɵsendBounded,
   ɵtokenEndpointError,
 } from './token-endpoint';
-import { SESSION_FORCE_REFRESH_HEADER } from 'ngx-fresh-token/oauth/server';
+import { SESSION_CSRF_HEADER, SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER } from 'ngx-fresh-token/oauth/server';
+
+/** base64url SHA-256 of `token` (what `X-Replaces-Token` carries); `null` where WebCrypto is missing (an insecure origin). */
+async function tokenHash(token: string): Promise<string | null> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return null;
+  const bytes = new Uint8Array(await subtle.digest('SHA-256', new TextEncoder().encode(token)));
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
 
 /**
  * Options of {@link withSessionEndpoint}.
@@ -53,13 +63,21 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
     const isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
     const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
     const what = 'session endpoint';
-    const headers = new HttpHeaders({ Accept: 'application/json' });
+    // X-CSRF: a header no cross-site form or image can send (RFC 10017 §6.2); createBff() requires it.
+    const headers = new HttpHeaders({ Accept: 'application/json', [SESSION_CSRF_HEADER]: '1' });
     let pending: Promise<TokenGrant | null> | null = null;
 
     const forcedHeaders = headers.set(SESSION_FORCE_REFRESH_HEADER, '1');
 
-    const fetchToken = async (forceRefresh: boolean): Promise<TokenGrant | null> => {
-      const requestHeaders = forceRefresh ? forcedHeaders : headers;
+    const fetchToken = async (forceRefresh: boolean, currentToken: string | null | undefined): Promise<TokenGrant | null> => {
+      // A forced call names the token it replaces, so a session that already holds a newer one (got by
+      // another tab or render) hands that out instead of redeeming again. With no token held there is
+      // nothing to replace: whatever the session holds is new to this browser.
+      let requestHeaders = headers;
+      if (forceRefresh && currentToken) {
+        const hash = await tokenHash(currentToken);
+        requestHeaders = hash ? forcedHeaders.set(SESSION_REPLACES_TOKEN_HEADER, hash) : forcedHeaders;
+      }
       const request =
         options.method === 'POST'
           ? http.post(options.url, null, { headers: requestHeaders, withCredentials: true, observe: 'response', responseType: 'text' })
@@ -90,10 +108,10 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
     };
 
     const source: TokenSource = {
-      getToken: ({ forceRefresh }) =>
+      getToken: ({ forceRefresh, currentToken }) =>
         isServer
           ? Promise.resolve(null)
-          : (pending ??= fetchToken(forceRefresh).finally(() => {
+          : (pending ??= fetchToken(forceRefresh, currentToken).finally(() => {
               pending = null;
             })),
       signOut: async () => {

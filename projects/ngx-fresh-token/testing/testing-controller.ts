@@ -31,7 +31,7 @@ export class FreshTokenTestingController {
   private readonly failures: unknown[] = [];
   private readonly grants: Array<TokenGrant | null> = [];
 
-  /** Every request the source received, oldest first. */
+  /** Every request the source received, oldest first, as `{ forceRefresh }` (the held `currentToken` is left out, so assertions stay stable). */
   readonly requests: TokenRequest[] = [];
   /** Lifetime of the tokens the fake source issues, in seconds (default 3600). */
   tokenLifetimeSeconds = 3600;
@@ -93,7 +93,7 @@ export class FreshTokenTestingController {
   }
 
   private async answer(request: TokenRequest): Promise<TokenGrant | null> {
-    this.requests.push(request);
+    this.requests.push({ forceRefresh: request.forceRefresh });
     if (this.latencyMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.latencyMs));
     if (this.failures.length) throw this.failures.shift();
     if (this.grants.length) return this.grants.shift()!;

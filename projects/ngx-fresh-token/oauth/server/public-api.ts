@@ -3,5 +3,5 @@
  * (backend-for-frontend) pattern, as a Web `Request` → `Response` handler. Imports nothing from
  * Angular or the DOM, so a Node (or Deno, Bun, edge) server loads it without @angular/compiler.
  */
-export { SESSION_FORCE_REFRESH_HEADER, createSessionTokenHandler } from './session-token-handler';
+export { SESSION_CSRF_HEADER, SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER, createSessionTokenHandler } from './session-token-handler';
 export type { IssuedAccessToken, SessionTokenHandlerOptions } from './session-token-handler';

@@ -9,6 +9,26 @@
 export const SESSION_FORCE_REFRESH_HEADER = 'X-Force-Refresh';
 
 /**
+ * Request header by which {@link withSessionEndpoint} names, on a forced refresh, the token it holds:
+ * the base64url SHA-256 of that access token. A server whose session already holds a different,
+ * fresh token hands that one out and redeems nothing (`createBff()` does).
+ *
+ * @example
+ * const replaces = request.headers.get(SESSION_REPLACES_TOKEN_HEADER); // 43 base64url characters, or null
+ */
+export const SESSION_REPLACES_TOKEN_HEADER = 'X-Replaces-Token';
+
+/**
+ * Request header {@link withSessionEndpoint} sends with the value `1` on every call: a custom header
+ * that no cross-site form, link or image can send (RFC 10017 §6.2). `createBff()` refuses token and
+ * state-changing requests without it (403).
+ *
+ * @example
+ * if (request.headers.get(SESSION_CSRF_HEADER) !== '1') return new Response(null, { status: 403 });
+ */
+export const SESSION_CSRF_HEADER = 'X-CSRF';
+
+/**
  * What a session-token handler hands to the browser: a short-lived access token and its expiry.
  *
  * @example

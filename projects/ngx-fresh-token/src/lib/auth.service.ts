@@ -355,7 +355,7 @@ export class AuthService implements OnDestroy {
     // Fetch and hold the new token in one step, so that under the cross-tab lock the other tabs
     // hear of it before the next lock holder looks.
     const fromSource = () =>
-      fetchWithRetry(this.#source!, forceRefresh, this.#retryPolicy, this.#clock, signal).then((grant) => {
+      fetchWithRetry(this.#source!, { forceRefresh, currentToken: now() }, this.#retryPolicy, this.#clock, signal).then((grant) => {
         if (!current()) return now();
         if (!grant) {
           this.ɵend();

@@ -90,7 +90,7 @@ function world(apis?: ɵCrossTabApis, options: CrossTabSyncOptions = {}) {
         provideFreshToken(
           withTokenSource({
             getToken: async (request): Promise<TokenGrant> => {
-              tab.calls.push(request);
+              tab.calls.push({ forceRefresh: request.forceRefresh });
               if (extra.latencyMs) await new Promise<void>((r) => clock.setTimeout(r, extra.latencyMs!));
               if (failures.length) throw failures.shift();
               return { accessToken: createTestJwt({ expiresInSeconds: 60, nowMs: clock.now() }) };

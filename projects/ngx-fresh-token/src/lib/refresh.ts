@@ -4,7 +4,7 @@ import { backoffDelayMs } from './backoff';
 import type { FreshTokenClock } from './clock';
 import { ɵsleep, ɵstartTimer } from './clock';
 import { FreshTokenError, toFreshTokenError } from './errors';
-import type { TokenGrant, TokenSource } from './token';
+import type { TokenGrant, TokenRequest, TokenSource } from './token';
 
 function firstValue<T>(source: Observable<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -56,7 +56,7 @@ export function validateGrant(value: unknown): TokenGrant | null {
 /** Calls the source once, bounded by the attempt timeout and by `signal`, and validates the answer. */
 function callSourceOnce(
   source: TokenSource,
-  forceRefresh: boolean,
+  request: TokenRequest,
   clock: FreshTokenClock,
   timeoutMs: number,
   signal?: AbortSignal,
@@ -76,7 +76,7 @@ function callSourceOnce(
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     new Promise<unknown>((res) => {
-      const answer = source.getToken({ forceRefresh });
+      const answer = source.getToken({ ...request });
       res(typeof (answer as Observable<unknown>)?.subscribe === 'function' ? firstValue(answer as Observable<unknown>) : answer);
     })
       .then(validateGrant)
@@ -100,7 +100,7 @@ function callSourceOnce(
  */
 export async function fetchWithRetry(
   source: TokenSource,
-  forceRefresh: boolean,
+  request: TokenRequest,
   policy: RefreshRetryPolicy,
   clock: FreshTokenClock,
   signal?: AbortSignal,
@@ -111,7 +111,7 @@ export async function fetchWithRetry(
     // Cancelled before this attempt (a sign-out while waiting for the cross-tab lock): no source call.
     if (signal?.aborted) throw signal.reason;
     try {
-      return await callSourceOnce(source, forceRefresh, clock, policy.attemptTimeoutMs, signal);
+      return await callSourceOnce(source, request, clock, policy.attemptTimeoutMs, signal);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       const error = toFreshTokenError(err, clock.now());

@@ -20,6 +20,12 @@ export interface TokenGrant {
 export interface TokenRequest {
   /** `true` when the current token must not be returned again (it is expiring, or an API rejected it). */
   forceRefresh: boolean;
+  /**
+   * The token the service holds when it asks (`null` when none): with `forceRefresh`, the one that
+   * must not come back. A backend that caches tokens per session (the BFF's `X-Replaces-Token`)
+   * uses it to hand out a newer token another tab or render already got, instead of redeeming again.
+   */
+  currentToken?: string | null;
 }
 
 /**
