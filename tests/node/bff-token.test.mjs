@@ -183,5 +183,36 @@ describe('bff /session/token (real oidc-provider, rotating refresh tokens)', () 
     const sids = tb.idp.issued.idTokens.map((t) => jwtClaims(t).sid).filter(Boolean);
     for (const sid of sids) assert.ok(!seen.includes(sid), 'no raw sid in the store');
   });
-});
 
+  test('tokens for another scope are cached and redeemed apart, never merged into one answer, one redemption at a time', async () => {
+    const jar = await signedIn();
+    const request = () => new Request(`${tb.app.origin}/orders`, { headers: { cookie: jar.header(`${tb.app.origin}/`) } });
+    const redemptions = tb.idp.counts.refresh_token;
+    const invalid = tb.idp.counts.invalid_grant;
+    // Concurrent forced calls for the default token and for a narrower scope: two slots, two redemptions,
+    // serialized (they share one rotating refresh token), so reuse detection never fires.
+    const [a1, narrow1, a2, narrow2] = await Promise.all([
+      tb.bff.accessToken(request(), { forceRefresh: true }),
+      tb.bff.accessToken(request(), { forceRefresh: true, scope: 'api' }),
+      tb.bff.accessToken(request(), { forceRefresh: true }),
+      tb.bff.accessToken(request(), { forceRefresh: true, scope: 'api' }),
+    ]);
+    assert.equal(tb.idp.counts.refresh_token - redemptions, 2, 'one redemption per slot');
+    assert.equal(tb.idp.counts.invalid_grant, invalid, 'no invalid_grant');
+    assert.equal(a1.accessToken, a2.accessToken, 'callers of one slot share its redemption');
+    assert.equal(narrow1.accessToken, narrow2.accessToken);
+    assert.notEqual(a1.accessToken, narrow1.accessToken, 'the other scope got its own token');
+    assert.equal(jwtClaims(narrow1.accessToken).scope, 'api');
+    // Each slot is cached: unforced calls redeem nothing more.
+    assert.equal((await tb.bff.accessToken(request(), { scope: 'api' })).accessToken, narrow1.accessToken);
+    assert.equal((await tb.bff.accessToken(request())).accessToken, a1.accessToken);
+    assert.equal(tb.idp.counts.refresh_token - redemptions, 2);
+  });
+
+  test('a scope the IdP refuses answers NFT411 and keeps the session', async () => {
+    const jar = await signedIn();
+    const request = () => new Request(`${tb.app.origin}/orders`, { headers: { cookie: jar.header(`${tb.app.origin}/`) } });
+    await assert.rejects(tb.bff.accessToken(request(), { forceRefresh: true, scope: 'api admin-not-granted' }), (err) => err.code === 'NFT411' && err.status === 400);
+    assert.equal((await getToken(jar, tb.app)).status, 200, 'still signed in');
+  });
+});

@@ -26,6 +26,8 @@ export const BffErrorCode = {
   RefreshBusy: 'NFT409',
   /** The identity provider refused the client itself (`invalid_client`, `unauthorized_client`): a configuration error, answered 500. */
   ClientRejected: 'NFT410',
+  /** The identity provider refused the resource or scope asked of `bff.accessToken()` (`invalid_target`, `invalid_scope`): answered 400, the session is kept. */
+  TokenRequestRejected: 'NFT411',
 } as const;
 
 /** One of the {@link BffErrorCode} values. */

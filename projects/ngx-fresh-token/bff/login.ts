@@ -159,6 +159,9 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       if (err instanceof FreshTokenError) return errorResponse(err, [clearTransaction]);
       throw err;
     }
+    // A browser that logs in again leaves no orphan: its previous session (if any) goes.
+    const previousKey = await sessions.keyOfRequest(request);
+    if (previousKey && previousKey !== created.key) await sessions.remove(previousKey).catch(() => undefined);
     options.onEvent({ type: 'login', sessionKey: created.key, sub: data.sub, accessToken: data.tokens[tokenKey()].accessToken });
     return hopPage(transaction.returnUrl, [clearTransaction, sessions.sessionCookie(created.id, created.record)]);
   }

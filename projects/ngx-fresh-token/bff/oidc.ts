@@ -43,17 +43,20 @@ export async function discover(options: ResolvedBffOptions): Promise<OidcConfigu
 }
 
 /** What a failed token request means for the session. */
-export type GrantFailure = 'ended' | 'unavailable' | 'client';
+export type GrantFailure = 'ended' | 'unavailable' | 'client' | 'request';
 
 /**
  * Sorts a failure of a token-endpoint call: `invalid_grant` (and other 4xx answers about the
- * grant) ends the session; `invalid_client`/`unauthorized_client` is a configuration error; 5xx,
+ * grant) ends the session; `invalid_client`/`unauthorized_client` is a configuration error;
+ * `invalid_target`/`invalid_scope` refuse only what was asked; 5xx,
  * 429, network errors, timeouts and anything unknown are "unavailable" (the session is kept).
  */
 export function classifyGrantFailure(err: unknown): GrantFailure {
   if (err instanceof client.ResponseBodyError) {
     if (err.status >= 500 || err.status === 429) return 'unavailable';
     if (err.error === 'invalid_client' || err.error === 'unauthorized_client') return 'client';
+    // About what was asked (a resource or scope), not about the grant: the session stays.
+    if (err.error === 'invalid_target' || err.error === 'invalid_scope') return 'request';
     return 'ended';
   }
   const cause = (err as { cause?: unknown })?.cause;
@@ -66,6 +69,9 @@ export function classifyGrantFailure(err: unknown): GrantFailure {
 /** The coded error for a grant failure (never the IdP's text, which may echo parameters). */
 export function grantError(kind: GrantFailure): FreshTokenError {
   if (kind === 'ended') return bffError(BffErrorCode.SessionEnded, 'the identity provider rejected the refresh token; the session has ended.', { status: 401 });
+  if (kind === 'request') {
+    return bffError(BffErrorCode.TokenRequestRejected, 'the identity provider refused the resource or scope asked for; the session is kept.', { status: 400 });
+  }
   if (kind === 'client') {
     return bffError(BffErrorCode.ClientRejected, 'the identity provider refused the client (invalid_client or unauthorized_client); check clientId, the secret or key and clientAuthMethod.', { status: 500 });
   }
