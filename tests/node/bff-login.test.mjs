@@ -179,6 +179,23 @@ describe('bff sign-in (real oidc-provider)', () => {
     assert.equal(sessionWrites(), writes, 'no second session');
   });
 
+  test('an IdP whose token endpoint is down at the callback answers 503 with Retry-After, not 400, and creates no session', async () => {
+    const jar = cookieJar();
+    const { callbackUrl } = await toCallback(jar);
+    const writes = sessionWrites();
+    const heal = tb.idp.fail('token', 503);
+    try {
+      const res = await jar.fetch(callbackUrl, { site: 'cross-site', navigation: true });
+      assert.equal(res.status, 503);
+      assert.ok(Number(res.headers.get('retry-after')) > 0);
+      assert.equal((await res.json()).code, 'NFT403');
+      assert.equal(sessionCookieLines(res).set.length, 0);
+      assert.equal(sessionWrites(), writes);
+    } finally {
+      heal();
+    }
+  });
+
   test('an error from the IdP on the callback answers 400 and creates no session', async () => {
     const jar = cookieJar();
     const login = await jar.fetch(`${tb.app.origin}/auth/login?returnUrl=/`, { navigation: true });

@@ -126,11 +126,13 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
     } catch (err) {
       if (err instanceof client.AuthorizationResponseError) return reject('the identity provider answered with an error');
       const kind = classifyGrantFailure(err);
-      if (kind === 'unavailable' && !(err instanceof client.ResponseBodyError) && (err as { code?: string })?.code !== 'OAUTH_JWT_CLAIM_COMPARISON_FAILED') {
-        const unavailable = grantError('unavailable');
-        if ((err as { name?: string })?.name === 'TimeoutError' || err instanceof TypeError) return errorResponse(unavailable, [clearTransaction]);
-      }
       if (kind === 'client') return errorResponse(grantError('client'), [clearTransaction]);
+      // The IdP did not answer (network, timeout, 5xx, 429): a 503, not a verdict on the code.
+      const name = (err as { name?: string } | null)?.name;
+      const cause = (err as { cause?: unknown } | null)?.cause;
+      const noAnswer =
+        err instanceof TypeError || name === 'TimeoutError' || name === 'AbortError' || (cause instanceof Response && (cause.status >= 500 || cause.status === 429));
+      if (kind === 'unavailable' && (noAnswer || err instanceof client.ResponseBodyError)) return errorResponse(grantError('unavailable'), [clearTransaction]);
       return reject('the code, PKCE verifier, nonce or ID token did not verify');
     }
     const claims = (response.claims() ?? {}) as Record<string, unknown>;
