@@ -100,7 +100,7 @@ export interface BffOptions {
   basePath?: string;
   /** ID-token claims `/session/user` may show (default `['sub', 'name', 'preferred_username', 'email', 'picture']`). */
   userClaims?: readonly string[];
-  /** A cached access token is handed out again only while it has more than this left (default 30 000, the browser's refresh buffer). */
+  /** A cached access token is handed out again only while it has more than this left (default 30 000, the browser's refresh buffer), or half its lifetime if that is shorter. */
   refreshBufferMs?: number;
   /** Bound of one request to the IdP in ms (default 10 000). */
   tokenRequestTimeoutMs?: number;
