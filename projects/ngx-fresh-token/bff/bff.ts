@@ -10,6 +10,8 @@ import { createLogoutRoutes } from './logout';
 import { discover } from './oidc';
 import { resolveBffOptions, type BffOptions, type BffRoutes } from './options';
 import { createTokenIssuer, type IssueRequest } from './refresh';
+import { createBffRenderContext } from './render-context';
+import type { SessionRenderContext } from 'ngx-fresh-token/oauth/server';
 import { createSessions, type LoadedSession } from './sessions';
 
 /**
@@ -75,6 +77,17 @@ export interface Bff {
    * (`NFT403`/`NFT404`/`NFT409`: 503, try again) when the IdP or the store is unavailable.
    */
   accessToken(request: Request, options?: BffAccessTokenOptions): Promise<BffAccessToken | null>;
+  /**
+   * The request's session for an Angular SSR render: pass it as `REQUEST_CONTEXT`
+   * (`angularApp.handle(request, await bff.renderContext(request))`). `withSessionEndpoint()` then gets
+   * tokens in process (same cache and single flight as `/session/token`), renders signed in with only
+   * the `userClaims` (and `sub`) in the page, and sends tokens only when the request is for the
+   * redirect URI's origin. Signed out: `user` is `null`. Slides the idle timeout.
+   *
+   * @example
+   * const response = await angularApp.handle(req, await bff.renderContext(createWebRequestFromNodeRequest(req)));
+   */
+  renderContext(request: Request): Promise<{ freshToken: SessionRenderContext }>;
   /** The paths the BFF answers. */
   readonly routes: Readonly<BffRoutes>;
   /** Closes what the BFF opened itself (the store's own connections); not a client you passed in. */
@@ -180,7 +193,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     }
   }
 
-  return {
+  const bff: Bff = {
     routes,
     async handle(request) {
       let path: string;
@@ -203,8 +216,10 @@ export async function createBff(options: BffOptions): Promise<Bff> {
       return session ? userOf(session) : null;
     },
     accessToken,
+    renderContext: (request) => createBffRenderContext({ session: bff.session, accessToken, origin: resolved.redirectUri.origin }, request),
     async close() {
       await resolved.store.close?.();
     },
   };
+  return bff;
 }

@@ -1,8 +1,8 @@
 import { isPlatformServer } from '@angular/common';
 import { HttpBackend, HttpClient, HttpErrorResponse, HttpHeaders } from '@angular/common/http';
-import { PLATFORM_ID, inject } from '@angular/core';
-import { FRESH_TOKEN_CLOCK, readJwtTimes, withTokenSource } from 'ngx-fresh-token';
-import type { FreshTokenFeature, FreshTokenFeatureKind, TokenGrant, TokenSource } from 'ngx-fresh-token';
+import { PLATFORM_ID, REQUEST_CONTEXT, inject } from '@angular/core';
+import { FRESH_TOKEN_CLOCK, FRESH_TOKEN_SERVER_SESSION, readJwtTimes, withTokenSource } from 'ngx-fresh-token';
+import type { FreshTokenFeature, FreshTokenFeatureKind, ServerSession, TokenGrant, TokenSource } from 'ngx-fresh-token';
 import {
   DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
   ɵmalformed,
@@ -12,7 +12,20 @@ import {
   ɵsendBounded,
   ɵtokenEndpointError,
 } from './token-endpoint';
-import { SESSION_CSRF_HEADER, SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER } from 'ngx-fresh-token/oauth/server';
+import { SESSION_CSRF_HEADER, SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER, readSessionRenderContext } from 'ngx-fresh-token/oauth/server';
+import type { IssuedAccessToken, SessionRenderContext } from 'ngx-fresh-token/oauth/server';
+
+/** The session render context of this server render (`bff.renderContext()`), or `null` (the browser, a prerender, none passed). */
+function renderContext(): SessionRenderContext | null {
+  if (!isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown')) return null;
+  return readSessionRenderContext(inject(REQUEST_CONTEXT, { optional: true }));
+}
+
+/** The render's session for the core: signed in or not, the allowed claims and the configured origin. */
+function serverSession(): ServerSession | null {
+  const context = renderContext();
+  return context && { signedIn: context.user !== null, user: context.user, origin: context.origin };
+}
 
 /** base64url SHA-256 of `token` (what `X-Replaces-Token` carries); `null` where WebCrypto is missing (an insecure origin). */
 async function tokenHash(token: string): Promise<string | null> {
@@ -46,8 +59,15 @@ export interface SessionEndpointOptions {
  * browser cannot read, and a same-origin endpoint hands out short-lived access tokens. Requests
  * carry cookies (`withCredentials`) and bypass the interceptor; a forced refresh (the token is in the
  * buffer, or an API answered 401) adds `X-Force-Refresh: 1`; 401 means signed out; 5xx, 429
- * and network errors are retried by the core. On the server (SSR) it answers signed out, so no
- * token is ever rendered into HTML.
+ * and network errors are retried by the core.
+ *
+ * On the server platform (Angular SSR) it reads the request's session from `REQUEST_CONTEXT` under
+ * `FRESH_TOKEN_RENDER_CONTEXT_KEY` (`bff.renderContext(request)`, or `createSessionRenderContext()`
+ * for sessions of your own) and gets tokens in process, with no HTTP round trip: API calls made during
+ * the render carry the token, the page renders signed in (without the token: `state().token` stays
+ * `null` there), and the browser starts from a token-free snapshot. Without a render context (a
+ * prerender, `RenderMode.Client`, a `server.ts` that passes none) it answers signed out and the browser
+ * loads the session itself.
  *
  * @example
  * provideFreshToken(withSessionEndpoint({ url: '/api/session/token', signOutUrl: '/api/session/logout' }))
@@ -107,10 +127,13 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
       return grant;
     };
 
+    const context = isServer ? renderContext() : null;
     const source: TokenSource = {
       getToken: ({ forceRefresh, currentToken }) =>
         isServer
-          ? Promise.resolve(null)
+          ? context
+            ? context.getToken({ forceRefresh, currentToken: currentToken ?? null }).then((issued) => grantOf(issued, clock.now()))
+            : Promise.resolve(null)
           : (pending ??= fetchToken(forceRefresh, currentToken).finally(() => {
               pending = null;
             })),
@@ -126,5 +149,18 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
       },
     };
     return source;
-  });
+  }, [{ provide: FRESH_TOKEN_SERVER_SESSION, useFactory: serverSession }]);
+}
+
+/** A token from the render context as the core's grant (`expiresIn` counted from now); `null` stays `null`. */
+function grantOf(issued: IssuedAccessToken | null, nowMs: number): TokenGrant | null {
+  if (!issued) return null;
+  if (typeof issued.accessToken !== 'string' || issued.accessToken === '') throw ɵmalformed('render context', 'a non-empty "accessToken"');
+  const grant: TokenGrant = { accessToken: issued.accessToken };
+  if (typeof issued.expiresAt === 'number' && Number.isFinite(issued.expiresAt)) grant.expiresAt = issued.expiresAt;
+  else if (typeof issued.expiresIn === 'number' && Number.isFinite(issued.expiresIn) && readJwtTimes(issued.accessToken).expMs === undefined) {
+    grant.expiresAt = nowMs + issued.expiresIn * 1000;
+  }
+  if (typeof issued.idToken === 'string' && issued.idToken) grant.idToken = issued.idToken;
+  return grant;
 }

@@ -6,7 +6,7 @@ export { DEFAULT_REFRESH_RETRY, backoffDelayMs } from './lib/backoff';
 export type { RefreshRetryPolicy } from './lib/backoff';
 export { FRESH_TOKEN_CLOCK } from './lib/clock';
 export type { FreshTokenClock, FreshTokenTimerHandle } from './lib/clock';
-export { SKIP_FRESH_TOKEN } from './lib/context';
+export { SKIP_FRESH_TOKEN, TRANSFER_AUTHENTICATED_RESPONSE } from './lib/context';
 export type { CrossTabSyncOptions } from './lib/cross-tab';
 export { FreshTokenError, FreshTokenErrorCode, classifyHttpError, toFreshTokenError } from './lib/errors';
 export type { FreshTokenErrorCodeValue, FreshTokenErrorDetails, HttpErrorClassification } from './lib/errors';
@@ -33,3 +33,5 @@ export type { TokenEvent, TokenGrant, TokenRequest, TokenSource, TokenState } fr
 export type { UrlMatcher } from './lib/url-matcher';
 export { FRESH_TOKEN_REFRESH_BUFFER_MS } from './lib/config';
 export { retryOnUnauthorized } from './lib/unauthorized-retry';
+export { FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY } from './lib/server-session';
+export type { ServerSession, SessionSnapshot } from './lib/server-session';

@@ -1,5 +1,5 @@
 import { isPlatformServer } from '@angular/common';
-import { Injectable, OnDestroy, PLATFORM_ID, Signal, inject, signal, untracked } from '@angular/core';
+import { Injectable, OnDestroy, PLATFORM_ID, RESPONSE_INIT, Signal, TransferState, inject, signal, untracked } from '@angular/core';
 import { BehaviorSubject, Observable, Subject, Subscriber, Subscription } from 'rxjs';
 import { backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
@@ -7,11 +7,17 @@ import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabL
 import { FreshTokenError, toFreshTokenError } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry, validateGrant } from './refresh';
+import { FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY, SessionSnapshot, ɵreadSnapshot } from './server-session';
 import type { TokenEvent, TokenGrant, TokenState } from './token';
 
 /** What the service holds; everything time-dependent is derived from it on read. */
 interface CoreState {
   life: TokenLifetime | null;
+  /**
+   * Known signed in without a token here yet: the session a server render served (on the server),
+   * or the snapshot that render left (in the browser). Its times are those of the render's token.
+   */
+  known: { expiresAt: number | null; refreshAt: number | null } | null;
   idToken: string | null;
   refreshing: boolean;
   error: FreshTokenError | null;
@@ -20,7 +26,19 @@ interface CoreState {
 const EXPIRES_IN_TICK_MS = 1_000;
 /** How many of the session's past tokens are remembered, to tell a late 401 of this session from one sent before a sign-out. */
 const SESSION_TOKENS_KEPT = 16;
-const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
+const SIGNED_OUT: CoreState = { life: null, known: null, idToken: null, refreshing: false, error: null };
+
+/** The status of a session known signed in without a token: from the render's token times, `fresh` without them. */
+function knownStatus(known: NonNullable<CoreState['known']>, nowMs: number): TokenState['status'] {
+  if (known.expiresAt !== null && nowMs >= known.expiresAt) return 'expired';
+  return known.refreshAt !== null && nowMs >= known.refreshAt ? 'expiring' : 'fresh';
+}
+
+/** Milliseconds until {@link knownStatus} changes, or `null`. */
+function knownNextStatusIn(known: NonNullable<CoreState['known']>, nowMs: number): number | null {
+  const next = [known.refreshAt, known.expiresAt].find((t): t is number => t !== null && t > nowMs);
+  return next === undefined ? null : next - nowMs;
+}
 
 function sameState(a: TokenState, b: TokenState): boolean {
   return a.status === b.status && a.token === b.token && a.expiresAt === b.expiresAt && a.refreshing === b.refreshing && a.error === b.error;
@@ -47,6 +65,11 @@ export class AuthService implements OnDestroy {
   // Without a platform (a plain Node script) there is no SSR render to hold up.
   readonly #isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
   readonly #source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
+  /** The session of the request this server render serves (`null` in the browser, a prerender, or without a render context). */
+  readonly #serverSession = this.#isServer ? inject(FRESH_TOKEN_SERVER_SESSION) : null;
+  /** A render for a browser's session never shows the token: templates cannot put it into the HTML. */
+  readonly #masked = this.#serverSession !== null;
+  readonly #user = signal<Record<string, unknown> | null>(null);
   readonly #core = new BehaviorSubject<CoreState>(SIGNED_OUT);
   readonly #events = new Subject<TokenEvent>();
   #inFlight: Promise<string | null> | null = null;
@@ -79,7 +102,7 @@ export class AuthService implements OnDestroy {
     if (!shared) {
       const subject = new BehaviorSubject<TokenState>(null!); // set synchronously by the first emission
       shared = this.#shared = { subject, count: 0, source: Subscription.EMPTY };
-      shared.source = this.#derive((core, now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)], sameState).subscribe(subject);
+      shared.source = this.#derive((core, now) => [this.#toState(core, now), core.life || !core.known ? msUntilNextStatus(core.life, now) : knownNextStatusIn(core.known, now)], sameState).subscribe(subject);
     }
     const own = shared;
     own.count++;
@@ -94,7 +117,7 @@ export class AuthService implements OnDestroy {
   });
 
   /** The current access token, or `null` when signed out; emits when it changes. */
-  readonly token$: Observable<string | null> = this.#derive((core) => [core.life?.token ?? null, null]);
+  readonly token$: Observable<string | null> = this.#derive((core) => [this.#masked ? null : (core.life?.token ?? null), null]);
 
   /** Milliseconds until the token expires (0 once expired), ticking about once a second while subscribed; `null` without an expiry. */
   readonly expiresIn$: Observable<number | null> = this.#derive((core, now) => {
@@ -112,9 +135,47 @@ export class AuthService implements OnDestroy {
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, pass withTokenSource(...) to provideFreshToken(); a factory must return an object with getToken().' : '',
       );
     }
+    this.#startKnown();
     // Optional features hand in their code through DI, so an app without them does not ship it.
     this.#crossTab = inject(ɵCROSS_TAB)?.(this) ?? null;
     inject(ɵAUTO_REFRESH)?.(this);
+  }
+
+  /**
+   * The session as a server render knew it: on the server, the request's session (signed in: private,
+   * no-store, and a token-free snapshot for the browser; signed out: no source call); in the browser,
+   * that snapshot, so the first paint and the hydrated app agree before any token is fetched.
+   */
+  #startKnown(): void {
+    const session = this.#serverSession;
+    if (session) {
+      if (!session.signedIn) {
+        this.#loaded = true;
+        return;
+      }
+      this.#user.set(session.user);
+      this.#core.next({ ...SIGNED_OUT, known: { expiresAt: null, refreshAt: null } });
+      const init = inject(RESPONSE_INIT, { optional: true });
+      if (init) {
+        // One user's page must never be kept by a CDN or a shared cache for another.
+        const headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
+        headers.set('Cache-Control', 'private, no-store');
+        if (!/(^|,)\s*cookie\s*(,|$)/i.test(headers.get('Vary') ?? '')) headers.append('Vary', 'Cookie');
+        (init as { headers?: HeadersInit }).headers = headers;
+      }
+      inject(TransferState).onSerialize(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, () => this.#snapshot());
+    } else if (!this.#isServer) {
+      const snapshot = ɵreadSnapshot(inject(TransferState, { optional: true })?.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null));
+      if (!snapshot) return;
+      this.#user.set(snapshot.user);
+      this.#core.next({ ...SIGNED_OUT, known: { expiresAt: snapshot.expiresAt, refreshAt: snapshot.refreshAt } });
+    }
+  }
+
+  /** What the browser starts from: signed in, the token's times, the allowed claims; never the token. `null` once signed out. */
+  #snapshot(): SessionSnapshot | null {
+    const state = this.#toState(this.#core.value, this.#clock.now());
+    return state.status === 'signed-out' ? null : { user: this.#user(), expiresAt: state.expiresAt, refreshAt: state.refreshAt };
   }
 
   /**
@@ -131,10 +192,20 @@ export class AuthService implements OnDestroy {
     return this.#state;
   }
 
-  /** The OpenID Connect ID token from the last grant, if the source supplied one. */
+  /** The OpenID Connect ID token from the last grant, if the source supplied one (`null` in a server render of a browser's session). */
   get idToken(): string | null {
-    return this.#core.value.idToken;
+    return this.#masked ? null : this.#core.value.idToken;
   }
+
+  /**
+   * The signed-in user's claims as the server render knew them (only those the server allows, for
+   * example `createBff()`'s `userClaims`), in the render and, from its snapshot, in the browser; kept
+   * until the session ends. `null` when the page was not rendered for a signed-in session.
+   *
+   * @example
+   * template: `@if (auth.sessionUser(); as user) { <span>{{ user['name'] }}</span> }`
+   */
+  readonly sessionUser: Signal<Record<string, unknown> | null> = this.#user.asReadonly();
 
   /**
    * Returns a token that may be sent: from memory when it is fresh (no I/O, no decoding); at once
@@ -211,6 +282,12 @@ export class AuthService implements OnDestroy {
     if (left <= life.minValidityMs) return undefined;
     this.ɵrefreshInBackground();
     return life.token;
+  }
+
+  /** @internal Signed in as a server render knew it, with no token held here yet (the guard lets the route through). */
+  ɵknownSignedIn(): boolean {
+    const core = this.#core.value;
+    return !core.life && core.known !== null;
   }
 
   /** @internal Starts the shared refresh unless one runs or the cool-down holds; its failures go to `events$` only. */
@@ -296,7 +373,7 @@ export class AuthService implements OnDestroy {
   ɵend(error?: FreshTokenError): void {
     if (this.#destroyed) return;
     this.#newEpoch();
-    const hadToken = this.#core.value.life !== null;
+    const hadToken = this.#core.value.life !== null || this.#core.value.known !== null;
     this.#endSession(error ? { ...SIGNED_OUT, error } : SIGNED_OUT);
     if (error) this.#events.next({ type: 'session-expired', error });
     else if (hadToken) this.#events.next({ type: 'signed-out' });
@@ -313,6 +390,7 @@ export class AuthService implements OnDestroy {
   /** Forgets the session: no token, no cool-down, and no 401 of its requests will be retried. */
   #endSession(state: CoreState): void {
     this.#loaded = true;
+    this.#user.set(null);
     this.#sessionTokens.clear();
     this.#coolDownUntil = this.#failedCycles = 0;
     if (!this.#destroyed) this.#core.next(state);
@@ -326,7 +404,7 @@ export class AuthService implements OnDestroy {
     tokens.delete(life.token);
     tokens.add(life.token);
     if (tokens.size > SESSION_TOKENS_KEPT) tokens.delete(tokens.values().next().value!);
-    this.#core.next({ life, idToken, refreshing, error: null });
+    this.#core.next({ life, known: null, idToken, refreshing, error: null });
   }
 
   /**
@@ -409,9 +487,13 @@ export class AuthService implements OnDestroy {
 
   #toState(core: CoreState, nowMs: number): TokenState {
     const life = core.life;
+    const known = core.known;
+    if (!life && known) {
+      return { status: knownStatus(known, nowMs), token: null, expiresAt: known.expiresAt, refreshing: core.refreshing, error: core.error, refreshAt: known.refreshAt };
+    }
     return {
       status: tokenStatus(life, nowMs),
-      token: life?.token ?? null,
+      token: this.#masked ? null : (life?.token ?? null),
       expiresAt: life && life.expiresAt !== null ? life.expiresAt + life.skewMs : null,
       refreshing: core.refreshing,
       error: core.error,

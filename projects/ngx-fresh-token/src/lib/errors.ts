@@ -20,6 +20,8 @@ export const FreshTokenErrorCode = {
   NotProvided: 'NFT106',
   /** `withMinValidity()` got a negative or non-finite number, or one above the refresh buffer. */
   InvalidMinValidity: 'NFT107',
+  /** `signedInGuard()` ran in a server render that has no request (a prerender, the app shell): a page for every user cannot depend on one user's session. */
+  GuardedRouteWithoutRequest: 'NFT108',
   /** The token source failed transiently (network, 5xx, 429) and retries ran out. */
   RefreshFailed: 'NFT201',
   /** The token source rejected the session (400/401, `invalid_grant`): the user must sign in again. */

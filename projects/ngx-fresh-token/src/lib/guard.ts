@@ -1,8 +1,9 @@
 import { isPlatformServer } from '@angular/common';
-import { PLATFORM_ID, inject } from '@angular/core';
+import { PLATFORM_ID, REQUEST, inject } from '@angular/core';
 import { ActivatedRouteSnapshot, CanActivateFn, CanMatchFn, Route, Router, RouterStateSnapshot, UrlSegment, UrlTree } from '@angular/router';
 import { AuthService } from './auth.service';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { FRESH_TOKEN_SERVER_SESSION } from './server-session';
 
 /**
  * The query parameter in which {@link signedInGuard} hands the attempted URL to the login page.
@@ -51,9 +52,18 @@ function attemptedUrl(router: Router, state: RouterStateSnapshot | UrlSegment[])
  * parameter. It waits for the first load of the session (one `getValidToken()`), so a user whose
  * session the source still holds (a cookie, Amplify's storage) is let through on a fresh page load.
  * A failed refresh counts as signed out, except a transient failure while the current token is still
- * valid. On the server platform it lets every navigation through and calls no token source: the
- * server cannot know the browser's session, so the route is rendered and the browser decides when
- * the app starts there.
+ * valid. A page rendered on the server for a signed-in session (its snapshot in `TransferState`) is
+ * let through at once, before any token is fetched, so hydration shows what the server rendered.
+ *
+ * On the server platform it calls no token source:
+ * - a render that knows the request's session ({@link FRESH_TOKEN_SERVER_SESSION}, from
+ *   `withSessionEndpoint()` and `bff.renderContext()`): signed in → rendered; signed out → the
+ *   redirect, answered by the server (302);
+ * - a render with a request but no session context (the app's `server.ts` passes none, or another
+ *   token source): rendered, and the browser decides when the app starts there;
+ * - a render with no request at all — a prerender (`RenderMode.Prerender`) or the app shell — throws
+ *   `NFT108`: a file served to every user must not be rendered signed out (nor signed in) for one
+ *   of them. Mark routes that need a session `RenderMode.Server` (or `RenderMode.Client`).
  *
  * Throws a {@link FreshTokenError} `NFT105` for a `redirectTo` that is not an app URL starting with
  * `/`, and `NFT106` when used without `provideFreshToken()`.
@@ -73,9 +83,8 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
       devMode() ? 'signedInGuard({ redirectTo }) needs a URL of this app starting with "/", for example "/login".' : '',
     );
   }
-  const guard = (_route: ActivatedRouteSnapshot | Route, state: RouterStateSnapshot | UrlSegment[]): true | Promise<boolean | UrlTree> => {
-    // The server has no access to the browser's session: render, and let the browser decide.
-    if (isPlatformServer(inject(PLATFORM_ID))) return true;
+  const guard = (_route: ActivatedRouteSnapshot | Route, state: RouterStateSnapshot | UrlSegment[]): boolean | UrlTree | Promise<boolean | UrlTree> => {
+    const onServer = isPlatformServer(inject(PLATFORM_ID));
     const auth = inject(AuthService, { optional: true });
     if (!auth) {
       throw new FreshTokenError(
@@ -85,6 +94,22 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
     }
     const router = inject(Router);
     const attempted = attemptedUrl(router, state);
+    if (onServer) {
+      const session = inject(FRESH_TOKEN_SERVER_SESSION);
+      if (session) return session.signedIn || redirect(router, redirectTo, attempted);
+      if (!inject(REQUEST, { optional: true })) {
+        throw new FreshTokenError(
+          FreshTokenErrorCode.GuardedRouteWithoutRequest,
+          devMode()
+            ? `signedInGuard() guards "${attempted}", which is rendered with no request (a prerender or the app shell): that page would be the same for every user. To fix the problem, give the route renderMode: RenderMode.Server (with bff.renderContext() in server.ts) or RenderMode.Client in the server routes.`
+            : '',
+        );
+      }
+      // No session context: render, and let the browser decide.
+      return true;
+    }
+    // Rendered signed in by the server: the same answer now, before the first token arrives.
+    if (auth.ɵknownSignedIn()) return true;
     // getValidToken() loads the session on first use and keeps a token it could not refresh
     // transiently while that token is still valid; any failure left is "not signed in".
     return auth.getValidToken().then(

@@ -1,4 +1,4 @@
-import { EnvironmentProviders, makeEnvironmentProviders, Provider, ValueProvider } from '@angular/core';
+import { EnvironmentProviders, inject, makeEnvironmentProviders, Provider, provideEnvironmentInitializer, ValueProvider } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
 import { AuthService } from './auth.service';
 import { ɵREQUEST_POLICY, ɵcreateRequestPolicy } from './request-policy';
@@ -9,6 +9,7 @@ import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { FreshTokenError } from './errors';
 import type { TokenSource } from './token';
 import { compileUrlMatcher, UrlMatcher } from './url-matcher';
+import { FRESH_TOKEN_SERVER_SESSION } from './server-session';
 
 /** Kinds of {@link FreshTokenFeature}; each may appear once in `provideFreshToken()`. */
 export const FreshTokenFeatureKind = {
@@ -82,7 +83,16 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, add withTokenSource(...) (or a source from ngx-fresh-token/oauth or /amplify) to provideFreshToken().' : '',
     );
   }
-  return makeEnvironmentProviders([AuthService, { provide: ɵREQUEST_POLICY, useFactory: ɵcreateRequestPolicy }, features.map((f) => f.ɵproviders)]);
+  return makeEnvironmentProviders([
+    AuthService,
+    { provide: ɵREQUEST_POLICY, useFactory: ɵcreateRequestPolicy },
+    features.map((f) => f.ɵproviders),
+    // A render for a browser's session marks its response private and leaves the snapshot even when
+    // no component asks for a token.
+    provideEnvironmentInitializer(() => {
+      if (inject(FRESH_TOKEN_SERVER_SESSION)) inject(AuthService);
+    }),
+  ]);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { DOCUMENT } from '@angular/common';
-import { InjectionToken, inject } from '@angular/core';
+import { InjectionToken, REQUEST, inject } from '@angular/core';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS } from './config';
 import { FreshTokenError } from './errors';
-import { createUrlAuthorizer } from './url-matcher';
+import { FRESH_TOKEN_SERVER_SESSION } from './server-session';
+import { createUrlAuthorizer, type UrlMatcher } from './url-matcher';
 
 /** The URL relative request URLs resolve against; server DOMs (domino) throw on `baseURI`. */
 function documentBase(doc: Document | null): string | undefined {
@@ -39,6 +40,26 @@ export interface ɵRequestPolicy {
 /** The request policy of one `provideFreshToken()`, provided beside `AuthService`. */
 export const ɵREQUEST_POLICY = new InjectionToken<ɵRequestPolicy>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REQUEST_POLICY' : '');
 
+/**
+ * Which URLs get the token. In the browser, relative URLs resolve against the page. In a server render
+ * of a browser's session they resolve against the app's configured origin, never the request's
+ * `Host` (the client chooses it): a render whose request is for another origin sends no token at all.
+ */
+function authorizerFor(matchers: readonly UrlMatcher[] | null, doc: Document | null): (url: string) => boolean {
+  const session = inject(FRESH_TOKEN_SERVER_SESSION);
+  if (!session) return createUrlAuthorizer(matchers, documentBase(doc), documentOrigin(doc));
+  const request = inject(REQUEST, { optional: true });
+  let sameOrigin = true;
+  if (request) {
+    try {
+      sameOrigin = new URL(request.url).origin === session.origin;
+    } catch {
+      sameOrigin = false;
+    }
+  }
+  return sameOrigin ? createUrlAuthorizer(matchers, `${session.origin}/`, session.origin) : () => false;
+}
+
 /** Builds the request policy in an injection context (a factory, not an injectable class: less code in every app). */
 export function ɵcreateRequestPolicy(): ɵRequestPolicy {
   const format = inject(ɵAUTH_HEADER);
@@ -55,7 +76,7 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
     return cache;
   };
   return {
-    isAuthorizedUrl: createUrlAuthorizer(inject(ɵAUTHORIZED_URLS), documentBase(doc), documentOrigin(doc)),
+    isAuthorizedUrl: authorizerFor(inject(ɵAUTHORIZED_URLS), doc),
     headersFor: (token) => entry(token).headers,
     hasOwnAuthHeader: (token, headers) => entry(token).names.some((name) => headers.has(name)),
   };
