@@ -61,5 +61,22 @@ export function createApi({ issuer, publicJwks, stats, sessionStatsOf = async ()
     }
   }
 
-  return { requireToken, data, revoke };
+  /**
+   * `GET /api/profile`: who the token belongs to. The dashboard calls it during its server render (and
+   * hands the body to the browser); counted apart from the request counters, so a render changes none.
+   */
+  async function profile(req, res) {
+    const result = await verify(req);
+    stats.profileRequests++;
+    if (req.headers.authorization) stats.profileRequestsWithToken++;
+    res.set('Cache-Control', 'no-store');
+    if (result.error) {
+      res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${result.error}"`);
+      return res.status(401).json({ error: result.error });
+    }
+    const { sub, scope } = result.claims;
+    res.json({ sub, scope, generation: result.generation, servedAt: Date.now() });
+  }
+
+  return { requireToken, data, revoke, profile };
 }

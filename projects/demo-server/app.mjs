@@ -14,7 +14,8 @@ import { createDemoBff } from './bff.mjs';
 import { createOidcProvider } from './oidc.mjs';
 
 function freshStats() {
-  return { logins: 0, refreshes: 0, requests: 0, unauthorized: 0, revocations: 0, requestsByGeneration: {} };
+  // profileRequests*: GET /api/profile, which the dashboard calls during its server render too.
+  return { logins: 0, refreshes: 0, requests: 0, unauthorized: 0, revocations: 0, requestsByGeneration: {}, profileRequests: 0, profileRequestsWithToken: 0 };
 }
 
 /**
@@ -113,6 +114,7 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   });
 
   app.get('/api/data', api.requireToken, api.data);
+  app.get('/api/profile', api.profile);
   app.post('/api/revoke', api.requireToken, api.revoke);
   // Dev-only counters for the UI and the e2e tests (no tokens in them): the top-level ones count
   // every session since the server started; `session` those of the caller's session (null without).
@@ -134,9 +136,10 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   mountAmplify(app, amplify);
 
   if (angularServer && existsSync(angularServer)) {
-    const { reqHandler } = await import(pathToFileURL(angularServer).href);
+    const { createSsrHandler } = await import(pathToFileURL(angularServer).href);
     app.use(express.static(join(dirname(angularServer), '../browser'), { index: false, redirect: false, maxAge: '1h' }));
-    app.use(reqHandler);
+    // Each render gets the request's session (REQUEST_CONTEXT): signed-in pages render signed in.
+    app.use(createSsrHandler((request) => bff.renderContext(request)));
   } else {
     app.get('/', (_req, res) => res.type('text').send('Demo UI not built: run `npm start`.'));
   }

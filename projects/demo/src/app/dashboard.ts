@@ -1,7 +1,7 @@
 import { DatePipe } from '@angular/common';
 import { HttpClient, HttpContext } from '@angular/common/http';
 import { ChangeDetectionStrategy, Component, DestroyRef, afterNextRender, computed, inject, signal } from '@angular/core';
-import { AuthService, SKIP_FRESH_TOKEN } from 'ngx-fresh-token';
+import { AuthService, SKIP_FRESH_TOKEN, TRANSFER_AUTHENTICATED_RESPONSE } from 'ngx-fresh-token';
 import { Subscription, filter, take } from 'rxjs';
 import { LOG_ENTRY, LogEntry, RequestLog, TokenGenerations, TokenHistory } from './request-log';
 import { TokenEvents } from './token-events';
@@ -23,6 +23,14 @@ interface ServerStats extends Counters {
   session: Counters | null;
 }
 
+/** `GET /api/profile`: whose token the API saw. */
+interface Profile {
+  sub: string;
+  scope?: string;
+  generation: number;
+  servedAt: number;
+}
+
 /** One burst of 50 calls, for the summary under the buttons. */
 interface Burst {
   kind: 'now' | 'in-buffer';
@@ -39,6 +47,19 @@ const BURST_SIZE = 50;
   template: `
     <section class="grid">
       <app-token-panel heading="Access token" [claims]="claims" [autoRefresh]="true" loginLink="/login">
+        @if (auth.sessionUser(); as user) {
+          <p class="session-user" data-testid="session-user">
+            Signed in as <strong data-testid="session-user-name">{{ user['name'] ?? user['sub'] }}</strong>
+            (sub <span data-testid="session-user-sub">{{ user['sub'] }}</span>)
+          </p>
+        }
+        @if (profile(); as p) {
+          <p class="profile small" data-testid="profile">
+            <code>GET /api/profile</code> answered for <span data-testid="profile-sub">{{ p.sub }}</span> with token
+            <span data-testid="profile-generation">#{{ p.generation }}</span> at {{ p.servedAt | date: 'HH:mm:ss' }}
+            <span class="muted">(called during the server render; the browser got the body from the page, not by fetching it again)</span>
+          </p>
+        }
         <ul class="features">
           <li data-testid="auto-refresh"><strong>Auto refresh</strong> on: the token is renewed as it enters the buffer while this page is visible, with no request needed.</li>
           <li data-testid="cross-tab">
@@ -142,7 +163,7 @@ const BURST_SIZE = 50;
   `,
 })
 export class Dashboard {
-  private readonly auth = inject(AuthService);
+  protected readonly auth = inject(AuthService);
   private readonly http = inject(HttpClient);
   private readonly generations = inject(TokenGenerations);
   private readonly tokenHistory = inject(TokenHistory);
@@ -154,6 +175,7 @@ export class Dashboard {
   protected readonly tabRefreshes = this.tokenHistory.refreshes;
   protected readonly tabAdoptions = this.tokenHistory.adoptions;
   protected readonly stats = signal<ServerStats | null>(null);
+  protected readonly profile = signal<Profile | null>(null);
 
   protected readonly burstWaiting = signal(false);
   private readonly lastBurst = signal<Burst | null>(null);
@@ -189,13 +211,24 @@ export class Dashboard {
   constructor() {
     const destroyRef = inject(DestroyRef);
     destroyRef.onDestroy(() => this.burstWait?.unsubscribe());
+    // Rendered for a signed-in session (on the server, or hydrating what it rendered): the profile is
+    // fetched during the server render with the token, and its body handed to the browser in the page.
+    if (this.state().status !== 'signed-out') this.loadProfile();
     // Browser only: load the session's token and keep the server counters current.
     afterNextRender(() => {
-      void this.auth.getValidToken().catch(() => undefined);
+      void this.auth
+        .getValidToken()
+        .then((token) => token && !this.profile() && this.loadProfile())
+        .catch(() => undefined);
       this.loadStats();
       const timer = setInterval(() => this.loadStats(), 2_000);
       destroyRef.onDestroy(() => clearInterval(timer));
     });
+  }
+
+  private loadProfile(): void {
+    const context = new HttpContext().set(TRANSFER_AUTHENTICATED_RESPONSE, true);
+    this.http.get<Profile>('/api/profile', { context }).subscribe({ next: (p) => this.profile.set(p), error: () => undefined });
   }
 
   protected rowKey(row: { call: LogEntry } | { token: { key: string } }): string {
