@@ -1,5 +1,6 @@
 import { HttpContextToken, HttpErrorResponse, HttpInterceptorFn, HttpResponse } from '@angular/common/http';
-import { DestroyRef, Injectable, computed, inject, signal } from '@angular/core';
+import { isPlatformServer } from '@angular/common';
+import { DestroyRef, Injectable, PLATFORM_ID, computed, inject, signal } from '@angular/core';
 import { AuthService, TokenEvent } from 'ngx-fresh-token';
 import { Subscription, tap } from 'rxjs';
 
@@ -173,6 +174,8 @@ export class TokenHistory {
   readonly adoptions = signal(0);
 
   constructor() {
+    // This tab's history: what a server render did (its token load) happened in no tab.
+    if (isPlatformServer(inject(PLATFORM_ID))) return;
     const subscription = recordTokenEvents(inject(AuthService), (entry) => {
       if (entry.adopted) this.adoptions.update((n) => n + 1);
       else if (entry.type === 'refreshed') this.refreshes.update((n) => n + 1);
