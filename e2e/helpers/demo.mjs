@@ -81,6 +81,8 @@ export async function logIn(context, demoUrl, username = 'alice') {
   await submitLogin(page, username);
   await page.waitForURL(`${demoUrl}/`);
   await waitForStatus(page, 'fresh');
+  // Rendered signed in by the server, the status says fresh before the tab holds its token: wait for it.
+  await page.getByTestId('jti').waitFor();
   return page;
 }
 
@@ -89,6 +91,7 @@ export async function openTab(context, demoUrl) {
   const page = await context.newPage();
   await page.goto(`${demoUrl}/`);
   await page.getByTestId('status').filter({ hasText: /^(fresh|expiring)$/ }).waitFor();
+  await page.getByTestId('jti').waitFor();
   return page;
 }
 

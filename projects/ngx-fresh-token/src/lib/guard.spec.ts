@@ -1,5 +1,5 @@
 import { HttpErrorResponse } from '@angular/common/http';
-import { Component, EnvironmentProviders, PLATFORM_ID, Provider, provideZonelessChangeDetection } from '@angular/core';
+import { Component, EnvironmentProviders, PLATFORM_ID, Provider, REQUEST, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { CanActivateFn, CanMatchFn, Route, Router, Routes, UrlSegment, UrlTree, provideRouter } from '@angular/router';
 import { FreshTokenTestingController, flushMicrotasks, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
@@ -169,8 +169,8 @@ describe('signedInGuard() as canMatch', () => {
 });
 
 describe('signedInGuard() on the server platform', () => {
-  it('renders the guarded route and never asks the token source (the browser decides)', async () => {
-    const { router, ctrl, auth } = setup({ providers: [{ provide: PLATFORM_ID, useValue: 'server' }] });
+  it('with a request but no session context: renders the guarded route and never asks the token source (the browser decides)', async () => {
+    const { router, ctrl, auth } = setup({ providers: [{ provide: PLATFORM_ID, useValue: 'server' }, { provide: REQUEST, useValue: new Request('https://app.example.com/dashboard') }] });
     ctrl.signedInAtSource = false;
     expect(await router.navigateByUrl('/dashboard')).toBeTrue();
     expect(router.url).toBe('/dashboard');

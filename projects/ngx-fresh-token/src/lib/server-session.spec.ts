@@ -1,0 +1,274 @@
+import { HttpClient, HttpContext, provideHttpClient, withInterceptors } from '@angular/common/http';
+import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
+import { Component, PLATFORM_ID, Provider, REQUEST, RESPONSE_INIT, TransferState, provideZonelessChangeDetection } from '@angular/core';
+import { TestBed } from '@angular/core/testing';
+import { Router, UrlTree, provideRouter } from '@angular/router';
+import { FreshTokenTestingController, flushMicrotasks, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+import { AuthService } from './auth.service';
+import { TRANSFER_AUTHENTICATED_RESPONSE } from './context';
+import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { signedInGuard } from './guard';
+import { freshTokenInterceptor } from './interceptor';
+import { FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY, ServerSession, SessionSnapshot } from './server-session';
+
+@Component({ template: 'page' })
+class Page {}
+
+const ORIGIN = 'https://app.example.com';
+const ALICE: ServerSession = { signedIn: true, user: { sub: 'alice', name: 'Alice' }, origin: ORIGIN };
+
+interface Options {
+  platform: 'server' | 'browser';
+  session?: ServerSession | null;
+  request?: Request | null;
+  snapshot?: (nowMs: number) => SessionSnapshot;
+  responseInit?: ResponseInit;
+}
+
+/** The real service on the fake source and clock, as a server render or a hydrating browser sees it. */
+function setup(options: Options) {
+  const providers: Provider[] = [{ provide: PLATFORM_ID, useValue: options.platform }];
+  if (options.session !== undefined) providers.push({ provide: FRESH_TOKEN_SERVER_SESSION, useValue: options.session });
+  if (options.request !== undefined) providers.push({ provide: REQUEST, useValue: options.request });
+  if (options.responseInit) providers.push({ provide: RESPONSE_INIT, useValue: options.responseInit });
+  TestBed.configureTestingModule({
+    providers: [
+      provideZonelessChangeDetection(),
+      ...providers,
+      provideFreshTokenTesting(),
+      provideHttpClient(withInterceptors([freshTokenInterceptor])),
+      provideHttpClientTesting(),
+      provideRouter([
+        { path: 'login', component: Page },
+        { path: 'dashboard', component: Page, canActivate: [signedInGuard()] },
+      ]),
+    ],
+  });
+  const transferState = TestBed.inject(TransferState);
+  const ctrl = TestBed.inject(FreshTokenTestingController);
+  // What the page's ng-state holds, before the service starts.
+  if (options.snapshot) transferState.set(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, options.snapshot(ctrl.clock.now()));
+  return {
+    ctrl,
+    transferState,
+    auth: TestBed.inject(AuthService),
+    http: TestBed.inject(HttpClient),
+    httpMock: TestBed.inject(HttpTestingController),
+    router: TestBed.inject(Router),
+  };
+}
+
+function runGuard(url = '/dashboard') {
+  const guard = signedInGuard();
+  return TestBed.runInInjectionContext(() => guard({} as never, { url } as never));
+}
+
+describe('server rendering and hydration', () => {
+afterEach(() => TestBed.inject(HttpTestingController).verify());
+
+describe('a server render of a signed-in session (FRESH_TOKEN_SERVER_SESSION)', () => {
+  const request = new Request(`${ORIGIN}/dashboard`);
+
+  it('is signed in before any token is fetched, shows no token, and marks the response private, no-store', () => {
+    const responseInit = { status: 200, headers: new Headers({ 'Cache-Control': 'public, max-age=600' }) };
+    const { auth, ctrl } = setup({ platform: 'server', session: ALICE, request, responseInit });
+    expect(auth.state()).toEqual(jasmine.objectContaining({ status: 'fresh', token: null, expiresAt: null, refreshAt: null }));
+    expect(auth.sessionUser()).toEqual({ sub: 'alice', name: 'Alice' });
+    expect(ctrl.refreshCount).toBe(0);
+    expect(responseInit.headers.get('Cache-Control')).toBe('private, no-store');
+    expect(responseInit.headers.get('Vary')).toContain('Cookie');
+  });
+
+  it('sends the token to an authorized relative URL (resolved against the configured origin) but never exposes it in state, token$ or idToken', async () => {
+    const { auth, ctrl, http, httpMock } = setup({ platform: 'server', session: ALICE, request });
+    http.get('/api/profile').subscribe();
+    await flushMicrotasks();
+    const sent = httpMock.expectOne('/api/profile');
+    expect(sent.request.headers.get('Authorization')).toMatch(/^Bearer ey/);
+    expect(sent.request.transferCache).toBeFalse();
+    sent.flush({ sub: 'alice' });
+    expect(ctrl.refreshCount).toBe(1);
+    expect(auth.state().status).toBe('fresh');
+    expect(auth.state().token).toBeNull();
+    expect(auth.state().expiresAt).toBeGreaterThan(ctrl.clock.now());
+    let token: string | null | undefined;
+    auth.token$.subscribe((t) => (token = t));
+    expect(token).toBeNull();
+    expect(auth.idToken).toBeNull();
+    expect(await auth.getValidToken()).toMatch(/^ey/); // asked for explicitly: the app's own decision
+  });
+
+  it('leaves a token-free snapshot in TransferState: signed in, the token\'s times, the allowed claims', async () => {
+    const { auth, ctrl, http, httpMock, transferState } = setup({ platform: 'server', session: ALICE, request });
+    http.get('/api/profile').subscribe();
+    await flushMicrotasks();
+    const sent = httpMock.expectOne('/api/profile');
+    const token = sent.request.headers.get('Authorization')!.slice('Bearer '.length);
+    sent.flush({});
+    const json = transferState.toJson();
+    expect(json).not.toContain(token);
+    expect(json).not.toContain(token.split('.')[1]);
+    const snapshot = JSON.parse(json)['ngx-fresh-token:session'] as SessionSnapshot;
+    expect(snapshot).toEqual({ user: { sub: 'alice', name: 'Alice' }, expiresAt: auth.state().expiresAt, refreshAt: auth.state().refreshAt });
+    expect(snapshot.expiresAt).toBe(ctrl.clock.now() + ctrl.tokenLifetimeSeconds * 1000);
+  });
+
+  it('attaches no token when the request is for another origin than the configured one (a foreign Host)', async () => {
+    const { ctrl, http, httpMock } = setup({ platform: 'server', session: ALICE, request: new Request('https://evil.example/dashboard') });
+    http.get('/api/profile').subscribe();
+    http.get(`${ORIGIN}/api/profile`).subscribe();
+    await flushMicrotasks();
+    for (const sent of httpMock.match(() => true)) {
+      expect(sent.request.headers.has('Authorization')).withContext(sent.request.url).toBeFalse();
+      sent.flush({});
+    }
+    expect(ctrl.refreshCount).toBe(0);
+  });
+
+  it('the guard renders the route without asking the source', async () => {
+    const { ctrl } = setup({ platform: 'server', session: ALICE, request });
+    expect(await runGuard()).toBeTrue();
+    expect(ctrl.refreshCount).toBe(0);
+  });
+});
+
+describe('a server render of a signed-out request', () => {
+  it('redirects on the server, sends no token, calls no source, and keeps the route\'s cache headers', async () => {
+    const responseInit = { status: 200, headers: new Headers({ 'Cache-Control': 'public, max-age=600' }) };
+    const { auth, ctrl, http, httpMock, transferState } = setup({
+      platform: 'server',
+      session: { signedIn: false, user: null, origin: ORIGIN },
+      request: new Request(`${ORIGIN}/dashboard`),
+      responseInit,
+    });
+    const result = await runGuard();
+    expect(result instanceof UrlTree && result.toString()).toBe('/login?returnUrl=%2Fdashboard');
+    http.get('/api/public').subscribe();
+    await flushMicrotasks();
+    expect(httpMock.expectOne('/api/public').request.headers.has('Authorization')).toBeFalse();
+    expect(ctrl.refreshCount).toBe(0);
+    expect(auth.state().status).toBe('signed-out');
+    expect(responseInit.headers.get('Cache-Control')).toBe('public, max-age=600');
+    expect(JSON.parse(transferState.toJson())['ngx-fresh-token:session']).toBeUndefined();
+  });
+});
+
+describe('signedInGuard() on the server without a session context', () => {
+  it('renders when there is a request (the browser decides)', async () => {
+    const { ctrl } = setup({ platform: 'server', request: new Request(`${ORIGIN}/dashboard`) });
+    expect(await runGuard()).toBeTrue();
+    expect(ctrl.refreshCount).toBe(0);
+  });
+
+  it('throws NFT108 with no request at all (a prerender): no redirect, no signed-out page in a file, no token', () => {
+    const { ctrl } = setup({ platform: 'server' });
+    let error: unknown;
+    try {
+      runGuard();
+    } catch (e) {
+      error = e;
+    }
+    expect(error instanceof FreshTokenError && error.code).toBe(FreshTokenErrorCode.GuardedRouteWithoutRequest);
+    expect(ctrl.refreshCount).toBe(0);
+  });
+});
+
+describe('the browser starting from a signed-in render\'s snapshot', () => {
+  function fromSnapshot() {
+    const testBed = setup({ platform: 'browser', snapshot: (now) => ({ user: { sub: 'alice' }, expiresAt: now + 60_000, refreshAt: now + 30_000 }) });
+    return { clockNow: testBed.ctrl.clock.now(), ...testBed };
+  }
+
+  it('answers signed in at once: state fresh without a token, the user, and the guard lets the route through without a fetch', async () => {
+    const { auth, ctrl, clockNow } = fromSnapshot();
+    expect(auth.state()).toEqual(jasmine.objectContaining({ status: 'fresh', token: null, expiresAt: clockNow + 60_000, refreshAt: clockNow + 30_000 }));
+    expect(auth.sessionUser()).toEqual({ sub: 'alice' });
+    expect(await runGuard()).toBeTrue();
+    expect(ctrl.refreshCount).toBe(0);
+  });
+
+  it('the first API call fetches the token, once, for any number of concurrent calls', async () => {
+    const { auth, ctrl, http, httpMock } = fromSnapshot();
+    for (let i = 0; i < 5; i++) http.get('/api/data').subscribe();
+    await flushMicrotasks();
+    const sent = httpMock.match('/api/data');
+    expect(sent.length).toBe(5);
+    expect(sent.every((r) => r.request.headers.get('Authorization')?.startsWith('Bearer '))).toBeTrue();
+    sent.forEach((r) => r.flush({}));
+    expect(ctrl.refreshCount).toBe(1);
+    expect(ctrl.requests[0].forceRefresh).toBeFalse();
+    expect(auth.state().token).toMatch(/^ey/);
+  });
+
+  it('moves from fresh to expiring to expired on the snapshot\'s times while no token is held, never to signed-out', async () => {
+    const { auth, ctrl } = fromSnapshot();
+    const seen: string[] = [];
+    auth.state$.subscribe((s) => seen.push(s.status));
+    await ctrl.advance(30_000);
+    await ctrl.advance(30_000);
+    expect(seen).toEqual(['fresh', 'expiring', 'expired']);
+    expect(ctrl.refreshCount).toBe(0);
+  });
+
+  it('ends like any session: the source says signed out → signed-out, a signed-out event, the user forgotten', async () => {
+    const { auth, ctrl } = fromSnapshot();
+    const events: string[] = [];
+    auth.events$.subscribe((e) => events.push(e.type));
+    ctrl.signedInAtSource = false;
+    expect(await auth.getValidToken()).toBeNull();
+    expect(auth.state().status).toBe('signed-out');
+    expect(auth.sessionUser()).toBeNull();
+    expect(events).toEqual(['signed-out']);
+  });
+
+  it('signOut() forgets the snapshot', async () => {
+    const { auth } = fromSnapshot();
+    await auth.signOut();
+    expect(auth.state().status).toBe('signed-out');
+    expect(auth.sessionUser()).toBeNull();
+  });
+});
+
+describe('TRANSFER_AUTHENTICATED_RESPONSE', () => {
+  const context = () => new HttpContext().set(TRANSFER_AUTHENTICATED_RESPONSE, true);
+
+  it('on the server puts the body (never a header, never the token) of the authenticated response into TransferState', async () => {
+    const { http, httpMock, transferState } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`) });
+    http.get('/api/profile', { context: context() }).subscribe();
+    http.get('/api/other').subscribe();
+    await flushMicrotasks();
+    const profile = httpMock.expectOne('/api/profile');
+    const token = profile.request.headers.get('Authorization')!;
+    profile.flush({ sub: 'alice' }, { headers: { 'X-Secret-Header': 'h' } });
+    httpMock.expectOne('/api/other').flush({ other: true });
+    const json = transferState.toJson();
+    const state = JSON.parse(json);
+    expect(state['ngx-fresh-token:body:json:/api/profile']).toEqual({ b: { sub: 'alice' }, s: 200 });
+    expect(json).not.toContain('X-Secret-Header');
+    expect(json).not.toContain(token.slice(7));
+    expect(json).not.toContain('other');
+  });
+
+  it('does not transfer a body that contains the token', async () => {
+    const { http, httpMock, transferState } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`) });
+    http.get('/api/echo', { context: context() }).subscribe();
+    await flushMicrotasks();
+    const echo = httpMock.expectOne('/api/echo');
+    echo.flush({ youSent: echo.request.headers.get('Authorization') });
+    expect(transferState.toJson()).not.toContain('ngx-fresh-token:body');
+  });
+
+  it('in the browser answers the same request once from the page, without a token or a fetch', async () => {
+    const { ctrl, http, httpMock, transferState } = setup({ platform: 'browser', snapshot: () => ({ user: { sub: 'alice' }, expiresAt: null, refreshAt: null }) });
+    (transferState as unknown as { set(k: string, v: unknown): void }).set('ngx-fresh-token:body:json:/api/profile', { b: { sub: 'alice' }, s: 200 });
+    let body: unknown;
+    http.get('/api/profile', { context: context() }).subscribe((b) => (body = b));
+    expect(body).toEqual({ sub: 'alice' });
+    expect(ctrl.refreshCount).toBe(0);
+    http.get('/api/profile', { context: context() }).subscribe();
+    await flushMicrotasks();
+    httpMock.expectOne('/api/profile').flush({ sub: 'alice' }); // the second time: fetched, with a token
+    expect(ctrl.refreshCount).toBe(1);
+  });
+});
+});
