@@ -1,5 +1,7 @@
-import { PLATFORM_ID, Provider } from '@angular/core';
-import { FreshTokenError } from 'ngx-fresh-token';
+import { PLATFORM_ID, Provider, REQUEST, REQUEST_CONTEXT } from '@angular/core';
+import { FRESH_TOKEN_SERVER_SESSION, FreshTokenError } from 'ngx-fresh-token';
+import { TestBed } from '@angular/core/testing';
+import { createSessionRenderContext } from 'ngx-fresh-token/oauth/server';
 import { ManualClock, createTestJwt, flushMicrotasks } from 'ngx-fresh-token/testing';
 import { OAuthErrorCode } from './errors';
 import { setupOAuthTestBed, verifyOAuthRequests } from './oauth-testbed.spec-helper';
@@ -180,5 +182,59 @@ describe('withSessionEndpoint and forced refreshes', () => {
     expect(req.request.headers.has('X-Replaces-Token')).toBeFalse();
     req.flush(JSON.stringify({ accessToken: 'at-1', expiresAt: clock.now() + 120_000 }));
     expect(await token).toBe('at-1');
+  });
+});
+
+describe('withSessionEndpoint in a server render with a render context (REQUEST_CONTEXT)', () => {
+  afterEach(verifyOAuthRequests);
+
+  function renderSetup(user: Record<string, unknown> | null, calls: Array<{ forceRefresh: boolean; currentToken?: string | null }>) {
+    const context = createSessionRenderContext({
+      origin: 'https://app.example.com/auth/callback',
+      user,
+      getToken: async (request) => {
+        calls.push(request);
+        return { accessToken: createTestJwt({ expiresInSeconds: 300, claims: { n: calls.length } }) };
+      },
+    });
+    return setup({}, [
+      { provide: PLATFORM_ID, useValue: 'server' },
+      { provide: REQUEST, useValue: new Request('https://app.example.com/') },
+      { provide: REQUEST_CONTEXT, useValue: { ...context, other: 'app data' } },
+    ]);
+  }
+
+  it('gets tokens in process (no HTTP to the endpoint), forced refreshes naming the token they replace', async () => {
+    const calls: Array<{ forceRefresh: boolean; currentToken?: string | null }> = [];
+    const { auth, httpMock } = renderSetup({ sub: 'alice' }, calls);
+    expect(TestBed.inject(FRESH_TOKEN_SERVER_SESSION)).toEqual({ signedIn: true, user: { sub: 'alice' }, origin: 'https://app.example.com' });
+    const first = await auth.getValidToken();
+    expect(first).toMatch(/^ey/);
+    const second = await auth.refresh();
+    expect(second).not.toBe(first);
+    expect(calls).toEqual([
+      { forceRefresh: false, currentToken: null },
+      { forceRefresh: true, currentToken: first },
+    ]);
+    httpMock.expectNone(URL);
+  });
+
+  it('a signed-out render context: signed out at once, the token function never called', async () => {
+    const calls: Array<{ forceRefresh: boolean }> = [];
+    const { auth, httpMock } = renderSetup(null, calls);
+    expect(TestBed.inject(FRESH_TOKEN_SERVER_SESSION)?.signedIn).toBeFalse();
+    expect(await auth.getValidToken()).toBeNull();
+    expect(calls.length).toBe(0);
+    httpMock.expectNone(URL);
+  });
+
+  it('ignores a REQUEST_CONTEXT without a well-formed render context (answers signed out, provides no session)', async () => {
+    const { auth, httpMock } = setup({}, [
+      { provide: PLATFORM_ID, useValue: 'server' },
+      { provide: REQUEST_CONTEXT, useValue: { freshToken: { getToken: 'nope', origin: 'x' } } },
+    ]);
+    expect(TestBed.inject(FRESH_TOKEN_SERVER_SESSION)).toBeNull();
+    expect(await auth.getValidToken()).toBeNull();
+    httpMock.expectNone(URL);
   });
 });
