@@ -165,7 +165,13 @@ export class AuthService implements OnDestroy {
       }
       inject(TransferState).onSerialize(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, () => this.#snapshot());
     } else if (!this.#isServer) {
-      const snapshot = ɵreadSnapshot(inject(TransferState, { optional: true })?.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null));
+      let stored: unknown = null;
+      try {
+        stored = inject(TransferState, { optional: true })?.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null);
+      } catch {
+        // A DOCUMENT that is no page (a stub in tests, an exotic host): no state was handed over.
+      }
+      const snapshot = ɵreadSnapshot(stored);
       if (!snapshot) return;
       this.#user.set(snapshot.user);
       this.#core.next({ ...SIGNED_OUT, known: { expiresAt: snapshot.expiresAt, refreshAt: snapshot.refreshAt } });
