@@ -1,5 +1,6 @@
-// End-to-end: the demo app (Angular SSR) and its dev backend (real oidc-provider, BFF session
-// endpoint, JWKS-verified API), driven by Playwright in Debian's Chromium. Access tokens live
+// End-to-end: the demo app (Angular SSR) and its dev backend (real oidc-provider, createBff from
+// ngx-fresh-token/bff, JWKS-verified API), driven by Playwright in Debian's Chromium. Every login
+// runs the redirect flow: /login → /auth/login → the IdP's authorization endpoint → /auth/callback. Access tokens live
 // 40 s here, so a token enters the 30 s refresh buffer 10 s after it was issued, and the demo's
 // auto refresh renews it then. Every test signs in in its own browser context, so none depends
 // on another's order or tokens: they assert "one more token", never "token #3".
@@ -16,7 +17,9 @@ import {
   newContext,
   root,
   shownJti,
+  SESSION_COOKIE,
   startDemo,
+  submitLogin,
   until,
   waitForNewRows,
   waitForStatus,
@@ -70,6 +73,79 @@ describe('demo, end to end', { concurrency: false }, () => {
     await page.waitForURL(`${demo.url}/?from=e2e`);
     await waitForStatus(page, 'fresh');
     assert.equal(await page.getByTestId('sub').innerText(), 'alice');
+  });
+
+  test('signs in through the redirect flow: /login → IdP authorization endpoint → callback → back on the attempted URL, signed in', async (t) => {
+    const { context: ctx } = await context();
+    const page = await ctx.newPage();
+    /** Every top-level navigation answer, in order, with the cookie its request carried. */
+    const chain = [];
+    page.on('response', async (res) => {
+      const req = res.request();
+      if (!req.isNavigationRequest() || req.frame() !== page.mainFrame()) return;
+      const entry = { url: new URL(res.url()), status: res.status() };
+      chain.push(entry);
+      entry.cookie = (await req.allHeaders().catch(() => ({}))).cookie ?? '';
+    });
+    await page.goto(`${demo.url}/?from=redirect`);
+    await page.waitForURL(`${demo.url}/login?returnUrl=%2F%3Ffrom%3Dredirect`);
+    await submitLogin(page, 'bob.e2e');
+    await page.waitForURL(`${demo.url}/?from=redirect`);
+    await waitForStatus(page, 'fresh');
+    assert.equal(await page.getByTestId('sub').innerText(), 'bob.e2e', 'the IdP signed in the name the page handed over');
+    t.diagnostic(chain.map((c) => `${c.status} ${c.url.pathname}`).join(' → '));
+
+    const paths = chain.map((c) => c.url.pathname);
+    const at = (path, from = 0) => paths.indexOf(path, from);
+    const login = chain[at('/auth/login')];
+    assert.ok(login, `the page went to /auth/login: ${paths}`);
+    assert.equal(login.status, 302);
+    assert.equal(login.url.searchParams.get('returnUrl'), '/?from=redirect');
+    assert.equal(login.url.searchParams.get('login_hint'), 'bob.e2e');
+    const authorize = chain[at('/oidc/auth', at('/auth/login'))];
+    assert.ok(authorize, `then to the IdP's authorization endpoint: ${paths}`);
+    const params = authorize.url.searchParams;
+    assert.equal(params.get('response_type'), 'code');
+    assert.equal(params.get('client_id'), 'demo-bff');
+    assert.equal(params.get('code_challenge_method'), 'S256');
+    assert.match(params.get('code_challenge'), /^[\w-]{43}$/);
+    assert.ok(params.get('state') && params.get('nonce'), 'state and nonce');
+    assert.equal(params.get('login_hint'), 'bob.e2e');
+    assert.equal(params.get('redirect_uri'), `${demo.url}/auth/callback`);
+    assert.ok(paths.some((p) => p.startsWith('/oidc/interaction/')), `through the IdP's interaction: ${paths}`);
+    const callbackAt = at('/auth/callback');
+    const callback = chain[callbackAt];
+    assert.ok(callback && callbackAt > at('/oidc/auth'), `back to the callback: ${paths}`);
+    assert.equal(callback.status, 200, 'the callback answers with the same-site hop page');
+    assert.ok(callback.url.searchParams.get('code') && callback.url.searchParams.get('state') === params.get('state'));
+    const landing = chain[callbackAt + 1];
+    assert.equal(landing.url.href, `${demo.url}/?from=redirect`, 'the hop lands on the attempted URL');
+    assert.equal(landing.status, 200);
+    assert.match(landing.cookie, new RegExp(`${SESSION_COOKIE}=`), 'the first request after the callback carries the session');
+
+    const [session] = (await ctx.cookies()).filter((c) => c.name === SESSION_COOKIE);
+    assert.deepEqual(
+      { httpOnly: session.httpOnly, secure: session.secure, sameSite: session.sameSite, path: session.path },
+      { httpOnly: true, secure: true, sameSite: 'Strict', path: '/' },
+    );
+    const user = await page.evaluate(() => fetch('/session/user').then((r) => r.json()));
+    assert.deepEqual(user.user, { sub: 'bob.e2e' }, '/session/user shows the allowed ID-token claims (scope openid: sub), no token');
+    assert.doesNotMatch(JSON.stringify(user), /eyJ/, 'never a token');
+    assert.deepEqual(await page.evaluate(() => fetch('/auth/me').then((r) => r.json())), { user: 'bob.e2e' });
+  });
+
+  test('the login page refuses a malformed user name itself, before any redirect', async () => {
+    const { context: ctx } = await context();
+    const page = await ctx.newPage();
+    const logins = [];
+    page.on('request', (req) => new URL(req.url()).pathname === '/auth/login' && logins.push(req.url()));
+    await page.goto(`${demo.url}/login`);
+    for (const bad of ['', 'has space', 'x'.repeat(33), 'é']) {
+      await submitLogin(page, bad);
+      await page.getByTestId('login-error').filter({ hasText: /1–32 letters, digits/ }).waitFor({ timeout: 5_000 });
+    }
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.deepEqual(logins, [], 'no login started');
   });
 
   test('log in → an API call succeeds with a token; a new session starts its counters at zero and the first token is no refresh', async () => {
@@ -263,6 +339,7 @@ describe('demo, end to end', { concurrency: false }, () => {
     const { context: ctx, watch, sessionStats } = await context();
     const page = await logIn(ctx, demo.url);
     const tokenRequests = watch.sessionTokenRequests.length;
+    const cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
     await page.getByTestId('signout').click();
     await waitForStatus(page, 'signed-out', 5_000);
     assert.match(await page.getByTestId('next-step').innerText(), /^Signed out — log in/);
@@ -271,10 +348,23 @@ describe('demo, end to end', { concurrency: false }, () => {
     assert.deepEqual(attempts, ['401 · no token']);
     assert.equal(watch.apiCalls.at(-1).token, null);
     assert.equal(watch.sessionTokenRequests.length, tokenRequests, 'no refresh after sign-out');
-    const token = await fetch(`${demo.url}/session/token`).then((r) => r.status);
-    assert.equal(token, 401, 'the session is gone on the server');
+    const token = await fetch(`${demo.url}/session/token`, { headers: { cookie, 'x-csrf': '1' } }).then((r) => r.status);
+    assert.equal(token, 401, "the session is gone on the server (asked with the signed-in cookie)");
     assert.equal(await page.getByTestId('status').innerText(), 'signed-out');
     assert.equal(await sessionStats(), null, 'no session, no session counters');
+  });
+
+  test("signing out at the IdP's end-session endpoint ends the demo session through back-channel logout", async () => {
+    const { context: ctx, sessionStats } = await context();
+    await logIn(ctx, demo.url);
+    const cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    assert.notEqual(await sessionStats(), null);
+    const idp = await ctx.newPage();
+    await idp.goto(`${demo.url}/oidc/session/end?client_id=demo-bff`);
+    await idp.locator('button[name=logout][value=yes]').click(); // oidc-provider's own confirmation page
+    await until(async () => (await sessionStats()) === null, 10_000, 'the back-channel logout to end the session');
+    const token = await fetch(`${demo.url}/session/token`, { headers: { cookie, 'x-csrf': '1' } }).then((r) => r.status);
+    assert.equal(token, 401, 'the BFF session is gone');
   });
 
   test('the server-rendered HTML of every page contains no token', async () => {
@@ -285,7 +375,7 @@ describe('demo, end to end', { concurrency: false }, () => {
     await clickAndWaitForRows(page, 'call', 1); // 401 → refresh → retry: a second token
     assert.ok(watch.tokens.size >= 2, `tokens seen: ${watch.tokens.size}`);
     const cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
-    assert.match(cookie, /nft_demo_sid=/, 'rendered with the logged-in session cookie');
+    assert.match(cookie, new RegExp(`${SESSION_COOKIE}=`), 'rendered with the logged-in session cookie');
     for (const path of ['/', '/login', '/no-such-page']) {
       const html = await fetch(`${demo.url}${path}`, { headers: { cookie } }).then((r) => r.text());
       assert.match(html, /<app-root/, `${path} was server-rendered`);

@@ -58,11 +58,27 @@ export async function newContext(browser, demoUrl, viewport = { width: 1280, hei
   return { context, watch, sessionStats };
 }
 
-/** Logs in through the login page of a new tab and waits for the dashboard with a fresh token. */
-export async function logIn(context, demoUrl) {
+/** The demo's session cookie (createBff's default name with the `__Host-` prefix). */
+export const SESSION_COOKIE = '__Host-nft-session';
+
+/**
+ * Fills the login form of `page` (on /login) and submits it: the browser leaves for the BFF's
+ * /auth/login, the IdP's authorization endpoint and interaction, and the callback's hop page.
+ */
+export async function submitLogin(page, username = 'alice') {
+  await page.locator('form[data-ready=true]').waitFor(); // hydrated: the typed name is kept
+  await page.getByTestId('username').fill(username);
+  await page.getByTestId('login').click();
+}
+
+/**
+ * Logs in through the login page of a new tab (the redirect flow through the IdP) and waits for
+ * the dashboard with a fresh token.
+ */
+export async function logIn(context, demoUrl, username = 'alice') {
   const page = await context.newPage();
   await page.goto(`${demoUrl}/login`);
-  await page.getByTestId('login').click();
+  await submitLogin(page, username);
   await page.waitForURL(`${demoUrl}/`);
   await waitForStatus(page, 'fresh');
   return page;

@@ -4,7 +4,8 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { API_AUDIENCE } from './oidc.mjs';
 
-export function createApi({ issuer, publicJwks, stats, sessionStatsOf = () => null, revokedJtis, generations }) {
+/** `sessionStatsOf(req)`: the caller's per-session counters (a promise), or `null` without a session. */
+export function createApi({ issuer, publicJwks, stats, sessionStatsOf = async () => null, revokedJtis, generations }) {
   const jwks = createLocalJWKSet(publicJwks);
 
   async function verify(req) {
@@ -23,7 +24,12 @@ export function createApi({ issuer, publicJwks, stats, sessionStatsOf = () => nu
   /** Express middleware: 401 unless the bearer token verifies; puts claims on res.locals. */
   async function requireToken(req, res, next) {
     const result = await verify(req);
-    const session = sessionStatsOf(req);
+    let session;
+    try {
+      session = await sessionStatsOf(req);
+    } catch (err) {
+      return next(err);
+    }
     stats.requests++;
     if (session) session.requests++;
     if (result.error) {
@@ -43,12 +49,16 @@ export function createApi({ issuer, publicJwks, stats, sessionStatsOf = () => nu
   }
 
   /** Revokes the access token the request carries: the next call with it gets a 401. */
-  function revoke(req, res) {
-    revokedJtis.add(res.locals.claims.jti);
-    stats.revocations++;
-    const session = sessionStatsOf(req);
-    if (session) session.revocations++;
-    res.json({ revokedGeneration: res.locals.generation });
+  async function revoke(req, res, next) {
+    try {
+      revokedJtis.add(res.locals.claims.jti);
+      stats.revocations++;
+      const session = await sessionStatsOf(req);
+      if (session) session.revocations++;
+      res.json({ revokedGeneration: res.locals.generation });
+    } catch (err) {
+      next(err);
+    }
   }
 
   return { requireToken, data, revoke };

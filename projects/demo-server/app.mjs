@@ -1,14 +1,16 @@
 // The demo's dev backend in one process: oidc-provider under /oidc, the backend-for-frontend
-// (/auth/login, /auth/logout, /session/token), the protected API (/api/*) and, when built, the
-// Angular SSR app. Binds to 127.0.0.1 only.
+// (ngx-fresh-token/bff's createBff: /auth/login, /auth/callback, /auth/logout, /session/token,
+// /session/user, /auth/backchannel-logout), the protected API (/api/*) and, when built, the Angular
+// SSR app. Binds to 127.0.0.1 only.
 import '@angular/compiler'; // the built Angular package is partially compiled: JIT-link it on import
+import { createWebRequestFromNodeRequest, writeResponseToNodeResponse } from '@angular/ssr/node';
 import express from 'express';
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createApi } from './api.mjs';
-import { createBff } from './bff.mjs';
+import { createDemoBff } from './bff.mjs';
 import { createOidcProvider } from './oidc.mjs';
 
 function freshStats() {
@@ -53,7 +55,6 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   });
   const actualPort = server.address().port;
   const publicOrigin = `http://localhost:${actualPort}`;
-  const internalOrigin = `http://127.0.0.1:${actualPort}`;
   const issuer = `${publicOrigin}/oidc`;
   const redirectUri = `${publicOrigin}/auth/callback`;
 
@@ -61,34 +62,67 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   const stats = freshStats();
   const revokedJtis = new Set();
   const generations = new Map();
-  const oidc = await createOidcProvider({ issuer, redirectUri, accessTokenTtlSeconds });
-  const bff = createBff({ internalOrigin, issuer, redirectUri, clientSecret: oidc.clientSecret, stats, revokedJtis, generations });
-  // Per-session counters live on the BFF session (cookie): a new login starts them at zero.
-  const sessionStatsOf = (req) => bff.sessionOf(req)?.stats ?? null;
-  const api = createApi({ issuer, publicJwks: oidc.publicJwks, stats, sessionStatsOf, revokedJtis, generations });
+  const oidc = await createOidcProvider({
+    issuer,
+    redirectUri,
+    postLogoutRedirectUri: `${publicOrigin}/login`,
+    backchannelLogoutUri: `${publicOrigin}/auth/backchannel-logout`,
+    accessTokenTtlSeconds,
+  });
 
   const app = express();
   app.disable('x-powered-by');
   app.get('/oidc/interaction/:uid', (req, res, next) => oidc.completeInteraction(req, res).catch(next));
   app.use('/oidc', oidc.provider.callback());
+  // Attached before createBff(): its discovery asks this very server for the IdP's metadata.
+  server.on('request', app);
+
+  let demoBff;
+  try {
+    demoBff = await createDemoBff({ origin: publicOrigin, issuer, clientSecret: oidc.clientSecret, accessTokenTtlSeconds, stats, generations });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  const { bff, sessionStatsOf: sessionStatsOfRequest } = demoBff;
+  /** The BFF session of a Node request: only its cookie matters. */
+  const webRequest = (req) => new Request(`${publicOrigin}/`, { headers: { cookie: req.headers.cookie ?? '' } });
+  const sessionStatsOf = (req) => sessionStatsOfRequest(webRequest(req));
+  const api = createApi({ issuer, publicJwks: oidc.publicJwks, stats, sessionStatsOf, revokedJtis, generations });
+
+  // The BFF's routes (Node request → Web Request → bff.handle → Node response), before any body
+  // parser: it reads the bodies it needs itself. `null` means not its route.
+  app.use(async (req, res, next) => {
+    try {
+      const response = await bff.handle(createWebRequestFromNodeRequest(req));
+      if (response) await writeResponseToNodeResponse(response, res);
+      else next();
+    } catch (err) {
+      next(err);
+    }
+  });
   app.use(express.json({ limit: '10kb' }));
 
-  app.post('/auth/login', (req, res, next) => bff.login(req, res).catch(next));
-  app.post('/auth/logout', (req, res, next) => bff.logout(req, res).catch(next));
-  app.get('/auth/me', (req, res) => {
-    const session = bff.sessionOf(req);
-    res.set('Cache-Control', 'no-store').json(session ? { user: session.user } : { user: null });
+  app.get('/auth/me', async (req, res, next) => {
+    try {
+      const session = await bff.session(webRequest(req));
+      res.set('Cache-Control', 'no-store').json({ user: session ? session.sub : null });
+    } catch (err) {
+      next(err);
+    }
   });
-  app.get('/session/token', (req, res, next) => bff.sessionToken(req, res).catch(next));
-  app.post('/session/token', (req, res, next) => bff.sessionToken(req, res).catch(next));
 
   app.get('/api/data', api.requireToken, api.data);
   app.post('/api/revoke', api.requireToken, api.revoke);
   // Dev-only counters for the UI and the e2e tests (no tokens in them): the top-level ones count
   // every session since the server started; `session` those of the caller's session (null without).
-  app.get('/api/stats', (req, res) => {
-    const session = sessionStatsOf(req);
-    res.set('Cache-Control', 'no-store').json({ ...stats, accessTokenTtlSeconds, session: session && { ...session } });
+  app.get('/api/stats', async (req, res, next) => {
+    try {
+      const session = await sessionStatsOf(req);
+      res.set('Cache-Control', 'no-store').json({ ...stats, accessTokenTtlSeconds, session: session && { ...session } });
+    } catch (err) {
+      next(err);
+    }
   });
   app.post('/api/stats/reset', (_req, res) => {
     Object.assign(stats, freshStats());
@@ -116,14 +150,17 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
     res.status(500).json({ error: 'server_error' });
   });
 
-  server.on('request', app);
   return {
     url: publicOrigin,
     stats: () => stats,
-    close: () =>
-      new Promise((resolve) => {
+    bff,
+    oidc,
+    close: async () => {
+      await new Promise((resolve) => {
         server.closeAllConnections?.();
         server.close(() => resolve());
-      }),
+      });
+      await bff.close();
+    },
   };
 }

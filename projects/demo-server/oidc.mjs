@@ -1,7 +1,9 @@
 // The demo's real OAuth 2 / OpenID Connect server: oidc-provider issuing JWT access tokens that
 // live `accessTokenTtlSeconds` (60 s by default) and rotating refresh tokens. The only client is
-// the backend-for-frontend (confidential; its secret never leaves this process). Login is
-// completed by the BFF itself (`completeInteraction`): the demo has no passwords.
+// the backend-for-frontend (confidential, client_secret_basic; its secret never leaves this process).
+// The browser signs in through the real authorization endpoint (code + PKCE S256, required); the
+// interaction page (`completeInteraction`) finishes login and consent for the account named by
+// `login_hint`: the demo has no passwords. RP-initiated and back-channel logout are on.
 import Provider from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +12,11 @@ export const API_AUDIENCE = 'urn:ngx-fresh-token:demo-api';
 export const BFF_CLIENT_ID = 'demo-bff';
 export const SCOPE = 'openid offline_access api';
 
-export async function createOidcProvider({ issuer, redirectUri, accessTokenTtlSeconds }) {
+/** A bare HTML page of the IdP's own (sign-out) screens. */
+const page = (title, body) =>
+  `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:system-ui;margin:2rem"><h1>${title}</h1>${body}</body></html>`;
+
+export async function createOidcProvider({ issuer, redirectUri, postLogoutRedirectUri, backchannelLogoutUri, accessTokenTtlSeconds }) {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'demo-key', alg: 'RS256', use: 'sig' };
   const clientSecret = randomBytes(24).toString('base64url');
@@ -24,14 +30,23 @@ export async function createOidcProvider({ issuer, redirectUri, accessTokenTtlSe
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         redirect_uris: [redirectUri],
-        token_endpoint_auth_method: 'client_secret_post',
+        post_logout_redirect_uris: postLogoutRedirectUri ? [postLogoutRedirectUri] : [],
+        // The IdP tells the BFF when a user signs out there (OpenID Connect Back-Channel Logout 1.0).
+        ...(backchannelLogoutUri ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+        token_endpoint_auth_method: 'client_secret_basic',
         scope: SCOPE,
       },
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(16).toString('hex')] },
     scopes: ['openid', 'offline_access', 'api'],
-    pkce: { required: () => false },
+    pkce: { required: () => true },
+    // Back-channel logout posts to the BFF on loopback, which oidc-provider's own fetch refuses (SSRF
+    // protection): drop its dispatcher and use the global fetch. Dev only.
+    fetch: (url, options) => {
+      const { dispatcher: _dispatcher, ...rest } = options;
+      return fetch(url, rest);
+    },
     rotateRefreshToken: true,
     ttl: {
       AccessToken: accessTokenTtlSeconds,
@@ -44,7 +59,22 @@ export async function createOidcProvider({ issuer, redirectUri, accessTokenTtlSe
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
+      // A client may revoke only its own tokens (the one client here: the BFF).
+      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
+      rpInitiatedLogout: {
+        enabled: true,
+        // oidc-provider's confirmation form (`form`: its hidden fields) and success page, without the
+        // default pages' web-font import (the demo runs offline).
+        logoutSource: (ctx, form) => {
+          ctx.body = page('Sign out', `${form}<p>Sign out of the demo's identity provider?</p>
+            <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+            <button type="submit" form="op.logoutForm">No, stay signed in</button>`);
+        },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.body = page('Signed out', '<p>You are signed out at the identity provider. <a href="/login">Log in again</a></p>');
+        },
+      },
+      backchannelLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => API_AUDIENCE,

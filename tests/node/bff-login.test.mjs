@@ -125,6 +125,17 @@ describe('bff sign-in (real oidc-provider)', () => {
     assert.equal((await getUser(cookieJar(), tb.app)).status, 401, 'signed out without a cookie');
   });
 
+  test('with the default 30 s buffer, a token that lives 5 s is handed out again for the first half of its life: the login token is no refresh', async () => {
+    const jar = cookieJar();
+    await signIn(jar, tb.app, { loginHint: 'dave' });
+    const request = () => new Request(`${tb.app.origin}/`, { headers: { cookie: jar.header(`${tb.app.origin}/`) } });
+    const redemptions = tb.idp.counts.refresh_token;
+    const first = await tb.bff.accessToken(request());
+    const second = await tb.bff.accessToken(request());
+    assert.equal(second.accessToken, first.accessToken);
+    assert.equal(tb.idp.counts.refresh_token, redemptions, 'the login token, cached: no redemption');
+  });
+
   test('bff.session() and bff.accessToken() read the same session from a Request', async () => {
     const jar = cookieJar();
     await signIn(jar, tb.app, { loginHint: 'carol' });

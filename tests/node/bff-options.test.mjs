@@ -69,6 +69,14 @@ describe('createBff options', () => {
     await rejectsOption({ ...base, cookie: { name: '__Host-x' } }, 'cookie.name');
     await rejectsOption({ ...base, store: { get() {} } }, 'store');
     await rejectsOption({ ...base, basePath: 'api/' }, 'basePath');
+    await rejectsOption({ ...base, resource: 'not a uri' }, 'resource');
+    await rejectsOption({ ...base, resource: ['https://api.example.com/#frag'] }, 'resource');
+  });
+
+  test('resource takes any absolute URI without a fragment (RFC 8707 §2), a urn: audience too', async () => {
+    for (const resource of ['urn:example:api', 'https://api.example.com/v1', ['urn:example:a', 'https://b.example.com']]) {
+      created.push(await createBff({ ...bffOptions(idp, app), resource }));
+    }
   });
 
   test('an issuer that cannot be discovered rejects with NFT402', async () => {

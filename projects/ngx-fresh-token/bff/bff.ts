@@ -19,6 +19,8 @@ import { createSessions, type LoadedSession } from './sessions';
  * const session = await bff.session(request); if (session) console.log(session.user['name']);
  */
 export interface BffSession {
+  /** The session's store key: a hash of the cookie's id (never the id), stable for the session's life; the same `sessionKey` as in {@link BffEvent}, for per-session data. */
+  key: string;
   /** The user's subject (`sub`). */
   sub: string;
   /** The allowed ID-token claims. */
@@ -108,7 +110,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   const userOf = (session: LoadedSession): BffSession => {
     const user: Record<string, unknown> = {};
     for (const claim of resolved.userClaims) if (session.data.claims[claim] !== undefined) user[claim] = session.data.claims[claim];
-    return { sub: session.data.sub, user, expiresAt: session.record.expiresAt };
+    return { key: session.key, sub: session.data.sub, user, expiresAt: session.record.expiresAt };
   };
 
   async function accessToken(request: Request, opts: BffAccessTokenOptions = {}): Promise<BffAccessToken | null> {

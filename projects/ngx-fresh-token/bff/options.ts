@@ -86,7 +86,7 @@ export interface BffOptions {
   postLogoutRedirectUri?: string | URL;
   /** Scopes of the login (default `openid offline_access`); `openid` is required. */
   scope?: string;
-  /** RFC 8707 resource indicator(s) for the access tokens. */
+  /** RFC 8707 resource indicator(s) for the access tokens: absolute URIs (`https://api.example.com`, `urn:example:api`), no fragment. */
   resource?: string | string[];
   /** Where sessions live (default {@link memorySessionStore}, one process). */
   store?: SessionStore;
@@ -100,7 +100,7 @@ export interface BffOptions {
   basePath?: string;
   /** ID-token claims `/session/user` may show (default `['sub', 'name', 'preferred_username', 'email', 'picture']`). */
   userClaims?: readonly string[];
-  /** A cached access token is handed out again only while it has more than this left (default 30 000, the browser's refresh buffer). */
+  /** A cached access token is handed out again only while it has more than this left (default 30 000, the browser's refresh buffer), or half its lifetime if that is shorter. */
   refreshBufferMs?: number;
   /** Bound of one request to the IdP in ms (default 10 000). */
   tokenRequestTimeoutMs?: number;
@@ -254,7 +254,10 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
   const scope = options.scope ?? DEFAULT_SCOPE;
   if (typeof scope !== 'string' || !scope.split(' ').includes('openid')) throw invalid('scope', 'must be a space-separated string that includes "openid"');
   const resource = options.resource === undefined ? [] : typeof options.resource === 'string' ? [options.resource] : stringList('resource', options.resource, []);
-  for (const r of resource) url('resource', r, true);
+  // RFC 8707 §2: an absolute URI without a fragment; not only http(s) (`urn:` audiences are common).
+  for (const r of resource) {
+    if (!URL.canParse(r) || r.includes('#')) throw invalid('resource', 'must hold absolute URIs without a fragment (RFC 8707)');
+  }
 
   const store = options.store ?? memorySessionStore({ now: options.now });
   for (const method of ['get', 'set', 'compareAndSet', 'delete', 'findByIndex', 'claimOnce'] as const) {

@@ -64,7 +64,16 @@ export function cachedTokenOf(response: { access_token: string; expires_in?: num
     typeof response.expires_in === 'number' && Number.isFinite(response.expires_in)
       ? nowMs + response.expires_in * 1000
       : jwtExpiresAt(response.access_token);
-  return { accessToken: response.access_token, expiresAt };
+  return { accessToken: response.access_token, expiresAt, issuedAt: nowMs };
+}
+
+/**
+ * The buffer of one token: `refreshBufferMs`, but at most half the token's lifetime, as the
+ * browser's core does: a token that lives 20 s is handed out for its first 10 s, not never.
+ */
+export function tokenBufferMs(token: CachedToken, refreshBufferMs: number): number {
+  if (token.expiresAt === null || token.issuedAt === undefined) return refreshBufferMs;
+  return Math.min(refreshBufferMs, Math.max(0, (token.expiresAt - token.issuedAt) / 2));
 }
 
 /** Makes the {@link TokenIssuer} of one BFF. */
@@ -76,7 +85,7 @@ export function createTokenIssuer(options: ResolvedBffOptions, sessions: Session
   const waitBudgetMs = lockTtlMs - 1_000;
 
   const fresh = (token: CachedToken | undefined): token is CachedToken =>
-    !!token && (token.expiresAt === null || token.expiresAt - options.now() > options.refreshBufferMs);
+    !!token && (token.expiresAt === null || token.expiresAt - options.now() > tokenBufferMs(token, options.refreshBufferMs));
   /** A stored token the caller may have: fresh, and not the one being replaced. */
   const answerIn = (data: SessionData, slot: string, stale: string | null): IssuedToken | null => {
     const token = data.tokens[slot];

@@ -17,6 +17,8 @@ export interface CachedToken {
   accessToken: string;
   /** Epoch ms; `null` when the IdP said nothing (an opaque token without `expires_in`). */
   expiresAt: number | null;
+  /** When the BFF received it (epoch ms): with `expiresAt`, the token's lifetime. */
+  issuedAt?: number;
 }
 
 /** What a session holds, sealed: only this process (and its key holders) can read it. */

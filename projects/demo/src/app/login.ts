@@ -1,9 +1,11 @@
-import { HttpClient, HttpContext, HttpErrorResponse } from '@angular/common/http';
-import { ChangeDetectionStrategy, Component, inject, signal } from '@angular/core';
+import { DOCUMENT } from '@angular/common';
+import { afterNextRender, ChangeDetectionStrategy, Component, inject, signal } from '@angular/core';
 import { FormsModule } from '@angular/forms';
-import { ActivatedRoute, Router } from '@angular/router';
-import { AuthService, SIGNED_IN_GUARD_RETURN_URL_PARAM, SKIP_FRESH_TOKEN } from 'ngx-fresh-token';
-import { firstValueFrom } from 'rxjs';
+import { ActivatedRoute } from '@angular/router';
+import { SIGNED_IN_GUARD_RETURN_URL_PARAM } from 'ngx-fresh-token';
+
+/** The user names the dev IdP accepts (it has no passwords; the name becomes the `sub`). */
+const USERNAME = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** The page `signedInGuard()` came from, if it is a path of this app; else the dashboard. */
 function returnUrlOf(value: string | null): string {
@@ -14,15 +16,17 @@ function returnUrlOf(value: string | null): string {
   selector: 'app-login',
   imports: [FormsModule],
   changeDetection: ChangeDetectionStrategy.OnPush,
+  host: { '(window:pageshow)': 'busy.set(false)' },
   template: `
     <article class="card login">
       <h2>Log in</h2>
       <p class="muted">
-        The dev backend runs a real OpenID Connect provider. Logging in runs the authorization-code flow on the
-        server; the refresh token stays there, behind an http-only cookie. The browser only ever holds short-lived
+        The dev backend runs a real OpenID Connect provider. Logging in takes this tab through its authorization
+        endpoint (code + PKCE; password-less here: the name goes along as <code>login_hint</code>) and back. The
+        refresh token stays on the server, behind an http-only cookie; the browser only ever holds short-lived
         access tokens.
       </p>
-      <form (ngSubmit)="login()">
+      <form (ngSubmit)="login()" [attr.data-ready]="ready() || null">
         <label>User name <input name="username" [(ngModel)]="username" data-testid="username" autocomplete="username" /></label>
         <button type="submit" [disabled]="busy()" data-testid="login">Log in</button>
       </form>
@@ -36,28 +40,31 @@ function returnUrlOf(value: string | null): string {
   `,
 })
 export class Login {
-  private readonly http = inject(HttpClient);
-  private readonly auth = inject(AuthService);
-  private readonly router = inject(Router);
+  private readonly document = inject(DOCUMENT);
   private readonly route = inject(ActivatedRoute);
   protected readonly returnUrl = returnUrlOf(this.route.snapshot.queryParamMap.get(SIGNED_IN_GUARD_RETURN_URL_PARAM));
   protected username = 'alice';
   protected readonly busy = signal(false);
   protected readonly error = signal('');
+  /** True once the page runs in the browser (hydrated): typed names are no longer overwritten. */
+  protected readonly ready = signal(false);
 
-  protected async login(): Promise<void> {
-    this.busy.set(true);
+  constructor() {
+    afterNextRender(() => this.ready.set(true));
+  }
+
+  /**
+   * A full page load of the BFF's login route: it redirects to the IdP's authorization endpoint,
+   * whose callback lands back on `returnUrl`, signed in.
+   */
+  protected login(): void {
     this.error.set('');
-    try {
-      const context = new HttpContext().set(SKIP_FRESH_TOKEN, true);
-      await firstValueFrom(this.http.post('/auth/login', { username: this.username }, { context }));
-      await this.auth.refresh(); // load the new session's first access token now
-      // Back to the page the guard sent us from (navigateByUrl never leaves the app).
-      await this.router.navigateByUrl(this.returnUrl);
-    } catch (err) {
-      this.error.set(err instanceof HttpErrorResponse ? (err.error?.message ?? `HTTP ${err.status}`) : 'Login failed.');
-    } finally {
-      this.busy.set(false);
+    if (!USERNAME.test(this.username)) {
+      this.error.set('User name: 1–32 letters, digits, ".", "_" or "-".');
+      return;
     }
+    this.busy.set(true);
+    const query = new URLSearchParams({ returnUrl: this.returnUrl, login_hint: this.username });
+    this.document.location.assign(`/auth/login?${query}`);
   }
 }
