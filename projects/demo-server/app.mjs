@@ -44,11 +44,34 @@ function mountAmplify(app, amplify) {
   });
 }
 
+/** The IdP's public keys, fetched through its discovery document (an IdP in another instance). */
+async function fetchJwks(issuer) {
+  const metadata = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  return (await fetch(metadata.jwks_uri)).json();
+}
+
 /**
  * Starts the backend on 127.0.0.1:`port` (0 = any free port). `angularServer` is the path of the
  * built SSR bundle (`dist/demo/server/server.mjs`); without it only the APIs are served.
+ *
+ * For several instances (`npm run demo:cluster`): `store` (a shared SessionStore), `secrets` (one
+ * sealing key for all), `instanceName` (sent as `X-Demo-Instance` on every answer), `clusterOrigins`
+ * (every instance's origin: registered at the embedded IdP and accepted as Origins) and
+ * `idp: { issuer, clientSecret }` to use the IdP another instance embeds instead of one of its own
+ * (`oidcClientSecret` fixes the embedded IdP's client secret so the others can be told it).
  */
-export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60, angularServer, amplify } = {}) {
+export async function startDemoServer({
+  port = 4300,
+  accessTokenTtlSeconds = 60,
+  angularServer,
+  amplify,
+  store,
+  secrets,
+  instanceName,
+  clusterOrigins,
+  idp,
+  oidcClientSecret,
+} = {}) {
   const server = createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -56,31 +79,56 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   });
   const actualPort = server.address().port;
   const publicOrigin = `http://localhost:${actualPort}`;
-  const issuer = `${publicOrigin}/oidc`;
+  const issuer = idp?.issuer ?? `${publicOrigin}/oidc`;
   const redirectUri = `${publicOrigin}/auth/callback`;
+  const origins = clusterOrigins ?? [publicOrigin];
 
   // One object for the BFF, the API and the endpoints below; a reset clears it in place.
   const stats = freshStats();
   const revokedJtis = new Set();
   const generations = new Map();
-  const oidc = await createOidcProvider({
-    issuer,
-    redirectUri,
-    postLogoutRedirectUri: `${publicOrigin}/login`,
-    backchannelLogoutUri: `${publicOrigin}/auth/backchannel-logout`,
-    accessTokenTtlSeconds,
-  });
+  // The embedded IdP, unless this instance uses another instance's.
+  const oidc = idp
+    ? null
+    : await createOidcProvider({
+        issuer,
+        redirectUri: origins.map((o) => `${o}/auth/callback`),
+        postLogoutRedirectUri: origins.map((o) => `${o}/login`),
+        // One URI per client: the instance embedding the IdP; with a shared store it ends the session everywhere.
+        backchannelLogoutUri: `${publicOrigin}/auth/backchannel-logout`,
+        accessTokenTtlSeconds,
+        clientSecret: oidcClientSecret,
+      });
 
   const app = express();
   app.disable('x-powered-by');
-  app.get('/oidc/interaction/:uid', (req, res, next) => oidc.completeInteraction(req, res).catch(next));
-  app.use('/oidc', oidc.provider.callback());
+  if (instanceName) {
+    // Which instance answered (the dashboard shows it for each /session/token).
+    app.use((_req, res, next) => {
+      res.set('X-Demo-Instance', instanceName);
+      next();
+    });
+  }
+  if (oidc) {
+    app.get('/oidc/interaction/:uid', (req, res, next) => oidc.completeInteraction(req, res).catch(next));
+    app.use('/oidc', oidc.provider.callback());
+  }
   // Attached before createBff(): its discovery asks this very server for the IdP's metadata.
   server.on('request', app);
 
   let demoBff;
   try {
-    demoBff = await createDemoBff({ origin: publicOrigin, issuer, clientSecret: oidc.clientSecret, accessTokenTtlSeconds, stats, generations });
+    demoBff = await createDemoBff({
+      origin: publicOrigin,
+      issuer,
+      clientSecret: idp?.clientSecret ?? oidc.clientSecret,
+      accessTokenTtlSeconds,
+      stats,
+      generations,
+      store,
+      secrets,
+      allowedOrigins: clusterOrigins,
+    });
   } catch (err) {
     server.close();
     throw err;
@@ -89,7 +137,8 @@ export async function startDemoServer({ port = 4300, accessTokenTtlSeconds = 60,
   /** The BFF session of a Node request: only its cookie matters. */
   const webRequest = (req) => new Request(`${publicOrigin}/`, { headers: { cookie: req.headers.cookie ?? '' } });
   const sessionStatsOf = (req) => sessionStatsOfRequest(webRequest(req));
-  const api = createApi({ issuer, publicJwks: oidc.publicJwks, stats, sessionStatsOf, revokedJtis, generations });
+  const publicJwks = oidc ? oidc.publicJwks : await fetchJwks(issuer);
+  const api = createApi({ issuer, publicJwks, stats, sessionStatsOf, revokedJtis, generations });
 
   // The BFF's routes (Node request → Web Request → bff.handle → Node response), before any body
   // parser: it reads the bodies it needs itself. `null` means not its route.

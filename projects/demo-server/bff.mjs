@@ -15,9 +15,11 @@ function claimsOf(token) {
 /**
  * Makes the demo's BFF. `stats` (every session) and `generations` (jti → generation) are shared
  * with the API. Returns the BFF and `sessionStatsOf(request)`: the caller's session counters, or
- * `null` without a session.
+ * `null` without a session. `store`, `secrets` and `allowedOrigins` are for `npm run demo:cluster`
+ * (a Redis store and one sealing key shared by the instances); by default the memory store and a
+ * random key.
  */
-export async function createDemoBff({ origin, issuer, clientSecret, accessTokenTtlSeconds, stats, generations }) {
+export async function createDemoBff({ origin, issuer, clientSecret, accessTokenTtlSeconds, stats, generations, store, secrets, allowedOrigins }) {
   /** Per-session counters by the session's store key (a hash of the cookie's id, never the id). */
   const sessionStats = new Map();
   let generation = 0;
@@ -34,7 +36,9 @@ export async function createDemoBff({ origin, issuer, clientSecret, accessTokenT
     scope: SCOPE,
     resource: API_AUDIENCE,
     // Random at each start: the memory store's sessions end with the process anyway.
-    secrets: [randomBytes(32).toString('base64url')],
+    secrets: secrets ?? [randomBytes(32).toString('base64url')],
+    ...(store ? { store } : {}),
+    ...(allowedOrigins ? { allowedOrigins } : {}),
     // The login page hands the user name over as login_hint; `prompt=login` makes the IdP's
     // password-less interaction take it every time (not an earlier IdP session's user), and
     // `consent` is what oidc-provider needs to grant offline_access (the refresh token).

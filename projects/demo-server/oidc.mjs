@@ -16,10 +16,14 @@ export const SCOPE = 'openid offline_access api';
 const page = (title, body) =>
   `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:system-ui;margin:2rem"><h1>${title}</h1>${body}</body></html>`;
 
-export async function createOidcProvider({ issuer, redirectUri, postLogoutRedirectUri, backchannelLogoutUri, accessTokenTtlSeconds }) {
+/**
+ * `redirectUri` and `postLogoutRedirectUri` may be lists (`npm run demo:cluster` registers every
+ * instance's); `clientSecret` defaults to a random one (the cluster's other instances are told it).
+ */
+export async function createOidcProvider({ issuer, redirectUri, postLogoutRedirectUri, backchannelLogoutUri, accessTokenTtlSeconds, clientSecret: givenSecret }) {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'demo-key', alg: 'RS256', use: 'sig' };
-  const clientSecret = randomBytes(24).toString('base64url');
+  const clientSecret = givenSecret ?? randomBytes(24).toString('base64url');
   const counts = { refresh_token: 0, authorization_code: 0 };
 
   const provider = new Provider(issuer, {
@@ -29,8 +33,8 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         client_secret: clientSecret,
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        redirect_uris: [redirectUri],
-        post_logout_redirect_uris: postLogoutRedirectUri ? [postLogoutRedirectUri] : [],
+        redirect_uris: [redirectUri].flat(),
+        post_logout_redirect_uris: [postLogoutRedirectUri].flat().filter(Boolean),
         // The IdP tells the BFF when a user signs out there (OpenID Connect Back-Channel Logout 1.0).
         ...(backchannelLogoutUri ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
         token_endpoint_auth_method: 'client_secret_basic',

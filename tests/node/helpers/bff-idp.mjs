@@ -48,8 +48,10 @@ export function fakeClock(start = Date.now()) {
 /**
  * Starts the IdP. `appOrigin` is the BFF app's origin: the redirect URI is `${appOrigin}/auth/callback`,
  * the back-channel logout URI `${appOrigin}/auth/backchannel-logout`, the post-logout URI `${appOrigin}/`.
+ * `adapter`: oidc-provider's storage adapter (default its development memory adapter, an LRU of 1 000
+ * entries shared by the process: enough for a test file, not for hundreds of sign-ins).
  */
-export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refreshTokenTtlSeconds = 3600, callbackPath = '/auth/callback' }) {
+export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refreshTokenTtlSeconds = 3600, callbackPath = '/auth/callback', adapter }) {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingJwk = { ...(await exportJWK(privateKey)), kid: 'idp-key-1', alg: 'RS256', use: 'sig' };
   // The private_key_jwt client's key pair (ES256): the public half is registered, the private one goes to the BFF.
@@ -77,6 +79,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
     scope: BFF_SCOPE,
   };
   const provider = new Provider('http://127.0.0.1', {
+    ...(adapter ? { adapter } : {}),
     clients: [
       { ...common, client_id: BFF_CLIENTS.client_secret_basic.clientId, client_secret: BFF_CLIENTS.client_secret_basic.clientSecret, token_endpoint_auth_method: 'client_secret_basic' },
       { ...common, client_id: BFF_CLIENTS.client_secret_post.clientId, client_secret: BFF_CLIENTS.client_secret_post.clientSecret, token_endpoint_auth_method: 'client_secret_post' },

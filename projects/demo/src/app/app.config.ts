@@ -1,11 +1,11 @@
-import { provideHttpClient, withFetch, withInterceptors } from '@angular/common/http';
-import { ApplicationConfig, provideZonelessChangeDetection } from '@angular/core';
+import { FetchBackend, HttpBackend, provideHttpClient, withFetch, withInterceptors } from '@angular/common/http';
+import { ApplicationConfig, inject, provideZonelessChangeDetection } from '@angular/core';
 import { provideClientHydration, withEventReplay } from '@angular/platform-browser';
 import { provideRouter } from '@angular/router';
 import { freshTokenInterceptor, provideFreshToken, withAutoRefresh, withCrossTabSync } from 'ngx-fresh-token';
 import { withSessionEndpoint } from 'ngx-fresh-token/oauth';
 import { routes } from './app.routes';
-import { requestLogInterceptor } from './request-log';
+import { SessionTokenAnswers, recordingBackend, requestLogInterceptor } from './request-log';
 
 export const appConfig: ApplicationConfig = {
   providers: [
@@ -14,6 +14,8 @@ export const appConfig: ApplicationConfig = {
     provideClientHydration(withEventReplay()),
     // The log interceptor runs after ours, so it sees every attempt, retries included.
     provideHttpClient(withFetch(), withInterceptors([freshTokenInterceptor, requestLogInterceptor])),
+    // Records which demo instance answered each /session/token (npm run demo:cluster); passes all through.
+    { provide: HttpBackend, useFactory: () => recordingBackend(inject(FetchBackend), inject(SessionTokenAnswers)) },
     // The backend-for-frontend keeps the session (refresh token) in an http-only cookie and hands
     // out short-lived access tokens; on the server this source answers "signed out", so no token
     // is ever rendered into HTML. Auto refresh renews the token as it enters the buffer while the

@@ -3,7 +3,7 @@ import { HttpClient, HttpContext } from '@angular/common/http';
 import { ChangeDetectionStrategy, Component, DestroyRef, afterNextRender, computed, inject, signal } from '@angular/core';
 import { AuthService, SKIP_FRESH_TOKEN, TRANSFER_AUTHENTICATED_RESPONSE } from 'ngx-fresh-token';
 import { Subscription, filter, take } from 'rxjs';
-import { LOG_ENTRY, LogEntry, RequestLog, TokenGenerations, TokenHistory } from './request-log';
+import { LOG_ENTRY, LogEntry, RequestLog, SessionTokenAnswers, TokenGenerations, TokenHistory } from './request-log';
 import { TokenEvents } from './token-events';
 import { TokenPanel } from './token-panel';
 
@@ -130,6 +130,15 @@ const BURST_SIZE = 50;
         <span class="muted">this page · {{ log.entries().length }} shown · newest first</span>
         <button class="link" (click)="log.clear()">clear</button>
       </header>
+      @if (tokenAnswers.fromCluster()) {
+        <p class="muted small" data-testid="session-token-answers">
+          /session/token answered by (newest first):
+          @for (a of tokenAnswers.entries(); track a.id) {
+            <span class="nowrap" data-testid="session-token-answer" [attr.data-instance]="a.instance">{{ a.instance ?? '?' }} · {{ a.status }}</span>
+            @if (!$last) { · }
+          }
+        </p>
+      }
       <table data-testid="log">
         <thead><tr><th>#</th><th>time</th><th>request</th><th>attempts (status · token)</th><th></th></tr></thead>
         <tbody>
@@ -164,6 +173,7 @@ const BURST_SIZE = 50;
 })
 export class Dashboard {
   protected readonly auth = inject(AuthService);
+  protected readonly tokenAnswers = inject(SessionTokenAnswers);
   private readonly http = inject(HttpClient);
   private readonly generations = inject(TokenGenerations);
   private readonly tokenHistory = inject(TokenHistory);

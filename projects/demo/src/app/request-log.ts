@@ -1,8 +1,8 @@
-import { HttpContextToken, HttpErrorResponse, HttpInterceptorFn, HttpResponse } from '@angular/common/http';
 import { isPlatformServer } from '@angular/common';
+import { HttpBackend, HttpContextToken, HttpErrorResponse, HttpEvent, HttpInterceptorFn, HttpRequest, HttpResponse } from '@angular/common/http';
 import { DestroyRef, Injectable, PLATFORM_ID, computed, inject, signal } from '@angular/core';
 import { AuthService, TokenEvent } from 'ngx-fresh-token';
-import { Subscription, tap } from 'rxjs';
+import { Observable, Subscription, tap } from 'rxjs';
 
 /** One attempt of a request as it left the app (a retry is a second attempt). */
 export interface Attempt {
@@ -183,4 +183,48 @@ export class TokenHistory {
     });
     inject(DestroyRef).onDestroy(() => subscription.unsubscribe());
   }
+}
+
+/** One answer of the BFF's `/session/token` and which demo instance gave it (`npm run demo:cluster`). */
+export interface SessionTokenAnswer {
+  id: number;
+  at: number;
+  status: number;
+  /** The `X-Demo-Instance` header; `null` from a single demo server (`npm start`). */
+  instance: string | null;
+}
+
+/**
+ * The last `/session/token` answers with the instance that gave them. The session endpoint's source
+ * calls the HttpBackend directly (no interceptor sees it), so this records at the backend.
+ */
+@Injectable({ providedIn: 'root' })
+export class SessionTokenAnswers {
+  private nextId = 1;
+  readonly entries = signal<SessionTokenAnswer[]>([]);
+  /** Only a cluster's instances name themselves. */
+  readonly fromCluster = computed(() => this.entries().some((e) => e.instance !== null));
+
+  record(status: number, instance: string | null): void {
+    this.entries.update((list) => [{ id: this.nextId++, at: Date.now(), status, instance }, ...list].slice(0, 12));
+  }
+}
+
+/** Wraps the app's HttpBackend: every request passes through unchanged; `/session/token` answers are recorded. */
+export function recordingBackend(inner: HttpBackend, answers: SessionTokenAnswers): HttpBackend {
+  return {
+    handle(request: HttpRequest<unknown>): Observable<HttpEvent<unknown>> {
+      if (!request.url.endsWith('/session/token')) return inner.handle(request);
+      return inner.handle(request).pipe(
+        tap({
+          next: (event) => {
+            if (event instanceof HttpResponse) answers.record(event.status, event.headers.get('X-Demo-Instance'));
+          },
+          error: (err: unknown) => {
+            if (err instanceof HttpErrorResponse) answers.record(err.status, err.headers?.get('X-Demo-Instance') ?? null);
+          },
+        }),
+      );
+    },
+  };
 }

@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+// `npm run bench:bff`: ngx-fresh-token/bff's /session/token over real HTTP, with real processes on
+// loopback: a real oidc-provider (tests/node/helpers/bff-idp.mjs, rotating refresh tokens with reuse
+// detection) in this process, a redis-server of its own, and BFF processes
+// (tests/node/helpers/bff-instance.mjs). Measures, for 200 signed-in sessions asking at once:
+//   cached   /session/token with a cached access token: throughput, p50, p99 — memory store (1
+//            process), Redis store (1 process), Redis store (3 processes, requests spread round-robin);
+//   trips    Redis round trips per cached hit (MONITOR: commands sent by the BFF's connections;
+//            the commands a Lua script runs inside Redis are not round trips);
+//   storm    5 concurrent forced calls per session for the token it holds (X-Force-Refresh +
+//            X-Replaces-Token), spread over the instances: redemptions at the IdP (goal: one per
+//            session), invalid_grant (goal: 0), p99.
+// Prints a table and writes bench/bff-results.json. Ratios are within this run; absolute figures
+// hold for the machine named in the output (the load generator, the IdP, Redis and the BFFs share it).
+//   node bench/bff.mjs [--quick] [--json=path]     (after `npm run build`)
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { createClient } from 'redis';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
+import { ensureRedis, freeLoopbackPort } from '../scripts/ensure-redis.mjs';
+import { BFF_CLIENTS, BFF_SCOPE, TEST_SECRETS, cookieJar, sessionCookieLines, signIn, startBffIdp, tokenHash } from '../tests/node/helpers/bff-idp.mjs';
+import { spawnBffInstance } from '../tests/node/helpers/bff-instance.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+const jsonArg = process.argv.find((a) => a.startsWith('--json='));
+const outFile = jsonArg ? jsonArg.slice(7) : join(here, 'bff-results.json');
+const SESSIONS = quick ? 30 : 200;
+const WARMUP_MS = quick ? 300 : 1_000;
+const MEASURE_MS = quick ? 1_000 : 5_000;
+const STORM_CALLS_PER_SESSION = 5;
+const TRIPS_SAMPLE = quick ? 20 : 100;
+const log = (...args) => console.error(...args);
+const started = Date.now();
+
+const redis = await ensureRedis({ env: { ...process.env, REDIS_URL: '' } }); // our own: MONITOR sees only the bench
+const inspector = createClient({ url: redis.url });
+inspector.on('error', () => undefined);
+await inspector.connect();
+const ports = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
+const origins = ports.map((p) => `http://localhost:${p}`);
+// 10-minute access tokens: in the cached runs nothing expires, so nothing redeems.
+// oidc-provider's development adapter keeps 1 000 entries: 400 sign-ins would evict live grants.
+const idpStorage = new LRU({ maxSize: 200_000 });
+const idp = await startBffIdp({ appOrigin: origins[0], accessTokenTtlSeconds: 600, adapter: (model) => new MemoryAdapter(model, idpStorage) });
+const running = new Set();
+const results = { machine: machine(), sessions: SESSIONS, quick, cached: [], trips: null, storms: [], errors: [] };
+
+function machine() {
+  const c = cpus();
+  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
+}
+
+const config = (i, store) => ({
+  name: `bff-${i + 1}`,
+  port: ports[i],
+  issuer: idp.issuer,
+  clientId: BFF_CLIENTS.client_secret_basic.clientId,
+  clientSecret: BFF_CLIENTS.client_secret_basic.clientSecret,
+  redirectUri: `${origins[0]}/auth/callback`,
+  allowedOrigins: origins,
+  scope: BFF_SCOPE,
+  secrets: [TEST_SECRETS[0]],
+  store,
+  redisUrl: redis.url,
+  client: i % 2 === 0 ? 'node-redis' : 'ioredis',
+  prefix: 'nft-bench:',
+  refreshBufferMs: 30_000,
+  reportRequests: false,
+});
+
+async function startInstances(n, store) {
+  const list = [];
+  for (let i = 0; i < n; i++) {
+    const b = await spawnBffInstance(config(i, store));
+    running.add(b);
+    list.push(b);
+  }
+  return list;
+}
+
+async function stopInstances(list) {
+  for (const b of list) {
+    await b.stop();
+    running.delete(b);
+  }
+}
+
+/** Signs in `n` sessions through instance 1 (the real 302 chain), 10 at a time; returns their cookie headers. */
+async function signInSessions(first, n) {
+  const sessions = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (next < n) {
+        const i = next++;
+        const jar = cookieJar();
+        const { callback } = await signIn(jar, { origin: first.origin }, { loginHint: `bench${i}` });
+        const id = sessionCookieLines(callback).set[0]?.value;
+        if (!id) throw new Error(`sign-in ${i} set no session cookie (${callback.status})`);
+        sessions[i] = { cookie: `__Host-nft-session=${id}`, token: null };
+      }
+    }),
+  );
+  return sessions;
+}
+
+/** One GET /session/token: { status, ms, accessToken }. */
+async function tokenCall(origin, session, extra = {}) {
+  const t0 = performance.now();
+  const res = await fetch(`${origin}/session/token`, { headers: { cookie: session.cookie, 'x-csrf': '1', origin: origins[0], ...extra } });
+  const body = await res.json().catch(() => null);
+  return { status: res.status, ms: performance.now() - t0, accessToken: body?.accessToken };
+}
+
+const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
+
+/** Every session asks in a loop, all at once, for `ms`: throughput and latency of the cached path. */
+async function cachedLoad(label, instances, sessions) {
+  // Warm-up: every session holds its cached token, every connection is open.
+  for (const [i, s] of sessions.entries()) if (!s.token) s.token = (await tokenCall(instances[i % instances.length].origin, s)).accessToken;
+  const redemptionsBefore = idp.counts.refresh_token;
+  const run = async (durationMs, record) => {
+    const latencies = [];
+    const statuses = {};
+    const deadline = performance.now() + durationMs;
+    let n = 0;
+    await Promise.all(
+      sessions.map(async (s, i) => {
+        let k = i;
+        while (performance.now() < deadline) {
+          const r = await tokenCall(instances[k++ % instances.length].origin, s);
+          statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+          if (r.status === 200 && r.accessToken !== s.token) statuses.wrongToken = (statuses.wrongToken ?? 0) + 1;
+          if (record) latencies.push(r.ms);
+          n++;
+        }
+      }),
+    );
+    return { latencies, statuses, n };
+  };
+  await run(WARMUP_MS, false);
+  const t0 = performance.now();
+  const { latencies, statuses, n } = await run(MEASURE_MS, true);
+  const elapsed = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  const row = {
+    label,
+    instances: instances.length,
+    requests: n,
+    throughputPerSec: Math.round((n / elapsed) * 1000),
+    p50Ms: +percentile(latencies, 50).toFixed(2),
+    p99Ms: +percentile(latencies, 99).toFixed(2),
+    statuses,
+    redemptions: idp.counts.refresh_token - redemptionsBefore,
+  };
+  log(`  ${label}: ${row.throughputPerSec}/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms ${JSON.stringify(statuses)}`);
+  results.cached.push(row);
+  if (Object.keys(statuses).some((s) => s !== '200')) results.errors.push(`${label}: answers other than 200 with the cached token: ${JSON.stringify(statuses)}`);
+  return row;
+}
+
+/** Redis round trips per cached hit: the commands the BFF's own connections send, seen by MONITOR. */
+async function roundTripsPerHit(instance, sessions) {
+  const monitor = createClient({ url: redis.url });
+  monitor.on('error', () => undefined);
+  await monitor.connect();
+  const lines = [];
+  await monitor.monitor((line) => lines.push(line));
+  const sample = sessions.slice(0, TRIPS_SAMPLE);
+  // MONITOR's own start is in the stream: wait for a marker command before counting.
+  await inspector.sendCommand(['ECHO', 'nft-bench-start']);
+  for (const s of sample) {
+    const r = await tokenCall(instance.origin, s);
+    if (r.status !== 200) results.errors.push(`round-trip sample: ${r.status}`);
+  }
+  await inspector.sendCommand(['ECHO', 'nft-bench-end']);
+  await new Promise((r) => setTimeout(r, 100));
+  await monitor.destroy();
+  const startAt = lines.findIndex((l) => l.includes('nft-bench-start'));
+  const endAt = lines.findIndex((l) => l.includes('nft-bench-end'));
+  const window = lines.slice(startAt + 1, endAt);
+  // A client's command is tagged with its address; a command run by a Lua script with "lua".
+  const sent = window.filter((l) => !/\[\d+ lua\]/.test(l));
+  const inScripts = window.length - sent.length;
+  const byCommand = {};
+  for (const l of sent) {
+    const cmd = /"([^"]+)"/.exec(l)?.[1]?.toLowerCase() ?? '?';
+    byCommand[cmd] = (byCommand[cmd] ?? 0) + 1;
+  }
+  results.trips = { hits: sample.length, roundTrips: sent.length, perHit: +(sent.length / sample.length).toFixed(2), insideScriptsPerHit: +(inScripts / sample.length).toFixed(2), byCommand };
+  log(`  round trips per cached hit: ${results.trips.perHit} ${JSON.stringify(byCommand)}`);
+}
+
+/** Every session, at once, asks STORM_CALLS_PER_SESSION times for a new token in place of the one it holds. */
+async function storm(label, instances, sessions) {
+  const redemptions = idp.counts.refresh_token;
+  const invalid = idp.counts.invalid_grant;
+  const t0 = performance.now();
+  const answers = await Promise.all(
+    sessions.flatMap((s, i) =>
+      Array.from({ length: STORM_CALLS_PER_SESSION }, (_, j) =>
+        tokenCall(instances[(i + j) % instances.length].origin, s, { 'x-force-refresh': '1', 'x-replaces-token': tokenHash(s.token) }).then((r) => ({ ...r, i })),
+      ),
+    ),
+  );
+  const elapsed = performance.now() - t0;
+  const latencies = answers.map((r) => r.ms).sort((a, b) => a - b);
+  const statuses = {};
+  for (const r of answers) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  let sessionsWithOneToken = 0;
+  for (const [i, s] of sessions.entries()) {
+    const tokens = new Set(answers.filter((r) => r.i === i).map((r) => r.accessToken));
+    if (tokens.size === 1 && !tokens.has(s.token) && !tokens.has(undefined)) sessionsWithOneToken++;
+    s.token = [...tokens][0] ?? s.token;
+  }
+  const row = {
+    label,
+    instances: instances.length,
+    sessions: sessions.length,
+    calls: answers.length,
+    redemptions: idp.counts.refresh_token - redemptions,
+    redemptionsPerSession: +((idp.counts.refresh_token - redemptions) / sessions.length).toFixed(2),
+    invalidGrant: idp.counts.invalid_grant - invalid,
+    sessionsWithOneNewToken: sessionsWithOneToken,
+    p50Ms: +percentile(latencies, 50).toFixed(1),
+    p99Ms: +percentile(latencies, 99).toFixed(1),
+    totalMs: Math.round(elapsed),
+    statuses,
+  };
+  log(`  ${label}: ${row.redemptions} redemptions for ${row.sessions} sessions, p99 ${row.p99Ms} ms ${JSON.stringify(statuses)}`);
+  results.storms.push(row);
+  if (row.redemptions !== sessions.length || row.invalidGrant !== 0 || statuses[200] !== answers.length) {
+    results.errors.push(`${label}: ${row.redemptions} redemptions, ${row.invalidGrant} invalid_grant, statuses ${JSON.stringify(statuses)}`);
+  }
+}
+
+function table() {
+  const mem = results.cached.find((r) => r.label === 'memory');
+  const lines = [
+    `Machine: ${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}, Redis ${results.machine.redis} (load generator, IdP, Redis and BFFs on this one machine)`,
+    '',
+    `| /session/token, cached token, ${SESSIONS} concurrent sessions | processes | req/s | p50 ms | p99 ms | req/s vs memory | p50 vs memory |`,
+    '|---|---|---|---|---|---|---|',
+    ...results.cached.map(
+      (r) => `| ${r.label} | ${r.instances} | ${r.throughputPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${(r.throughputPerSec / mem.throughputPerSec).toFixed(2)}× | ${(r.p50Ms / mem.p50Ms).toFixed(2)}× |`,
+    ),
+    '',
+    `Redis round trips per cached hit: ${results.trips.perHit} (${Object.entries(results.trips.byCommand).map(([c, n]) => `${c} ×${n}`).join(', ')} for ${results.trips.hits} hits; ${results.trips.insideScriptsPerHit} commands run inside the script per hit)`,
+    '',
+    `| Forced-refresh storm (${STORM_CALLS_PER_SESSION} calls per session, same held token) | processes | sessions | calls | redemptions | per session | invalid_grant | p50 ms | p99 ms |`,
+    '|---|---|---|---|---|---|---|---|---|',
+    ...results.storms.map((r) => `| ${r.label} | ${r.instances} | ${r.sessions} | ${r.calls} | ${r.redemptions} | ${r.redemptionsPerSession} | ${r.invalidGrant} | ${r.p50Ms} | ${r.p99Ms} |`),
+  ];
+  return lines.join('\n');
+}
+
+try {
+  results.machine.redis = (await inspector.info('server')).match(/redis_version:(\S+)/)?.[1];
+
+  log(`memory store, 1 process: signing in ${SESSIONS} sessions…`);
+  let list = await startInstances(1, 'memory');
+  let sessions = await signInSessions(list[0], SESSIONS);
+  await cachedLoad('memory', list, sessions);
+  await storm('memory', list, sessions);
+  await stopInstances(list);
+
+  log(`Redis store: signing in ${SESSIONS} sessions…`);
+  list = await startInstances(1, 'redis');
+  sessions = await signInSessions(list[0], SESSIONS);
+  await cachedLoad('redis', list, sessions);
+  await roundTripsPerHit(list[0], sessions);
+  await stopInstances(list);
+  list = await startInstances(3, 'redis'); // the same sessions: they live in Redis
+  await cachedLoad('redis, 3 instances', list, sessions);
+  await storm('redis, 3 instances', list, sessions);
+  await stopInstances(list);
+} catch (err) {
+  results.errors.push(String(err?.stack ?? err));
+} finally {
+  for (const b of running) await b.stop();
+  await inspector.destroy();
+  await idp.close();
+  await redis.stop();
+}
+
+results.durationMs = Date.now() - started;
+writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+if (results.cached.length === 3 && results.trips) console.log(table());
+log(`\nwrote ${outFile} in ${(results.durationMs / 1000).toFixed(1)} s`);
+if (results.errors.length) {
+  console.error(`errors:\n${results.errors.join('\n')}`);
+  process.exit(1);
+}

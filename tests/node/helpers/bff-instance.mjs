@@ -1,0 +1,279 @@
+// ONE BFF instance in its own process, for the multi-instance tests and the benchmark:
+// createBff + redisSessionStore (node-redis 5 or ioredis, as told) — or the memory store — behind a
+// tiny HTTP server on 127.0.0.1, which prints `{"port":N,"pid":N}` on stdout once it listens.
+//
+//   parent:  const bff = await spawnBffInstance({ issuer, redisUrl, client: 'ioredis', ... });
+//            bff.origin, bff.pid, bff.kill('SIGKILL'), await bff.stop()
+//   child:   this file run by node with the config (JSON) in NFT_BFF_INSTANCE.
+//
+// The child leaves when its parent goes (the IPC channel closes), so a failed test never leaves one
+// behind. Test hooks, over IPC only (the benchmark uses none):
+//   { hook: 'pause-after-token-response' } the next refresh-grant answer from the IdP is read in
+//     full, then the process stops itself (SIGSTOP) before the BFF sees it: a holder frozen between
+//     the IdP's answer and its compare-and-set (a GC pause, a frozen VM). The parent SIGCONTs it.
+//   { hook: 'pause-before-token-request', freshTimeout? } the same, but before the refresh grant is
+//     sent; openid-client's timeout, armed before, lapses while frozen and aborts it on thaw, unless
+//     `freshTimeout` (a freeze just before openid-client was called: the request then goes out).
+// and reports { request: url } as each request arrives (unless `reportRequests: false`),
+// { event: 'refresh' | 'session-ended' | … } (the BFF's onEvent, no token), { cas: ok }
+// for every compareAndSet of the store, and { paused: 'after-token-response' | … } before stopping.
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+
+/**
+ * Starts one BFF process; resolves once it listens. `config`: { issuer, clientId, clientSecret,
+ * redirectUri, postLogoutRedirectUri?, scope, secrets, allowedOrigins?, store: 'redis' | 'memory',
+ * redisUrl?, client?: 'node-redis' | 'ioredis', prefix?, port? (0), name?, storeTimeoutMs?,
+ * tokenRequestTimeoutMs?, refreshBufferMs?, reportRequests? (true) }.
+ */
+export async function spawnBffInstance(config, { readyTimeoutMs = 20_000 } = {}) {
+  const child = fork(SELF, [], {
+    env: { ...process.env, NFT_BFF_INSTANCE: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const messages = [];
+  child.on('message', (m) => messages.push(m));
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let exit = null;
+  void exited.then((e) => (exit = e));
+  const lines = createInterface({ input: child.stdout });
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`BFF instance ${config.name ?? ''} did not start in ${readyTimeoutMs} ms: ${stderr}`)), readyTimeoutMs);
+    lines.on('line', (line) => {
+      try {
+        const msg = JSON.parse(line);
+        if (typeof msg.port === 'number') {
+          clearTimeout(timer);
+          resolve(msg);
+        }
+      } catch {
+        // not the ready line
+      }
+    });
+    void exited.then((e) => {
+      clearTimeout(timer);
+      reject(new Error(`BFF instance ${config.name ?? ''} exited (${e.code ?? e.signal}) before listening: ${stderr}`));
+    });
+  });
+  let info;
+  try {
+    info = await ready;
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    name: config.name,
+    port: info.port,
+    pid: child.pid,
+    origin: `http://localhost:${info.port}`,
+    child,
+    messages,
+    /** Resolves with the first IPC message matching `predicate` (seen already or coming), or rejects after `ms`. */
+    nextMessage(predicate, ms, what = 'a message', from = 0) {
+      const seen = messages.slice(from).find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const onMessage = (m) => {
+          if (!predicate(m)) return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(m);
+        };
+        const timer = setTimeout(() => {
+          child.off('message', onMessage);
+          reject(new Error(`timed out after ${ms} ms waiting for ${what} from ${config.name ?? 'the BFF instance'}`));
+        }, ms);
+        child.on('message', onMessage);
+      });
+    },
+    send: (msg) => child.send(msg),
+    alive: () => exit === null,
+    exited,
+    stderr: () => stderr,
+    kill: (signal = 'SIGTERM') => {
+      if (exit === null) child.kill(signal);
+    },
+    /** Ends the process (resuming it first if it was stopped) and waits for it. */
+    async stop() {
+      if (exit !== null) return exit;
+      try {
+        child.kill('SIGCONT');
+        child.kill('SIGTERM');
+      } catch {
+        // gone already
+      }
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      const e = await exited;
+      clearTimeout(timer);
+      return e;
+    },
+  };
+}
+
+// ─── the child ────────────────────────────────────────────────────────────────────────────────
+
+async function runInstance(config) {
+  const { createBff, memorySessionStore, redisSessionStore } = await import('ngx-fresh-token/bff');
+  const report = (msg) => process.connected && process.send(msg);
+  let redisClient = null;
+  let closeClient = () => undefined;
+  let store;
+  if (config.store === 'memory') {
+    store = memorySessionStore();
+  } else if (config.client === 'ioredis') {
+    const { Redis } = await import('ioredis');
+    redisClient = new Redis(config.redisUrl, { lazyConnect: true });
+    redisClient.on('error', () => undefined); // a paused or stopped Redis must not end the process
+    await redisClient.connect();
+    closeClient = () => redisClient.disconnect();
+    store = redisSessionStore(redisClient, { prefix: config.prefix });
+  } else {
+    const { createClient } = await import('redis');
+    redisClient = createClient({ url: config.redisUrl });
+    redisClient.on('error', () => undefined);
+    await redisClient.connect();
+    closeClient = () => redisClient.destroy();
+    store = redisSessionStore(redisClient, { prefix: config.prefix });
+  }
+  // Reports the outcome of every fence write (what the multi-instance tests assert on).
+  const casReporting = {
+    ...Object.fromEntries(Object.entries(store).map(([k, v]) => [k, typeof v === 'function' ? v.bind(store) : v])),
+    async compareAndSet(key, expectedVersion, record, ttlMs) {
+      const ok = await store.compareAndSet(key, expectedVersion, record, ttlMs);
+      report({ cas: ok, expectedVersion });
+      return ok;
+    },
+  };
+
+  // Test hooks on the refresh grant (openid-client calls the global fetch at request time).
+  let pauseHook = null;
+  let hookFreshTimeout = false;
+  const realFetch = globalThis.fetch;
+  const stopSelf = (what) =>
+    new Promise((resolve) => {
+      const stop = () => {
+        process.kill(process.pid, 'SIGSTOP');
+        resolve(); // runs once the parent sent SIGCONT
+      };
+      if (process.connected) process.send({ paused: what }, stop);
+      else stop();
+    });
+  globalThis.fetch = async (input, init) => {
+    const body = init?.body;
+    const isRefresh = typeof body === 'string' ? body.includes('grant_type=refresh_token') : body instanceof URLSearchParams && body.get('grant_type') === 'refresh_token';
+    if (!isRefresh || !pauseHook) return realFetch(input, init);
+    const hook = pauseHook;
+    pauseHook = null;
+    if (hook === 'pause-before-token-request') {
+      await stopSelf('before-token-request');
+      // openid-client armed its timeout before calling fetch, and that timer lapsed while frozen:
+      // with `freshTimeout` the freeze is moved to just before openid-client was called (a new timer).
+      if (hookFreshTimeout) init = { ...init, signal: AbortSignal.timeout(config.tokenRequestTimeoutMs ?? 10_000) };
+      // Timers that lapsed while frozen fire first (else whether the abort beats the request's first
+      // bytes would be a race).
+      else await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    const response = await realFetch(input, init);
+    if (hook !== 'pause-after-token-response') return response;
+    const bytes = await response.arrayBuffer();
+    await stopSelf('after-token-response');
+    return new Response(bytes, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+  process.on('message', (msg) => {
+    if (msg?.hook) {
+      pauseHook = msg.hook;
+      hookFreshTimeout = msg.freshTimeout === true;
+    }
+  });
+
+  const bff = await createBff({
+    issuer: config.issuer,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    redirectUri: config.redirectUri,
+    postLogoutRedirectUri: config.postLogoutRedirectUri,
+    scope: config.scope,
+    secrets: config.secrets,
+    allowedOrigins: config.allowedOrigins,
+    store: casReporting,
+    dangerouslyAllowInsecureHttpIssuer: true,
+    ...(config.storeTimeoutMs ? { storeTimeoutMs: config.storeTimeoutMs } : {}),
+    ...(config.tokenRequestTimeoutMs ? { tokenRequestTimeoutMs: config.tokenRequestTimeoutMs } : {}),
+    ...(config.refreshBufferMs !== undefined ? { refreshBufferMs: config.refreshBufferMs } : {}),
+    logger: { warn: (m) => process.stderr.write(`${m}\n`) },
+    onEvent: (e) => report({ event: e.type }),
+  });
+
+  const instanceHeader = { 'x-bff-instance': config.name ?? String(process.pid) };
+  let origin = '';
+  const reportRequests = config.reportRequests !== false;
+  const server = createServer(async (req, res) => {
+    if (reportRequests) report({ request: req.url });
+    try {
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+        else if (value !== undefined) headers.set(name, value);
+      }
+      const init = { method: req.method, headers };
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        const chunks = [];
+        for await (const chunk of req) chunks.push(chunk);
+        init.body = Buffer.concat(chunks);
+      }
+      const request = new Request(new URL(req.url, origin), init);
+      let response = await bff.handle(request);
+      if (response === null) {
+        let session = null;
+        try {
+          session = await bff.session(request);
+        } catch (err) {
+          session = { error: err?.code ?? 'error' };
+        }
+        response = Response.json({ page: req.url, session });
+      }
+      res.statusCode = response.status;
+      for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
+      const cookies = response.headers.getSetCookie();
+      if (cookies.length) res.setHeader('set-cookie', cookies);
+      for (const [name, value] of Object.entries(instanceHeader)) res.setHeader(name, value);
+      res.end(Buffer.from(await response.arrayBuffer()));
+    } catch (err) {
+      res.statusCode = 599;
+      res.end(`instance error: ${err?.name}`);
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(config.port ?? 0, '127.0.0.1');
+  await once(server, 'listening');
+  origin = `http://localhost:${server.address().port}`;
+  process.stdout.write(`${JSON.stringify({ port: server.address().port, pid: process.pid })}\n`);
+
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    server.closeAllConnections?.();
+    server.close();
+    await Promise.race([bff.close(), new Promise((r) => setTimeout(r, 1_000))]);
+    closeClient();
+    process.exit(0);
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('disconnect', shutdown); // the parent went away
+}
+
+if (process.argv[1] === SELF && process.env.NFT_BFF_INSTANCE) {
+  runInstance(JSON.parse(process.env.NFT_BFF_INSTANCE)).catch((err) => {
+    process.stderr.write(`bff-instance failed: ${err?.stack ?? err}\n`);
+    process.exit(1);
+  });
+}
