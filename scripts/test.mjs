@@ -81,17 +81,16 @@ if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token'])) {
     addCounts('unit specs', karmaFile, karmaOk);
   }
 
-  // 3. Node integration tests against the built package and real loopback servers.
+  // 3. The demo (Angular SSR), built once: the node stage renders it (tests/node/ssr-demo.test.mjs) and
+  // the e2e stage drives it in Chromium.
+  const demoBuilt = (stages.has('node') || stages.has('e2e')) && run('build demo', [ng, 'build', 'demo']);
+  if ((stages.has('node') || stages.has('e2e')) && !demoBuilt) totals.failed++;
+
+  // 4. Node integration tests against the built package (and demo) and real loopback servers.
   if (stages.has('node')) runNodeTests('integration tests (node:test)', findNodeTests(join(root, 'tests', 'node')), 'node.json');
 
-  // 4. End-to-end: the demo (Angular SSR) and its backend, driven by Playwright in Chromium.
-  if (stages.has('e2e')) {
-    if (run('build demo', [ng, 'build', 'demo'])) {
-      runNodeTests('end-to-end tests (Playwright, Chromium)', findNodeTests(join(root, 'e2e')), 'e2e.json');
-    } else {
-      totals.failed++;
-    }
-  }
+  // 5. End-to-end: the demo and its backend, driven by Playwright in Chromium.
+  if (stages.has('e2e') && demoBuilt) runNodeTests('end-to-end tests (Playwright, Chromium)', findNodeTests(join(root, 'e2e')), 'e2e.json');
 }
 
 function runNodeTests(label, files, countsName) {
