@@ -79,6 +79,21 @@ describe('createBff options', () => {
     }
   });
 
+  test('a plain-http issuer warns once when its host is not localhost/127.0.0.1, and not for the loopback dev IdP', async () => {
+    const warnings = [];
+    const logger = { warn: (m) => warnings.push(m) };
+    // Nothing listens on 127.0.0.2:9 (loopback, refused at once): the warning comes before discovery fails.
+    await assert.rejects(createBff({ ...bffOptions(idp, app), issuer: 'http://127.0.0.2:9/', logger }), (err) => err.code === BffErrorCode.DiscoveryFailed);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /http:\/\/127\.0\.0\.2:9 is plain http/);
+    assert.ok(!warnings[0].includes(BFF_CLIENTS.client_secret_basic.clientSecret), 'no secret in the warning');
+    const quiet = [];
+    const bff = await createBff({ ...bffOptions(idp, app), logger: { warn: (m) => quiet.push(m) } });
+    created.push(bff);
+    assert.ok(new URL(idp.issuer).hostname === '127.0.0.1' || new URL(idp.issuer).hostname === 'localhost');
+    assert.deepEqual(quiet, []);
+  });
+
   test('an issuer that cannot be discovered rejects with NFT402', async () => {
     const closed = createServer();
     await new Promise((resolve) => closed.listen(0, '127.0.0.1', resolve));
