@@ -99,7 +99,7 @@ function memoryHarness() {
       t += ms;
     },
     /** The fake clock jumps; server TTLs do not move. */
-    skip: (ms) => {
+    jumpClock: (ms) => {
       t += ms;
     },
     /** Resolves once a waitForUpdate on `key` listens (at once: the memory store registers synchronously). */
@@ -124,7 +124,7 @@ function redisHarness(kind) {
         t += ms;
         await sleep(ms);
       },
-      skip: (ms) => {
+      jumpClock: (ms) => {
         t += ms;
       },
       listening: async (key) => {
@@ -220,10 +220,10 @@ function conformance(name, makeHarness) {
     it('never returns, lists or compare-and-sets a record past its expiresAt, whatever its TTL', async () => {
       const r = record(h, { expiresAt: h.now() + 10_000, index: ['sid:x'] });
       await h.a.set('k', r, HOUR);
-      h.skip(9_990);
+      h.jumpClock(9_990);
       same(await h.a.get('k'), r);
       assert.deepEqual(await h.a.findByIndex('sid:x'), ['k']);
-      h.skip(20);
+      h.jumpClock(20);
       assert.equal(await h.a.get('k'), null);
       assert.equal(await h.a.get('k', { idleMs: HOUR }), null);
       assert.deepEqual(await h.b.findByIndex('sid:x'), []);

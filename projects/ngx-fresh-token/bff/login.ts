@@ -128,11 +128,7 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       const kind = classifyGrantFailure(err);
       if (kind === 'client') return errorResponse(grantError('client'), [clearTransaction]);
       // The IdP did not answer (network, timeout, 5xx, 429): a 503, not a verdict on the code.
-      const name = (err as { name?: string } | null)?.name;
-      const cause = (err as { cause?: unknown } | null)?.cause;
-      const noAnswer =
-        err instanceof TypeError || name === 'TimeoutError' || name === 'AbortError' || (cause instanceof Response && (cause.status >= 500 || cause.status === 429));
-      if (kind === 'unavailable' && (noAnswer || err instanceof client.ResponseBodyError)) return errorResponse(grantError('unavailable'), [clearTransaction]);
+      if (kind === 'unavailable') return errorResponse(grantError('unavailable'), [clearTransaction]);
       return reject('the code, PKCE verifier, nonce or ID token did not verify');
     }
     const claims = (response.claims() ?? {}) as Record<string, unknown>;

@@ -43,13 +43,14 @@ export async function discover(options: ResolvedBffOptions): Promise<OidcConfigu
 }
 
 /** What a failed token request means for the session. */
-export type GrantFailure = 'ended' | 'unavailable' | 'client' | 'request';
+export type GrantFailure = 'ended' | 'unavailable' | 'client' | 'request' | 'unknown';
 
 /**
  * Sorts a failure of a token-endpoint call: `invalid_grant` (and other 4xx answers about the
  * grant) ends the session; `invalid_client`/`unauthorized_client` is a configuration error;
- * `invalid_target`/`invalid_scope` refuse only what was asked; 5xx,
- * 429, network errors, timeouts and anything unknown are "unavailable" (the session is kept).
+ * `invalid_target`/`invalid_scope` refuse only what was asked; 5xx, 429, network errors and
+ * timeouts are "unavailable" (the IdP gave no verdict); anything else is "unknown" (a refresh keeps
+ * the session and answers 503 for it, a login callback refuses it).
  */
 export function classifyGrantFailure(err: unknown): GrantFailure {
   if (err instanceof client.ResponseBodyError) {
@@ -59,11 +60,14 @@ export function classifyGrantFailure(err: unknown): GrantFailure {
     if (err.error === 'invalid_target' || err.error === 'invalid_scope') return 'request';
     return 'ended';
   }
-  const cause = (err as { cause?: unknown })?.cause;
-  if (typeof Response !== 'undefined' && cause instanceof Response && cause.status >= 400 && cause.status < 500 && cause.status !== 429) {
-    return cause.status === 401 ? 'client' : 'ended';
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (typeof Response !== 'undefined' && cause instanceof Response) {
+    if (cause.status >= 500 || cause.status === 429) return 'unavailable';
+    if (cause.status >= 400) return cause.status === 401 ? 'client' : 'ended';
   }
-  return 'unavailable';
+  const name = (err as { name?: unknown } | null)?.name;
+  if (err instanceof TypeError || name === 'TimeoutError' || name === 'AbortError') return 'unavailable';
+  return 'unknown';
 }
 
 /** The coded error for a grant failure (never the IdP's text, which may echo parameters). */
@@ -75,6 +79,7 @@ export function grantError(kind: GrantFailure): FreshTokenError {
   if (kind === 'client') {
     return bffError(BffErrorCode.ClientRejected, 'the identity provider refused the client (invalid_client or unauthorized_client); check clientId, the secret or key and clientAuthMethod.', { status: 500 });
   }
+  // 'unavailable' and 'unknown': the session is kept and the caller may try again.
   return bffError(BffErrorCode.IdpUnavailable, 'the identity provider did not answer in time or is unavailable; try again shortly.', {
     status: 503,
     retryAfterSeconds: IDP_RETRY_AFTER_SECONDS,

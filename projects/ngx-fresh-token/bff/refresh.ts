@@ -13,6 +13,7 @@
 //  5. The fence: the rotated tokens are written with compare-and-set on the session's version
 //     before any caller sees the new access token; a holder whose lock lapsed cannot overwrite a
 //     newer session (its write is refused and it hands out what the newer writer stored).
+import { decodeJwt } from 'jose';
 import { sha256 } from './crypto';
 import { bffError, BffErrorCode } from './errors';
 import { withTimeout } from './http';
@@ -46,13 +47,11 @@ export interface TokenIssuer {
   issue(session: LoadedSession, request: IssueRequest): Promise<IssuedToken | null>;
 }
 
-/** Reads a JWT's `exp` (ms) without verifying it: only to know when to refresh. */
+/** Reads a JWT's `exp` (ms) without verifying it (jose's `decodeJwt`): only to know when to refresh. */
 function jwtExpiresAt(token: string): number | null {
-  const part = token.split('.')[1];
-  if (!part) return null;
   try {
-    const payload = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown };
-    return typeof payload.exp === 'number' && Number.isFinite(payload.exp) ? payload.exp * 1000 : null;
+    const { exp } = decodeJwt(token);
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
   } catch {
     return null;
   }

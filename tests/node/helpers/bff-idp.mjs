@@ -13,6 +13,7 @@
 // - cookieJar(): a browser-like cookie jar over fetch (per host, Path, SameSite, Max-Age; Secure is
 //   honoured on http loopback like browsers do on localhost), redirect: 'manual'.
 // - recordingStore(), fakeClock(), signIn() and small helpers.
+import { toWebRequest } from './web-request.mjs';
 import Provider from 'oidc-provider';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createHash, randomBytes } from 'node:crypto';
@@ -337,21 +338,6 @@ export const jwtClaims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'bas
 
 // ─── the app server ────────────────────────────────────────────────────────────────────────────
 
-/** Node request → Web Request (the body read fully: the BFF's routes take small form/JSON bodies). */
-async function toWebRequest(req, origin) {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.set(name, value);
-  }
-  const init = { method: req.method, headers };
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    init.body = Buffer.concat(chunks);
-  }
-  return new Request(new URL(req.url, origin), init);
-}
 
 /** Web Response → Node response; every Set-Cookie line kept apart. */
 async function writeNodeResponse(response, res) {

@@ -22,6 +22,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { toWebRequest } from './web-request.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -218,18 +219,7 @@ async function runInstance(config) {
   const server = createServer(async (req, res) => {
     if (reportRequests) report({ request: req.url });
     try {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-        else if (value !== undefined) headers.set(name, value);
-      }
-      const init = { method: req.method, headers };
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        const chunks = [];
-        for await (const chunk of req) chunks.push(chunk);
-        init.body = Buffer.concat(chunks);
-      }
-      const request = new Request(new URL(req.url, origin), init);
+      const request = await toWebRequest(req, origin);
       let response = await bff.handle(request);
       if (response === null) {
         let session = null;
