@@ -5,7 +5,8 @@
 // On a Node older than Angular 22 needs it first re-runs itself under Node 24 (scripts/ensure-node.mjs),
 // and it finds or installs Chromium before anything else (scripts/ensure-chromium.mjs), and Redis
 // for the node and e2e stages (scripts/ensure-redis.mjs: REDIS_URL, else a redis-server of its own,
-// stopped at the end).
+// stopped at the end), and a throwaway CA + server certificate for the HTTPS test IdP
+// (scripts/ensure-test-tls.mjs, passed as NODE_EXTRA_CA_CERTS).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -17,6 +18,7 @@ await ensureNode(); // project modules are imported only after it, so nothing el
 const { linkBuiltPackage } = await import('./link-package.mjs');
 const { ensureChromium } = await import('./ensure-chromium.mjs');
 const { ensureRedis } = await import('./ensure-redis.mjs');
+const { ensureTestTls } = await import('./ensure-test-tls.mjs');
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `--only=unit,node,e2e` runs a subset (npm run e2e uses `--only=e2e`); default: everything.
@@ -43,6 +45,8 @@ const totals = { passed: 0, failed: 0, skipped: 0 };
 const env = { ...process.env, NG_CLI_ANALYTICS: 'false' };
 // REDIS_PID only for a server started here: tests may pause it (SIGSTOP) to simulate a hung Redis.
 const redisEnv = redis ? { REDIS_URL: redis.url, ...(redis.pid ? { REDIS_PID: String(redis.pid) } : {}) } : {};
+// The BFF tests reach the real oidc-provider over HTTPS: a CA and a server certificate made for this run.
+const tlsEnv = stages.has('node') || stages.has('e2e') ? ensureTestTls(join(results, 'tls')).env : {};
 
 function run(label, args, extraEnv = {}) {
   console.log(`\n=== ${label} ===`);
@@ -107,7 +111,7 @@ function runNodeTests(label, files, countsName) {
       `--test-reporter=${join(root, 'scripts', 'node-test-counts.mjs')}`,
       `--test-reporter-destination=${nodeFile}`,
       ...files,
-    ], redisEnv);
+    ], { ...redisEnv, ...tlsEnv });
     addCounts(label, nodeFile, nodeOk);
   }
 }

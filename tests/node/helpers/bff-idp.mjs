@@ -1,5 +1,6 @@
 // The real-IdP harness of the ngx-fresh-token/bff tests.
-// - startBffIdp(): a real oidc-provider 9 on 127.0.0.1 (random port, plain-http issuer) with three
+// - startBffIdp(): a real oidc-provider 9 on 127.0.0.1 (random port, an https issuer with the run's test
+//   certificate from scripts/ensure-test-tls.mjs; `tls: false` for plain http) with three
 //   confidential clients for the BFF (client_secret_basic, client_secret_post, private_key_jwt), PKCE
 //   required, rotating refresh tokens with reuse detection, revocation, RP-initiated and back-channel
 //   logout, 5 s JWT access tokens, ID tokens with `sid`. Login and consent are completed headlessly
@@ -7,6 +8,10 @@
 //   redemptions per grant type and revocations, can hold its answers to refresh grants (holdRefreshes),
 //   can fail a route on purpose, records every token it issued (so tests can look for them where they
 //   must not be) and every back-channel logout it posted (so tests can replay one).
+//   Its fault-injecting front (`inject()`) answers the token or revocation endpoint the way a bad day
+//   does: an HTML 403/404/408/503 page from a WAF or CDN, JSON without `error`, an OAuth error, a hang
+//   past the client's timeout, or, after the IdP processed (and rotated) the grant, an answer replaced
+//   or a connection dropped (the IdP committed, the answer never arrived).
 // - startBffApp(): the app's server on 127.0.0.1, reached as http://localhost:PORT; it mounts
 //   bff.handle() through a Node ⇄ Web Request/Response adapter, and answers every other path like a
 //   server-rendered page would: with what bff.session() sees.
@@ -18,7 +23,9 @@ import Provider from 'oidc-provider';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 
 export const API_RESOURCE = 'urn:ngx-fresh-token:bff-api';
 export const BFF_SCOPE = 'openid offline_access api profile email internal';
@@ -52,7 +59,8 @@ export function fakeClock(start = Date.now()) {
  * `adapter`: oidc-provider's storage adapter (default its development memory adapter, an LRU of 1 000
  * entries shared by the process: enough for a test file, not for hundreds of sign-ins).
  */
-export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refreshTokenTtlSeconds = 3600, callbackPath = '/auth/callback', adapter }) {
+export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refreshTokenTtlSeconds = 3600, callbackPath = '/auth/callback', adapter, tls = true }) {
+  const tlsFiles = tls ? testTlsFiles() : null;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingJwk = { ...(await exportJWK(privateKey)), kid: 'idp-key-1', alg: 'RS256', use: 'sig' };
   // The private_key_jwt client's key pair (ES256): the public half is registered, the private one goes to the BFF.
@@ -66,7 +74,8 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
   const issued = { accessTokens: [], refreshTokens: [], idTokens: [] };
   const backchannelPosts = []; // { url, logoutToken, status }
   const timeline = []; // shared with recordingStore(): the order of store calls and IdP requests
-  const faults = new Map(); // route → status
+  const faults = new Map(); // route → status (fail())
+  let injected = []; // inject(): { route, fault, left }
   let gate = null;
 
   const redirectUri = `${appOrigin}${callbackPath}`;
@@ -153,6 +162,45 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
   // Observe (and, on demand, hold or fail) the token and revocation endpoints.
   provider.use(async (ctx, next) => {
     const route = ctx.method === 'POST' && ctx.path === '/token' ? 'token' : ctx.method === 'POST' && ctx.path === '/token/revocation' ? 'revocation' : null;
+    const rule = route && injected.find((r) => r.route === route && r.left > 0);
+    if (rule) {
+      rule.left--;
+      const { fault } = rule;
+      timeline.push(`idp:${route}:inject`);
+      events.emit('inject', { route, fault });
+      if (fault.commit) {
+        await next(); // the IdP processes the request (a refresh grant rotates) …
+        const grantType = ctx.oidc?.params?.grant_type;
+        if (route === 'token' && ctx.status === 200 && ctx.body?.access_token) {
+          issued.accessTokens.push(ctx.body.access_token);
+          if (ctx.body.refresh_token) issued.refreshTokens.push(ctx.body.refresh_token);
+          if (grantType in counts) counts[grantType]++;
+          tokenRequests.push({ grantType, clientAuth: 'unknown', status: 200, error: undefined, committed: true });
+        }
+      }
+      if (fault.hangMs) await new Promise((r) => setTimeout(r, fault.hangMs));
+      if (fault.drop) {
+        // … and the answer never arrives: the connection ends without a response.
+        ctx.req.socket.destroy();
+        ctx.respond = false;
+        return;
+      }
+      if (fault.status !== undefined) {
+        ctx.status = fault.status;
+        for (const [name, value] of Object.entries(fault.headers ?? {})) ctx.set(name, value);
+        if (typeof fault.body === 'string') {
+          ctx.type = fault.contentType ?? 'text/html; charset=utf-8';
+          ctx.body = fault.body;
+        } else if (fault.body !== undefined) {
+          ctx.type = fault.contentType ?? 'application/json';
+          ctx.body = JSON.stringify(fault.body);
+        } else {
+          ctx.body = '';
+        }
+        return;
+      }
+      if (fault.commit) return;
+    }
     if (route && faults.has(route)) {
       timeline.push(`idp:${route}:fault`);
       ctx.status = faults.get(route);
@@ -190,7 +238,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
   });
 
   const callback = provider.callback();
-  const server = createServer(async (req, res) => {
+  const listener = async (req, res) => {
     if (req.url.startsWith('/interaction/')) {
       try {
         const details = await provider.interactionDetails(req, res);
@@ -213,9 +261,10 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
       return;
     }
     callback(req, res);
-  });
+  };
+  const server = tlsFiles ? createHttpsServer({ cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key) }, listener) : createServer(listener);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const issuer = `${tlsFiles ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
   provider.issuer = issuer;
 
   async function clientAuthFor(clientId) {
@@ -261,6 +310,19 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
     fail(route, status = 503) {
       faults.set(route, status);
       return () => faults.delete(route);
+    },
+    /**
+     * The fault-injecting front: the next `times` (default 1) requests to `route` ('token' | 'revocation')
+     * get `fault` instead of the IdP's answer:
+     * `{ status, body (string → HTML unless contentType; object → JSON), contentType, headers }` answers
+     * that; `hangMs` holds the answer that long first; `commit: true` lets the IdP process the request
+     * first (a refresh grant is redeemed and rotated), then replaces the answer (with `status`…) or, with
+     * `drop: true`, ends the connection without one. Returns a function that removes the rule.
+     */
+    inject(route, fault, times = 1) {
+      const rule = { route, fault, left: times };
+      injected.push(rule);
+      return () => (injected = injected.filter((r) => r !== rule));
     },
     /** A refresh grant made directly at the IdP (as the BFF's client): { status, error, body }. Counts as a redemption. */
     async tryRefresh(refreshToken, clientId = BFF_CLIENTS.client_secret_basic.clientId) {
@@ -327,10 +389,21 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
     close: () =>
       new Promise((resolve) => {
         gate = null;
+        injected = [];
         server.closeAllConnections?.();
         server.close(() => resolve());
       }),
   };
+}
+
+/** The run's test certificate (scripts/ensure-test-tls.mjs, set up by `npm test`); a clear error without it. */
+export function testTlsFiles() {
+  const cert = process.env.NFT_TEST_TLS_CERT;
+  const key = process.env.NFT_TEST_TLS_KEY;
+  if (!cert || !key || !process.env.NODE_EXTRA_CA_CERTS) {
+    throw new Error('The HTTPS test IdP needs the run\'s test certificate: run through `npm test`, or first: eval "$(node scripts/ensure-test-tls.mjs)"');
+  }
+  return { cert, key };
 }
 
 /** Decodes a JWT's payload (no verification; tests only). */
