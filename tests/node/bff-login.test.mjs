@@ -271,6 +271,7 @@ describe('bff sign-in (real oidc-provider)', () => {
       token: '/session/token',
       user: '/session/user',
       backchannelLogout: '/auth/backchannel-logout',
+      endSession: '/auth/end-session',
     });
   });
 });

@@ -43,11 +43,25 @@ describe('bff sign-out (real oidc-provider)', () => {
     const mark = tb.idp.timeline.length;
     const res = await logout(s.cookie);
     assert.equal(res.status, 200);
-    const { endSessionUrl } = await res.json();
-    const end = new URL(endSessionUrl);
+    const answer = await res.text();
+    assert.ok(!answer.includes(s.idToken) && !answer.includes(s.idToken.split('.')[1]), 'the ID token never reaches JavaScript');
+    const { endSessionUrl } = JSON.parse(answer);
+    // The BFF's own one-time hop, which adds the hint server-side.
+    const hop = new URL(endSessionUrl);
+    assert.equal(hop.origin + hop.pathname, `${tb.app.origin}/auth/end-session`);
+    assert.match(hop.searchParams.get('ref') ?? '', /^[A-Za-z0-9_-]{43}$/);
+    const redirect = await fetch(endSessionUrl, { redirect: 'manual' });
+    assert.equal(redirect.status, 302);
+    assert.equal(redirect.headers.get('referrer-policy'), 'no-referrer');
+    assert.match(redirect.headers.get('cache-control') ?? '', /no-store/);
+    const end = new URL(redirect.headers.get('location'));
     assert.equal(end.origin + end.pathname, `${tb.idp.issuer}/session/end`);
     assert.equal(end.searchParams.get('id_token_hint'), s.idToken);
     assert.equal(end.searchParams.get('post_logout_redirect_uri'), `${tb.app.origin}/`);
+    // One time only: the same link again still signs out at the IdP (which then asks), but without the hint.
+    const again = new URL((await fetch(endSessionUrl, { redirect: 'manual' })).headers.get('location'));
+    assert.equal(again.origin + again.pathname, `${tb.idp.issuer}/session/end`);
+    assert.equal(again.searchParams.get('id_token_hint'), null);
     assert.equal(sessionCookieLines(res).cleared.length, 1, 'the cookie is cleared');
 
     const made = tb.idp.revocations.slice(revocations);

@@ -47,8 +47,9 @@ async function rejectsOption(options, option, value) {
 
 describe('createBff options', () => {
   test('a plain-http issuer without dangerouslyAllowInsecureHttpIssuer is refused with NFT401', async () => {
-    await rejectsOption({ ...bffOptions(idp, app), dangerouslyAllowInsecureHttpIssuer: undefined }, 'issuer');
-    await rejectsOption({ ...bffOptions(idp, app), dangerouslyAllowInsecureHttpIssuer: false }, 'issuer');
+    const httpIssuer = idp.issuer.replace(/^https:/, 'http:');
+    await rejectsOption({ ...bffOptions(idp, app), issuer: httpIssuer, dangerouslyAllowInsecureHttpIssuer: undefined }, 'issuer');
+    await rejectsOption({ ...bffOptions(idp, app), issuer: httpIssuer, dangerouslyAllowInsecureHttpIssuer: false }, 'issuer');
   });
 
   test('bad options reject with NFT401 naming the option, never its value', async () => {
@@ -119,7 +120,7 @@ describe('createBff options', () => {
         method === 'private_key_jwt'
           ? { clientId: client.clientId, clientSecret: undefined, clientAuthMethod: method, clientPrivateKey: idp.clientPrivateKey }
           : { clientId: client.clientId, clientSecret: client.clientSecret, ...(method === 'client_secret_basic' ? {} : { clientAuthMethod: method }) };
-      const bff = await createBff({ ...bffOptions(idp, app), store: memorySessionStore(), refreshBufferMs: 1_000, ...auth });
+      const bff = await createBff({ ...bffOptions(idp, app), store: memorySessionStore(), refreshBufferMs: 1_000, minRefreshIntervalMs: 0, ...auth });
       created.push(bff);
       app.mount(bff);
       const tokenRequests = idp.tokenRequests.length;

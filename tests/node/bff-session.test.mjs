@@ -65,7 +65,7 @@ describe('bff session lifetime (fake clock)', () => {
 });
 
 describe('bff sealing keys', () => {
-  test('secrets: [new, old] opens sessions sealed under old, and the next write seals under new', async () => {
+  test('secrets: [new, old] opens sessions sealed under old, and the next write seals under new (an old-key-only instance then answers 503)', async () => {
     // Both sessions sealed under TEST_SECRETS[0] by the testbed's BFF.
     const s1 = await signedIn('carol');
     const s2 = await signedIn('carol');
@@ -79,11 +79,15 @@ describe('bff sealing keys', () => {
     assert.equal(opened.status, 200);
     const held = (await opened.json()).accessToken;
     assert.equal((await rotated.session(new Request(tb.app.origin, { headers: { cookie: s1.cookie } })))?.sub, 'carol');
-    // A write (a forced refresh) seals it under the new key: the new key alone now opens it, the old alone does not.
+    // A write (a forced refresh, past minRefreshIntervalMs) seals it under the new key: the new key alone
+    // now opens it; an instance that holds only the old key answers 503 NFT412 (a newer key, mid rolling
+    // deploy) and deletes nothing.
+    tb.clock.advance(6_000);
     const refreshed = await token(rotated, s1.cookie, { 'x-force-refresh': '1', 'x-replaces-token': tokenHash(held) });
     assert.equal(refreshed.status, 200);
     assert.equal((await onlyNew.session(new Request(tb.app.origin, { headers: { cookie: s1.cookie } })))?.sub, 'carol', 'resealed under the new key');
-    assert.equal(await onlyOld.session(new Request(tb.app.origin, { headers: { cookie: s1.cookie } })), null, 'no longer under the old key');
+    await assert.rejects(onlyOld.session(new Request(tb.app.origin, { headers: { cookie: s1.cookie } })), (err) => err.code === 'NFT412' && err.status === 503);
+    assert.equal((await onlyNew.session(new Request(tb.app.origin, { headers: { cookie: s1.cookie } })))?.sub, 'carol', 'the old-key instance deleted nothing');
 
     // A session sealed under a removed key reads as signed out.
     const removed = await token(onlyNew, s2.cookie);

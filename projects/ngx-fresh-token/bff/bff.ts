@@ -7,7 +7,7 @@ import { FreshTokenError } from './errors';
 import { errorResponse, json, methodNotAllowed } from './http';
 import { createLoginRoutes } from './login';
 import { createLogoutRoutes } from './logout';
-import { discover } from './oidc';
+import { createGrantErrors, discover, installRotationCapture } from './oidc';
 import { resolveBffOptions, type BffOptions, type BffRoutes } from './options';
 import { createTokenIssuer, type IssueRequest } from './refresh';
 import { createBffRenderContext } from './render-context';
@@ -83,11 +83,13 @@ export interface Bff {
    * tokens in process (same cache and single flight as `/session/token`), renders signed in with only
    * the `userClaims` (and `sub`) in the page, and sends tokens only when the request is for the
    * redirect URI's origin. Signed out: `user` is `null`. Slides the idle timeout.
+   * Never rejects: when the store (or anything else) fails, it answers no context (`{}`), and the page
+   * renders as a page without a server session does; the browser decides after hydration.
    *
    * @example
    * const response = await angularApp.handle(req, await bff.renderContext(createWebRequestFromNodeRequest(req)));
    */
-  renderContext(request: Request): Promise<{ freshToken: SessionRenderContext }>;
+  renderContext(request: Request): Promise<{ freshToken?: SessionRenderContext }>;
   /** The paths the BFF answers. */
   readonly routes: Readonly<BffRoutes>;
   /** Closes what the BFF opened itself (the store's own connections); not a client you passed in. */
@@ -115,10 +117,12 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   const config = await discover(resolved);
   const sealer = await createSealer(resolved.secrets);
   const sessions = createSessions(resolved, sealer);
-  const issuer = createTokenIssuer(resolved, sessions, config);
-  const { login, callback } = createLoginRoutes(resolved, sessions, sealer, config);
-  const { logout, backchannelLogout } = createLogoutRoutes(resolved, sessions, config);
+  const grantErrors = createGrantErrors(resolved);
+  const issuer = createTokenIssuer(resolved, sessions, config, grantErrors, installRotationCapture(config));
+  const { login, callback } = createLoginRoutes(resolved, sessions, sealer, config, grantErrors);
+  const { logout, endSession, backchannelLogout } = createLogoutRoutes(resolved, sessions, config, issuer);
   const { routes, allowedOrigins } = resolved;
+  let renderContextWarned = false;
 
   const userOf = (session: LoadedSession): BffSession => {
     const user: Record<string, unknown> = {};
@@ -188,6 +192,9 @@ export async function createBff(options: BffOptions): Promise<Bff> {
       case routes.backchannelLogout:
         // Server to server, from the IdP: verified by the logout token's signature, not by CSRF rules.
         return method === 'POST' ? backchannelLogout(request) : methodNotAllowed('POST');
+      case routes.endSession:
+        // A top-level navigation carrying a one-time reference; it only sends the browser on to the IdP.
+        return method === 'GET' ? endSession(request) : methodNotAllowed('GET');
       default:
         return null;
     }
@@ -216,7 +223,18 @@ export async function createBff(options: BffOptions): Promise<Bff> {
       return session ? userOf(session) : null;
     },
     accessToken,
-    renderContext: (request) => createBffRenderContext({ session: bff.session, accessToken, origin: resolved.redirectUri.origin }, request),
+    async renderContext(request) {
+      try {
+        return await createBffRenderContext({ session: bff.session, accessToken, origin: resolved.redirectUri.origin }, request);
+      } catch (err) {
+        // A store outage (or a secret not deployed here yet) must not turn every signed-in page into a 500.
+        if (!(err instanceof FreshTokenError) && !renderContextWarned) {
+          renderContextWarned = true;
+          resolved.logger.warn(`ngx-fresh-token/bff: renderContext() failed (${err instanceof Error ? err.name : 'error'}); the page renders without a session context. (Logged once.)`);
+        }
+        return {};
+      }
+    },
     async close() {
       await resolved.store.close?.();
     },

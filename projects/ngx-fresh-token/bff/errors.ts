@@ -10,7 +10,7 @@ export const BffErrorCode = {
   InvalidOption: 'NFT401',
   /** Discovery of the issuer failed when `createBff()` ran (unreachable, or metadata not usable). */
   DiscoveryFailed: 'NFT402',
-  /** The identity provider did not answer in time, or answered 5xx / 429: answered 503 + `Retry-After`. */
+  /** The identity provider gave no verdict: a timeout, a network error, 5xx / 429, an HTML or other non-OAuth answer at any status, a JSON error other than `invalid_grant`: answered 503 + `Retry-After`, the session kept. */
   IdpUnavailable: 'NFT403',
   /** The session store did not answer in time or failed: answered 503 + `Retry-After`. */
   StoreUnavailable: 'NFT404',
@@ -20,14 +20,16 @@ export const BffErrorCode = {
   SessionEnded: 'NFT406',
   /** A request failed the CSRF rules (missing `X-CSRF: 1`, foreign `Origin`, cross-site fetch): answered 403. */
   CsrfRejected: 'NFT407',
-  /** A back-channel logout token failed verification or was replayed: answered 400. */
+  /** A back-channel logout token failed verification or was replayed (400), or its body was too large (413). */
   LogoutTokenRejected: 'NFT408',
   /** Another instance holds the session's refresh lock longer than the wait allows: answered 503 + `Retry-After`. */
   RefreshBusy: 'NFT409',
-  /** The identity provider refused the client itself (`invalid_client`, `unauthorized_client`): a configuration error, answered 500. */
+  /** The identity provider refused the client itself (`invalid_client`, `unauthorized_client`): a configuration error, answered 500 (not retried), the session kept, logged once. */
   ClientRejected: 'NFT410',
   /** The identity provider refused the resource or scope asked of `bff.accessToken()` (`invalid_target`, `invalid_scope`): answered 400, the session is kept. */
   TokenRequestRejected: 'NFT411',
+  /** The session was sealed under a secret this instance does not hold yet (a rolling deploy of a new secret): answered 503 + `Retry-After`, the session kept. */
+  SessionKeyUnknown: 'NFT412',
 } as const;
 
 /** One of the {@link BffErrorCode} values. */

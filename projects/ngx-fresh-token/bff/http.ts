@@ -1,12 +1,15 @@
 // Building the BFF's answers: JSON that no cache keeps, coded errors without secrets.
 import { FreshTokenError } from './errors';
 
-/** Headers every answer of the BFF carries: nothing it says may be cached or shared. */
+/** Headers every answer of the BFF carries: its content type is never sniffed. */
+export const SECURITY_HEADERS = { 'X-Content-Type-Options': 'nosniff' } as const;
+
+/** Headers every JSON answer of the BFF carries: nothing it says may be cached or shared. */
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache', Vary: 'Cookie' } as const;
 
-/** A JSON answer, `no-store`, with extra headers and any `Set-Cookie` lines. */
+/** A JSON answer, `no-store`, `nosniff`, with extra headers and any `Set-Cookie` lines. */
 export function json(status: number, body: unknown, init: { headers?: Record<string, string>; cookies?: string[] } = {}): Response {
-  const headers = new Headers({ 'Content-Type': 'application/json', ...NO_STORE, ...init.headers });
+  const headers = new Headers({ 'Content-Type': 'application/json', ...NO_STORE, ...SECURITY_HEADERS, ...init.headers });
   for (const cookie of init.cookies ?? []) headers.append('Set-Cookie', cookie);
   return new Response(JSON.stringify(body), { status, headers });
 }
@@ -17,6 +20,7 @@ const ERROR_NAMES: Record<number, string> = {
   401: 'unauthenticated',
   403: 'forbidden',
   405: 'method_not_allowed',
+  413: 'payload_too_large',
   500: 'server_error',
   503: 'temporarily_unavailable',
 };
@@ -31,6 +35,37 @@ export function errorResponse(error: FreshTokenError, cookies: string[] = []): R
 /** 405 with the methods the route allows. */
 export function methodNotAllowed(allow: string): Response {
   return json(405, { error: 'method_not_allowed' }, { headers: { Allow: allow } });
+}
+
+/**
+ * The request body as text, read only up to `maxBytes`: `null` when it is larger (a `Content-Length`
+ * over the limit is refused before anything is read; a body without one is counted as it streams, and
+ * the stream is cancelled at the limit).
+ */
+export async function readBodyLimited(request: Request, maxBytes: number): Promise<string | null> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && (!/^\d+$/.test(declared) || Number(declared) > maxBytes)) return null;
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** Escapes text for an HTML attribute or element. */

@@ -6,7 +6,7 @@ import { readCookies, serializeCookie } from './cookies';
 import { sha256, type Sealer } from './crypto';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import { errorResponse, escapeHtml } from './http';
-import { classifyGrantFailure, client, grantError, type OidcConfiguration } from './oidc';
+import { classifyGrantFailure, client, type GrantErrors, type OidcConfiguration } from './oidc';
 import type { ResolvedBffOptions } from './options';
 import { cachedTokenOf } from './refresh';
 import { safeReturnUrl } from './return-url';
@@ -14,6 +14,13 @@ import { tokenKey, type SessionData, type Sessions } from './sessions';
 
 /** How long a login may take between /auth/login and the callback. */
 export const LOGIN_TRANSACTION_SECONDS = 600;
+/**
+ * Open logins per browser: a new one past it drops the oldest transaction cookie, so the Cookie header
+ * stays bounded (each cookie is under 2 KB: the return target is capped) whatever the number of /auth/login calls.
+ */
+export const MAX_LOGIN_TRANSACTIONS = 3;
+/** At most this many transaction cookies of one request are looked at (opened or cleared). */
+const MAX_TRANSACTION_COOKIES_READ = 16;
 const TRANSACTION_AAD = 'nft-login-transaction';
 
 interface LoginTransaction {
@@ -50,9 +57,40 @@ function hopPage(returnUrl: string, cookies: string[]): Response {
   return new Response(html, { status: 200, headers });
 }
 
+/** A login transaction from its sealed cookie value: the transaction, `'newer-key'` (sealed under a secret this instance lacks yet) or `null`. */
+async function openTransaction(sealer: Sealer, sealed: string): Promise<LoginTransaction | 'newer-key' | null> {
+  const opened = await sealer.open(sealed, TRANSACTION_AAD);
+  if (opened === null) return null;
+  if ('newerKey' in opened) return 'newer-key';
+  try {
+    const transaction = JSON.parse(opened.plaintext) as LoginTransaction;
+    return transaction && typeof transaction.state === 'string' && typeof transaction.createdAt === 'number' ? transaction : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The login and callback routes of one BFF. */
-export function createLoginRoutes(options: ResolvedBffOptions, sessions: Sessions, sealer: Sealer, config: OidcConfiguration) {
+export function createLoginRoutes(options: ResolvedBffOptions, sessions: Sessions, sealer: Sealer, config: OidcConfiguration, grantErrors: GrantErrors) {
   const origin = options.redirectUri.origin;
+  const clearCookie = (name: string) => serializeCookie(name, '', { sameSite: 'Lax', secure: options.secureCookies, maxAgeSeconds: 0 });
+
+  /** The `Set-Cookie` lines that drop this browser's oldest open logins, leaving room for one more. */
+  async function dropOldTransactions(request: Request): Promise<string[]> {
+    const open: Array<{ name: string; createdAt: number }> = [];
+    for (const [name, value] of readCookies(request)) {
+      if (!name.startsWith(options.transactionCookiePrefix)) continue;
+      if (open.length >= MAX_TRANSACTION_COOKIES_READ) {
+        open.push({ name, createdAt: -Infinity });
+        continue;
+      }
+      const transaction = await openTransaction(sealer, value);
+      open.push({ name, createdAt: transaction && transaction !== 'newer-key' ? transaction.createdAt : transaction === 'newer-key' ? options.now() : -Infinity });
+    }
+    if (open.length < MAX_LOGIN_TRANSACTIONS) return [];
+    open.sort((a, b) => b.createdAt - a.createdAt);
+    return open.slice(MAX_LOGIN_TRANSACTIONS - 1, MAX_LOGIN_TRANSACTIONS - 1 + 2 * MAX_TRANSACTION_COOKIES_READ).map((c) => clearCookie(c.name));
+  }
 
   async function login(request: Request): Promise<Response> {
     const url = new URL(request.url);
@@ -66,19 +104,20 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       returnUrl: safeReturnUrl(url.searchParams.get('returnUrl'), origin),
       createdAt: options.now(),
     };
-    const params: Record<string, string> = {
-      ...options.authorizationParams,
+    const params: Record<string, string> = { ...options.authorizationParams };
+    // The browser's parameters first, so nothing below can be overridden (createBff also refuses protocol names).
+    for (const name of options.forwardedLoginParams) {
+      const value = url.searchParams.get(name);
+      if (value !== null && value.length <= 256) params[name] = value;
+    }
+    Object.assign(params, {
       redirect_uri: options.redirectUri.href,
       scope: options.scope,
       state,
       nonce,
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
-    };
-    for (const name of options.forwardedLoginParams) {
-      const value = url.searchParams.get(name);
-      if (value !== null && value.length <= 256) params[name] = value;
-    }
+    });
     const authorizationUrl = client.buildAuthorizationUrl(config, params);
     for (const r of options.resource) authorizationUrl.searchParams.append('resource', r);
     const cookie = serializeCookie(await transactionCookieName(options, state), await sealer.seal(JSON.stringify(transaction), TRANSACTION_AAD), {
@@ -86,10 +125,10 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       secure: options.secureCookies,
       maxAgeSeconds: LOGIN_TRANSACTION_SECONDS,
     });
-    return new Response(null, {
-      status: 302,
-      headers: { Location: authorizationUrl.href, 'Cache-Control': 'no-store', 'Set-Cookie': cookie },
-    });
+    const headers = new Headers({ Location: authorizationUrl.href, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    for (const line of await dropOldTransactions(request)) headers.append('Set-Cookie', line);
+    headers.append('Set-Cookie', cookie);
+    return new Response(null, { status: 302, headers });
   }
 
   async function callback(request: Request): Promise<Response> {
@@ -97,13 +136,14 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
     const state = url.searchParams.get('state');
     if (!state || state.length > 512) return errorResponse(callbackRejected('no state'));
     const cookieName = await transactionCookieName(options, state);
-    const clearTransaction = serializeCookie(cookieName, '', { sameSite: 'Lax', secure: options.secureCookies, maxAgeSeconds: 0 });
+    const clearTransaction = clearCookie(cookieName);
     const reject = (why: string) => errorResponse(callbackRejected(why), [clearTransaction]);
 
     const sealed = readCookies(request).get(cookieName);
-    const plain = sealed ? await sealer.open(sealed, TRANSACTION_AAD) : null;
-    if (!plain) return reject('no login transaction for this state (cookie missing, expired or tampered with)');
-    const transaction = JSON.parse(plain) as LoginTransaction;
+    const transaction = sealed ? await openTransaction(sealer, sealed) : null;
+    // Sealed by an instance that already has a newer secret (a rolling deploy): another try may reach it.
+    if (transaction === 'newer-key') return errorResponse(sessions.newerKeyError());
+    if (!transaction) return reject('no login transaction for this state (cookie missing, expired or tampered with)');
     if (transaction.state !== state) return reject('state mismatch');
     if (options.now() - transaction.createdAt > LOGIN_TRANSACTION_SECONDS * 1000) return reject('the login took too long');
     // One callback per transaction: a replayed callback URL is refused before the IdP sees the code again.
@@ -125,11 +165,11 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       );
     } catch (err) {
       if (err instanceof client.AuthorizationResponseError) return reject('the identity provider answered with an error');
-      const kind = classifyGrantFailure(err);
-      if (kind === 'client') return errorResponse(grantError('client'), [clearTransaction]);
-      // The IdP did not answer (network, timeout, 5xx, 429): a 503, not a verdict on the code.
-      if (kind === 'unavailable') return errorResponse(grantError('unavailable'), [clearTransaction]);
-      return reject('the code, PKCE verifier, nonce or ID token did not verify');
+      const kind = await classifyGrantFailure(err);
+      // A verdict on the code (invalid_grant: a bad or replayed code, a PKCE mismatch) or an answer that failed verification.
+      if (kind === 'ended' || kind === 'rejected' || kind === 'request') return reject('the code, PKCE verifier, nonce or ID token did not verify');
+      // No verdict (a timeout, a network error, 5xx, HTML or other garbage): 503; a refused client: NFT410.
+      return errorResponse(grantErrors.errorFor(kind), [clearTransaction]);
     }
     const claims = (response.claims() ?? {}) as Record<string, unknown>;
     if (typeof claims['sub'] !== 'string') return reject('the ID token has no subject');

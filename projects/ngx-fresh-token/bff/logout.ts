@@ -1,51 +1,100 @@
 // Sign-out (POST /auth/logout): the session is deleted first, then its refresh token is revoked
-// once (RFC 7009), and the answer carries the IdP's end-session URL (RP-initiated logout).
+// once (RFC 7009). RP-initiated logout without the ID token ever reaching JavaScript: the answer's
+// `endSessionUrl` is the BFF's own GET /auth/end-session?ref=<one-time reference>, which 302s to the
+// IdP's end-session endpoint with `id_token_hint` added server-side.
 // Back-channel logout (POST /auth/backchannel-logout, OpenID Connect Back-Channel Logout 1.0): the
-// IdP posts a signed logout token; verified, it ends the sessions of its `sid`, or all of its `sub`.
+// IdP posts a signed logout token; verified, it ends the sessions of its `sid`, or all of its `sub`,
+// that existed when it was issued. The sessions are deleted first and the token's `jti` claimed after,
+// so a delivery that failed half-way can be retried; a replay ends nothing created since.
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { sha256 } from './crypto';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
-import { errorResponse, json, withTimeout } from './http';
+import { errorResponse, json, readBodyLimited, SECURITY_HEADERS, withTimeout } from './http';
 import { client, type OidcConfiguration } from './oidc';
 import type { ResolvedBffOptions } from './options';
-import type { Sessions } from './sessions';
+import type { TokenIssuer } from './refresh';
+import type { LoadedSession, Sessions } from './sessions';
 
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-/** How long a logout token's `jti` is remembered when the token has no `exp`. */
-const LOGOUT_TOKEN_REPLAY_WINDOW_MS = 10 * 60_000;
+/** A logout token older than this (by its `iat`) is refused (plus {@link LOGOUT_TOKEN_CLOCK_TOLERANCE_SECONDS}). */
+export const LOGOUT_TOKEN_MAX_AGE_SECONDS = 300;
+/** Clock tolerance between the IdP and this server for a logout token's `iat` and `exp`. */
+export const LOGOUT_TOKEN_CLOCK_TOLERANCE_SECONDS = 60;
+/** Largest back-channel logout body read (a logout token is a few hundred bytes to a few KB). */
+export const MAX_BACKCHANNEL_BODY_BYTES = 16_384;
+/** How long the one-time end-session reference lives. */
+export const END_SESSION_REFERENCE_MS = 2 * 60_000;
 
 /** The sign-out routes of one BFF. */
-export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessions, config: OidcConfiguration) {
+export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessions, config: OidcConfiguration, issuer: TokenIssuer) {
   const metadata = config.serverMetadata();
   const jwks = metadata.jwks_uri ? createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: options.tokenRequestTimeoutMs }) : null;
 
+  /** The IdP's end-session URL (client_id, post-logout redirect, and the hint when there is one). */
+  function endSessionUrl(idToken?: string): string {
+    const params: Record<string, string> = { client_id: options.clientId };
+    if (idToken) params['id_token_hint'] = idToken;
+    if (options.postLogoutRedirectUri) params['post_logout_redirect_uri'] = options.postLogoutRedirectUri.href;
+    return client.buildEndSessionUrl(config, params).href;
+  }
+
   async function logout(request: Request): Promise<Response> {
-    const { session } = await sessions.load(request, false);
-    let endSessionUrl: string | null = null;
+    let session: LoadedSession | null = null;
+    try {
+      session = (await sessions.load(request, false)).session;
+    } catch (err) {
+      if (!(err instanceof FreshTokenError && err.code === BffErrorCode.SessionKeyUnknown)) throw err;
+      // Sealed under a secret this instance lacks yet: the user asked to sign out, so the record goes
+      // unread (its refresh token cannot be revoked from here; it dies with its grant at the IdP).
+      const key = await sessions.keyOfRequest(request);
+      if (key) await sessions.remove(key);
+      options.logger.warn('ngx-fresh-token/bff: a session sealed under a secret this instance does not hold was signed out without revoking its refresh token.');
+      return json(200, { endSessionUrl: null }, { cookies: [sessions.clearCookie()] });
+    }
+    let url: string | null = null;
     if (session) {
+      const refreshToken = issuer.refreshTokenOf(session);
       await sessions.remove(session.key);
+      issuer.forget(session.key);
       options.onEvent({ type: 'logout', sessionKey: session.key, sub: session.data.sub });
-      if (session.data.refreshToken) {
+      if (refreshToken) {
         // Exactly one revocation; a failure (IdP down) is logged without the token and never keeps the session.
         await withTimeout(
-          client.tokenRevocation(config, session.data.refreshToken, { token_type_hint: 'refresh_token' }),
+          client.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' }),
           options.tokenRequestTimeoutMs,
           () => new Error('timeout'),
         ).catch(() => options.logger.warn('ngx-fresh-token/bff: revoking the refresh token at sign-out failed; the session was ended anyway.'));
       }
       if (metadata.end_session_endpoint) {
-        const params: Record<string, string> = { client_id: options.clientId };
-        if (session.data.idToken) params['id_token_hint'] = session.data.idToken;
-        if (options.postLogoutRedirectUri) params['post_logout_redirect_uri'] = options.postLogoutRedirectUri.href;
-        endSessionUrl = client.buildEndSessionUrl(config, params).href;
+        if (session.data.idToken) {
+          // The ID token stays on the server: the browser gets a one-time reference to it.
+          const ref = await sessions.stash({ idToken: session.data.idToken }, END_SESSION_REFERENCE_MS);
+          url = new URL(`${options.routes.endSession}?ref=${ref}`, options.redirectUri.origin).href;
+        } else {
+          url = endSessionUrl();
+        }
       }
     }
-    return json(200, { endSessionUrl }, { cookies: [sessions.clearCookie()] });
+    return json(200, { endSessionUrl: url }, { cookies: [sessions.clearCookie()] });
   }
 
-  const rejected = (why: string) => bffError(BffErrorCode.LogoutTokenRejected, `the back-channel logout token was rejected: ${why}.`, { status: 400 });
+  /** GET /auth/end-session?ref=: 302 to the IdP's end-session endpoint, the hint added here (once). */
+  async function endSession(request: Request): Promise<Response> {
+    if (!metadata.end_session_endpoint) return json(404, { error: 'not_found' });
+    const ref = new URL(request.url).searchParams.get('ref') ?? '';
+    const stashed = ref ? await sessions.take(ref) : null;
+    const idToken = typeof stashed === 'object' && stashed !== null ? (stashed as { idToken?: unknown }).idToken : undefined;
+    // An unknown, expired or used reference still signs out at the IdP, which then asks the user to confirm.
+    const location = endSessionUrl(typeof idToken === 'string' ? idToken : undefined);
+    return new Response(null, {
+      status: 302,
+      headers: { ...SECURITY_HEADERS, Location: location, 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' },
+    });
+  }
 
-  async function verifyLogoutToken(token: string): Promise<JWTPayload> {
+  const rejected = (why: string, status = 400) => bffError(BffErrorCode.LogoutTokenRejected, `the back-channel logout token was rejected: ${why}.`, { status });
+
+  async function verifyLogoutToken(token: string): Promise<JWTPayload & { iat: number; exp: number; jti: string }> {
     if (!jwks) throw rejected('the issuer publishes no jwks_uri');
     let payload: JWTPayload;
     let typ: string | undefined;
@@ -53,14 +102,16 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
       const verified = await jwtVerify(token, jwks, {
         issuer: metadata.issuer,
         audience: options.clientId,
-        requiredClaims: ['iat', 'jti'],
-        clockTolerance: 60,
+        // OpenID Connect Back-Channel Logout 1.0 §2.4: iss, aud, iat, exp, jti and events are required.
+        requiredClaims: ['iat', 'exp', 'jti'],
+        maxTokenAge: LOGOUT_TOKEN_MAX_AGE_SECONDS,
+        clockTolerance: LOGOUT_TOKEN_CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(options.now()),
       });
       payload = verified.payload;
       typ = verified.protectedHeader.typ;
     } catch {
-      throw rejected('signature, issuer, audience or lifetime did not verify');
+      throw rejected('signature, issuer, audience, lifetime (exp, iat no older than 5 minutes) or a required claim did not verify');
     }
     if (typ !== undefined && typ.toLowerCase() !== 'logout+jwt' && typ.toLowerCase() !== 'application/logout+jwt') throw rejected('wrong typ');
     const events = payload['events'] as Record<string, unknown> | undefined;
@@ -69,34 +120,50 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
     }
     if ('nonce' in payload) throw rejected('a logout token must not carry a nonce');
     if (typeof payload.sub !== 'string' && typeof payload['sid'] !== 'string') throw rejected('neither sub nor sid');
-    return payload;
+    if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) throw rejected('a bad jti');
+    return payload as JWTPayload & { iat: number; exp: number; jti: string };
   }
 
   async function backchannelLogout(request: Request): Promise<Response> {
     try {
       const type = request.headers.get('content-type') ?? '';
       if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) throw rejected('the body must be application/x-www-form-urlencoded');
-      const body = await request.text();
-      if (body.length > 16_384) throw rejected('the body is too large');
+      const body = await readBodyLimited(request, MAX_BACKCHANNEL_BODY_BYTES);
+      if (body === null) throw rejected('the body is too large', 413);
       const token = new URLSearchParams(body).get('logout_token');
       if (!token) throw rejected('no logout_token');
       const payload = await verifyLogoutToken(token);
-      const replayTtl = typeof payload.exp === 'number' ? Math.max(60_000, payload.exp * 1000 - options.now() + 60_000) : LOGOUT_TOKEN_REPLAY_WINDOW_MS;
-      const jtiKey = `logout-jti:${await sha256(`${metadata.issuer}\n${payload.jti}`)}`;
-      const first = await sessions.call((s) => s.claimOnce(jtiKey, replayTtl));
-      if (!first) throw rejected('this logout token was already used');
-      const entry = typeof payload['sid'] === 'string' ? await sessions.indexEntry('sid', payload['sid']) : await sessions.indexEntry('sub', payload.sub!);
-      const keys = await sessions.call((s) => s.findByIndex(entry));
+      const sid = typeof payload['sid'] === 'string' ? payload['sid'] : undefined;
+      const entries = sid !== undefined ? await sessions.indexEntries('sid', sid) : await sessions.indexEntries('sub', payload.sub!);
+      const keys = new Set<string>();
+      for (const entry of entries) for (const key of await sessions.call((s) => s.findByIndex(entry))) keys.add(key);
+      // Only sessions that existed when the IdP issued the token: a replay ends nothing created since.
+      const issuedBefore = (payload.iat + LOGOUT_TOKEN_CLOCK_TOLERANCE_SECONDS) * 1000;
+      let ended = 0;
       for (const key of keys) {
+        let session: LoadedSession | null = null;
+        try {
+          session = await sessions.loadKey(key, false);
+        } catch (err) {
+          // Sealed under a newer secret: its age cannot be read here; the IdP ordered the logout, so it goes.
+          if (!(err instanceof FreshTokenError && err.code === BffErrorCode.SessionKeyUnknown)) throw err;
+        }
+        if (session && session.data.createdAt > issuedBefore) continue;
         await sessions.remove(key);
-        options.onEvent({ type: 'backchannel-logout', sessionKey: key, sub: typeof payload.sub === 'string' ? payload.sub : undefined });
+        issuer.forget(key);
+        ended++;
+        options.onEvent({ type: 'backchannel-logout', sessionKey: key, sub: typeof payload.sub === 'string' ? payload.sub : session?.data.sub });
       }
-      return json(200, { ended: keys.length });
+      // Claimed after the deletes: a delivery whose delete failed (503) ends the sessions when retried.
+      const jtiKey = `logout-jti:${await sha256(`${metadata.issuer}\n${payload.jti}`)}`;
+      const replayTtl = Math.max(60_000, payload.exp * 1000 - options.now() + LOGOUT_TOKEN_CLOCK_TOLERANCE_SECONDS * 1000);
+      if (!(await sessions.call((s) => s.claimOnce(jtiKey, replayTtl)))) throw rejected('this logout token was already used');
+      return json(200, { ended });
     } catch (err) {
       if (err instanceof FreshTokenError) return errorResponse(err);
       throw err;
     }
   }
 
-  return { logout, backchannelLogout };
+  return { logout, endSession, backchannelLogout };
 }

@@ -106,9 +106,20 @@ export interface BffOptions {
   tokenRequestTimeoutMs?: number;
   /** Bound of one session-store call in ms (default 2 000): a slower store answers 503 + `Retry-After`. */
   storeTimeoutMs?: number;
+  /**
+   * Forced refreshes (`X-Force-Refresh`, with or without `X-Replaces-Token`) redeem the refresh token
+   * at most once per session and token per this many ms (default 5 000); inside it a forced call gets
+   * the newest token. Bounds what one cookie holder (or one XSS) can make the BFF spend of the client's
+   * rate limit at the IdP. `0` turns the bound off.
+   */
+  minRefreshIntervalMs?: number;
   /** Extra origins accepted in the `Origin` header of state-changing requests (default: only the redirect URI's origin). */
   allowedOrigins?: readonly string[];
-  /** Query parameters of `/auth/login` passed on to the authorization request (default `['login_hint']`). */
+  /**
+   * Query parameters of `/auth/login` passed on to the authorization request (default `['login_hint']`).
+   * Protocol parameters (`state`, `nonce`, `redirect_uri`, `code_challenge`, `client_id`, `scope`, …) are
+   * refused: `createBff()` throws `NFT401` naming them.
+   */
   forwardedLoginParams?: readonly string[];
   /** Extra parameters of every authorization request (for example `{ prompt: 'login' }`). */
   authorizationParams?: Readonly<Record<string, string>>;
@@ -117,8 +128,11 @@ export interface BffOptions {
    * `localhost`/`127.0.0.1`. Never in production: tokens and the client secret would cross the network in clear.
    */
   dangerouslyAllowInsecureHttpIssuer?: boolean;
-  /** Told about logins, refreshes and logouts (for metrics; see {@link BffEvent}). */
-  onEvent?: (event: BffEvent) => void;
+  /**
+   * Told about logins, refreshes and logouts (for metrics; see {@link BffEvent}). Isolated: a throw or a
+   * rejected promise is caught and logged once (without details), and changes nothing the BFF does.
+   */
+  onEvent?: (event: BffEvent) => void | Promise<unknown>;
   /** Where warnings go (default `console`); nothing secret is ever passed to it. */
   logger?: { warn(message: string): void };
   /** Clock in epoch ms (default `Date.now`); tests pass a fake one (give the same one to `memorySessionStore`). */
@@ -148,6 +162,7 @@ export interface ResolvedBffOptions {
   refreshBufferMs: number;
   tokenRequestTimeoutMs: number;
   storeTimeoutMs: number;
+  minRefreshIntervalMs: number;
   allowedOrigins: ReadonlySet<string>;
   forwardedLoginParams: readonly string[];
   authorizationParams: Readonly<Record<string, string>>;
@@ -176,12 +191,36 @@ export interface BffRoutes {
   user: string;
   /** `POST`: OpenID Connect Back-Channel Logout 1.0. */
   backchannelLogout: string;
+  /** `GET ?ref=`: the RP-initiated logout hop: 302 to the IdP's end-session endpoint with the ID token as hint, added server-side. */
+  endSession: string;
 }
 
 export const DEFAULT_SCOPE = 'openid offline_access';
 export const DEFAULT_IDLE_MS = 30 * 60_000;
 export const DEFAULT_ABSOLUTE_MS = 8 * 3_600_000;
 export const DEFAULT_USER_CLAIMS = ['sub', 'name', 'preferred_username', 'email', 'picture'] as const;
+export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 5_000;
+/** Authorization-request parameters the BFF sets itself: never taken from the browser's query. */
+export const PROTOCOL_LOGIN_PARAMS = [
+  'state',
+  'nonce',
+  'redirect_uri',
+  'code_challenge',
+  'code_challenge_method',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'scope',
+  'response_type',
+  'response_mode',
+  'request',
+  'request_uri',
+  'resource',
+  'claims',
+  'authorization_details',
+  'dpop_jkt',
+] as const;
 const MIN_SECRET_LENGTH = 32;
 const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -204,6 +243,31 @@ function positive(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid(option, 'must be a positive number of milliseconds');
   return value;
+}
+
+function nonNegative(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(option, 'must be a number of milliseconds, 0 or more');
+  return value;
+}
+
+/** Wraps `onEvent` so that nothing it does (a throw, a rejection) reaches the BFF; the first failure is logged, without details. */
+function isolated(onEvent: BffOptions['onEvent'], logger: { warn(message: string): void }): (event: BffEvent) => void {
+  if (!onEvent) return () => undefined;
+  let warned = false;
+  const report = (err: unknown) => {
+    if (warned) return;
+    warned = true;
+    logger.warn(`ngx-fresh-token/bff: onEvent failed (${err instanceof Error ? err.name : typeof err}); ignored, nothing else changed. (Logged once.)`);
+  };
+  return (event) => {
+    try {
+      const result = onEvent(event);
+      if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, report);
+    } catch (err) {
+      report(err);
+    }
+  };
 }
 
 function stringList(option: string, value: unknown, fallback: readonly string[]): readonly string[] {
@@ -292,11 +356,15 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     token: `${basePath}/session/token`,
     user: `${basePath}/session/user`,
     backchannelLogout: `${basePath}/auth/backchannel-logout`,
+    endSession: `${basePath}/auth/end-session`,
   };
 
   const allowedOrigins = new Set([redirectUri.origin, ...stringList('allowedOrigins', options.allowedOrigins, []).map((o) => url('allowedOrigins', o, true)!.origin)]);
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw invalid('onEvent', 'must be a function');
   if (options.now !== undefined && typeof options.now !== 'function') throw invalid('now', 'must be a function returning epoch ms');
+  const forwardedLoginParams = stringList('forwardedLoginParams', options.forwardedLoginParams, ['login_hint']);
+  const protocol = forwardedLoginParams.filter((p) => (PROTOCOL_LOGIN_PARAMS as readonly string[]).includes(p.toLowerCase()));
+  if (protocol.length) throw invalid('forwardedLoginParams', `must not hold protocol parameters the BFF sets itself (${protocol.join(', ')})`);
   const authorizationParams = options.authorizationParams ?? {};
   if (typeof authorizationParams !== 'object' || Object.values(authorizationParams).some((v) => typeof v !== 'string')) {
     throw invalid('authorizationParams', 'must be an object of string values');
@@ -324,11 +392,12 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     refreshBufferMs: positive('refreshBufferMs', options.refreshBufferMs, 30_000),
     tokenRequestTimeoutMs: positive('tokenRequestTimeoutMs', options.tokenRequestTimeoutMs, 10_000),
     storeTimeoutMs: positive('storeTimeoutMs', options.storeTimeoutMs, 2_000),
+    minRefreshIntervalMs: nonNegative('minRefreshIntervalMs', options.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS),
     allowedOrigins,
-    forwardedLoginParams: stringList('forwardedLoginParams', options.forwardedLoginParams, ['login_hint']),
+    forwardedLoginParams,
     authorizationParams: { ...authorizationParams },
     insecureHttpIssuer,
-    onEvent: options.onEvent ?? (() => undefined),
+    onEvent: isolated(options.onEvent, logger),
     logger,
     now: options.now ?? (() => Date.now()),
   };

@@ -49,6 +49,7 @@ export type RedisSessionStore = Required<SessionStore>;
 //   re-read  the holder reads the session again after acquiring (another holder may have finished);
 //   fence    compareAndSet: one Lua script checks the stored version, then writes, so a holder whose
 //            lock expired cannot overwrite a newer session (its expected version is stale);
+//            compareAndDelete fences the delete after an `invalid_grant` the same way;
 //   release  compare-and-delete in Lua: an expired holder cannot remove the next holder's lock;
 //   waiters  waitForUpdate: subscribe to P u:<key>, then resolve on the holder's write or release,
 //            at once when no lock is held any more (the holder finished before the subscription
@@ -89,7 +90,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PUBLISH', ARGV[2], 'write')
 return 1`;
 
+/** delete / compareAndDelete: ARGV[4] is the expected version ('' = unconditional); 1 when deleted or gone. */
 const DELETE_SCRIPT = `
+if ARGV[4] ~= '' then
+  local cur = redis.call('HGET', KEYS[1], 'version')
+  if cur and tonumber(cur) ~= tonumber(ARGV[4]) then return 0 end
+end
 local old = redis.call('HGET', KEYS[1], 'index')
 if old then
   for _, e in ipairs(cjson.decode(old)) do redis.call('SREM', ARGV[1] .. e, ARGV[3]) end
@@ -315,7 +321,11 @@ export function redisSessionStore(client: RedisClientLike, options: RedisSession
     },
 
     async delete(key) {
-      await redis.run(DELETE_SCRIPT, [sessionKey(key)], [indexPrefix, channelOf(key), key]);
+      await redis.run(DELETE_SCRIPT, [sessionKey(key)], [indexPrefix, channelOf(key), key, '']);
+    },
+
+    async compareAndDelete(key, expectedVersion) {
+      return Number(await redis.run(DELETE_SCRIPT, [sessionKey(key)], [indexPrefix, channelOf(key), key, String(expectedVersion)])) === 1;
     },
 
     async findByIndex(entry) {

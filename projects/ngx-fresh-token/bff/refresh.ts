@@ -1,28 +1,49 @@
 // The server-side refresh: one refresh-grant redemption per session at a time, however many tabs,
 // renders or instances ask. The concurrency design, step by step:
 //  1. Decide without I/O to the IdP: a cached token with more than the buffer left is handed out,
-//     unless the call is forced for exactly that token (`X-Replaces-Token` = its SHA-256).
+//     unless the call is forced for exactly that token (`X-Replaces-Token` = its SHA-256); a forced call
+//     within `minRefreshIntervalMs` of the slot's last redemption gets that token too (the bound).
 //  2. Single flight in this process: concurrent callers for the same session and token slot join
 //     one promise; slots of one session are serialized (they share one rotating refresh token), and
 //     calls for different resources or scopes are never merged into one answer.
 //  3. The lock (stores that share sessions between processes implement `acquireLock`): one holder per
-//     session. A waiter never redeems: it waits for the holder's write (`waitForUpdate`, bounded below
-//     the lock's TTL), reads the stored answer, and answers 503 + Retry-After if none came in time.
+//     session, for token request timeout + 2 × store timeout + a margin (the holder's re-read, request
+//     and compare-and-set all fit). A waiter never redeems: it waits for the holder's write
+//     (`waitForUpdate`, bounded below the lock's TTL), reads the stored answer, and answers 503 +
+//     Retry-After if none came in time.
 //  4. The re-read: the holder reads the session again after taking the lock; if another flight or
 //     instance already stored a token other than the one being replaced, that one is handed out.
 //  5. The fence: the rotated tokens are written with compare-and-set on the session's version
 //     before any caller sees the new access token; a holder whose lock lapsed cannot overwrite a
 //     newer session (its write is refused and it hands out what the newer writer stored).
+//  6. Never lose a rotation: a compare-and-set that fails (the store is down) is retried within the
+//     lock's remaining time; if it still fails, the new grant is kept in this process (bounded, short-
+//     lived), the lock is kept so other instances wait rather than redeem the spent token, and the
+//     grant is written in the background and by the next call on this instance. A rotated refresh
+//     token in an answer that openid-client rejects after the fact is stored too.
+//  7. Only `invalid_grant` ends a session, and its delete is fenced on the version the holder read:
+//     a session another writer moved on is never deleted by a stale verdict.
 import { decodeJwt } from 'jose';
 import { sha256 } from './crypto';
 import { bffError, BffErrorCode } from './errors';
 import { withTimeout } from './http';
-import { classifyGrantFailure, client, grantError, type OidcConfiguration } from './oidc';
+import { classifyGrantFailure, client, type GrantErrors, type OidcConfiguration, type RotationCapture } from './oidc';
 import type { ResolvedBffOptions } from './options';
 import { tokenKey, type CachedToken, type LoadedSession, type SessionData, type Sessions } from './sessions';
 
-/** Margin added to the token-request timeout to make the refresh lock's TTL. */
+/** Margin added to what the lock holder does (token request + 2 store calls) to make the refresh lock's TTL. */
 export const LOCK_MARGIN_MS = 5_000;
+/** How long a rotated grant that could not be stored is kept in this process, at most. */
+export const PENDING_GRANT_TTL_MS = 5 * 60_000;
+/** How many such grants this process keeps at most (the oldest goes first). */
+export const MAX_PENDING_GRANTS = 1_000;
+/** Pause between background attempts to store a kept grant. */
+const PENDING_FLUSH_INTERVAL_MS = 1_000;
+
+/** The refresh lock's TTL: everything the holder does under it, plus a margin. */
+export function refreshLockTtlMs(options: Pick<ResolvedBffOptions, 'tokenRequestTimeoutMs' | 'storeTimeoutMs'>): number {
+  return options.tokenRequestTimeoutMs + 2 * options.storeTimeoutMs + LOCK_MARGIN_MS;
+}
 
 /** What a caller asks of {@link TokenIssuer.issue}. */
 export interface IssueRequest {
@@ -45,6 +66,10 @@ export interface IssuedToken {
 export interface TokenIssuer {
   /** The token, or `null` when the session has ended (deleted). Rejects with a coded 503/500 error. */
   issue(session: LoadedSession, request: IssueRequest): Promise<IssuedToken | null>;
+  /** The newest refresh token of a session this process knows of: a kept grant's, else the stored one (for revocation at sign-out). */
+  refreshTokenOf(session: LoadedSession): string | undefined;
+  /** Forgets what this process keeps for a session that ended. */
+  forget(key: string): void;
 }
 
 /** Reads a JWT's `exp` (ms) without verifying it (jose's `decodeJwt`): only to know when to refresh. */
@@ -75,16 +100,49 @@ export function tokenBufferMs(token: CachedToken, refreshBufferMs: number): numb
   return Math.min(refreshBufferMs, Math.max(0, (token.expiresAt - token.issuedAt) / 2));
 }
 
+/** A rotated grant this process could not store yet. */
+interface PendingGrant {
+  /** The version it replaces. */
+  baseVersion: number;
+  data: SessionData;
+  sub: string;
+  /** Epoch ms (real clock) after which it is dropped. */
+  until: number;
+  /** Lets go of the refresh lock kept while the grant is not stored. */
+  release: () => Promise<void>;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** What a write of a new grant came to. */
+type Persisted = 'ok' | 'lost' | 'failed';
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** Makes the {@link TokenIssuer} of one BFF. */
-export function createTokenIssuer(options: ResolvedBffOptions, sessions: Sessions, config: OidcConfiguration): TokenIssuer {
+export function createTokenIssuer(
+  options: ResolvedBffOptions,
+  sessions: Sessions,
+  config: OidcConfiguration,
+  grantErrors: GrantErrors,
+  capture: RotationCapture,
+): TokenIssuer {
   const flights = new Map<string, Promise<IssuedToken | null>>();
   const sessionChains = new Map<string, Promise<unknown>>();
-  const lockTtlMs = options.tokenRequestTimeoutMs + LOCK_MARGIN_MS;
+  const pending = new Map<string, PendingGrant>();
+  const lockTtlMs = refreshLockTtlMs(options);
   // Waiters give up before the lock could lapse, so a waiter never outlives a dead holder's lock.
   const waitBudgetMs = lockTtlMs - 1_000;
+  let rejectedAnswerWarned = false;
 
   const fresh = (token: CachedToken | undefined): token is CachedToken =>
     !!token && (token.expiresAt === null || token.expiresAt - options.now() > tokenBufferMs(token, options.refreshBufferMs));
+  /** Step 1's bound: a token redeemed less than `minRefreshIntervalMs` ago, not expired, is what a forced call gets. */
+  const tooSoon = (token: CachedToken | undefined): token is CachedToken =>
+    !!token &&
+    options.minRefreshIntervalMs > 0 &&
+    token.issuedAt !== undefined &&
+    options.now() - token.issuedAt < options.minRefreshIntervalMs &&
+    (token.expiresAt === null || token.expiresAt > options.now());
   /** A stored token the caller may have: fresh, and not the one being replaced. */
   const answerIn = (data: SessionData, slot: string, stale: string | null): IssuedToken | null => {
     const token = data.tokens[slot];
@@ -94,6 +152,11 @@ export function createTokenIssuer(options: ResolvedBffOptions, sessions: Session
     bffError(BffErrorCode.RefreshBusy, 'another instance is refreshing this session and did not finish in time; try again shortly.', {
       status: 503,
       retryAfterSeconds: 1,
+    });
+  const storeUnavailable = () =>
+    bffError(BffErrorCode.StoreUnavailable, 'the new tokens could not be stored yet; they are kept and stored as soon as the session store answers. Try again shortly.', {
+      status: 503,
+      retryAfterSeconds: 2,
     });
 
   /** Serializes the flights of one session (its slots share one rotating refresh token). */
@@ -108,14 +171,20 @@ export function createTokenIssuer(options: ResolvedBffOptions, sessions: Session
     return next;
   }
 
-  /** Step 3: the lock, or the holder's answer read from the store. */
-  async function acquire(key: string, slot: string, stale: string | null): Promise<{ release: () => Promise<void> } | { answer: IssuedToken | null }> {
+  /** Step 3: the lock (with the real-clock time it must be let go by), or the holder's answer read from the store. */
+  async function acquire(
+    key: string,
+    slot: string,
+    stale: string | null,
+  ): Promise<{ release: () => Promise<void>; deadline: number } | { answer: IssuedToken | null }> {
     const store = options.store;
-    if (!store.acquireLock) return { release: async () => undefined };
-    const deadline = Date.now() + waitBudgetMs;
+    const started = Date.now();
+    if (!store.acquireLock) return { release: async () => undefined, deadline: started + lockTtlMs - 1_000 };
+    const deadline = started + waitBudgetMs;
     for (;;) {
+      const takenAt = Date.now();
       const lock = await sessions.call((s) => s.acquireLock!(key, lockTtlMs));
-      if (lock) return { release: () => sessions.call(() => lock.release()).catch(() => undefined) };
+      if (lock) return { release: () => sessions.call(() => lock.release()).catch(() => undefined), deadline: takenAt + lockTtlMs - 1_000 };
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw busy();
       const slice = Math.min(remaining, 1_000);
@@ -131,9 +200,89 @@ export function createTokenIssuer(options: ResolvedBffOptions, sessions: Session
     }
   }
 
+  /** Step 6: writes `data` over `current`, retrying a failed store call until `deadline` (real clock). */
+  async function persist(current: LoadedSession, data: SessionData, deadline: number): Promise<Persisted> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await sessions.replace(current, data)).ok ? 'ok' : 'lost';
+      } catch {
+        const wait = Math.min(100 * 2 ** attempt, 1_000);
+        if (Date.now() + wait + options.storeTimeoutMs > deadline) return 'failed';
+        await pause(wait);
+      }
+    }
+  }
+
+  /** Step 6: keeps a grant that could not be stored, holding the lock, and tries to store it in the background. */
+  function keep(key: string, current: LoadedSession, data: SessionData, release: () => Promise<void>): void {
+    const previous = pending.get(key);
+    if (previous) drop(key, previous);
+    while (pending.size >= MAX_PENDING_GRANTS) {
+      const [oldestKey, oldest] = pending.entries().next().value as [string, PendingGrant];
+      drop(oldestKey, oldest);
+    }
+    const grant: PendingGrant = { baseVersion: current.record.version, data, sub: current.data.sub, until: Date.now() + PENDING_GRANT_TTL_MS, release };
+    pending.set(key, grant);
+    schedule(key, grant);
+  }
+
+  function drop(key: string, grant: PendingGrant): void {
+    if (pending.get(key) === grant) pending.delete(key);
+    if (grant.timer !== undefined) clearTimeout(grant.timer);
+    void grant.release();
+  }
+
+  function schedule(key: string, grant: PendingGrant): void {
+    grant.timer = setTimeout(() => {
+      grant.timer = undefined;
+      void flush(key).then(
+        (done) => {
+          if (!done && pending.get(key) === grant) schedule(key, grant);
+        },
+        () => pending.get(key) === grant && schedule(key, grant),
+      );
+    }, PENDING_FLUSH_INTERVAL_MS);
+    // A kept grant never keeps a process alive by itself (Node; other runtimes have no unref).
+    (grant.timer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Stores the kept grant of `key`, if any: `true` once nothing is kept any more (stored, landed
+   * already, superseded, expired or the session is gone); `false` while the store still fails.
+   */
+  async function flush(key: string): Promise<boolean> {
+    const grant = pending.get(key);
+    if (!grant) return true;
+    if (Date.now() > grant.until) {
+      drop(key, grant);
+      return true;
+    }
+    let current: LoadedSession | null;
+    try {
+      current = await sessions.loadKey(key, false);
+    } catch {
+      return false;
+    }
+    if (current && current.record.version === grant.baseVersion) {
+      let ok: boolean;
+      try {
+        ok = (await sessions.replace(current, grant.data)).ok;
+      } catch {
+        return false;
+      }
+      if (!ok) return false; // another writer got in between: look again next time
+      const token = Object.values(grant.data.tokens).sort((a, b) => (b.issuedAt ?? 0) - (a.issuedAt ?? 0))[0];
+      options.onEvent({ type: 'refresh', sessionKey: key, sub: grant.sub, accessToken: token?.accessToken });
+    }
+    // Stored now; or the write had landed after all; or a newer one exists; or the session is gone.
+    drop(key, grant);
+    return true;
+  }
+
   async function redeem(key: string, slot: string, stale: string | null, request: IssueRequest): Promise<IssuedToken | null> {
     const lock = await acquire(key, slot, stale);
     if ('answer' in lock) return lock.answer;
+    let keepLock = false;
     try {
       // Step 4: the re-read.
       const current = await sessions.loadKey(key, false);
@@ -142,29 +291,53 @@ export function createTokenIssuer(options: ResolvedBffOptions, sessions: Session
       if (already) return already;
       const refreshToken = current.data.refreshToken;
       if (!refreshToken) {
-        await sessions.remove(key);
-        options.onEvent({ type: 'session-ended', sessionKey: key, sub: current.data.sub });
+        if (await sessions.removeIfVersion(key, current.record.version)) options.onEvent({ type: 'session-ended', sessionKey: key, sub: current.data.sub });
         return null;
       }
       const params = new URLSearchParams();
       for (const r of request.resource ? [request.resource] : options.resource) params.append('resource', r);
       if (request.scope) params.set('scope', request.scope);
+      const watch = capture.watch(refreshToken);
       let response: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
       try {
         response = await client.refreshTokenGrant(config, refreshToken, params);
       } catch (err) {
-        const kind = classifyGrantFailure(err);
-        if (kind !== 'ended') throw grantError(kind);
+        const kind = await classifyGrantFailure(err);
+        if (kind !== 'ended') {
+          // The IdP may have committed a rotation whose answer openid-client then refused: keep the new refresh token.
+          const rotated = await watch.rotated();
+          if (rotated && rotated !== refreshToken) {
+            if (!rejectedAnswerWarned) {
+              rejectedAnswerWarned = true;
+              options.logger.warn('ngx-fresh-token/bff: the identity provider rotated a refresh token in an answer that failed verification (check the clocks of this server and the IdP); the new refresh token was kept. (Logged once.)');
+            }
+            const kept = await persist(current, { ...current.data, refreshToken: rotated }, lock.deadline);
+            if (kept === 'failed') {
+              keepLock = true;
+              keep(key, current, { ...current.data, refreshToken: rotated }, lock.release);
+            }
+          }
+          throw grantErrors.errorFor(kind);
+        }
         // A holder whose lock lapsed may have lost to another instance that already rotated the
         // token: read once more before ending anything.
         const again = await sessions.loadKey(key, false);
         if (again && again.record.version !== current.record.version) {
           const answer = answerIn(again.data, slot, stale);
           if (answer) return answer;
+          throw busy();
         }
-        await sessions.remove(key);
-        options.onEvent({ type: 'session-ended', sessionKey: key, sub: current.data.sub });
-        return null;
+        // Step 7: the fenced delete.
+        if (await sessions.removeIfVersion(key, current.record.version)) {
+          options.onEvent({ type: 'session-ended', sessionKey: key, sub: current.data.sub });
+          return null;
+        }
+        const after = await sessions.loadKey(key, false);
+        const answer = after && answerIn(after.data, slot, stale);
+        if (answer) return answer;
+        throw busy();
+      } finally {
+        watch.done();
       }
       const token = cachedTokenOf(response, options.now());
       const data: SessionData = {
@@ -174,8 +347,14 @@ export function createTokenIssuer(options: ResolvedBffOptions, sessions: Session
       };
       if (response.id_token) data.idToken = response.id_token;
       // Step 5: the fence. Stored before anyone gets the new access token.
-      const { ok } = await sessions.replace(current, data);
-      if (!ok) {
+      const persisted = await persist(current, data, lock.deadline);
+      if (persisted === 'failed') {
+        // Step 6: the rotated refresh token exists only here now.
+        keepLock = true;
+        keep(key, current, data, lock.release);
+        throw storeUnavailable();
+      }
+      if (persisted === 'lost') {
         const again = await sessions.loadKey(key, false);
         if (!again) return null;
         const answer = answerIn(again.data, slot, stale);
@@ -185,12 +364,19 @@ export function createTokenIssuer(options: ResolvedBffOptions, sessions: Session
       options.onEvent({ type: 'refresh', sessionKey: key, sub: current.data.sub, accessToken: token.accessToken });
       return { token };
     } finally {
-      await lock.release();
+      if (!keepLock) await lock.release();
     }
   }
 
   return {
-    async issue(session, request) {
+    async issue(loaded, request) {
+      let session: LoadedSession | null = loaded;
+      // Step 6: a grant kept on this instance is stored before anything else.
+      if (pending.has(session.key)) {
+        if (!(await flush(session.key))) throw storeUnavailable();
+        session = await sessions.loadKey(session.key, false);
+        if (!session) return null;
+      }
       const slot = tokenKey(request.resource, request.scope);
       const cached = session.data.tokens[slot];
       // Step 1.
@@ -198,15 +384,24 @@ export function createTokenIssuer(options: ResolvedBffOptions, sessions: Session
         if (!request.forceRefresh) return { token: cached };
         if (request.replacesToken && request.replacesToken !== (await sha256(cached.accessToken))) return { token: cached };
       }
+      if (request.forceRefresh && tooSoon(cached)) return { token: cached };
       // Step 2.
-      const flightKey = `${session.key}\n${slot}`;
+      const key = session.key;
+      const flightKey = `${key}\n${slot}`;
       let flight = flights.get(flightKey);
       if (!flight) {
         const stale = cached?.accessToken ?? null;
-        flight = serialized(session.key, () => redeem(session.key, slot, stale, request)).finally(() => flights.delete(flightKey));
+        flight = serialized(key, () => redeem(key, slot, stale, request)).finally(() => flights.delete(flightKey));
         flights.set(flightKey, flight);
       }
       return flight;
+    },
+    refreshTokenOf(session) {
+      return pending.get(session.key)?.data.refreshToken ?? session.data.refreshToken;
+    },
+    forget(key) {
+      const grant = pending.get(key);
+      if (grant) drop(key, grant);
     },
   };
 }

@@ -39,7 +39,8 @@ export interface SessionLock {
  *   TTL to `min(idleMs, expiresAt − now)` without rewriting the record (so an idle touch can never
  *   overwrite tokens another writer stored meanwhile).
  * - `set` creates or replaces a record; `compareAndSet` replaces it only when the stored version
- *   equals `expectedVersion` (false when it differs or the record is gone).
+ *   equals `expectedVersion` (false when it differs or the record is gone); `compareAndDelete`
+ *   (optional) deletes it only under the same condition.
  * - `findByIndex(entry)` lists the keys of records whose `index` holds `entry`.
  * - `claimOnce(key, ttlMs)` is true the first time a key is claimed within `ttlMs`, false after.
  * - `acquireLock` / `waitForUpdate` are optional: a store shared by several processes implements
@@ -59,6 +60,12 @@ export interface SessionStore {
   compareAndSet(key: string, expectedVersion: number, record: SessionRecord, ttlMs: number): Promise<boolean>;
   /** Deletes the record under `key` (and its index entries); no error when there is none. */
   delete(key: string): Promise<void>;
+  /**
+   * Deletes the record under `key` only when its stored version is `expectedVersion`; `true` when it
+   * deleted it or there was none. Optional: without it the BFF fences its deletes with a
+   * `compareAndSet` to a record that is already over.
+   */
+  compareAndDelete?(key: string, expectedVersion: number): Promise<boolean>;
   /** Keys of the live records whose `index` holds `entry`. */
   findByIndex(entry: string): Promise<string[]>;
   /** `true` the first time `key` is claimed within `ttlMs`, `false` while that claim lives (replay detection). */
@@ -80,20 +87,34 @@ export interface SessionStore {
 export interface MemorySessionStoreOptions {
   /** Clock in epoch ms (default `Date.now`); tests pass a fake one. */
   now?: () => number;
-  /** Most live sessions kept; past it the oldest-expiring ones are dropped first (default 100 000). */
+  /**
+   * Most live sessions kept (default 100 000). When full, a new session evicts the oldest session of
+   * the account that holds the most, so one account can only ever evict its own.
+   */
   maxSessions?: number;
+  /** Most live sessions of one account (`sub`) (default 20); a new login past it ends that account's oldest session. */
+  maxSessionsPerUser?: number;
 }
 
 interface MemoryEntry {
   record: SessionRecord;
   /** Idle deadline (epoch ms): the TTL. */
   deadline: number;
+  /** The account it belongs to: its first `sub:` index entry (the BFF writes one per session), if any. */
+  owner?: string;
 }
+
+/** Index entries of this prefix name the account a session belongs to (the BFF's hashed `sub`). */
+const OWNER_ENTRY_PREFIX = 'sub:';
+
 
 /**
  * The default {@link SessionStore}: a `Map` in this process. Sessions end with the process and are
  * not shared between instances; use `redisSessionStore()` for several instances. Expired entries are
  * dropped when read and swept as new ones are written, with no timer (it never keeps a process alive).
+ * Bounded: at most `maxSessionsPerUser` sessions per account (the `sub:` index entry the BFF writes)
+ * and `maxSessions` in all; when full, the account with the most sessions loses its oldest, so one
+ * account can never push other users out.
  *
  * @example
  * const bff = await createBff({ ...options, store: memorySessionStore() });
@@ -101,7 +122,10 @@ interface MemoryEntry {
 export function memorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
   const now = options.now ?? (() => Date.now());
   const maxSessions = options.maxSessions ?? 100_000;
+  const maxSessionsPerUser = options.maxSessionsPerUser ?? 20;
   const entries = new Map<string, MemoryEntry>();
+  /** Sessions per account, oldest first (a Set keeps insertion order). */
+  const owners = new Map<string, Set<string>>();
   const index = new Map<string, Set<string>>();
   const claims = new Map<string, number>();
   const locks = new Map<string, { owner: object; until: number }>();
@@ -130,6 +154,11 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
     const entry = entries.get(key);
     if (!entry) return;
     entries.delete(key);
+    if (entry.owner !== undefined) {
+      const keys = owners.get(entry.owner);
+      keys?.delete(key);
+      if (keys && keys.size === 0) owners.delete(entry.owner);
+    }
     for (const e of entry.record.index ?? []) {
       const keys = index.get(e);
       keys?.delete(key);
@@ -143,9 +172,20 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
     for (const [key, entry] of entries) if (entry.deadline <= t || entry.record.expiresAt <= t) remove(key);
     for (const [key, until] of claims) if (until <= t) claims.delete(key);
     for (const [key, lock] of locks) if (lock.until <= t) locks.delete(key);
-    if (entries.size >= maxSessions) {
-      const oldest = [...entries].sort((a, b) => Math.min(a[1].deadline, a[1].record.expiresAt) - Math.min(b[1].deadline, b[1].record.expiresAt));
-      for (const [key] of oldest.slice(0, entries.size - maxSessions + 1)) remove(key);
+  }
+
+  /** Makes room for one more session of `owner`: its own oldest past the per-account cap, else, when full, the oldest of the account holding the most. */
+  function makeRoom(key: string, owner: string | undefined): void {
+    const own = owner === undefined ? undefined : owners.get(owner);
+    if (own && !own.has(key)) {
+      while (own.size >= maxSessionsPerUser) remove(own.values().next().value as string);
+    }
+    while (entries.size >= maxSessions && !entries.has(key)) {
+      let largest: Set<string> | undefined;
+      for (const keys of owners.values()) if (!largest || keys.size > largest.size) largest = keys;
+      // Sessions without an account (not written by the BFF) go oldest first.
+      const victim = largest && largest.size > 1 ? (largest.values().next().value as string) : (entries.keys().next().value as string);
+      remove(victim);
     }
   }
 
@@ -154,10 +194,18 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
       writesSinceSweep = 0;
       sweep();
     }
+    const owner = record.index?.find((e) => e.startsWith(OWNER_ENTRY_PREFIX));
+    const previous = entries.get(key);
+    if (!previous) makeRoom(key, owner);
     remove(key);
     // A copy, so a caller mutating its object cannot change what is stored.
     const stored: SessionRecord = { ...record, index: record.index ? [...record.index] : undefined };
-    entries.set(key, { record: stored, deadline: Math.min(now() + ttlMs, record.expiresAt) });
+    entries.set(key, { record: stored, deadline: Math.min(now() + ttlMs, record.expiresAt), owner });
+    if (owner !== undefined) {
+      let keys = owners.get(owner);
+      if (!keys) owners.set(owner, (keys = new Set()));
+      keys.add(key);
+    }
     for (const e of stored.index ?? []) {
       let keys = index.get(e);
       if (!keys) index.set(e, (keys = new Set()));
@@ -184,6 +232,13 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
     },
     async delete(key) {
       remove(key);
+    },
+    async compareAndDelete(key, expectedVersion) {
+      const entry = live(key);
+      if (!entry) return true;
+      if (entry.record.version !== expectedVersion) return false;
+      remove(key);
+      return true;
     },
     async findByIndex(entry) {
       return [...(index.get(entry) ?? [])].filter((key) => live(key) !== null);

@@ -46,6 +46,9 @@ export function tokenKey(resource?: string, scope?: string): string {
   return resource || scope ? `${resource ?? ''} ${scope ?? ''}` : '';
 }
 
+/** Seconds a client is told to wait when a session was sealed under a key newer than this instance holds. */
+export const NEWER_KEY_RETRY_AFTER_SECONDS = 5;
+
 /** The session layer of one BFF: cookie ↔ store key ↔ sealed record. */
 export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
   const { store, now } = options;
@@ -53,6 +56,11 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
     bffError(BffErrorCode.StoreUnavailable, 'the session store did not answer in time or failed; try again shortly.', {
       status: 503,
       retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+    });
+  const newerKey = () =>
+    bffError(BffErrorCode.SessionKeyUnknown, 'the session was sealed under a secret this instance does not hold yet (a rolling deploy of a new secret); try again shortly.', {
+      status: 503,
+      retryAfterSeconds: NEWER_KEY_RETRY_AFTER_SECONDS,
     });
   /** Every store call, bounded in time; any failure becomes `NFT404` (503), the session is kept. */
   const call = <T>(run: (s: SessionStore) => Promise<T>): Promise<T> => {
@@ -68,27 +76,43 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
   };
 
   const keyOf = (sessionId: string) => sha256(`nft-session:${sessionId}`);
-  const indexEntry = (kind: 'sid' | 'sub', value: string) => sha256(`${options.issuer.href}\n${kind}\n${value}`).then((h) => `${kind}:${h}`);
+  /** The index entries of a `sid` or `sub`: keyed HMACs (a store dump does not tell whether a known user has a session), one per secret held. */
+  const indexEntries = (kind: 'sid' | 'sub', value: string) => sealer.indexEntries(kind, `${options.issuer.href}\n${value}`);
   const ttlMs = (record: SessionRecord) => Math.max(1, Math.min(options.idleMs, record.expiresAt - now()));
+  /** What a record's ciphertext is bound to: its place, its version and its absolute end (a store writer cannot move, roll back the version of, or extend a session). */
+  const boundTo = (key: string, version: number, expiresAt: number) => `${key}\n${version}\n${expiresAt}`;
 
-  async function open(key: string, record: SessionRecord): Promise<SessionData | null> {
-    const plain = await sealer.open(record.data, key);
-    if (plain === null) return null;
+  async function open(key: string, record: SessionRecord): Promise<SessionData | 'newer-key' | null> {
+    const opened = await sealer.open(record.data, boundTo(key, record.version, record.expiresAt));
+    if (opened === null) return null;
+    if ('newerKey' in opened) return 'newer-key';
     try {
-      return JSON.parse(plain) as SessionData;
+      const data = JSON.parse(opened.plaintext) as SessionData;
+      return data && typeof data === 'object' && typeof data.sub === 'string' ? data : null;
     } catch {
       return null;
     }
   }
 
-  async function seal(key: string, data: SessionData): Promise<string> {
-    return sealer.seal(JSON.stringify(data), key);
-  }
+  const seal = (key: string, data: SessionData, version: number, expiresAt: number): Promise<string> =>
+    sealer.seal(JSON.stringify(data), boundTo(key, version, expiresAt));
+
+  /** Deletes `key` only while its version is `version` (so a stale writer never deletes a newer session); `true` when deleted or already gone. */
+  const removeIfVersion = (key: string, version: number): Promise<boolean> =>
+    call(async (s) => {
+      if (s.compareAndDelete) return s.compareAndDelete(key, version);
+      // A store without compareAndDelete: a compare-and-set to a record that is already over.
+      const t = now();
+      return s.compareAndSet(key, version, { version: version + 1, expiresAt: t + 1, data: '' }, 1);
+    });
 
   return {
     call,
     ttlMs,
-    indexEntry,
+    indexEntries,
+    removeIfVersion,
+    /** `NFT412` (503): sealed under a secret this instance does not hold yet. */
+    newerKeyError: newerKey,
 
     /** The store key of the request's session cookie, or `null` without a well-formed one. */
     async keyOfRequest(request: Request): Promise<string | null> {
@@ -97,9 +121,11 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
     },
 
     /**
-     * Reads the request's session (sliding its idle TTL when `slide`). `null` when there is none,
-     * it expired (its entry is deleted) or no current secret opens it (it reads as signed out).
-     * `hadCookie` says whether the browser sent one, so the answer can clear it.
+     * Reads the request's session (sliding its idle TTL when `slide`). `null` when there is none, it
+     * expired, or it does not open under a key this instance holds or held (a removed secret, tampering:
+     * signed out, and its entry is deleted — fenced by its version). Rejects with `NFT412` (503) for a
+     * session sealed under a newer secret, which is never deleted. `hadCookie` says whether the browser
+     * sent one, so the answer can clear it.
      */
     async load(request: Request, slide: boolean): Promise<{ session: LoadedSession | null; hadCookie: boolean }> {
       const key = await this.keyOfRequest(request);
@@ -112,13 +138,14 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
       const record = await call((s) => s.get(key, slide ? { idleMs: options.idleMs } : undefined));
       if (!record) return null;
       if (record.expiresAt <= now()) {
-        await call((s) => s.delete(key));
+        await removeIfVersion(key, record.version);
         return null;
       }
       const data = await open(key, record);
+      if (data === 'newer-key') throw newerKey();
       if (!data) {
-        // Sealed under a secret that was removed (or tampered with): signed out, and the entry goes.
-        await call((s) => s.delete(key));
+        // Sealed under a secret that was removed, tampered with, or moved: signed out, and the entry goes.
+        await removeIfVersion(key, record.version);
         return null;
       }
       return { key, record, data };
@@ -128,20 +155,53 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
     async create(data: SessionData, absoluteMs: number): Promise<{ id: string; key: string; record: SessionRecord }> {
       const id = randomId(32);
       const key = await keyOf(id);
-      const index = [await indexEntry('sub', data.sub)];
-      if (data.sid) index.push(await indexEntry('sid', data.sid));
-      const record: SessionRecord = { version: 1, expiresAt: data.createdAt + absoluteMs, data: await seal(key, data), index };
+      const index = await indexEntries('sub', data.sub);
+      if (data.sid) index.push(...(await indexEntries('sid', data.sid)));
+      const expiresAt = data.createdAt + absoluteMs;
+      const record: SessionRecord = { version: 1, expiresAt, data: await seal(key, data, 1, expiresAt), index };
       await call((s) => s.set(key, record, ttlMs(record)));
       return { id, key, record };
     },
 
     /** Writes new session data only over `previous.version` (the fence); `false` when another writer won. */
     async replace(previous: LoadedSession, data: SessionData): Promise<{ ok: boolean; record: SessionRecord }> {
-      const record: SessionRecord = { ...previous.record, version: previous.record.version + 1, data: await seal(previous.key, data) };
+      const version = previous.record.version + 1;
+      const record: SessionRecord = { ...previous.record, version, data: await seal(previous.key, data, version, previous.record.expiresAt) };
       const ok = await call((s) => s.compareAndSet(previous.key, previous.record.version, record, ttlMs(record)));
       return { ok, record };
     },
 
+    /**
+     * Keeps `value` sealed in the store for `ttlMs` under a new random reference (256 bits) and returns
+     * the reference: a one-time handle the browser may carry without learning the value.
+     */
+    async stash(value: unknown, ttlMs: number): Promise<string> {
+      const ref = randomId(32);
+      const key = await sha256(`nft-stash:${ref}`);
+      const expiresAt = now() + ttlMs;
+      const record: SessionRecord = { version: 1, expiresAt, data: await sealer.seal(JSON.stringify(value), boundTo(key, 1, expiresAt)) };
+      await call((s) => s.set(key, record, ttlMs));
+      return ref;
+    },
+
+    /** The value stashed under `ref`, once: `null` when unknown, expired or already taken. */
+    async take(ref: string): Promise<unknown> {
+      if (!SESSION_ID.test(ref)) return null;
+      const key = await sha256(`nft-stash:${ref}`);
+      if (!(await call((s) => s.claimOnce(`taken:${key}`, 10 * 60_000)))) return null;
+      const record = await call((s) => s.get(key));
+      if (!record || record.expiresAt <= now()) return null;
+      await call((s) => s.delete(key));
+      const opened = await sealer.open(record.data, boundTo(key, record.version, record.expiresAt));
+      if (!opened || 'newerKey' in opened) return null;
+      try {
+        return JSON.parse(opened.plaintext) as unknown;
+      } catch {
+        return null;
+      }
+    },
+
+    /** Deletes the session under `key` whatever its version (sign-out, back-channel logout). */
     remove(key: string): Promise<void> {
       return call((s) => s.delete(key));
     },

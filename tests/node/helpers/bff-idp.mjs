@@ -263,6 +263,9 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
     callback(req, res);
   };
   const server = tlsFiles ? createHttpsServer({ cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key) }, listener) : createServer(listener);
+  // Kept-alive connections outlive a BFF process frozen for a few seconds (the multi-instance tests
+  // SIGSTOP holders): on thaw its request goes out on the same connection instead of a closed one.
+  server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `${tlsFiles ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
   provider.issuer = issuer;
@@ -574,7 +577,7 @@ export function cookieJar() {
 export function recordingStore(inner, timeline = []) {
   const calls = [];
   const wrapped = {};
-  for (const method of ['get', 'set', 'compareAndSet', 'delete', 'findByIndex', 'claimOnce', 'acquireLock', 'waitForUpdate', 'close']) {
+  for (const method of ['get', 'set', 'compareAndSet', 'delete', 'compareAndDelete', 'findByIndex', 'claimOnce', 'acquireLock', 'waitForUpdate', 'close']) {
     if (typeof inner[method] !== 'function') continue;
     wrapped[method] = async (...args) => {
       const entry = { method, args: structuredClone(args), result: undefined };

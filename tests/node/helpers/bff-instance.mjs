@@ -15,7 +15,9 @@
 //     sent; openid-client's timeout, armed before, lapses while frozen and aborts it on thaw, unless
 //     `freshTimeout` (a freeze just before openid-client was called: the request then goes out).
 // and reports { request: url } as each request arrives (unless `reportRequests: false`),
-// { event: 'refresh' | 'session-ended' | … } (the BFF's onEvent, no token), { cas: ok }
+//   { hook: 'fail-compare-and-set', times? } the next `times` (1) compareAndSet calls of the store
+//     throw (a store that fails the write after the IdP answered).
+// { event: 'refresh' | 'session-ended' | … } (the BFF's onEvent, no token), { cas: ok | 'failed' }
 // for every compareAndSet of the store, and { paused: 'after-token-response' | … } before stopping.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,7 +32,7 @@ const SELF = fileURLToPath(import.meta.url);
  * Starts one BFF process; resolves once it listens. `config`: { issuer, clientId, clientSecret,
  * redirectUri, postLogoutRedirectUri?, scope, secrets, allowedOrigins?, store: 'redis' | 'memory',
  * redisUrl?, client?: 'node-redis' | 'ioredis', prefix?, port? (0), name?, storeTimeoutMs?,
- * tokenRequestTimeoutMs?, refreshBufferMs?, reportRequests? (true) }.
+ * tokenRequestTimeoutMs?, refreshBufferMs?, minRefreshIntervalMs?, reportRequests? (true) }.
  */
 export async function spawnBffInstance(config, { readyTimeoutMs = 20_000 } = {}) {
   const child = fork(SELF, [], {
@@ -144,10 +146,17 @@ async function runInstance(config) {
     closeClient = () => redisClient.destroy();
     store = redisSessionStore(redisClient, { prefix: config.prefix });
   }
+  let failCas = 0;
   // Reports the outcome of every fence write (what the multi-instance tests assert on).
   const casReporting = {
     ...Object.fromEntries(Object.entries(store).map(([k, v]) => [k, typeof v === 'function' ? v.bind(store) : v])),
     async compareAndSet(key, expectedVersion, record, ttlMs) {
+      if (failCas > 0) {
+        // Test hook: the store fails this write (a timeout, a failover) after the IdP answered.
+        failCas--;
+        report({ cas: 'failed', expectedVersion });
+        throw new Error('injected store failure');
+      }
       const ok = await store.compareAndSet(key, expectedVersion, record, ttlMs);
       report({ cas: ok, expectedVersion });
       return ok;
@@ -189,6 +198,10 @@ async function runInstance(config) {
     return new Response(bytes, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
   process.on('message', (msg) => {
+    if (msg?.hook === 'fail-compare-and-set') {
+      failCas = msg.times ?? 1;
+      return;
+    }
     if (msg?.hook) {
       pauseHook = msg.hook;
       hookFreshTimeout = msg.freshTimeout === true;
@@ -209,6 +222,7 @@ async function runInstance(config) {
     ...(config.storeTimeoutMs ? { storeTimeoutMs: config.storeTimeoutMs } : {}),
     ...(config.tokenRequestTimeoutMs ? { tokenRequestTimeoutMs: config.tokenRequestTimeoutMs } : {}),
     ...(config.refreshBufferMs !== undefined ? { refreshBufferMs: config.refreshBufferMs } : {}),
+    ...(config.minRefreshIntervalMs !== undefined ? { minRefreshIntervalMs: config.minRefreshIntervalMs } : {}),
     logger: { warn: (m) => process.stderr.write(`${m}\n`) },
     onEvent: (e) => report({ event: e.type }),
   });
