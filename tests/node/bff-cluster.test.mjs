@@ -452,6 +452,37 @@ describe('several BFF instances sharing sessions in Redis (3 processes, real oid
     assert.equal(refreshed.status, 200, 'a refresh works again (locks and pub/sub)');
   });
 
+  test('Redis fails every compare-and-set of the holder after the IdP answered: 503, the holder keeps the grant and the lock, the others wait instead of redeeming the spent token, and once Redis takes writes the session carries on everywhere with no invalid_grant', async () => {
+    const { jar, cookieId } = await signedIn('cas-fails');
+    const [A, B, C] = instances;
+    const old = (await getToken(jar, app(A))).body.accessToken;
+    const invalid = idp.counts.invalid_grant;
+    const redemptions = idp.counts.refresh_token;
+    const mark = B.messages.length;
+    B.send({ hook: 'fail-compare-and-set', times: 1_000 });
+    await quietPeriod(50);
+    let failed;
+    try {
+      failed = await within(timedToken(jar, B, forced(old)), LOCK_TTL_MS + 3_000, 'B');
+      assert.equal(failed.status, 503, JSON.stringify(failed.body));
+      assert.ok(B.messages.slice(mark).filter((m) => m.cas === 'failed').length >= 2, 'the write was retried within the lock');
+      assert.equal(await sessionVersion(cookieId), 1, 'nothing reached Redis');
+      assert.ok(await lockHeld(cookieId), 'the holder keeps the lock while its grant is not stored');
+    } finally {
+      B.send({ hook: 'fail-compare-and-set', times: 0 });
+    }
+    // B stores the kept grant by itself (background), lets go of the lock; C then hands out that token.
+    await waitFor(async () => (await sessionVersion(cookieId)) === 2, 5_000, 'B to store the kept grant');
+    const after = await within(timedToken(jar, C, forced(old)), 5_000, 'C');
+    assert.equal(after.status, 200);
+    assert.equal(after.body.accessToken, idp.issued.accessTokens.at(-1), 'the token of the one redemption');
+    assert.equal(idp.counts.refresh_token - redemptions, 1);
+    // And the stored refresh token is the rotated one.
+    const next = await within(timedToken(jar, A, forced(after.body.accessToken)), 5_000, 'A');
+    assert.equal(next.status, 200);
+    assert.equal(idp.counts.invalid_grant, invalid, 'no invalid_grant anywhere');
+  });
+
   test('a back-channel logout received by instance 1 ends the session on instances 2 and 3', async () => {
     const { jar } = await signedIn('bcl');
     for (const b of instances) assert.equal((await getToken(jar, app(b))).status, 200);

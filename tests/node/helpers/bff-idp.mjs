@@ -178,6 +178,11 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
           tokenRequests.push({ grantType, clientAuth: 'unknown', status: 200, error: undefined, committed: true });
         }
       }
+      if (fault.commit && fault.rewrite && ctx.status === 200 && ctx.body) {
+        // … and its answer changes on the way (so the client rejects it after the fact).
+        ctx.body = fault.rewrite(ctx.body);
+        return;
+      }
       if (fault.hangMs) await new Promise((r) => setTimeout(r, fault.hangMs));
       if (fault.drop) {
         // … and the answer never arrives: the connection ends without a response.
@@ -319,8 +324,9 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
      * get `fault` instead of the IdP's answer:
      * `{ status, body (string → HTML unless contentType; object → JSON), contentType, headers }` answers
      * that; `hangMs` holds the answer that long first; `commit: true` lets the IdP process the request
-     * first (a refresh grant is redeemed and rotated), then replaces the answer (with `status`…) or, with
-     * `drop: true`, ends the connection without one. Returns a function that removes the rule.
+     * first (a refresh grant is redeemed and rotated), then replaces the answer (with `status`…), rewrites
+     * its JSON (`rewrite: (body) => body`) or, with `drop: true`, ends the connection without one.
+     * Returns a function that removes the rule.
      */
     inject(route, fault, times = 1) {
       const rule = { route, fault, left: times };
@@ -348,8 +354,8 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
     },
     /**
      * A logout token signed with the IdP's own key (or `foreignKey`): by default `sub` only, the
-     * back-channel event, a fresh `jti`, `iss` = issuer, `aud` = the client; `claims` overrides or adds,
-     * `omit` drops claims by name.
+     * back-channel event, a fresh `jti`, `iss` = issuer, `aud` = the client, `iat` now, `exp` in 2 minutes;
+     * `claims` overrides or adds (`iat`/`exp` too, in seconds), `omit` drops claims by name (`exp` too).
      */
     async makeLogoutToken({ sub, sid, clientId = BFF_CLIENTS.client_secret_basic.clientId, claims = {}, omit = [], foreignKey = false } = {}) {
       const payload = {
@@ -364,11 +370,10 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
       for (const name of omit) delete payload[name];
       for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
       const key = foreignKey ? (await generateKeyPair('RS256')).privateKey : privateKey;
-      return new SignJWT(payload)
-        .setProtectedHeader({ alg: 'RS256', kid: signingJwk.kid, typ: 'logout+jwt' })
-        .setIssuedAt()
-        .setExpirationTime('2m')
-        .sign(key);
+      const jwt = new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: signingJwk.kid, typ: 'logout+jwt' });
+      if (!('iat' in claims) && !omit.includes('iat')) jwt.setIssuedAt();
+      if (!('exp' in claims) && !omit.includes('exp')) jwt.setExpirationTime('2m');
+      return jwt.sign(key);
     },
     /**
      * Ends the user's session at the IdP the way a browser does on the IdP's own logout page

@@ -1,7 +1,11 @@
 // Node request → Web Request for the test servers that mount bff.handle() (bff-idp's app server and
 // bff-instance's per-process BFF).
+import { Readable } from 'node:stream';
 
-/** Node request → Web Request (the body read fully: the BFF's routes take small form/JSON bodies). */
+/**
+ * Node request → Web Request. The body streams, as with `createWebRequestFromNodeRequest` of
+ * `@angular/ssr/node`: the BFF decides how much of it to read (it caps what it reads itself).
+ */
 export async function toWebRequest(req, origin) {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
@@ -10,9 +14,8 @@ export async function toWebRequest(req, origin) {
   }
   const init = { method: req.method, headers };
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    init.body = Buffer.concat(chunks);
+    init.body = Readable.toWeb(req);
+    init.duplex = 'half';
   }
   return new Request(new URL(req.url, origin), init);
 }
