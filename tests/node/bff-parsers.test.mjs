@@ -1,0 +1,108 @@
+// Property-based tests (fast-check) of what the BFF parses from the outside (issue #23): the Cookie
+// header (session and login-transaction cookies), sealed store records, the X-Replaces-Token header and
+// back-channel logout bodies. For any input: a coded answer, never a 5xx, never another user's session,
+// never unbounded work (the number of Set-Cookie lines stays bounded). In process (bff.handle on Web
+// Requests), against a real oidc-provider over HTTPS for the sessions they start from.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import * as bffModule from 'ngx-fresh-token/bff';
+import { cookieJar, signIn, startBffTestbed, xhr } from './helpers/bff-idp.mjs';
+
+let tb;
+let alice; // { cookie, key }
+before(async () => {
+  tb = await startBffTestbed(bffModule);
+  const jar = cookieJar();
+  await signIn(jar, tb.app, { loginHint: 'alice' });
+  alice = { cookie: jar.header(`${tb.app.origin}/`), key: tb.rec.keys().at(-1) };
+});
+after(async () => {
+  await tb?.close();
+});
+
+const handle = (path, init = {}) => tb.bff.handle(new Request(`${tb.app.origin}${path}`, init));
+const TX = '__Host-nft-session-tx.';
+const cookieName = fc.oneof(
+  fc.constantFrom('__Host-nft-session', `${TX}abc`, TX, '__Host-nft-session-tx', 'other', ''),
+  fc.string({ maxLength: 12 }).map((s) => `${TX}${s}`),
+  fc.string({ maxLength: 12 }),
+);
+const cookieValue = fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('v2.AAAAAAAA.AAAAAAAA.x.y', 'v1.a.b.c', '', '='), fc.base64String({ maxLength: 80 }));
+const cookieHeader = fc
+  .tuple(fc.array(fc.tuple(cookieName, cookieValue), { maxLength: 40 }), fc.constantFrom('; ', ';', ' ; '))
+  .map(([pairs, separator]) => pairs.map(([n, v]) => `${n}=${v}`).join(separator))
+  // What a Headers object accepts (no CR/LF/NUL).
+  .map((h) => h.replace(/[\r\n\0]/g, ''));
+
+describe('BFF parsers under fast-check', () => {
+  test('any Cookie header: /session/token and /session/user answer 200/401 (never 5xx); /auth/login answers 302 with a bounded number of Set-Cookie lines', async () => {
+    await fc.assert(
+      fc.asyncProperty(cookieHeader, async (cookie) => {
+        const headers = { cookie, ...xhr(tb.app) };
+        const token = await handle('/session/token', { headers });
+        const user = await handle('/session/user', { headers });
+        const login = await handle('/auth/login', { headers: { cookie } });
+        return (
+          [200, 401].includes(token.status) &&
+          [200, 401].includes(user.status) &&
+          login.status === 302 &&
+          login.headers.getSetCookie().length <= 34 &&
+          login.headers.getSetCookie().filter((c) => c.startsWith(TX) && !/Max-Age=0/.test(c)).length === 1
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('any edit of a sealed record in the store: the session reads as signed out (or 503 for a newer key), never as a session, never 5xx', async () => {
+    const original = await tb.rec.inner.get(alice.key);
+    const edit = fc.oneof(
+      fc.tuple(fc.nat(original.data.length - 1), fc.string({ minLength: 1, maxLength: 3 })).map(([i, s]) => original.data.slice(0, i) + s + original.data.slice(i + 1)),
+      fc.nat(original.data.length - 1).map((i) => original.data.slice(0, i)),
+      fc.string({ maxLength: 200 }),
+      fc.array(fc.stringMatching(/^[A-Za-z0-9_~-]{0,12}$/), { minLength: 5, maxLength: 5 }).map((parts) => ['v2', ...parts.slice(1)].join('.')),
+    );
+    await fc.assert(
+      fc.asyncProperty(edit, async (data) => {
+        fc.pre(data !== original.data);
+        await tb.rec.inner.set(alice.key, { ...original, data }, 60_000);
+        const res = await handle('/session/user', { headers: { cookie: alice.cookie, ...xhr(tb.app) } });
+        const body = await res.json();
+        return (res.status === 401 && body.user === null) || (res.status === 503 && body.code === 'NFT412');
+      }),
+      { numRuns: 300 },
+    );
+    // The original still opens: nothing else was wrong with it.
+    await tb.rec.inner.set(alice.key, original, 60_000);
+    assert.equal((await handle('/session/user', { headers: { cookie: alice.cookie, ...xhr(tb.app) } })).status, 200);
+  });
+
+  test('any X-Replaces-Token value: a forced call answers 200 with a token of this session (never 5xx)', async () => {
+    const value = fc.oneof(fc.string({ maxLength: 100 }), fc.stringMatching(/^[A-Za-z0-9_-]{43}$/), fc.base64String({ maxLength: 60 })).map((h) => h.replace(/[\r\n\0]/g, ''));
+    await fc.assert(
+      fc.asyncProperty(value, async (replaces) => {
+        const res = await handle('/session/token', { headers: { cookie: alice.cookie, ...xhr(tb.app), 'x-force-refresh': '1', 'x-replaces-token': replaces } });
+        return res.status === 200 && typeof (await res.json()).accessToken === 'string';
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test('any back-channel logout body: 400 or 413 with NFT408, never 5xx, ending nothing', async () => {
+    const body = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ maxLength: 300 }).map((s) => `logout_token=${encodeURIComponent(s)}`),
+      fc.array(fc.base64String({ maxLength: 60 }), { minLength: 3, maxLength: 3 }).map((p) => `logout_token=${p.join('.')}`),
+      fc.nat(40_000).map((n) => `logout_token=${'a'.repeat(n)}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (text) => {
+        const res = await handle('/auth/backchannel-logout', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: text });
+        return [400, 413].includes(res.status) && (await res.json()).code === 'NFT408';
+      }),
+      { numRuns: 200 },
+    );
+    assert.equal((await handle('/session/user', { headers: { cookie: alice.cookie, ...xhr(tb.app) } })).status, 200, 'alice is still signed in');
+  });
+});
