@@ -46,6 +46,10 @@ export async function createDemoBff({ origin, issuer, clientSecret, accessTokenT
     // The browser refreshes 30 s before expiry, or at half the life of a shorter token: hand out
     // the cached token on the same terms, so loading the first token is never a refresh.
     refreshBufferMs: Math.min(30_000, accessTokenTtlSeconds * 500),
+    // The dashboard's "revoke" button makes the API reject the token the tab just got, and shows the
+    // one refresh that repairs it: no lower bound between forced refreshes here. A real app keeps the
+    // default (5 s), which caps what one cookie holder can make the BFF spend at the IdP.
+    minRefreshIntervalMs: 0,
     onEvent: (event) => {
       switch (event.type) {
         case 'login':
