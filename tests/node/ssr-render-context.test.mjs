@@ -9,7 +9,7 @@ import { cookieJar, getToken, signIn, startBffTestbed } from './helpers/bff-idp.
 
 let tb;
 before(async () => {
-  tb = await startBffTestbed(bffModule, { bff: { refreshBufferMs: 1_000 } });
+  tb = await startBffTestbed(bffModule, { bff: { refreshBufferMs: 1_000, minRefreshIntervalMs: 0 } });
 });
 after(async () => {
   await tb?.close();
