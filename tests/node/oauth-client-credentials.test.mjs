@@ -43,6 +43,9 @@ after(async () => {
   consoleCapture?.restore();
 });
 
+// withClientCredentials keeps one token per service identity for the whole process (see
+// oauth-client-credentials-server.test.mjs): a test that counts token requests from a cold start uses
+// an identity of its own (client id, resource, secret or URL), so no earlier test's token is in the cache.
 function setup({ clientSecret = CONFIDENTIAL_CLIENT.clientSecret, tokenUrl = oauth.tokenUrl, features = [], extraProviders = [], ...rest } = {}) {
   const injector = createRootInjector([
     ...extraProviders,
@@ -96,7 +99,7 @@ describe('withClientCredentials against oidc-provider', () => {
 
   test('100 concurrent calls make exactly 1 token request and all reach the API with a valid token', async () => {
     const before = ccRequests();
-    const { http } = setup();
+    const { http } = setup({ resource: API_RESOURCE });
     const seenBefore = api.seen.length;
     const bodies = await Promise.all(Array.from({ length: 100 }, (_, i) => firstValueFrom(http.get(`${api.origin}/items/${i}`))));
     assert.equal(ccRequests() - before, 1);
@@ -127,7 +130,7 @@ describe('withClientCredentials against a loopback token endpoint (faults)', () 
 
   test('429 with Retry-After: 2 makes the next attempt wait at least 2 s, then succeeds', async () => {
     faults.script([{ status: 429, headers: { 'retry-after': '2' }, body: { error: 'slow_down' } }, tokenAnswer('tok-after-429')]);
-    const { auth } = setup({ tokenUrl: faults.url, features: [fast] });
+    const { auth } = setup({ tokenUrl: faults.url, clientId: 'svc-429', features: [fast] });
     assert.equal(await auth.getValidToken(), 'tok-after-429');
     assert.equal(faults.requests.length, 2);
     assert.ok(faults.requests[1].atMs - faults.requests[0].atMs >= 2_000, `waited ${faults.requests[1].atMs - faults.requests[0].atMs} ms`);
@@ -135,7 +138,7 @@ describe('withClientCredentials against a loopback token endpoint (faults)', () 
 
   test('503 twice then 200 succeeds after 3 requests', async () => {
     faults.script([{ status: 503 }, { status: 503 }, tokenAnswer('tok-after-503')]);
-    const { auth } = setup({ tokenUrl: faults.url, features: [fast] });
+    const { auth } = setup({ tokenUrl: faults.url, clientId: 'svc-503', features: [fast] });
     assert.equal(await auth.getValidToken(), 'tok-after-503');
     assert.equal(faults.requests.length, 3);
     assert.equal(auth.state().status, 'fresh');
@@ -143,7 +146,7 @@ describe('withClientCredentials against a loopback token endpoint (faults)', () 
 
   test('a hanging endpoint is bounded by timeoutMs: each request is aborted and a coded error results', async () => {
     faults.script(['hang']);
-    const { auth } = setup({ tokenUrl: faults.url, timeoutMs: 300, features: [withRefreshRetry({ maxAttempts: 2, baseDelayMs: 50 })] });
+    const { auth } = setup({ tokenUrl: faults.url, clientId: 'svc-hang', timeoutMs: 300, features: [withRefreshRetry({ maxAttempts: 2, baseDelayMs: 50 })] });
     const started = Date.now();
     const err = await expectRejection(auth.getValidToken());
     assert.equal(err.code, OAuthErrorCode.TokenEndpointTimeout);
@@ -158,7 +161,7 @@ describe('withClientCredentials against a loopback token endpoint (faults)', () 
   test('malformed JSON and a missing access_token give NFT302 after one request', async () => {
     for (const answer of [{ status: 200, body: '<html>not json' }, { status: 200, body: { token_type: 'Bearer', expires_in: 60 } }]) {
       faults.script([answer]);
-      const { auth } = setup({ tokenUrl: faults.url, features: [fast] });
+      const { auth } = setup({ tokenUrl: faults.url, clientId: 'svc-malformed', features: [fast] });
       const err = await expectRejection(auth.getValidToken());
       assert.equal(err.code, OAuthErrorCode.MalformedTokenResponse);
       assert.equal(faults.requests.length, 1);

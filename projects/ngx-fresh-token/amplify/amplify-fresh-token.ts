@@ -1,12 +1,24 @@
 import { isPlatformServer } from '@angular/common';
-import { DestroyRef, EnvironmentProviders, Injectable, InjectionToken, PLATFORM_ID, inject, makeEnvironmentProviders, provideAppInitializer } from '@angular/core';
-import { Amplify, type ResourcesConfig } from 'aws-amplify';
+import {
+  DestroyRef,
+  EnvironmentProviders,
+  Injectable,
+  InjectionToken,
+  PLATFORM_ID,
+  inject,
+  makeEnvironmentProviders,
+  provideAppInitializer,
+  provideEnvironmentInitializer,
+} from '@angular/core';
+import * as amplifyRoot from 'aws-amplify';
+import { Amplify, type AmplifyContext, type ResourcesConfig } from 'aws-amplify';
 import { type TokenProvider } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
-import { Hub, defaultStorage } from 'aws-amplify/utils';
+import { Hub, defaultStorage, parseAmplifyConfig } from 'aws-amplify/utils';
 import { EMPTY, Observable } from 'rxjs';
 import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError } from 'ngx-fresh-token';
-import { AmplifyFreshTokenErrorCode } from './errors';
+import { warnIfInChildInjector } from './child-injector-warning';
+import { AmplifyFreshTokenErrorCode, amplifyError } from './errors';
 import { FreshEventsOptions, connectFreshEvents } from './events-connection';
 import { publishFreshEvents } from './events-publish';
 import { AMPLIFY_LINK } from './amplify-link';
@@ -35,6 +47,14 @@ export interface AmplifyFreshTokenOptions {
   tokenProvider?: boolean;
   /** Other Amplify library options (SSR, REST/GraphQL settings); `Auth` is replaced when `tokenProvider` is set. */
   libraryOptions?: AmplifyLibraryOptions;
+  /**
+   * Whether the app initializer calls {@link AmplifyFreshToken.configure} in the browser (default
+   * `true`). `false`: nothing touches the global `Amplify` by itself — call `configure()` when you are
+   * ready (for example once a config loaded at run time is in), or use only
+   * `generateClient(amplify.context)`. It also tells a route's providers, where app initializers never
+   * run, that this is on purpose (no `NFT506` warning). The server never configures the global `Amplify`.
+   */
+  configureAmplify?: boolean;
 }
 
 interface AmplifyFreshTokenConfig {
@@ -78,6 +98,49 @@ export class AmplifyFreshToken {
     this.isServer ? {} : { whenSignedOut: { getTokens: (o) => (this.cognitoWired ? cognitoUserPoolsTokenProvider.getTokens(o) : Promise.resolve(null)) } },
   );
 
+  private ownContext: AmplifyContext | null = null;
+
+  /**
+   * An Amplify context of this app alone, to generate GraphQL clients from:
+   * `generateClient(amplify.context)` (from `aws-amplify/api`). It carries this app's GraphQL `headers`
+   * function and the `TokenProvider` bridge, so its clients send this {@link AuthService}'s token in
+   * every auth mode (`userPool`, `oidc`, `lambda`) — and nothing of it goes into the process-wide
+   * `Amplify`. On the server platform this is **the** way to call GraphQL: each render has its own
+   * injector, hence its own context, and concurrent renders of different users never share a token.
+   * In the browser it works the same (Amplify's global configuration keeps serving `generateClient()`
+   * and Amplify's own APIs). Created on first read with aws-amplify's `createAmplifyContext()`
+   * (aws-amplify ≥ 6.22; with an older one it throws `NFT505`).
+   *
+   * @example
+   * const client = generateClient(inject(AmplifyFreshToken).context);
+   * const { data } = await client.graphql({ query: listTodos });
+   */
+  get context(): AmplifyContext {
+    return (this.ownContext ??= this.createContext());
+  }
+
+  private createContext(): AmplifyContext {
+    // A namespace read, not a named import: with aws-amplify < 6.22 (no createAmplifyContext) the rest of
+    // this entry keeps working, and only this getter says what is missing.
+    const create = (amplifyRoot as { createAmplifyContext?: typeof amplifyRoot.createAmplifyContext }).createAmplifyContext;
+    if (typeof create !== 'function') {
+      throw amplifyError(
+        AmplifyFreshTokenErrorCode.ServerConfigure,
+        'AmplifyFreshToken.context needs createAmplifyContext() from aws-amplify 6.22 or later. To fix the problem, upgrade aws-amplify; ' +
+          'until then, on the server only amplify.graphql((headers) => client.graphql({ ..., authMode: \'lambda\' }, headers)) sends a token, per call.',
+      );
+    }
+    const { resourcesConfig, options } = this.config;
+    const library: AmplifyLibraryOptions = { ...options.libraryOptions };
+    if (options.graphqlHeaders !== false) {
+      library.API = { ...library.API, GraphQL: { ...library.API?.GraphQL, headers: this.headers } };
+    }
+    // Always the bridge here: the context exists to carry this AuthService's token (Amplify's own
+    // Cognito session stays with the global configuration). A credentials provider given in the options is kept.
+    library.Auth = { ...library.Auth, tokenProvider: this.tokenProvider };
+    return create(resourcesConfig as ResourcesConfig, library);
+  }
+
   /**
    * Runs a GraphQL call with a fresh token and retries it once after a 401 (see {@link graphqlWithRetry}).
    *
@@ -116,7 +179,8 @@ export class AmplifyFreshToken {
   }
 
   private eventsOptions(options: FreshEventsOptions): FreshEventsOptions & { endpoint: string } {
-    const configured = Amplify.getConfig().API?.Events;
+    // On the server the process-wide Amplify is not this app's: read this app's own configuration.
+    const configured = (this.isServer ? parseAmplifyConfig(this.config.resourcesConfig as ResourcesConfig) : Amplify.getConfig()).API?.Events;
     const endpoint = options.endpoint ?? configured?.endpoint;
     if (!endpoint) {
       throw new FreshTokenError(
@@ -133,12 +197,25 @@ export class AmplifyFreshToken {
    * Calls `Amplify.configure` with the GraphQL `headers` function and, when asked, the
    * `TokenProvider` bridge. In the browser, when the service's source is
    * `withAmplifyTokenSource()`, it also follows Amplify's sign-in and sign-out (Hub `auth` events)
-   * until the injector is destroyed. Run once by the app initializer of {@link provideAmplifyFreshToken}.
+   * until the injector is destroyed. Run once by the app initializer of {@link provideAmplifyFreshToken}
+   * in the browser.
+   *
+   * On the server platform it throws `NFT505` and touches nothing: `Amplify` is one object per Node
+   * process, so functions bound to one render's AuthService would serve every concurrent render (one
+   * user's token on another user's page). Use `generateClient(amplify.context)` there.
    *
    * @example
    * inject(AmplifyFreshToken).configure();
    */
   configure(): void {
+    if (this.isServer) {
+      throw amplifyError(
+        AmplifyFreshTokenErrorCode.ServerConfigure,
+        'AmplifyFreshToken.configure() refuses to run on the server: Amplify is one object per Node process, so this render\'s ' +
+          'token would reach every concurrent render. To fix the problem, generate GraphQL clients from the render\'s own ' +
+          'context: generateClient(inject(AmplifyFreshToken).context), and call configure() in the browser only.',
+      );
+    }
     const { resourcesConfig, options } = this.config;
     const library: AmplifyLibraryOptions = { ...options.libraryOptions };
     if (options.graphqlHeaders !== false) {
@@ -181,10 +258,13 @@ export class AmplifyFreshToken {
 }
 
 /**
- * Configures Amplify during app initialization with its pieces bound to the app's
- * {@link AuthService}: the GraphQL `headers` function and, with `tokenProvider: true`, the
- * `TokenProvider` bridge. Use it instead of calling `Amplify.configure` yourself; add
- * `provideFreshToken(...)` with a source (for example `withAmplifyTokenSource()`) too.
+ * Provides {@link AmplifyFreshToken} bound to the app's {@link AuthService} and, in the browser,
+ * configures Amplify during app initialization with its pieces: the GraphQL `headers` function and,
+ * with `tokenProvider: true`, the `TokenProvider` bridge. Use it instead of calling `Amplify.configure`
+ * yourself; add `provideFreshToken(...)` with a source (for example `withAmplifyTokenSource()`) too.
+ * On the server it configures nothing process-wide: GraphQL goes through `generateClient(amplify.context)`,
+ * one context per render. Put it in the application's providers: in a route's providers its app
+ * initializer never runs (dev mode warns once, `NFT506`, unless `configureAmplify: false`).
  *
  * @example
  * providers: [
@@ -200,6 +280,13 @@ export function provideAmplifyFreshToken(
     { provide: AMPLIFY_FRESH_TOKEN_CONFIG, useValue: { resourcesConfig, options } },
     { provide: AMPLIFY_LINK, useFactory: () => ({ bridged: options.tokenProvider === true, amplifySource: false }) },
     AmplifyFreshToken,
-    provideAppInitializer(() => inject(AmplifyFreshToken).configure()),
+    provideAppInitializer(() => {
+      // The server never configures the process-wide Amplify: renders use their own context.
+      if (options.configureAmplify === false || isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown')) return;
+      inject(AmplifyFreshToken).configure();
+    }),
+    provideEnvironmentInitializer(() => {
+      if ((typeof ngDevMode === 'undefined' || ngDevMode) && options.configureAmplify !== false) warnIfInChildInjector();
+    }),
   ]);
 }

@@ -15,6 +15,17 @@ export const AmplifyFreshTokenErrorCode = {
   EventsUnauthorized: 'NFT503',
   /** AppSync Events refused a subscribe or publish for another reason than authorization. */
   EventsRejected: 'NFT504',
+  /**
+   * Something would have put this render's token into the process-wide `Amplify` on the server
+   * (`configure()`), or the server asked for a per-render context that the installed aws-amplify cannot
+   * make (`createAmplifyContext`, aws-amplify ≥ 6.22). Use `generateClient(amplify.context)` on the server.
+   */
+  ServerConfigure: 'NFT505',
+  /**
+   * Dev-mode warning: `provideAmplifyFreshToken()` sits in a route's (or another child injector's)
+   * providers, where app initializers never run, so it has not configured Amplify.
+   */
+  NotConfiguredInChildInjector: 'NFT506',
 } as const;
 
 /**
@@ -25,4 +36,14 @@ export const AmplifyFreshTokenErrorCode = {
  */
 export function eventsError(code: string, devMessage: string, details: FreshTokenErrorDetails = {}): FreshTokenError {
   return new FreshTokenError(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? devMessage : '', details);
+}
+
+/**
+ * A `FreshTokenError` of this entry outside Events: the code always, the explanation in dev mode only.
+ *
+ * @example
+ * throw amplifyError(AmplifyFreshTokenErrorCode.ServerConfigure, 'On the server, use generateClient(amplify.context).');
+ */
+export function amplifyError(code: string, devMessage: string): FreshTokenError {
+  return new FreshTokenError(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? devMessage : '');
 }

@@ -1,6 +1,6 @@
 import { provideHttpClient } from '@angular/common/http';
 import { provideHttpClientTesting } from '@angular/common/http/testing';
-import { PLATFORM_ID, Provider, provideZonelessChangeDetection } from '@angular/core';
+import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { AuthService, FreshTokenError, FreshTokenFeature, provideFreshToken, withAuthorizedUrls, withRefreshRetry } from 'ngx-fresh-token';
 import { flushMicrotasks } from 'ngx-fresh-token/testing';
@@ -10,14 +10,21 @@ import { setupOAuthTestBed, verifyOAuthRequests } from './oauth-testbed.spec-hel
 
 const TOKEN_URL = 'https://auth.example.com/oauth2/token';
 const SECRET = 'cc-s3cret-9f8e7d6c-must-not-leak';
+let identities = 0;
+/**
+ * The TestBed with a client-credentials source of a service identity of its own (a new client id):
+ * the token cache is process-wide, so specs that shared one would see each other's tokens.
+ */
 function setup(options: Partial<ClientCredentialsOptions> = {}, extra: { providers?: Provider[]; features?: FreshTokenFeature[] } = {}) {
-  return setupOAuthTestBed(
-    withClientCredentials({ tokenUrl: TOKEN_URL, clientId: 'svc', clientSecret: SECRET, scope: ['api/read', 'api/write'], ...options }),
-    {
-      features: [withAuthorizedUrls('https://api.example.com'), ...(extra.features ?? [])],
-      providers: [{ provide: PLATFORM_ID, useValue: 'server' }, ...(extra.providers ?? [])],
-    },
-  );
+  const ccOptions: ClientCredentialsOptions = { tokenUrl: TOKEN_URL, clientId: `svc-${++identities}`, clientSecret: SECRET, scope: ['api/read', 'api/write'], ...options };
+  const testBed = setupOAuthTestBed(withClientCredentials(ccOptions), {
+    features: [withAuthorizedUrls('https://api.example.com'), ...(extra.features ?? [])],
+    providers: [{ provide: PLATFORM_ID, useValue: 'server' }, ...(extra.providers ?? [])],
+  });
+  /** Another injector with the same configuration, as the next server render has: its own AuthService. */
+  const render = (features: FreshTokenFeature[] = []) =>
+    createEnvironmentInjector([provideFreshToken(withClientCredentials(ccOptions), ...features)], TestBed.inject(EnvironmentInjector)).get(AuthService);
+  return { ...testBed, clientId: ccOptions.clientId, render };
 }
 
 const tokenBody = (token: string, expiresIn = 3600) => ({ access_token: token, token_type: 'Bearer', expires_in: expiresIn });
@@ -26,13 +33,13 @@ describe('withClientCredentials', () => {
   afterEach(verifyOAuthRequests);
 
   it('posts a form-encoded client_credentials request with Basic auth, bypassing the interceptor', async () => {
-    const { auth, httpMock } = setup();
+    const { auth, httpMock, clientId } = setup();
     const token = auth.getValidToken();
     await flushMicrotasks();
     const req = httpMock.expectOne(TOKEN_URL);
     expect(req.request.method).toBe('POST');
     expect(req.request.headers.get('Content-Type')).toBe('application/x-www-form-urlencoded');
-    expect(req.request.headers.get('Authorization')).toBe(`Basic ${btoa(`svc:${SECRET}`)}`);
+    expect(req.request.headers.get('Authorization')).toBe(`Basic ${btoa(`${clientId}:${SECRET}`)}`);
     expect(new URLSearchParams(req.request.body as string).get('grant_type')).toBe('client_credentials');
     expect(new URLSearchParams(req.request.body as string).get('scope')).toBe('api/read api/write');
     req.flush(JSON.stringify(tokenBody('tok-1')));
@@ -132,7 +139,7 @@ describe('withClientCredentials', () => {
   });
 
   it('ends the session on a wrong secret after one request, without the secret in the error', async () => {
-    const { auth, httpMock, clock, events } = setup();
+    const { auth, httpMock, clock, events, clientId } = setup();
     let error: FreshTokenError | undefined;
     auth.getValidToken().catch((e) => (error = e));
     await flushMicrotasks();
@@ -145,8 +152,96 @@ describe('withClientCredentials', () => {
     const renderings = [String(error), error!.stack ?? '', JSON.stringify(error), ...Object.values(error!).map((v) => JSON.stringify(v))];
     for (const text of renderings) {
       expect(text).not.toContain(SECRET);
-      expect(text).not.toContain(btoa(`svc:${SECRET}`));
+      expect(text).not.toContain(btoa(`${clientId}:${SECRET}`));
     }
+  });
+
+  describe('one token per process and service identity (a server render has an injector of its own)', () => {
+    it('hands the cached token to later renders with no request until the refresh buffer, then one request for all', async () => {
+      const { auth, httpMock, clock, render } = setup();
+      void auth.getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-1', 120)));
+      expect(await auth.getValidToken()).toBe('tok-1');
+      expect(await render().getValidToken()).toBe('tok-1');
+      await clock.advance(89_000); // 31 s left: outside the 30 s buffer
+      expect(await render().getValidToken()).toBe('tok-1');
+      httpMock.expectNone(TOKEN_URL);
+      await clock.advance(2_000); // 29 s left: inside the buffer, so a new render does not start on it
+      const late = [render().getValidToken(), render().getValidToken(), render().getValidToken()];
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-2', 120)));
+      expect(await Promise.all(late)).toEqual(['tok-2', 'tok-2', 'tok-2']);
+      expect(await render().getValidToken()).toBe('tok-2');
+    });
+
+    it('renews a token shorter than the buffer at half its lifetime, as the core does', async () => {
+      const { auth, httpMock, clock, render } = setup();
+      void auth.getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-short', 20)));
+      await clock.advance(9_000); // 11 s left of 20: more than half
+      expect(await render().getValidToken()).toBe('tok-short');
+      await clock.advance(2_000); // 9 s left: less than half
+      const late = render().getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-next', 20)));
+      expect(await late).toBe('tok-next');
+    });
+
+    it('replaces a token that renders force out (an API rejected it) once for all of them, and never hands it out again', async () => {
+      const { auth, httpMock, render } = setup();
+      void auth.getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-1')));
+      const other = render();
+      const stale = render();
+      expect(await other.getValidToken()).toBe('tok-1');
+      expect(await stale.getValidToken()).toBe('tok-1');
+      const forced = [auth.refresh(), other.refresh()];
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-2')));
+      expect(await Promise.all(forced)).toEqual(['tok-2', 'tok-2']);
+      expect(await render().getValidToken()).toBe('tok-2');
+      // A render that still holds tok-1 and forces it out gets tok-2, with no request.
+      expect(await stale.refresh()).toBe('tok-2');
+      httpMock.expectNone(TOKEN_URL);
+    });
+
+    it('keeps no failure: the next render asks again', async () => {
+      const { auth, httpMock, render } = setup({}, { features: [withRefreshRetry({ maxAttempts: 1 })] });
+      let error: FreshTokenError | undefined;
+      auth.getValidToken().catch((e) => (error = e));
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush('', { status: 503, statusText: 'Service Unavailable' });
+      await flushMicrotasks();
+      expect(error?.transient).toBeTrue();
+      const next = render().getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-after')));
+      expect(await next).toBe('tok-after');
+    });
+
+    it('gives another scope, resource, client or secret its own token, and the same scopes in any order the same one', async () => {
+      const { auth, httpMock, clientId } = setup({ scope: 'b a' });
+      void auth.getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-ab')));
+      const withOptions = (options: Partial<ClientCredentialsOptions>) =>
+        createEnvironmentInjector(
+          [provideFreshToken(withClientCredentials({ tokenUrl: TOKEN_URL, clientId, clientSecret: SECRET, scope: 'b a', ...options }))],
+          TestBed.inject(EnvironmentInjector),
+        ).get(AuthService);
+      expect(await withOptions({ scope: ['a', 'b', 'a'] }).getValidToken()).toBe('tok-ab');
+      httpMock.expectNone(TOKEN_URL);
+      const others = [{ scope: 'a' }, { resource: 'https://api.example.com' }, { clientId: `${clientId}-other` }, { clientSecret: `${SECRET}-rotated` }];
+      for (const [i, options] of others.entries()) {
+        const token = withOptions(options).getValidToken();
+        await flushMicrotasks();
+        httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody(`tok-other-${i}`)));
+        expect(await token).toBe(`tok-other-${i}`);
+      }
+    });
   });
 
   it('gives NFT302 for malformed JSON and for a missing access_token', async () => {

@@ -1,7 +1,7 @@
 import { isPlatformBrowser } from '@angular/common';
 import { HttpBackend, HttpClient } from '@angular/common/http';
 import { PLATFORM_ID, inject } from '@angular/core';
-import { FRESH_TOKEN_CLOCK, FreshTokenError, withTokenSource } from 'ngx-fresh-token';
+import { FRESH_TOKEN_CLOCK, FRESH_TOKEN_REFRESH_BUFFER_MS, FreshTokenError, withTokenSource } from 'ngx-fresh-token';
 import type { FreshTokenFeature, FreshTokenFeatureKind, TokenGrant, TokenSource } from 'ngx-fresh-token';
 import { OAuthErrorCode } from './errors';
 import {
@@ -11,6 +11,7 @@ import {
   ɵrequestToken,
   ɵrequireString,
 } from './token-endpoint';
+import { ɵserviceTokenKey, ɵsharedServiceToken } from './service-token-cache';
 
 /**
  * Options of {@link withClientCredentials}: an OAuth 2 client-credentials grant (RFC 6749 §4.4).
@@ -50,9 +51,11 @@ function runsInBrowser(): boolean {
 
 /**
  * Gets access tokens with the OAuth 2 client-credentials grant, for a server (Angular SSR server,
- * Node) calling an API as itself. Tokens are cached for their lifetime and renewed inside the
- * refresh buffer; 401 from the API refreshes once; 429/5xx back off; a rejected secret ends the
- * session at once (exactly one token request). Refuses to run in a browser (`NFT301`). The secret
+ * Node) calling an API as itself. The token is cached once per process for its lifetime, per token
+ * URL, client id, scopes, resource and secret — shared by every server render and injector, with one
+ * request in flight at a time — and renewed inside the refresh buffer; a 401 from the API replaces it
+ * once for all; 429/5xx back off; a failure is never cached; a rejected secret ends the session at once
+ * (exactly one token request). Refuses to run in a browser (`NFT301`). The secret
  * never appears in a log, an error message or an error property.
  *
  * @example
@@ -74,6 +77,10 @@ export function withClientCredentials(options: ClientCredentialsOptions): FreshT
       typeof ngDevMode === 'undefined' || ngDevMode ? `${fn}() takes authMethod 'client_secret_basic' or 'client_secret_post'.` : '',
     );
   }
+  const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
+  const post = options.authMethod === 'client_secret_post';
+  // The process cache's key, worked out once per configuration (a render's injector runs the factory below each time).
+  const key = ɵserviceTokenKey({ ...options, scope, authMethod: post ? 'client_secret_post' : 'client_secret_basic' });
   return withTokenSource(() => {
     if (runsInBrowser()) {
       throw new FreshTokenError(
@@ -88,10 +95,7 @@ export function withClientCredentials(options: ClientCredentialsOptions): FreshT
     const http = new HttpClient(inject(HttpBackend));
     const clock = inject(FRESH_TOKEN_CLOCK);
     const { tokenUrl, clientId, clientSecret, resource } = options;
-    const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
-    const post = options.authMethod === 'client_secret_post';
     const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
-    let pending: Promise<TokenGrant> | null = null;
     const fetchToken = async (): Promise<TokenGrant> => {
       const response = await ɵrequestToken(
         http,
@@ -103,12 +107,12 @@ export function withClientCredentials(options: ClientCredentialsOptions): FreshT
       );
       return ɵgrantFromTokenResponse(response, clock.now());
     };
+    // The token is the server's own identity, not a user's: one per process and identity, shared by
+    // every render (each has its own injector) and every other injector asking for the same one.
+    const bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
     const source: TokenSource = {
       // A call that outlives the core's attempt timeout is joined, never doubled.
-      getToken: () =>
-        (pending ??= fetchToken().finally(() => {
-          pending = null;
-        })),
+      getToken: (request) => ɵsharedServiceToken(key, request, () => clock.now(), bufferMs, fetchToken),
     };
     return source;
   });
