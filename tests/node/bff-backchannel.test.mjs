@@ -86,6 +86,34 @@ describe('bff back-channel logout: deletes first, claims after, bounded', () => 
     assert.equal(await userStatus(since), 200, 'the session created after the token was issued stays');
   });
 
+  test('a replayed logout token is refused before anything is deleted: a session started since stays', async () => {
+    const first = await signedIn('kira');
+    const token = await tb.idp.makeLogoutToken({ sub: 'kira' });
+    assert.equal((await post(token)).status, 200);
+    assert.equal(await userStatus(first), 401);
+    const again = await signedIn('kira'); // within the token's clock tolerance
+    assert.equal((await post(token)).status, 400, 'the replay is refused');
+    assert.equal(await userStatus(again), 200, 'and ended nothing');
+  });
+
+  test('when the issuer’s keys cannot be loaded (JWKS down), a valid logout token gets 503, not 400, and its retry ends the session', async () => {
+    const fresh = await tb.newBff(); // its own JWKS cache: it must fetch the keys
+    tb.mount(fresh);
+    try {
+      const s = await signedIn('lena');
+      const token = await tb.idp.makeLogoutToken({ sub: 'lena' });
+      tb.idp.inject('jwks', { status: 502, body: '<html><title>Bad gateway</title></html>' });
+      const down = await post(token);
+      assert.equal(down.status, 503);
+      assert.ok(Number(down.headers.get('retry-after')) > 0);
+      assert.equal(await userStatus(s), 200, 'nothing ended yet');
+      assert.equal((await post(token)).status, 200, 'the IdP’s retry');
+      assert.equal(await userStatus(s), 401);
+    } finally {
+      tb.mount(tb.bff);
+    }
+  });
+
   test('a Content-Length over 16 KB is refused with 413 before the body is read', async () => {
     const url = new URL(`${tb.app.origin}/auth/backchannel-logout`);
     const status = await within(new Promise((resolve, reject) => {

@@ -66,6 +66,48 @@ describe('forced refreshes are bounded: one redemption per session per minRefres
   });
 });
 
+describe('failed redemptions are bounded too', () => {
+  test('after a failed redemption, calls for that session within minRefreshIntervalMs answer 503 without asking the IdP', async () => {
+    const jar = await signedIn('fay');
+    tb.clock.advance(60_000); // the login token is stale
+    tb.idp.inject('token', { status: 503, body: '<html><title>busy</title></html>' });
+    assert.equal((await getToken(jar, tb.app)).status, 503);
+    const requests = tb.idp.tokenRequests.length + tb.idp.timeline.filter((t) => t === 'idp:token:inject').length;
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push((await getToken(jar, tb.app, i % 2 ? { 'x-force-refresh': '1' } : {})).status);
+    assert.deepEqual([...new Set(answers)], [503]);
+    assert.equal(tb.idp.tokenRequests.length + tb.idp.timeline.filter((t) => t === 'idp:token:inject').length, requests, 'nothing reached the IdP');
+    tb.clock.advance(5_001);
+    assert.equal((await getToken(jar, tb.app)).status, 200, 'past the interval it redeems');
+  });
+
+  test('a 429 with Retry-After from the IdP pauses every redemption of this BFF for that long', async () => {
+    const a = await signedIn('gus');
+    const b = await signedIn('hal');
+    tb.clock.advance(60_000);
+    tb.idp.inject('token', { status: 429, headers: { 'Retry-After': '30' }, body: { error: 'slow_down' } });
+    const throttled = await getToken(a, tb.app);
+    assert.equal(throttled.status, 503);
+    const requests = tb.idp.timeline.filter((t) => t.startsWith('idp:token')).length;
+    const other = await getToken(b, tb.app);
+    assert.equal(other.status, 503, 'another session waits too');
+    assert.ok(Number(other.response.headers.get('retry-after')) >= 29);
+    assert.equal(tb.idp.timeline.filter((t) => t.startsWith('idp:token')).length, requests, 'nothing reached the IdP');
+    tb.clock.advance(30_001);
+    assert.equal((await getToken(b, tb.app)).status, 200);
+  });
+
+  test('an IdP that hands out tokens already expired (expires_in: 0) is not asked again on every call', async () => {
+    const jar = await signedIn('ida');
+    tb.clock.advance(60_000);
+    tb.idp.inject('token', { commit: true, rewrite: (body) => ({ ...body, expires_in: 0 }) });
+    await getToken(jar, tb.app);
+    const requests = tb.idp.timeline.filter((t) => t.startsWith('idp:token')).length;
+    for (let i = 0; i < 10; i++) assert.equal((await getToken(jar, tb.app)).status, 503);
+    assert.equal(tb.idp.timeline.filter((t) => t.startsWith('idp:token')).length, requests);
+  });
+});
+
 describe('login transactions are capped per browser', () => {
   test('any number of /auth/login calls leave at most 3 transaction cookies, and the newest login completes', async () => {
     const jar = cookieJar();
@@ -113,6 +155,30 @@ describe('the memory store bounds sessions per account and evicts fairly', () =>
     assert.ok(await store.get('d1'));
     assert.ok(await store.get('b1'));
     assert.equal((await store.findByIndex('sub:M')).length, 3);
+  });
+});
+
+describe('the memory store never evicts another account’s only session', () => {
+  const record = (owner, i) => ({ version: 1, expiresAt: Date.now() + 3_600_000, data: `sealed-${owner}-${i}`, ...(owner ? { index: [`sub:${owner}`] } : {}) });
+
+  test('records without an account (markers, one-time references) go first; when every account holds one session a new one is refused', async () => {
+    const store = memorySessionStore({ maxSessions: 4 });
+    await store.set('a1', record('A', 1), 60_000);
+    await store.set('b1', record('B', 1), 60_000);
+    await store.set('x1', record(null, 1), 60_000); // a short-lived record of the BFF's own
+    await store.set('c1', record('C', 1), 60_000);
+    await store.set('d1', record('D', 1), 60_000);
+    assert.equal(await store.get('x1'), null, 'the ownerless record made room');
+    for (const k of ['a1', 'b1', 'c1', 'd1']) assert.ok(await store.get(k), k);
+    await assert.rejects(store.set('e1', record('E', 1), 60_000), /full/);
+    for (const k of ['a1', 'b1', 'c1', 'd1']) assert.ok(await store.get(k), `${k} kept`);
+  });
+
+  test('one-time claims are bounded: past the cap the oldest claim goes', async () => {
+    const store = memorySessionStore({ maxSessions: 1_000 });
+    assert.equal(await store.claimOnce('first', 600_000), true);
+    for (let i = 0; i < 1_000; i++) await store.claimOnce(`flood-${i}`, 600_000);
+    assert.equal(await store.claimOnce('first', 600_000), true, 'the oldest claim was dropped, not kept forever');
   });
 });
 
@@ -196,6 +262,35 @@ describe('the rest', () => {
     }
     const otherEntries = tb.rec.calls.slice(rec).filter((c) => c.method === 'set').flatMap((c) => c.args[1].index ?? []);
     assert.ok(otherEntries.length > 0 && otherEntries.every((e) => !written.includes(e)), 'entries depend on the secret');
+  });
+
+  test('a made-up end-session reference stores nothing', async () => {
+    const claims = tb.rec.calls.filter((c) => c.method === 'claimOnce' || c.method === 'set').length;
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${tb.app.origin}/auth/end-session?ref=${'A'.repeat(42)}${String.fromCharCode(65 + (i % 26))}`, { redirect: 'manual' });
+      assert.equal(res.status, 302);
+    }
+    assert.equal(tb.rec.calls.filter((c) => c.method === 'claimOnce' || c.method === 'set').length, claims);
+  });
+
+  test('a session caches at most 16 token slots (resources/scopes): the oldest goes', async () => {
+    const jar = await signedIn('sam');
+    const request = () => new Request(`${tb.app.origin}/x`, { headers: { cookie: jar.header(`${tb.app.origin}/`) } });
+    // 17 scope strings the IdP grants (each a slot of its own: the order of the words counts).
+    const words = ['openid', 'profile', 'email'];
+    const variants = ['api'];
+    for (const w of words) variants.push(`api ${w}`, `${w} api`);
+    for (const w of words) for (const v of words) if (w !== v) variants.push(`api ${w} ${v}`);
+    variants.push('openid profile email api', 'email profile openid api', 'profile openid email api', 'api openid profile email');
+    assert.equal(variants.length, 17);
+    for (const scope of variants) assert.ok(await tb.bff.accessToken(request(), { scope }), scope);
+    // 1 default slot + 17: the two oldest are gone, so asking for the first scope again redeems again.
+    const redemptions = tb.idp.counts.refresh_token;
+    await tb.bff.accessToken(request(), { scope: variants[0] });
+    assert.equal(tb.idp.counts.refresh_token - redemptions, 1, 'the oldest slot was dropped');
+    const newest = tb.idp.counts.refresh_token;
+    await tb.bff.accessToken(request(), { scope: variants.at(-1) });
+    assert.equal(tb.idp.counts.refresh_token, newest, 'a recent slot is still cached');
   });
 
   test('renderContext() never rejects: with the store down it answers no context', async () => {

@@ -98,6 +98,15 @@ describe('bff: only the IdP’s explicit verdict ends a session (real oidc-provi
     assert.equal((await getToken(jar, tb.app)).status, 200, 'the session survived');
   });
 
+  test('a 5xx page that carries a WWW-Authenticate challenge with error="invalid_grant" is no verdict: 503, the session kept', async () => {
+    const jar = await signedIn();
+    stale();
+    tb.idp.inject('token', { status: 502, headers: { 'WWW-Authenticate': 'Bearer error="invalid_grant"' }, body: html('502 Bad Gateway') });
+    const failed = await getToken(jar, tb.app);
+    assert.equal(failed.status, 503);
+    assert.equal((await getToken(jar, tb.app)).status, 200);
+  });
+
   test('unauthorized_client (JSON 400) → NFT410 and the session kept', async () => {
     const jar = await signedIn();
     stale();
@@ -127,10 +136,11 @@ describe('bff callback: an IdP that times out or sends garbage gives 503, not 40
     return signIn(jar, tb.app);
   }
 
-  test('a code exchange that hangs past the timeout → 503 + Retry-After and no session', async () => {
-    const { callback } = await callbackWith({ hangMs: TOKEN_REQUEST_TIMEOUT_MS + 1_500, status: 503, body: html('late') });
+  test('a code exchange that hangs past the timeout → 503 and no session (no Retry-After: the callback is spent, the way on is a new login)', async () => {
+    const { callback, html: body } = await callbackWith({ hangMs: TOKEN_REQUEST_TIMEOUT_MS + 1_500, status: 503, body: html('late') });
     assert.equal(callback.status, 503);
-    assert.ok(Number(callback.headers.get('retry-after')) > 0);
+    assert.equal(callback.headers.get('retry-after'), null);
+    assert.equal(JSON.parse(body).code, 'NFT403');
     assert.ok(!callback.headers.getSetCookie().some((c) => c.startsWith('__Host-nft-session=') && !/Max-Age=0/.test(c)), 'no session cookie');
   });
 

@@ -95,6 +95,23 @@ describe('bff sign-out (real oidc-provider)', () => {
     assert.equal(await tb.rec.inner.get(s.key), null);
   });
 
+  test('a store that fails the end-session reference after the session was deleted still signs out: 200, cookie cleared, the IdP’s end-session URL without the hint', async () => {
+    const s = await signedIn();
+    // The same store, whose writes fail from now on (the session's delete still works).
+    const bff = await tb.newBff({ store: { ...tb.rec.store, set: async () => Promise.reject(new Error('store down')) } });
+    tb.mount(bff);
+    try {
+      const res = await logout(s.cookie);
+      assert.equal(res.status, 200);
+      assert.equal(sessionCookieLines(res).cleared.length, 1);
+      const end = new URL((await res.json()).endSessionUrl);
+      assert.equal(end.origin + end.pathname, `${tb.idp.issuer}/session/end`);
+      assert.equal(end.searchParams.get('id_token_hint'), null, 'no ID token in what JavaScript sees');
+    } finally {
+      tb.mount(tb.bff);
+    }
+  });
+
   test('logout without a session answers 200 and clears the cookie, revoking nothing', async () => {
     const revocations = tb.idp.revocations.length;
     const res = await fetch(`${tb.app.origin}/auth/logout`, { method: 'POST', headers: xhr(tb.app) });

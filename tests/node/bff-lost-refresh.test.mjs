@@ -26,13 +26,15 @@ function faultyStore(inner) {
     }
     return inner.compareAndSet(...args);
   };
-  const beforeDelete = async () => {
+  // `beforeDelete` runs once, just before the next delete of a session record (not a marker's).
+  const beforeDelete = async (key) => {
+    if (key.includes(':')) return;
     const hook = faults.beforeDelete;
     faults.beforeDelete = null;
     await hook?.();
   };
   store.delete = async (...args) => {
-    await beforeDelete();
+    await beforeDelete(args[0]);
     if (faults.deleteFailures > 0) {
       faults.deleteFailures--;
       throw new Error('store unavailable (injected)');
@@ -41,7 +43,7 @@ function faultyStore(inner) {
   };
   if (inner.compareAndDelete) {
     store.compareAndDelete = async (...args) => {
-      await beforeDelete();
+      await beforeDelete(args[0]);
       return inner.compareAndDelete(...args);
     };
   }
@@ -128,6 +130,29 @@ describe('bff: a rotated refresh token always reaches the store (real oidc-provi
     stale();
     assert.ok(await other.accessToken(request(), { forceRefresh: true }));
     assert.equal(tb.idp.counts.invalid_grant, invalid, 'no invalid_grant, no reuse');
+  });
+
+  test('while a grant is kept, another instance does not redeem the spent refresh token even after the lock has lapsed (the in-doubt marker): 503, then the kept grant lands', async () => {
+    const { jar, key, request } = await signedIn('gina');
+    stale();
+    const invalid = tb.idp.counts.invalid_grant;
+    faulty.faults.casDown = true;
+    try {
+      assert.equal((await getToken(jar, tb.app)).status, 503);
+      // The lock lapses (this store's clock), as it would while this instance's store connection is down.
+      tb.clock.advance(TOKEN_REQUEST_TIMEOUT_MS + 2 * STORE_TIMEOUT_MS + 6_000);
+      const lock = await tb.rec.inner.acquireLock(key, 1_000);
+      assert.ok(lock, 'the lock has lapsed');
+      await lock.release();
+      // Another instance on the same store (it can write; this one cannot).
+      const other = await tb.newBff({ store: tb.rec.store, minRefreshIntervalMs: 0 });
+      await assert.rejects(other.accessToken(request(), { forceRefresh: true }), (err) => err.status === 503 && err.code === 'NFT409');
+      assert.equal(tb.idp.counts.invalid_grant, invalid, 'the spent refresh token was not redeemed again');
+    } finally {
+      faulty.faults.casDown = false;
+    }
+    assert.equal((await getToken(jar, tb.app)).status, 200, 'the kept grant lands');
+    assert.equal(tb.idp.counts.invalid_grant, invalid);
   });
 
   test('a kept grant is stored in the background once the store answers again, without another call', async () => {

@@ -59,6 +59,23 @@ describe('return targets after real sign-ins (real oidc-provider over HTTPS)', (
     });
   }
 
+  test('a return target that is one of the BFF’s own routes falls back to / (no chain of logins from one link)', async () => {
+    for (const returnUrl of ['/auth/login?returnUrl=/auth/login', '/auth/logout', '/session/token', '/auth/end-session?ref=x', '/auth/callback?code=x']) {
+      const { target } = await signIn(cookieJar(), tb.app, { returnUrl });
+      assert.equal(target, '/', returnUrl);
+    }
+  });
+
+  test('logging in again in the same browser ends its previous session (recorded at /auth/login, where the Strict cookie is sent)', async () => {
+    const jar = cookieJar();
+    await signIn(jar, tb.app, { loginHint: 'alice' });
+    const first = tb.rec.keys().at(-1);
+    assert.ok(await tb.rec.inner.get(first));
+    await signIn(jar, tb.app, { loginHint: 'alice' });
+    assert.notEqual(tb.rec.keys().at(-1), first);
+    assert.equal(await tb.rec.inner.get(first), null, 'no orphan session left with a live refresh token');
+  });
+
   test('a long returnUrl of non-ASCII characters (2,000 × é) never makes a transaction cookie over 4 KB', async () => {
     const jar = cookieJar();
     const login = await jar.fetch(`${tb.app.origin}/auth/login?returnUrl=${encodeURIComponent(`/${'é'.repeat(2_000)}`)}`, { navigation: true });

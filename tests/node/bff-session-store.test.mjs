@@ -533,6 +533,15 @@ describe('redisSessionStore: the client it takes', () => {
     }
   });
 
+  test('refuses an ioredis client with a keyPrefix (its scripts build keys ioredis would not prefix) with NFT401 pointing to prefix', () => {
+    const client = new Redis('redis://127.0.0.1:1', { lazyConnect: true, keyPrefix: 'app:' });
+    try {
+      assert.throws(() => redisSessionStore(client), (err) => err.code === 'NFT401' && /keyPrefix/.test(err.message) && /prefix/.test(err.message));
+    } finally {
+      client.disconnect();
+    }
+  });
+
   test("accepts both clients' TypeScript types (tsc against the built package)", () => {
     const dir = mkdtempSync(join(tmpdir(), 'nft-redis-types-'));
     try {

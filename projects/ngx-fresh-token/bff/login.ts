@@ -29,6 +29,11 @@ interface LoginTransaction {
   verifier: string;
   returnUrl: string;
   createdAt: number;
+  /**
+   * The store key of the session this browser had when the login started (its `SameSite=Strict` cookie
+   * reaches /auth/login, a same-site navigation, but not the cross-site callback): it ends when the new one starts.
+   */
+  previousKey?: string;
 }
 
 /** The cookie name of the transaction with `state` (a short hash of it, not the state itself). */
@@ -73,6 +78,12 @@ async function openTransaction(sealer: Sealer, sealed: string): Promise<LoginTra
 /** The login and callback routes of one BFF. */
 export function createLoginRoutes(options: ResolvedBffOptions, sessions: Sessions, sealer: Sealer, config: OidcConfiguration, grantErrors: GrantErrors) {
   const origin = options.redirectUri.origin;
+  const bffPaths = new Set(Object.values(options.routes));
+  /** The return target: a same-origin path that is none of the BFF's own routes (a hop to /auth/login would start the next login, and the next…). */
+  const returnTarget = (returnUrl: string | null): string => {
+    const target = safeReturnUrl(returnUrl, origin);
+    return bffPaths.has(new URL(target, origin).pathname) ? '/' : target;
+  };
   const clearCookie = (name: string) => serializeCookie(name, '', { sameSite: 'Lax', secure: options.secureCookies, maxAgeSeconds: 0 });
 
   /** The `Set-Cookie` lines that drop this browser's oldest open logins, leaving room for one more. */
@@ -101,9 +112,11 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       state,
       nonce,
       verifier,
-      returnUrl: safeReturnUrl(url.searchParams.get('returnUrl'), origin),
+      returnUrl: returnTarget(url.searchParams.get('returnUrl')),
       createdAt: options.now(),
     };
+    const previousKey = await sessions.keyOfRequest(request);
+    if (previousKey) transaction.previousKey = previousKey;
     const params: Record<string, string> = { ...options.authorizationParams };
     // The browser's parameters first, so nothing below can be overridden (createBff also refuses protocol names).
     for (const name of options.forwardedLoginParams) {
@@ -169,7 +182,9 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       // A verdict on the code (invalid_grant: a bad or replayed code, a PKCE mismatch) or an answer that failed verification.
       if (kind === 'ended' || kind === 'rejected' || kind === 'request') return reject('the code, PKCE verifier, nonce or ID token did not verify');
       // No verdict (a timeout, a network error, 5xx, HTML or other garbage): 503; a refused client: NFT410.
-      return errorResponse(grantErrors.errorFor(kind), [clearTransaction]);
+      // No Retry-After: this callback URL is spent (claimed above); the way on is a new login.
+      const failure = grantErrors.errorFor(kind);
+      return errorResponse(bffError(failure.code, 'the identity provider did not complete the login; start the login again.', { status: failure.status }), [clearTransaction]);
     }
     const claims = (response.claims() ?? {}) as Record<string, unknown>;
     if (typeof claims['sub'] !== 'string') return reject('the ID token has no subject');
@@ -197,9 +212,11 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       if (err instanceof FreshTokenError) return errorResponse(err, [clearTransaction]);
       throw err;
     }
-    // A browser that logs in again leaves no orphan: its previous session (if any) goes.
-    const previousKey = await sessions.keyOfRequest(request);
-    if (previousKey && previousKey !== created.key) await sessions.remove(previousKey).catch(() => undefined);
+    // A browser that logs in again leaves no orphan: its previous session (if any) goes. The callback is a
+    // cross-site navigation, so the Strict cookie is usually missing here: the key recorded at /auth/login counts.
+    for (const previous of new Set([transaction.previousKey, await sessions.keyOfRequest(request)])) {
+      if (previous && previous !== created.key) await sessions.remove(previous).catch(() => undefined);
+    }
     options.onEvent({ type: 'login', sessionKey: created.key, sub: data.sub, accessToken: data.tokens[tokenKey()].accessToken });
     return hopPage(transaction.returnUrl, [clearTransaction, sessions.sessionCookie(created.id, created.record)]);
   }

@@ -4,13 +4,14 @@
 // IdP's end-session endpoint with `id_token_hint` added server-side.
 // Back-channel logout (POST /auth/backchannel-logout, OpenID Connect Back-Channel Logout 1.0): the
 // IdP posts a signed logout token; verified, it ends the sessions of its `sid`, or all of its `sub`,
-// that existed when it was issued. The sessions are deleted first and the token's `jti` claimed after,
-// so a delivery that failed half-way can be retried; a replay ends nothing created since.
+// that existed when it was issued. A token already carried out (its `jti` marked done) is refused before
+// anything is deleted; the sessions are deleted first and the token marked done after, so a delivery
+// that failed half-way can be retried.
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { sha256 } from './crypto';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import { errorResponse, json, readBodyLimited, SECURITY_HEADERS, withTimeout } from './http';
-import { client, type OidcConfiguration } from './oidc';
+import { client, IDP_RETRY_AFTER_SECONDS, type OidcConfiguration } from './oidc';
 import type { ResolvedBffOptions } from './options';
 import type { TokenIssuer } from './refresh';
 import type { LoadedSession, Sessions } from './sessions';
@@ -66,13 +67,10 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
         ).catch(() => options.logger.warn('ngx-fresh-token/bff: revoking the refresh token at sign-out failed; the session was ended anyway.'));
       }
       if (metadata.end_session_endpoint) {
-        if (session.data.idToken) {
-          // The ID token stays on the server: the browser gets a one-time reference to it.
-          const ref = await sessions.stash({ idToken: session.data.idToken }, END_SESSION_REFERENCE_MS);
-          url = new URL(`${options.routes.endSession}?ref=${ref}`, options.redirectUri.origin).href;
-        } else {
-          url = endSessionUrl();
-        }
+        // The ID token stays on the server: the browser gets a one-time reference to it. A store that
+        // fails now (the session is already gone) still leaves the browser a way to the IdP, without the hint.
+        const ref = session.data.idToken ? await sessions.stash({ idToken: session.data.idToken }, END_SESSION_REFERENCE_MS).catch(() => null) : null;
+        url = ref ? new URL(`${options.routes.endSession}?ref=${ref}`, options.redirectUri.origin).href : endSessionUrl();
       }
     }
     return json(200, { endSessionUrl: url }, { cookies: [sessions.clearCookie()] });
@@ -110,7 +108,16 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
       });
       payload = verified.payload;
       typ = verified.protectedHeader.typ;
-    } catch {
+    } catch (err) {
+      // The issuer's keys could not be loaded (JWKS down, slow or garbled): no verdict on the token. 503, so
+      // the IdP may deliver it again; the sessions it names are not given up on.
+      const code = (err as { code?: unknown } | null)?.code;
+      if (typeof code !== 'string' || !code.startsWith('ERR_') || code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JWKS_INVALID' || code === 'ERR_JOSE_GENERIC') {
+        throw bffError(BffErrorCode.IdpUnavailable, "the issuer's signing keys (jwks_uri) could not be loaded to verify the back-channel logout token; try again shortly.", {
+          status: 503,
+          retryAfterSeconds: IDP_RETRY_AFTER_SECONDS,
+        });
+      }
       throw rejected('signature, issuer, audience, lifetime (exp, iat no older than 5 minutes) or a required claim did not verify');
     }
     if (typ !== undefined && typ.toLowerCase() !== 'logout+jwt' && typ.toLowerCase() !== 'application/logout+jwt') throw rejected('wrong typ');
@@ -133,6 +140,9 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
       const token = new URLSearchParams(body).get('logout_token');
       if (!token) throw rejected('no logout_token');
       const payload = await verifyLogoutToken(token);
+      // A token already carried out is refused before anything is deleted (a replay ends nothing).
+      const doneKey = `logout-done:${await sha256(`${metadata.issuer}\n${payload.jti}`)}`;
+      if (await sessions.call((s) => s.get(doneKey))) throw rejected('this logout token was already used');
       const sid = typeof payload['sid'] === 'string' ? payload['sid'] : undefined;
       const entries = sid !== undefined ? await sessions.indexEntries('sid', sid) : await sessions.indexEntries('sub', payload.sub!);
       const keys = new Set<string>();
@@ -154,10 +164,11 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
         ended++;
         options.onEvent({ type: 'backchannel-logout', sessionKey: key, sub: typeof payload.sub === 'string' ? payload.sub : session?.data.sub });
       }
-      // Claimed after the deletes: a delivery whose delete failed (503) ends the sessions when retried.
-      const jtiKey = `logout-jti:${await sha256(`${metadata.issuer}\n${payload.jti}`)}`;
-      const replayTtl = Math.max(60_000, payload.exp * 1000 - options.now() + LOGOUT_TOKEN_CLOCK_TOLERANCE_SECONDS * 1000);
-      if (!(await sessions.call((s) => s.claimOnce(jtiKey, replayTtl)))) throw rejected('this logout token was already used');
+      // Marked done after the deletes: a delivery whose delete failed (503) ends the sessions when retried.
+      // It lives as long as the token could verify (its exp, at most iat + 5 minutes, plus the tolerance).
+      const validUntil = Math.min(payload.exp, payload.iat + LOGOUT_TOKEN_MAX_AGE_SECONDS) * 1000 + LOGOUT_TOKEN_CLOCK_TOLERANCE_SECONDS * 1000;
+      const ttl = Math.max(60_000, validUntil - options.now());
+      await sessions.call((s) => s.set(doneKey, { version: 1, expiresAt: options.now() + ttl, data: '' }, ttl));
       return json(200, { ended });
     } catch (err) {
       if (err instanceof FreshTokenError) return errorResponse(err);

@@ -63,7 +63,8 @@ const VERIFICATION_FAILURES = new Set(['OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAU
 /** The `error` of an OAuth error response (JSON body, or a `WWW-Authenticate` challenge), or `null` when the answer was none. */
 async function oauthErrorOf(err: unknown): Promise<string | null> {
   if (err instanceof client.ResponseBodyError) return typeof err.error === 'string' ? err.error : null;
-  if (err instanceof client.WWWAuthenticateChallengeError) {
+  // A challenge is an OAuth verdict only on a 400 or 401 (RFC 6749 §5.2); on a 5xx page it is no verdict.
+  if (err instanceof client.WWWAuthenticateChallengeError && (err.status === 400 || err.status === 401)) {
     for (const challenge of err.cause) {
       const error = challenge.parameters?.['error'];
       if (typeof error === 'string' && error !== '') return error;

@@ -113,6 +113,12 @@ export interface BffOptions {
    * rate limit at the IdP. `0` turns the bound off.
    */
   minRefreshIntervalMs?: number;
+  /**
+   * How long a rotated grant the session store failed to take is kept in this process, and how long other
+   * instances refrain from redeeming that session's refresh token meanwhile (default 120 000). A holder
+   * that died mid-redemption leaves its session answering 503 that long; then the next redemption decides.
+   */
+  keptGrantMs?: number;
   /** Extra origins accepted in the `Origin` header of state-changing requests (default: only the redirect URI's origin). */
   allowedOrigins?: readonly string[];
   /**
@@ -163,6 +169,7 @@ export interface ResolvedBffOptions {
   tokenRequestTimeoutMs: number;
   storeTimeoutMs: number;
   minRefreshIntervalMs: number;
+  keptGrantMs: number;
   allowedOrigins: ReadonlySet<string>;
   forwardedLoginParams: readonly string[];
   authorizationParams: Readonly<Record<string, string>>;
@@ -200,6 +207,7 @@ export const DEFAULT_IDLE_MS = 30 * 60_000;
 export const DEFAULT_ABSOLUTE_MS = 8 * 3_600_000;
 export const DEFAULT_USER_CLAIMS = ['sub', 'name', 'preferred_username', 'email', 'picture'] as const;
 export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 5_000;
+export const DEFAULT_KEPT_GRANT_MS = 2 * 60_000;
 /** Authorization-request parameters the BFF sets itself: never taken from the browser's query. */
 export const PROTOCOL_LOGIN_PARAMS = [
   'state',
@@ -393,6 +401,7 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     tokenRequestTimeoutMs: positive('tokenRequestTimeoutMs', options.tokenRequestTimeoutMs, 10_000),
     storeTimeoutMs: positive('storeTimeoutMs', options.storeTimeoutMs, 2_000),
     minRefreshIntervalMs: nonNegative('minRefreshIntervalMs', options.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS),
+    keptGrantMs: positive('keptGrantMs', options.keptGrantMs, DEFAULT_KEPT_GRANT_MS),
     allowedOrigins,
     forwardedLoginParams,
     authorizationParams: { ...authorizationParams },

@@ -185,6 +185,15 @@ function adapterFor(client: RedisClientLike): RedisAdapter {
     );
   }
   if (typeof c['call'] === 'function') {
+    // ioredis prefixes KEYS[] of a script but not the key names the scripts build from ARGV (index sets,
+    // the session namespace): with `keyPrefix` writes and lookups would miss each other.
+    const keyPrefix = (c['options'] as { keyPrefix?: unknown } | undefined)?.keyPrefix;
+    if (typeof keyPrefix === 'string' && keyPrefix !== '') {
+      throw bffError(
+        BffErrorCode.InvalidOption,
+        'redisSessionStore(client): the ioredis client has a keyPrefix. To fix the problem, pass a client without keyPrefix and give the prefix to redisSessionStore(client, { prefix }).',
+      );
+    }
     const io = client as unknown as IoRedisClient;
     return {
       run: (script, keys, args) => io.eval(script, keys.length, ...keys, ...args),

@@ -1,8 +1,10 @@
 // The server-side refresh: one refresh-grant redemption per session at a time, however many tabs,
 // renders or instances ask. The concurrency design, step by step:
 //  1. Decide without I/O to the IdP: a cached token with more than the buffer left is handed out,
-//     unless the call is forced for exactly that token (`X-Replaces-Token` = its SHA-256); a forced call
-//     within `minRefreshIntervalMs` of the slot's last redemption gets that token too (the bound).
+//     unless the call is forced for exactly that token (`X-Replaces-Token` = its SHA-256). The bound:
+//     within `minRefreshIntervalMs` of the slot's last redemption or failed attempt, no call redeems
+//     (it gets the newest token while that one has not expired, else 503); while the IdP asked for a
+//     pause (`Retry-After` on a 429/503), no session of this process redeems.
 //  2. Single flight in this process: concurrent callers for the same session and token slot join
 //     one promise; slots of one session are serialized (they share one rotating refresh token), and
 //     calls for different resources or scopes are never merged into one answer.
@@ -16,11 +18,13 @@
 //  5. The fence: the rotated tokens are written with compare-and-set on the session's version
 //     before any caller sees the new access token; a holder whose lock lapsed cannot overwrite a
 //     newer session (its write is refused and it hands out what the newer writer stored).
-//  6. Never lose a rotation: a compare-and-set that fails (the store is down) is retried within the
-//     lock's remaining time; if it still fails, the new grant is kept in this process (bounded, short-
-//     lived), the lock is kept so other instances wait rather than redeem the spent token, and the
-//     grant is written in the background and by the next call on this instance. A rotated refresh
-//     token in an answer that openid-client rejects after the fact is stored too.
+//  6. Never lose a rotation: before it asks the IdP, the holder writes an in-doubt marker (the session's
+//     version, living `keptGrantMs`); an instance that finds the marker of the version it read does not
+//     redeem (503), even once the lock has lapsed. A compare-and-set that fails (the store is down) is
+//     retried within the lock's remaining time; if it still fails, the new grant is kept in this process
+//     (bounded, `keptGrantMs`), the marker and the lock stay, and the grant is written in the background
+//     and by the next call on this instance. A rotated refresh token in an answer that openid-client
+//     rejects after the fact is stored too.
 //  7. Only `invalid_grant` ends a session, and its delete is fenced on the version the holder read:
 //     a session another writer moved on is never deleted by a stale verdict.
 import { decodeJwt } from 'jose';
@@ -33,12 +37,30 @@ import { tokenKey, type CachedToken, type LoadedSession, type SessionData, type 
 
 /** Margin added to what the lock holder does (token request + 2 store calls) to make the refresh lock's TTL. */
 export const LOCK_MARGIN_MS = 5_000;
-/** How long a rotated grant that could not be stored is kept in this process, at most. */
-export const PENDING_GRANT_TTL_MS = 5 * 60_000;
 /** How many such grants this process keeps at most (the oldest goes first). */
 export const MAX_PENDING_GRANTS = 1_000;
 /** Pause between background attempts to store a kept grant. */
 const PENDING_FLUSH_INTERVAL_MS = 1_000;
+/** Most token slots (resource/scope pairs) one session caches; past it the oldest goes. */
+export const MAX_TOKEN_SLOTS = 16;
+/** Most sessions whose failed redemptions this process remembers (for the bound); the oldest go first. */
+const MAX_REMEMBERED_FAILURES = 10_000;
+/** The longest IdP `Retry-After` honoured, in seconds. */
+const MAX_IDP_PAUSE_SECONDS = 300;
+
+/** The store key of a session's in-doubt marker (a record holding only the version being redeemed). */
+const inDoubtKey = (key: string) => `in-doubt:${key}`;
+
+/** The seconds of a `Retry-After` header (delta or HTTP date) of an IdP answer, when the error carries one. */
+function retryAfterSecondsOf(err: unknown, nowMs: number): number | null {
+  const holder = err as { response?: unknown; cause?: unknown } | null;
+  const response = holder?.response ?? holder?.cause;
+  if (typeof Response === 'undefined' || !(response instanceof Response) || (response.status !== 429 && response.status !== 503)) return null;
+  const value = response.headers.get('retry-after');
+  if (!value) return null;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value.trim()) : (Date.parse(value) - nowMs) / 1000;
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(Math.ceil(seconds), MAX_IDP_PAUSE_SECONDS) : null;
+}
 
 /** The refresh lock's TTL: everything the holder does under it, plus a margin. */
 export function refreshLockTtlMs(options: Pick<ResolvedBffOptions, 'tokenRequestTimeoutMs' | 'storeTimeoutMs'>): number {
@@ -129,6 +151,11 @@ export function createTokenIssuer(
   const flights = new Map<string, Promise<IssuedToken | null>>();
   const sessionChains = new Map<string, Promise<unknown>>();
   const pending = new Map<string, PendingGrant>();
+  const flushing = new Map<string, Promise<boolean>>();
+  /** When each session's slots last failed to redeem (options' clock): the bound counts failures too. */
+  const failedAt = new Map<string, Map<string, number>>();
+  /** Until when the IdP asked this client to pause (its `Retry-After` on a 429 or 503). */
+  let idpPausedUntil = 0;
   const lockTtlMs = refreshLockTtlMs(options);
   // Waiters give up before the lock could lapse, so a waiter never outlives a dead holder's lock.
   const waitBudgetMs = lockTtlMs - 1_000;
@@ -137,12 +164,24 @@ export function createTokenIssuer(
   const fresh = (token: CachedToken | undefined): token is CachedToken =>
     !!token && (token.expiresAt === null || token.expiresAt - options.now() > tokenBufferMs(token, options.refreshBufferMs));
   /** Step 1's bound: a token redeemed less than `minRefreshIntervalMs` ago, not expired, is what a forced call gets. */
-  const tooSoon = (token: CachedToken | undefined): token is CachedToken =>
-    !!token &&
-    options.minRefreshIntervalMs > 0 &&
-    token.issuedAt !== undefined &&
-    options.now() - token.issuedAt < options.minRefreshIntervalMs &&
-    (token.expiresAt === null || token.expiresAt > options.now());
+  /** Step 1's bound: ms until this slot may redeem again (0: now), from its last redemption or failed attempt and the IdP's pause. */
+  const waitBeforeRedeeming = (key: string, slot: string, token: CachedToken | undefined): number => {
+    const now = options.now();
+    const last = Math.max(token?.issuedAt ?? -Infinity, failedAt.get(key)?.get(slot) ?? -Infinity);
+    const interval = options.minRefreshIntervalMs > 0 ? last + options.minRefreshIntervalMs - now : 0;
+    return Math.max(0, interval, idpPausedUntil - now);
+  };
+  const notNow = (waitMs: number) =>
+    bffError(BffErrorCode.IdpUnavailable, 'this session redeemed or tried to redeem its refresh token a moment ago, or the identity provider asked for a pause; try again shortly.', {
+      status: 503,
+      retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+    });
+  const rememberFailure = (key: string, slot: string) => {
+    const slots = failedAt.get(key) ?? new Map<string, number>();
+    failedAt.delete(key); // most recent last
+    failedAt.set(key, slots.set(slot, options.now()));
+    while (failedAt.size > MAX_REMEMBERED_FAILURES) failedAt.delete(failedAt.keys().next().value as string);
+  };
   /** A stored token the caller may have: fresh, and not the one being replaced. */
   const answerIn = (data: SessionData, slot: string, stale: string | null): IssuedToken | null => {
     const token = data.tokens[slot];
@@ -221,7 +260,7 @@ export function createTokenIssuer(
       const [oldestKey, oldest] = pending.entries().next().value as [string, PendingGrant];
       drop(oldestKey, oldest);
     }
-    const grant: PendingGrant = { baseVersion: current.record.version, data, sub: current.data.sub, until: Date.now() + PENDING_GRANT_TTL_MS, release };
+    const grant: PendingGrant = { baseVersion: current.record.version, data, sub: current.data.sub, until: Date.now() + options.keptGrantMs, release };
     pending.set(key, grant);
     schedule(key, grant);
   }
@@ -249,8 +288,18 @@ export function createTokenIssuer(
   /**
    * Stores the kept grant of `key`, if any: `true` once nothing is kept any more (stored, landed
    * already, superseded, expired or the session is gone); `false` while the store still fails.
+   * Concurrent callers share one attempt.
    */
-  async function flush(key: string): Promise<boolean> {
+  function flush(key: string): Promise<boolean> {
+    let running = flushing.get(key);
+    if (!running) {
+      running = flushOnce(key).finally(() => flushing.delete(key));
+      flushing.set(key, running);
+    }
+    return running;
+  }
+
+  async function flushOnce(key: string): Promise<boolean> {
     const grant = pending.get(key);
     if (!grant) return true;
     if (Date.now() > grant.until) {
@@ -276,7 +325,13 @@ export function createTokenIssuer(
     }
     // Stored now; or the write had landed after all; or a newer one exists; or the session is gone.
     drop(key, grant);
+    void clearMarker(key);
     return true;
+  }
+
+  /** Removes a session's in-doubt marker (best effort: a stale marker names an old version and is ignored). */
+  function clearMarker(key: string): Promise<void> {
+    return sessions.remove(inDoubtKey(key)).catch(() => undefined);
   }
 
   async function redeem(key: string, slot: string, stale: string | null, request: IssueRequest): Promise<IssuedToken | null> {
@@ -294,6 +349,14 @@ export function createTokenIssuer(
         if (await sessions.removeIfVersion(key, current.record.version)) options.onEvent({ type: 'session-ended', sessionKey: key, sub: current.data.sub });
         return null;
       }
+      // Step 6: another holder redeemed this version and its write is in doubt (a kept grant, or a holder
+      // that died mid-flight): redeeming the same refresh token now would be reuse. Wait for it instead.
+      const marker = await sessions.call((s) => s.get(inDoubtKey(key)));
+      if (marker && marker.version === current.record.version && marker.expiresAt > options.now()) throw busy();
+      await sessions.call((s) =>
+        s.set(inDoubtKey(key), { version: current.record.version, expiresAt: options.now() + options.keptGrantMs, data: '' }, options.keptGrantMs),
+      );
+      let markerKept = false;
       const params = new URLSearchParams();
       for (const r of request.resource ? [request.resource] : options.resource) params.append('resource', r);
       if (request.scope) params.set('scope', request.scope);
@@ -313,12 +376,17 @@ export function createTokenIssuer(
             }
             const kept = await persist(current, { ...current.data, refreshToken: rotated }, lock.deadline);
             if (kept === 'failed') {
-              keepLock = true;
+              keepLock = markerKept = true;
               keep(key, current, { ...current.data, refreshToken: rotated }, lock.release);
             }
           }
+          rememberFailure(key, slot);
+          const pause = retryAfterSecondsOf(err, Date.now());
+          if (pause !== null) idpPausedUntil = Math.max(idpPausedUntil, options.now() + pause * 1_000);
+          if (!markerKept) await clearMarker(key);
           throw grantErrors.errorFor(kind);
         }
+        await clearMarker(key);
         // A holder whose lock lapsed may have lost to another instance that already rotated the
         // token: read once more before ending anything.
         const again = await sessions.loadKey(key, false);
@@ -340,20 +408,28 @@ export function createTokenIssuer(
         watch.done();
       }
       const token = cachedTokenOf(response, options.now());
+      const tokens = { ...current.data.tokens, [slot]: token };
+      // A session caches a bounded number of token slots (server code may ask for many resources or scopes).
+      const slots = Object.keys(tokens);
+      if (slots.length > MAX_TOKEN_SLOTS) {
+        slots.sort((a, b) => (tokens[a].issuedAt ?? 0) - (tokens[b].issuedAt ?? 0));
+        for (const old of slots.slice(0, slots.length - MAX_TOKEN_SLOTS)) delete tokens[old];
+      }
       const data: SessionData = {
         ...current.data,
         refreshToken: response.refresh_token ?? refreshToken,
-        tokens: { ...current.data.tokens, [slot]: token },
+        tokens,
       };
       if (response.id_token) data.idToken = response.id_token;
       // Step 5: the fence. Stored before anyone gets the new access token.
       const persisted = await persist(current, data, lock.deadline);
       if (persisted === 'failed') {
-        // Step 6: the rotated refresh token exists only here now.
+        // Step 6: the rotated refresh token exists only here now; the marker and the lock stay.
         keepLock = true;
         keep(key, current, data, lock.release);
         throw storeUnavailable();
       }
+      void clearMarker(key);
       if (persisted === 'lost') {
         const again = await sessions.loadKey(key, false);
         if (!again) return null;
@@ -384,11 +460,16 @@ export function createTokenIssuer(
         if (!request.forceRefresh) return { token: cached };
         if (request.replacesToken && request.replacesToken !== (await sha256(cached.accessToken))) return { token: cached };
       }
-      if (request.forceRefresh && tooSoon(cached)) return { token: cached };
-      // Step 2.
       const key = session.key;
       const flightKey = `${key}\n${slot}`;
       let flight = flights.get(flightKey);
+      // The bound (a flight in progress is joined, whatever the bound says).
+      const wait = flight ? 0 : waitBeforeRedeeming(key, slot, cached);
+      if (wait > 0) {
+        if (cached && (cached.expiresAt === null || cached.expiresAt > options.now())) return { token: cached };
+        throw notNow(wait);
+      }
+      // Step 2.
       if (!flight) {
         const stale = cached?.accessToken ?? null;
         flight = serialized(key, () => redeem(key, slot, stale, request)).finally(() => flights.delete(flightKey));
@@ -402,6 +483,7 @@ export function createTokenIssuer(
     forget(key) {
       const grant = pending.get(key);
       if (grant) drop(key, grant);
+      failedAt.delete(key);
     },
   };
 }

@@ -88,8 +88,11 @@ export interface MemorySessionStoreOptions {
   /** Clock in epoch ms (default `Date.now`); tests pass a fake one. */
   now?: () => number;
   /**
-   * Most live sessions kept (default 100 000). When full, a new session evicts the oldest session of
-   * the account that holds the most, so one account can only ever evict its own.
+   * Most live records kept (default 100 000). When full, a new one evicts the oldest short-lived record
+   * (in-doubt markers, one-time references), else the oldest session of the account that holds the most,
+   * so one account can only ever evict its own; when every account holds one session, the new session is
+   * refused (the BFF answers 503) rather than another user's evicted. One-time claims are capped at the
+   * same number.
    */
   maxSessions?: number;
   /** Most live sessions of one account (`sub`) (default 20); a new login past it ends that account's oldest session. */
@@ -126,6 +129,11 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
   const entries = new Map<string, MemoryEntry>();
   /** Sessions per account, oldest first (a Set keeps insertion order). */
   const owners = new Map<string, Set<string>>();
+  /** Records without an account (the BFF's short-lived markers and one-time references), oldest first: evicted before any session. */
+  const ownerless = new Set<string>();
+  /** Most one-time claims kept (replay detection); past it the oldest go. */
+  const maxClaims = Math.max(1_000, maxSessions);
+  let lastFullSweep = -Infinity;
   const index = new Map<string, Set<string>>();
   const claims = new Map<string, number>();
   const locks = new Map<string, { owner: object; until: number }>();
@@ -158,6 +166,8 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
       const keys = owners.get(entry.owner);
       keys?.delete(key);
       if (keys && keys.size === 0) owners.delete(entry.owner);
+    } else {
+      ownerless.delete(key);
     }
     for (const e of entry.record.index ?? []) {
       const keys = index.get(e);
@@ -174,23 +184,38 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
     for (const [key, lock] of locks) if (lock.until <= t) locks.delete(key);
   }
 
-  /** Makes room for one more session of `owner`: its own oldest past the per-account cap, else, when full, the oldest of the account holding the most. */
+  /**
+   * Makes room for one more record of `owner`: its own oldest past the per-account cap; when full, the
+   * oldest record without an account, else the oldest session of the account holding the most. When every
+   * account holds one session, nobody else's session is evicted: the write is refused (the BFF answers 503).
+   */
   function makeRoom(key: string, owner: string | undefined): void {
     const own = owner === undefined ? undefined : owners.get(owner);
     if (own && !own.has(key)) {
       while (own.size >= maxSessionsPerUser) remove(own.values().next().value as string);
     }
+    if (entries.size >= maxSessions && now() - lastFullSweep >= 1_000) {
+      // Expired entries first (a full sweep at most once a second, so a full store does not scan on every write).
+      lastFullSweep = now();
+      sweep();
+    }
     while (entries.size >= maxSessions && !entries.has(key)) {
+      if (ownerless.size > 0) {
+        remove(ownerless.values().next().value as string);
+        continue;
+      }
       let largest: Set<string> | undefined;
       for (const keys of owners.values()) if (!largest || keys.size > largest.size) largest = keys;
-      // Sessions without an account (not written by the BFF) go oldest first.
-      const victim = largest && largest.size > 1 ? (largest.values().next().value as string) : (entries.keys().next().value as string);
-      remove(victim);
+      if (largest && (largest.size > 1 || largest === own)) {
+        remove(largest.values().next().value as string);
+        continue;
+      }
+      throw new Error('memorySessionStore is full (maxSessions) and every account holds one session');
     }
   }
 
   function write(key: string, record: SessionRecord, ttlMs: number): void {
-    if (++writesSinceSweep >= 1_000 || entries.size >= maxSessions) {
+    if (++writesSinceSweep >= 1_000) {
       writesSinceSweep = 0;
       sweep();
     }
@@ -205,6 +230,8 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
       let keys = owners.get(owner);
       if (!keys) owners.set(owner, (keys = new Set()));
       keys.add(key);
+    } else {
+      ownerless.add(key);
     }
     for (const e of stored.index ?? []) {
       let keys = index.get(e);
@@ -244,9 +271,14 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
       return [...(index.get(entry) ?? [])].filter((key) => live(key) !== null);
     },
     async claimOnce(key, ttlMs) {
+      const t = now();
       const until = claims.get(key);
-      if (until !== undefined && until > now()) return false;
-      claims.set(key, now() + ttlMs);
+      if (until !== undefined && until > t) return false;
+      claims.delete(key);
+      claims.set(key, t + ttlMs);
+      // Bounded: past the cap the oldest claims go (expired ones are swept with the sessions; replay
+      // windows are minutes, so only a flood reaches the cap).
+      while (claims.size > maxClaims) claims.delete(claims.keys().next().value as string);
       return true;
     },
     async acquireLock(key, ttlMs) {

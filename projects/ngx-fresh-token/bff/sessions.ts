@@ -188,9 +188,10 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
     async take(ref: string): Promise<unknown> {
       if (!SESSION_ID.test(ref)) return null;
       const key = await sha256(`nft-stash:${ref}`);
-      if (!(await call((s) => s.claimOnce(`taken:${key}`, 10 * 60_000)))) return null;
+      // Only a reference that exists is claimed (a made-up one costs one read, and stores nothing).
       const record = await call((s) => s.get(key));
       if (!record || record.expiresAt <= now()) return null;
+      if (!(await call((s) => s.claimOnce(`taken:${key}`, Math.max(1, record.expiresAt - now()))))) return null;
       await call((s) => s.delete(key));
       const opened = await sealer.open(record.data, boundTo(key, record.version, record.expiresAt));
       if (!opened || 'newerKey' in opened) return null;

@@ -161,7 +161,8 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
 
   // Observe (and, on demand, hold or fail) the token and revocation endpoints.
   provider.use(async (ctx, next) => {
-    const route = ctx.method === 'POST' && ctx.path === '/token' ? 'token' : ctx.method === 'POST' && ctx.path === '/token/revocation' ? 'revocation' : null;
+    const route =
+      ctx.method === 'POST' && ctx.path === '/token' ? 'token' : ctx.method === 'POST' && ctx.path === '/token/revocation' ? 'revocation' : ctx.method === 'GET' && ctx.path === '/jwks' ? 'jwks' : null;
     const rule = route && injected.find((r) => r.route === route && r.left > 0);
     if (rule) {
       rule.left--;
@@ -213,7 +214,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
       return;
     }
     await next();
-    if (!route) return;
+    if (!route || route === 'jwks') return;
     const params = ctx.oidc?.params ?? {};
     const clientAuth = ctx.get('authorization').startsWith('Basic ') ? 'basic' : params.client_assertion ? 'jwt' : params.client_secret ? 'post' : 'none';
     if (route === 'token') {
@@ -320,7 +321,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
       return () => faults.delete(route);
     },
     /**
-     * The fault-injecting front: the next `times` (default 1) requests to `route` ('token' | 'revocation')
+     * The fault-injecting front: the next `times` (default 1) requests to `route` ('token' | 'revocation' | 'jwks')
      * get `fault` instead of the IdP's answer:
      * `{ status, body (string → HTML unless contentType; object → JSON), contentType, headers }` answers
      * that; `hangMs` holds the answer that long first; `commit: true` lets the IdP process the request
