@@ -3,7 +3,7 @@
 import { SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER } from 'ngx-fresh-token/oauth/server';
 import { createSealer } from './crypto';
 import { csrfError } from './csrf';
-import { FreshTokenError } from './errors';
+import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import { errorResponse, json, methodNotAllowed } from './http';
 import { createLoginRoutes } from './login';
 import { createLogoutRoutes } from './logout';
@@ -54,6 +54,8 @@ export interface BffAccessTokenOptions {
   forceRefresh?: boolean;
   /** With `forceRefresh`: the base64url SHA-256 of the token to replace; a session holding another fresh token hands that out. */
   replacesToken?: string | null;
+  /** A named API of `createBff`'s `apis`: its resource and scope (unknown: rejects with `NFT413`). Not with `resource`/`scope`. */
+  api?: string;
   /** RFC 8707 resource of the token (cached separately). */
   resource?: string;
   /** Scope of the token (cached separately). */
@@ -130,14 +132,22 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     return { key: session.key, sub: session.data.sub, user, expiresAt: session.record.expiresAt };
   };
 
+  /** The resource and scope of a named API; `NFT413` (400) for a name `apis` does not configure. */
+  function apiTarget(name: string): { resource?: string; scope?: string } {
+    const api = resolved.apis.get(name);
+    if (!api) throw bffError(BffErrorCode.UnknownApi, 'the API named is not one of createBff\'s apis.', { status: 400 });
+    return api;
+  }
+
   async function accessToken(request: Request, opts: BffAccessTokenOptions = {}): Promise<BffAccessToken | null> {
+    const target = opts.api !== undefined ? apiTarget(opts.api) : { resource: opts.resource, scope: opts.scope };
     const { session } = await sessions.load(request, true);
     if (!session) return null;
     const issueRequest: IssueRequest = {
       forceRefresh: opts.forceRefresh === true,
       replacesToken: opts.replacesToken ?? null,
-      resource: opts.resource,
-      scope: opts.scope,
+      resource: target.resource,
+      scope: target.scope,
     };
     const issued = await issuer.issue(session, issueRequest);
     if (!issued) return null;
@@ -147,10 +157,13 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   async function tokenRoute(request: Request): Promise<Response> {
     const forceRefresh = /^(1|true)$/i.test(request.headers.get(SESSION_FORCE_REFRESH_HEADER) ?? '');
     const replaces = request.headers.get(SESSION_REPLACES_TOKEN_HEADER);
+    // `?api=<name>`: a named API's token. The browser names an API; never a resource or a scope.
+    const apiName = new URL(request.url).searchParams.get('api');
+    const target = apiName === null ? {} : apiTarget(apiName);
     const { session, hadCookie } = await sessions.load(request, true);
     const signedOut = () => json(401, { error: 'unauthenticated' }, { cookies: hadCookie ? [sessions.clearCookie()] : [] });
     if (!session) return signedOut();
-    const issued = await issuer.issue(session, { forceRefresh, replacesToken: replaces && /^[A-Za-z0-9_-]{43}$/.test(replaces) ? replaces : null });
+    const issued = await issuer.issue(session, { forceRefresh, replacesToken: replaces && /^[A-Za-z0-9_-]{43}$/.test(replaces) ? replaces : null, ...target });
     if (!issued) return signedOut();
     const body: Record<string, unknown> = { accessToken: issued.token.accessToken };
     if (issued.token.expiresAt !== null) {

@@ -30,6 +30,8 @@ export const BffErrorCode = {
   TokenRequestRejected: 'NFT411',
   /** The session was sealed under a secret this instance does not hold yet (a rolling deploy of a new secret): answered 503 + `Retry-After`, the session kept. */
   SessionKeyUnknown: 'NFT412',
+  /** `/session/token?api=` (or `bff.accessToken(request, { api })`) named an API that `createBff`'s `apis` does not configure: answered 400. */
+  UnknownApi: 'NFT413',
 } as const;
 
 /** One of the {@link BffErrorCode} values. */

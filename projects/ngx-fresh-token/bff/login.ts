@@ -79,6 +79,11 @@ async function openTransaction(sealer: Sealer, sealed: string): Promise<LoginTra
 export function createLoginRoutes(options: ResolvedBffOptions, sessions: Sessions, sealer: Sealer, config: OidcConfiguration, grantErrors: GrantErrors) {
   const origin = options.redirectUri.origin;
   const bffPaths = new Set(Object.values(options.routes));
+  // The login asks for everything the named APIs' tokens will be minted from (a refresh may only ask for a
+  // resource the login was granted, and only scopes it got): their resources, and their scopes in the scope.
+  const apiList = [...options.apis.values()];
+  const loginResources = [...new Set([...options.resource, ...apiList.flatMap((a) => (a.resource ? [a.resource] : []))])];
+  const loginScope = [...new Set([...options.scope.split(' '), ...apiList.flatMap((a) => (a.scope ? a.scope.split(/\s+/) : []))])].filter(Boolean).join(' ');
   /** The return target: a same-origin path that is none of the BFF's own routes (a hop to /auth/login would start the next login, and the next…). */
   const returnTarget = (returnUrl: string | null): string => {
     const target = safeReturnUrl(returnUrl, origin);
@@ -125,14 +130,14 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
     }
     Object.assign(params, {
       redirect_uri: options.redirectUri.href,
-      scope: options.scope,
+      scope: loginScope,
       state,
       nonce,
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
     });
     const authorizationUrl = client.buildAuthorizationUrl(config, params);
-    for (const r of options.resource) authorizationUrl.searchParams.append('resource', r);
+    for (const r of loginResources) authorizationUrl.searchParams.append('resource', r);
     const cookie = serializeCookie(await transactionCookieName(options, state), await sealer.seal(JSON.stringify(transaction), TRANSACTION_AAD), {
       sameSite: 'Lax',
       secure: options.secureCookies,

@@ -55,6 +55,21 @@ export interface BffEvent {
 }
 
 /**
+ * One API whose tokens the BFF mints apart from the default token (RFC 8707 resource and/or a narrower
+ * scope): `/session/token?api=<name>` hands them out, `bff.accessToken(request, { api })` too. The
+ * browser can name an API; it can never ask for an arbitrary resource or scope.
+ *
+ * @example
+ * const apis: Record<string, BffApiOptions> = { reports: { resource: 'https://reports.example.com', scope: 'reports:read' } };
+ */
+export interface BffApiOptions {
+  /** RFC 8707 resource indicator of this API's tokens (an absolute URI without a fragment); asked for at the login too. */
+  resource?: string;
+  /** Scope of this API's tokens, a subset of what the login was granted (downscoping, RFC 10017 §6.2); its scopes are asked for at the login too. */
+  scope?: string;
+}
+
+/**
  * Options of {@link createBff}. Checked once, when `createBff()` runs: a bad one throws
  * `NFT401` naming the option (never its value).
  *
@@ -88,6 +103,12 @@ export interface BffOptions {
   scope?: string;
   /** RFC 8707 resource indicator(s) for the access tokens: absolute URIs (`https://api.example.com`, `urn:example:api`), no fragment. */
   resource?: string | string[];
+  /**
+   * APIs with tokens of their own, by name (letters, digits, `-`, `_`): `/session/token?api=<name>`. Each
+   * token is cached per session and API; redemptions for the APIs of one session are serialized (they
+   * share one rotating refresh token). Their resources and scopes are asked for at the login.
+   */
+  apis?: Readonly<Record<string, BffApiOptions>>;
   /** Where sessions live (default {@link memorySessionStore}, one process). */
   store?: SessionStore;
   /** Keys sealing the sessions (AES-256-GCM), each ≥ 32 characters: `[current, ...previous]`. The first seals; all open. */
@@ -156,6 +177,8 @@ export interface ResolvedBffOptions {
   postLogoutRedirectUri?: URL;
   scope: string;
   resource: string[];
+  /** Named APIs (`apis`), by name. */
+  apis: ReadonlyMap<string, Readonly<BffApiOptions>>;
   store: SessionStore;
   secrets: readonly string[];
   cookieName: string;
@@ -231,6 +254,7 @@ export const PROTOCOL_LOGIN_PARAMS = [
 ] as const;
 const MIN_SECRET_LENGTH = 32;
 const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+const API_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 const invalid = (option: string, rule: string) =>
   bffError(BffErrorCode.InvalidOption, `createBff(): option "${option}" ${rule}. To fix the problem, see the README's createBff options.`);
@@ -331,6 +355,25 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     if (!URL.canParse(r) || r.includes('#')) throw invalid('resource', 'must hold absolute URIs without a fragment (RFC 8707)');
   }
 
+  const apis = new Map<string, Readonly<BffApiOptions>>();
+  if (options.apis !== undefined) {
+    if (typeof options.apis !== 'object' || options.apis === null || Array.isArray(options.apis)) throw invalid('apis', 'must be an object of { resource?, scope? } by API name');
+    for (const [name, api] of Object.entries(options.apis)) {
+      if (!API_NAME.test(name)) throw invalid(`apis.${name.slice(0, 64)}`, 'must be named with letters, digits, "-" or "_" (at most 64, a letter first)');
+      if (typeof api !== 'object' || api === null) throw invalid(`apis.${name}`, 'must be an object { resource?, scope? }');
+      for (const field of Object.keys(api)) if (field !== 'resource' && field !== 'scope') throw invalid(`apis.${name}.${field.slice(0, 32)}`, 'is not an API option (resource, scope)');
+      if (api.resource !== undefined && (typeof api.resource !== 'string' || !URL.canParse(api.resource) || api.resource.includes('#'))) {
+        throw invalid(`apis.${name}.resource`, 'must be an absolute URI without a fragment (RFC 8707)');
+      }
+      // eslint-disable-next-line no-control-regex
+      if (api.scope !== undefined && (typeof api.scope !== 'string' || api.scope.trim() === '' || /[\u0000-\u001f\u007f"\\]/.test(api.scope))) {
+        throw invalid(`apis.${name}.scope`, 'must be a non-empty space-separated scope string');
+      }
+      if (api.resource === undefined && api.scope === undefined) throw invalid(`apis.${name}`, 'must name a resource or a scope (without either it is the default token)');
+      apis.set(name, { ...(api.resource !== undefined ? { resource: api.resource } : {}), ...(api.scope !== undefined ? { scope: api.scope.trim() } : {}) });
+    }
+  }
+
   const store = options.store ?? memorySessionStore({ now: options.now });
   for (const method of ['get', 'set', 'compareAndSet', 'delete', 'findByIndex', 'claimOnce'] as const) {
     if (typeof store?.[method] !== 'function') throw invalid('store', `must implement SessionStore (missing ${method}())`);
@@ -388,6 +431,7 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     postLogoutRedirectUri,
     scope,
     resource: [...resource],
+    apis,
     store,
     secrets: [...secrets],
     cookieName: `${prefix}${baseName}`,

@@ -6,7 +6,7 @@
  */
 export { BffErrorCode, FreshTokenError } from './errors';
 export type { BffErrorCodeValue } from './errors';
-export type { BffClientAuthMethod, BffCookieOptions, BffEvent, BffOptions, BffRoutes, BffSessionOptions } from './options';
+export type { BffApiOptions, BffClientAuthMethod, BffCookieOptions, BffEvent, BffOptions, BffRoutes, BffSessionOptions } from './options';
 export { memorySessionStore } from './session-store';
 export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStore } from './session-store';
 export { createBff } from './bff';

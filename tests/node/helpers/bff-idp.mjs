@@ -59,7 +59,8 @@ export function fakeClock(start = Date.now()) {
  * `adapter`: oidc-provider's storage adapter (default its development memory adapter, an LRU of 1 000
  * entries shared by the process: enough for a test file, not for hundreds of sign-ins).
  */
-export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refreshTokenTtlSeconds = 3600, callbackPath = '/auth/callback', adapter, tls = true }) {
+export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refreshTokenTtlSeconds = 3600, callbackPath = '/auth/callback', adapter, tls = true, apis = {} }) {
+  // `apis`: more resource servers, { [resource]: 'scope …' }: their JWT access tokens carry that resource as `aud`.
   const tlsFiles = tls ? testTlsFiles() : null;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingJwk = { ...(await exportJWK(privateKey)), kid: 'idp-key-1', alg: 'RS256', use: 'sig' };
@@ -135,7 +136,10 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
         enabled: true,
         defaultResource: () => API_RESOURCE,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ scope: 'api', audience: API_RESOURCE, accessTokenTTL: accessTokenTtlSeconds, accessTokenFormat: 'jwt' }),
+        getResourceServerInfo: (_ctx, resource) =>
+          apis[resource]
+            ? { scope: apis[resource], audience: resource, accessTokenTTL: accessTokenTtlSeconds, accessTokenFormat: 'jwt' }
+            : { scope: 'api', audience: API_RESOURCE, accessTokenTTL: accessTokenTtlSeconds, accessTokenFormat: 'jwt' },
       },
     },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => accountClaims(sub) }),
@@ -257,6 +261,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
             : new provider.Grant({ clientId: details.params.client_id, accountId: details.session.accountId });
           grant.addOIDCScope(String(details.params.scope));
           grant.addResourceScope(API_RESOURCE, 'api');
+          for (const [resource, scope] of Object.entries(apis)) grant.addResourceScope(resource, scope);
           result = { consent: { grantId: await grant.save() } };
         }
         await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });

@@ -32,7 +32,7 @@ const SELF = fileURLToPath(import.meta.url);
  * Starts one BFF process; resolves once it listens. `config`: { issuer, clientId, clientSecret,
  * redirectUri, postLogoutRedirectUri?, scope, secrets, allowedOrigins?, store: 'redis' | 'memory',
  * redisUrl?, client?: 'node-redis' | 'ioredis', prefix?, port? (0), name?, storeTimeoutMs?,
- * tokenRequestTimeoutMs?, refreshBufferMs?, minRefreshIntervalMs?, keptGrantMs?, reportRequests? (true) }.
+ * tokenRequestTimeoutMs?, refreshBufferMs?, minRefreshIntervalMs?, keptGrantMs?, apis?, resource?, reportRequests? (true) }.
  */
 export async function spawnBffInstance(config, { readyTimeoutMs = 20_000 } = {}) {
   const child = fork(SELF, [], {
@@ -224,6 +224,8 @@ async function runInstance(config) {
     ...(config.refreshBufferMs !== undefined ? { refreshBufferMs: config.refreshBufferMs } : {}),
     ...(config.minRefreshIntervalMs !== undefined ? { minRefreshIntervalMs: config.minRefreshIntervalMs } : {}),
     ...(config.keptGrantMs !== undefined ? { keptGrantMs: config.keptGrantMs } : {}),
+    ...(config.apis ? { apis: config.apis } : {}),
+    ...(config.resource ? { resource: config.resource } : {}),
     logger: { warn: (m) => process.stderr.write(`${m}\n`) },
     onEvent: (e) => report({ event: e.type }),
   });
