@@ -5,11 +5,11 @@ import { FRESH_TOKEN_CLOCK, FreshTokenError, withTokenSource } from 'ngx-fresh-t
 import type { FreshTokenFeature, FreshTokenFeatureKind, TokenGrant, TokenSource } from 'ngx-fresh-token';
 import { OAuthErrorCode } from './errors';
 import {
-  DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
+  TokenRequestTimeoutOptions,
   ɵgrantFromTokenResponse,
-  ɵoptionalPositive,
   ɵrequestToken,
   ɵrequireString,
+  ɵtokenRequestTimeoutMs,
 } from './token-endpoint';
 
 /**
@@ -18,7 +18,7 @@ import {
  * @example
  * const options: ClientCredentialsOptions = { tokenUrl: 'https://auth.example.com/oauth2/token', clientId: 'svc', clientSecret: process.env['CLIENT_SECRET']! };
  */
-export interface ClientCredentialsOptions {
+export interface ClientCredentialsOptions extends TokenRequestTimeoutOptions {
   /** The token endpoint, e.g. Cognito's `https://<domain>/oauth2/token`. */
   tokenUrl: string;
   /** The client id. */
@@ -31,8 +31,6 @@ export interface ClientCredentialsOptions {
   resource?: string;
   /** How the client authenticates: HTTP Basic (default, RFC 6749 §2.3.1) or form fields. */
   authMethod?: 'client_secret_basic' | 'client_secret_post';
-  /** Bound of one token request in ms (default 8 000); a slower answer is aborted with `NFT304`, then retried by the core. */
-  timeoutMs?: number;
 }
 
 // RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded.
@@ -67,7 +65,7 @@ export function withClientCredentials(options: ClientCredentialsOptions): FreshT
   ɵrequireString(fn, 'tokenUrl', options?.tokenUrl);
   ɵrequireString(fn, 'clientId', options.clientId);
   ɵrequireString(fn, 'clientSecret', options.clientSecret);
-  ɵoptionalPositive(fn, 'timeoutMs', options.timeoutMs);
+  const timeoutMs = ɵtokenRequestTimeoutMs(fn, options);
   if (options.authMethod !== undefined && options.authMethod !== 'client_secret_basic' && options.authMethod !== 'client_secret_post') {
     throw new FreshTokenError(
       OAuthErrorCode.InvalidOAuthOption,
@@ -90,7 +88,6 @@ export function withClientCredentials(options: ClientCredentialsOptions): FreshT
     const { tokenUrl, clientId, clientSecret, resource } = options;
     const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
     const post = options.authMethod === 'client_secret_post';
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
     let pending: Promise<TokenGrant> | null = null;
     const fetchToken = async (): Promise<TokenGrant> => {
       const response = await ɵrequestToken(

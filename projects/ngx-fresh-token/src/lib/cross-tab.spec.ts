@@ -130,6 +130,16 @@ describe('withCrossTabSync()', () => {
     expect(b.calls).toEqual([]);
   });
 
+  it('an adopted token brings the other tab\'s session user (sessionUser follows the session)', async () => {
+    const { openTab } = world();
+    const a = openTab();
+    const b = openTab();
+    a.auth.setGrant({ accessToken: createTestJwt({ expiresInSeconds: 60 }), user: { sub: 'bob' } } as TokenGrant);
+    await settle();
+    expect(b.auth.state().token).toBe(a.auth.state().token);
+    expect(b.auth.sessionUser()).toEqual({ sub: 'bob' });
+  });
+
   it('two tabs whose token expires at once make one source call between them', async () => {
     const { openTab, clock, tabs } = world();
     const a = openTab({ latencyMs: 100 });
@@ -275,7 +285,7 @@ describe('withCrossTabSync()', () => {
     expect(channels.open.size).toBe(0);
   });
 
-  it('shares only the access token, its expiry and the ID token — never anything of the source', async () => {
+  it('shares only the access token, its expiry, the ID token and the session user — never anything of the source', async () => {
     const { openTab, channels } = world();
     const a = openTab();
     openTab();
@@ -283,7 +293,7 @@ describe('withCrossTabSync()', () => {
     await settle();
     const grants = channels.sent.filter((m) => (m as { t: string }).t === 'grant') as Array<{ v: Record<string, unknown> }>;
     expect(grants.length).toBeGreaterThan(0);
-    for (const g of grants) expect(Object.keys(g.v).sort()).toEqual(['bufferMs', 'expiresAt', 'idToken', 'minValidityMs', 'refreshBufferMs', 'skewMs', 'token']);
+    for (const g of grants) expect(Object.keys(g.v).sort()).toEqual(['bufferMs', 'expiresAt', 'idToken', 'minValidityMs', 'refreshBufferMs', 'skewMs', 'token', 'user']);
   });
 
   it('with the browser’s real Web Locks and BroadcastChannel: one source call for two tabs', async () => {

@@ -50,7 +50,9 @@ describe('lifetime arithmetic', () => {
   });
 
   it('refreshes a token that arrived inside the buffer at half its life, but reports it as expiring', () => {
-    expect(effectiveBufferMs(30_000, 40_000)).toBe(30_000);
+    expect(effectiveBufferMs(30_000, 40_000)).toBe(20_000); // one rule: min(buffer, half the lifetime)
+    expect(effectiveBufferMs(30_000, 60_000)).toBe(30_000);
+    expect(effectiveBufferMs(30_000, 61_000)).toBe(30_000);
     expect(effectiveBufferMs(30_000, 30_000)).toBe(15_000);
     expect(effectiveBufferMs(30_000, 20_000)).toBe(10_000);
     expect(effectiveBufferMs(30_000, 600_000)).toBe(30_000);
@@ -61,11 +63,14 @@ describe('lifetime arithmetic', () => {
     expect(needsRefresh(life, NOW + 10_000)).toBeTrue();
   });
 
-  it('refreshes a 40 s token that arrived outside the buffer strictly at the buffer', () => {
+  it('refreshes a 40 s token at half its life (one rule: min(buffer, half the lifetime)), and one of 60 s or more at the buffer', () => {
     const life = resolveLifetime({ accessToken: 'x', expiresAt: NOW + 40_000 }, NOW, BUFFER);
     expect(tokenStatus(life, NOW)).toBe('fresh');
-    expect(needsRefresh(life, NOW + 9_999)).toBeFalse();
-    expect(needsRefresh(life, NOW + 10_000)).toBeTrue();
+    expect(needsRefresh(life, NOW + 19_999)).toBeFalse();
+    expect(needsRefresh(life, NOW + 20_000)).toBeTrue();
+    const minute = resolveLifetime({ accessToken: 'x', expiresAt: NOW + 60_000 }, NOW, BUFFER);
+    expect(needsRefresh(minute, NOW + 29_999)).toBeFalse();
+    expect(needsRefresh(minute, NOW + 30_000)).toBeTrue();
   });
 
   it('refreshes a token put in place by hand strictly at the buffer', () => {

@@ -1,5 +1,5 @@
 import { jwtDecode } from 'jwt-decode';
-import { FreshTokenError } from './errors';
+import { FreshTokenError, effectiveBufferMs } from 'ngx-fresh-token/internal';
 import type { TokenGrant } from './token';
 
 /** Default time before expiry at which a token counts as expiring and is refreshed: 30 s. */
@@ -31,9 +31,10 @@ export interface TokenLifetime {
   /** The configured buffer: inside it the token's status is `expiring`. */
   bufferMs: number;
   /**
-   * Time left at which the service refreshes this token: the buffer, or, for a token that a
-   * refresh delivered with less than the buffer left, half its remaining life (so a source whose
-   * tokens live shorter than the buffer does not cause a refresh per request).
+   * Time left at which the service refreshes this token: for a token a refresh delivered,
+   * `min(buffer, half its remaining life)` (`effectiveBufferMs`, the rule every entry shares: a
+   * source whose tokens live shorter than the buffer does not cause a refresh per request); the
+   * buffer for a token put in place by hand.
    */
   refreshBufferMs: number;
   /**
@@ -111,18 +112,7 @@ export function estimateSkewMs(
   return 0;
 }
 
-/**
- * Refresh point for a token that a refresh just delivered: `bufferMs`, or, when the token arrived
- * with no more than the buffer left, half of its remaining lifetime, so a source whose tokens live
- * shorter than the buffer does not cause a refresh on every request.
- *
- * @example
- * effectiveBufferMs(30_000, 40_000); // 30 000
- * effectiveBufferMs(30_000, 20_000); // 10 000
- */
-export function effectiveBufferMs(bufferMs: number, lifetimeMs: number | null): number {
-  return lifetimeMs !== null && lifetimeMs <= bufferMs ? Math.max(0, lifetimeMs) / 2 : bufferMs;
-}
+export { effectiveBufferMs } from 'ngx-fresh-token/internal';
 
 /**
  * Works out a grant's lifetime as it arrives at `receivedAtMs`: expiry from `expiresAt`, else

@@ -9,7 +9,7 @@ import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { FreshTokenError } from './errors';
 import type { TokenSource } from './token';
 import { compileUrlMatcher, UrlMatcher } from './url-matcher';
-import { FRESH_TOKEN_SERVER_SESSION } from './server-session';
+import { ɵSERVER_HALF } from './server-render';
 
 /** Kinds of {@link FreshTokenFeature}; each may appear once in `provideFreshToken()`. */
 export const FreshTokenFeatureKind = {
@@ -21,10 +21,14 @@ export const FreshTokenFeatureKind = {
   MinValidity: 5,
   AutoRefresh: 6,
   CrossTabSync: 7,
+  ServerRendering: 8,
 } as const;
 
 /** One of the {@link FreshTokenFeatureKind} values. */
 export type FreshTokenFeatureKind = (typeof FreshTokenFeatureKind)[keyof typeof FreshTokenFeatureKind];
+
+/** Type-only brand: a feature is made by a `with…()` function, never by hand (no run-time property). */
+declare const FEATURE_KIND: unique symbol;
 
 /**
  * A configuration piece for {@link provideFreshToken}, made by a `with…()` function.
@@ -33,18 +37,32 @@ export type FreshTokenFeatureKind = (typeof FreshTokenFeatureKind)[keyof typeof 
  * const feature: FreshTokenFeature = withRefreshBuffer(60_000);
  */
 export interface FreshTokenFeature<K extends FreshTokenFeatureKind = FreshTokenFeatureKind> {
-  /** Which setting the feature configures. */
+  /** Which setting the feature configures (type only). */
+  readonly [FEATURE_KIND]: K;
+  /** @internal Which setting the feature configures. */
   ɵkind: K;
-  /** The providers it contributes. */
+  /** @internal The providers it contributes. */
   ɵproviders: Provider[];
 }
 
-function feature<K extends FreshTokenFeatureKind>(kind: K, providers: Provider[]): FreshTokenFeature<K> {
-  return { ɵkind: kind, ɵproviders: providers };
+/** @internal Makes a feature of `kind` (the one place a {@link FreshTokenFeature} is created). */
+export function ɵfeature<K extends FreshTokenFeatureKind>(kind: K, providers: Provider[]): FreshTokenFeature<K> {
+  return { ɵkind: kind, ɵproviders: providers } as unknown as FreshTokenFeature<K>;
 }
+
+const isFeature = (p: unknown): p is FreshTokenFeature => typeof p === 'object' && p !== null && 'ɵproviders' in p;
 
 function invalidOption(message: string): FreshTokenError {
   return new FreshTokenError('NFT105', message);
+}
+
+/** @internal A complete retry policy, checked (`NFT105`, naming `what`, otherwise). */
+export function ɵvalidRetryPolicy(policy: RefreshRetryPolicy, what: string): RefreshRetryPolicy {
+  const bad = Object.entries(policy).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
+  if (bad || policy.maxAttempts < 1 || policy.attemptTimeoutMs <= 0) {
+    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? `${what} takes finite, non-negative numbers, maxAttempts >= 1 and attemptTimeoutMs > 0.` : '');
+  }
+  return policy;
 }
 
 /**
@@ -84,36 +102,39 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     );
   }
   return makeEnvironmentProviders([
-    AuthService,
+    // A class without @Injectable: no factory metadata in the bundle, and none of Angular's ɵ
+    // declarations in the published .d.ts. The constructor uses inject(), so a factory suffices.
+    { provide: AuthService, useFactory: () => new AuthService() },
     { provide: ɵREQUEST_POLICY, useFactory: ɵcreateRequestPolicy },
-    features.map((f) => f.ɵproviders),
-    // A render for a browser's session marks its response private and leaves the snapshot even when
-    // no component asks for a token.
-    provideEnvironmentInitializer(() => {
-      if (inject(FRESH_TOKEN_SERVER_SESSION)) inject(AuthService);
-    }),
+    // The source's own providers (it may bring withServerRendering()) first: the app's features win.
+    features.filter((f) => f.ɵkind === FreshTokenFeatureKind.TokenSource).concat(features.filter((f) => f.ɵkind !== FreshTokenFeatureKind.TokenSource)).map((f) => f.ɵproviders),
+    // A render that knows the request's session sets its cache headers and leaves the snapshot even
+    // when no component asks for a token (server builds only: browser builds have no server half).
+    provideEnvironmentInitializer(() => inject(ɵSERVER_HALF)?.init()),
   ]);
 }
 
 /**
  * Sets where tokens come from: a {@link TokenSource}, or a factory run in an injection
  * context (so it can `inject()` what it needs). `providers` are provided beside it — the
- * services an integration's source is made of (its options, its session class).
+ * services an integration's source is made of (its options, its session class) — and may hold the
+ * features the source needs, such as `withServerRendering()` for a source that serves server
+ * renders (features the app passes to `provideFreshToken()` itself take precedence).
  *
  * @example
  * withTokenSource(() => { const http = inject(HttpBackend); return { getToken: () => ... }; })
- * withTokenSource(() => inject(MySession), [MySession, { provide: MY_OPTIONS, useValue: options }])
+ * withTokenSource(() => inject(MySession), [MySession, { provide: MY_OPTIONS, useValue: options }, withServerRendering()])
  */
 export function withTokenSource(
   source: TokenSource | (() => TokenSource),
-  providers: Provider[] = [],
+  providers: Array<Provider | FreshTokenFeature> = [],
 ): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
   if (typeof source !== 'function' && (typeof source !== 'object' || source === null || typeof source.getToken !== 'function')) {
     throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
   }
-  return feature(FreshTokenFeatureKind.TokenSource, [
+  return ɵfeature(FreshTokenFeatureKind.TokenSource, [
     { provide: ɵFRESH_TOKEN_SOURCE, useFactory: typeof source === 'function' ? source : () => source },
-    ...providers,
+    ...providers.map((p) => (isFeature(p) ? p.ɵproviders : p)),
   ]);
 }
 
@@ -130,7 +151,7 @@ export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTok
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshBuffer() takes a finite number of milliseconds >= 0, e.g. withRefreshBuffer(30_000).' : '',
     );
   }
-  return feature(FreshTokenFeatureKind.RefreshBuffer, [{ provide: FRESH_TOKEN_REFRESH_BUFFER_MS, useValue: ms }]);
+  return ɵfeature(FreshTokenFeatureKind.RefreshBuffer, [{ provide: FRESH_TOKEN_REFRESH_BUFFER_MS, useValue: ms }]);
 }
 
 /**
@@ -149,7 +170,7 @@ export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshToken
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withMinValidity() takes a finite number of milliseconds >= 0, no more than the refresh buffer, e.g. withMinValidity(10_000).' : '',
     );
   }
-  return feature(FreshTokenFeatureKind.MinValidity, [{ provide: ɵMIN_VALIDITY_MS, useValue: ms }]);
+  return ɵfeature(FreshTokenFeatureKind.MinValidity, [{ provide: ɵMIN_VALIDITY_MS, useValue: ms }]);
 }
 
 /**
@@ -162,7 +183,7 @@ export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshToken
  * provideFreshToken(withTokenSource(source), withAutoRefresh())
  */
 export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKind.AutoRefresh> {
-  return feature(FreshTokenFeatureKind.AutoRefresh, [{ provide: ɵAUTO_REFRESH, useFactory: ɵautoRefreshFactory }]);
+  return ɵfeature(FreshTokenFeatureKind.AutoRefresh, [{ provide: ɵAUTO_REFRESH, useFactory: ɵautoRefreshFactory }]);
 }
 
 /**
@@ -180,7 +201,7 @@ export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenF
   if ((name !== undefined && (typeof name !== 'string' || name === '')) || (adoptTimeoutMs !== undefined && !(Number.isFinite(adoptTimeoutMs) && adoptTimeoutMs >= 0))) {
     throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
   }
-  return feature(FreshTokenFeatureKind.CrossTabSync, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
+  return ɵfeature(FreshTokenFeatureKind.CrossTabSync, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
 }
 
 /**
@@ -197,7 +218,7 @@ export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature
   }
   // Validate now, so a typo fails at bootstrap rather than silently sending no token.
   matchers.forEach((m) => compileUrlMatcher(m, 'https://ngx-fresh-token.invalid/'));
-  return feature(FreshTokenFeatureKind.AuthorizedUrls, [{ provide: ɵAUTHORIZED_URLS, useValue: matchers }]);
+  return ɵfeature(FreshTokenFeatureKind.AuthorizedUrls, [{ provide: ɵAUTHORIZED_URLS, useValue: matchers }]);
 }
 
 /**
@@ -208,7 +229,7 @@ export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature
  */
 export function withAuthHeader(format: (token: string) => Record<string, string>): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthHeader> {
   if (typeof format !== 'function') throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
-  return feature(FreshTokenFeatureKind.AuthHeader, [{ provide: ɵAUTH_HEADER, useValue: format }]);
+  return ɵfeature(FreshTokenFeatureKind.AuthHeader, [{ provide: ɵAUTH_HEADER, useValue: format }]);
 }
 
 /**
@@ -218,10 +239,6 @@ export function withAuthHeader(format: (token: string) => Record<string, string>
  * withRefreshRetry({ maxAttempts: 3, maxTotalMs: 20_000 })
  */
 export function withRefreshRetry(policy: Partial<RefreshRetryPolicy>): FreshTokenFeature<typeof FreshTokenFeatureKind.RefreshRetry> {
-  const merged = { ...DEFAULT_REFRESH_RETRY, ...policy };
-  const bad = Object.entries(merged).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
-  if (bad || merged.maxAttempts < 1 || merged.attemptTimeoutMs <= 0) {
-    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshRetry() takes finite, non-negative numbers, maxAttempts >= 1 and attemptTimeoutMs > 0.' : '');
-  }
-  return feature(FreshTokenFeatureKind.RefreshRetry, [{ provide: ɵREFRESH_RETRY, useValue: merged }]);
+  const merged = ɵvalidRetryPolicy({ ...DEFAULT_REFRESH_RETRY, ...policy }, 'withRefreshRetry()');
+  return ɵfeature(FreshTokenFeatureKind.RefreshRetry, [{ provide: ɵREFRESH_RETRY, useValue: merged }]);
 }
