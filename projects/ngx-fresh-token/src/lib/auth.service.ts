@@ -63,6 +63,8 @@ export class AuthService {
   #masked = false;
   readonly #user = signal<User>(null);
   readonly #core = new BehaviorSubject<CoreState>(SIGNED_OUT);
+  /** What `#core` holds, as a plain field: read on every request (a BehaviorSubject's `value` is a method call). */
+  #value = SIGNED_OUT;
   readonly #events = new Subject<TokenEvent>();
   #inFlight: Promise<string | null> | null = null;
   /** Whether the source has been asked at least once; until then "no token" means "unknown". */
@@ -134,7 +136,7 @@ export class AuthService {
       this.#masked = start.masked;
       this.#loaded = !start.life;
       this.#user.set(start.user);
-      if (start.life) this.#core.next({ ...SIGNED_OUT, life: start.life });
+      if (start.life) this.#next({ ...SIGNED_OUT, life: start.life });
     }
     // Optional features hand in their code through DI, so an app without them does not ship it.
     this.#crossTab = inject(ɵCROSS_TAB)?.(this) ?? null;
@@ -148,7 +150,7 @@ export class AuthService {
    */
   get state(): Signal<TokenState> {
     if (!this.#state) {
-      const state = signal(this.#toState(this.#core.value, this.#clock.now()));
+      const state = signal(this.#toState(this.#value, this.#clock.now()));
       // Not tracked by whatever reactive context reads it first; the subscription lives as long as the service.
       untracked(() => this.state$.subscribe((value) => state.set(value)));
       this.#state = state.asReadonly();
@@ -158,7 +160,7 @@ export class AuthService {
 
   /** The OpenID Connect ID token from the last grant, if the source supplied one (`null` in a server render of a browser's session). */
   get idToken(): string | null {
-    return this.#masked ? null : this.#core.value.idToken;
+    return this.#masked ? null : this.#value.idToken;
   }
 
   /**
@@ -188,8 +190,8 @@ export class AuthService {
   getValidToken(): Promise<string | null> {
     const peeked = this.ɵpeek();
     if (peeked !== undefined) return Promise.resolve(peeked);
-    return this.#startRefresh(!!this.#core.value.life?.token).catch((err: FreshTokenError) => {
-      const life = this.#core.value.life;
+    return this.#startRefresh(!!this.#value.life?.token).catch((err: FreshTokenError) => {
+      const life = this.#value.life;
       if (err.transient && life?.token && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) return life.token;
       throw err;
     });
@@ -242,7 +244,7 @@ export class AuthService {
    * the buffer), `null` if signed out, `undefined` if callers must wait for a refresh first.
    */
   ɵpeek(): string | null | undefined {
-    const life = this.#core.value.life;
+    const life = this.#value.life;
     // Signed out, unless a load is in flight (a sign-in): then callers wait for it.
     if (!life) return this.#loaded && !this.#inFlight ? null : undefined;
     // Known signed in, no token here yet: callers wait for the first load.
@@ -256,7 +258,7 @@ export class AuthService {
 
   /** @internal Signed in as a server render knew it, with no token held here yet (the guard lets the route through). */
   ɵknownSignedIn(): boolean {
-    return this.#core.value.life?.token === '';
+    return this.#value.life?.token === '';
   }
 
   /** @internal Starts the shared refresh unless one runs or the cool-down holds; its failures go to `events$` only. */
@@ -266,7 +268,7 @@ export class AuthService {
 
   /** @internal The secrets a body handed to the browser must not hold: `token` and the ID token (server-render.ts). */
   ɵsecrets(token: string): Array<string | null> {
-    return [token, this.#core.value.idToken];
+    return [token, this.#value.idToken];
   }
 
   /**
@@ -286,7 +288,7 @@ export class AuthService {
   tokenAfterUnauthorized(sentToken: string): Promise<string | null> {
     // A token from before a sign-out (or a session end): that session is over, the 401 stands.
     if (!this.#sessionTokens.has(sentToken)) return Promise.resolve(null);
-    const life = this.#core.value.life;
+    const life = this.#value.life;
     if (life?.token && life.token !== sentToken && !this.#inFlight && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) {
       return Promise.resolve(life.token);
     }
@@ -324,7 +326,7 @@ export class AuthService {
 
   /** @internal What the service holds, for the optional features inside the core (nothing of a masked render). */
   get ɵheld(): { life: TokenLifetime | null; idToken: string | null; user: User; loaded: boolean; coolDownUntil: number } {
-    const core = this.#core.value;
+    const core = this.#value;
     const life = this.#masked || !core.life?.token ? null : core.life;
     return { life, idToken: life && core.idToken, user: this.#user(), loaded: this.#loaded, coolDownUntil: this.#coolDownUntil };
   }
@@ -348,7 +350,7 @@ export class AuthService {
   ɵend(error?: FreshTokenError): void {
     if (this.#destroyed) return;
     this.#newEpoch();
-    const hadToken = this.#core.value.life !== null;
+    const hadToken = this.#value.life !== null;
     this.#endSession(error ? { ...SIGNED_OUT, error } : SIGNED_OUT);
     if (error) this.#events.next({ type: 'session-expired', error });
     else if (hadToken) this.#events.next({ type: 'signed-out' });
@@ -369,7 +371,7 @@ export class AuthService {
     this.#sessionTokens.clear();
     this.#coolDownUntil = this.#failedCycles = 0;
     this.#render?.drop();
-    if (!this.#destroyed) this.#core.next(state);
+    if (!this.#destroyed) this.#next(state);
   }
 
   /**
@@ -388,7 +390,7 @@ export class AuthService {
     tokens.delete(life.token);
     tokens.add(life.token);
     if (tokens.size > SESSION_TOKENS_KEPT) tokens.delete(tokens.values().next().value!);
-    this.#core.next({ life, idToken, refreshing, error: null });
+    this.#next({ life, idToken, refreshing, error: null });
   }
 
   /**
@@ -411,7 +413,7 @@ export class AuthService {
     const epoch = this.#epoch;
     const current = () => epoch === this.#epoch;
     // Whatever a dropped refresh brings, callers get what the service holds now (null after a sign-out).
-    const now = () => this.#core.value.life?.token || null;
+    const now = () => this.#value.life?.token || null;
     const crossTab = this.#crossTab;
     const signal = this.#abort.signal;
     // Fetch and hold the new token in one step, so that under the cross-tab lock the other tabs
@@ -443,7 +445,7 @@ export class AuthService {
           // a render, which has its budget, does not ask again at all.
           const policy = this.#retryPolicy;
           this.#coolDownUntil = this.#server ? Infinity : this.#clock.now() + backoffDelayMs(policy.maxAttempts + this.#failedCycles++, policy, Math.random(), error.retryAfterMs);
-          this.#core.next({ ...this.#core.value, refreshing: false, error });
+          this.#next({ ...this.#value, refreshing: false, error });
           crossTab?.publishFailed();
           this.#events.next({ type: 'refresh-failed', error });
         } else {
@@ -457,12 +459,17 @@ export class AuthService {
         if (this.#inFlight !== flight) return;
         this.#inFlight = null;
         // A refresh that ended by adopting another tab's token (or found one already held) clears the flag here.
-        if (this.#core.value.refreshing && !this.#destroyed) this.#core.next({ ...this.#core.value, refreshing: false });
+        if (this.#value.refreshing && !this.#destroyed) this.#next({ ...this.#value, refreshing: false });
       });
     this.#inFlight = flight;
     // Announced only now: a state$ subscriber that asks for a token on this emission joins this flight.
-    this.#core.next({ ...this.#core.value, refreshing: true });
+    this.#next({ ...this.#value, refreshing: true });
     return flight;
+  }
+
+  /** Holds `state` and tells every derived stream. */
+  #next(state: CoreState): void {
+    this.#core.next((this.#value = state));
   }
 
   /** Calls `TokenSource.signOut()`: with the `error` when a permanent failure ended the session here (no server verdict). */
@@ -504,7 +511,7 @@ export class AuthService {
       let last: { value: T } | undefined;
       const update = () => {
         cancel?.();
-        const [value, nextInMs] = read(this.#core.value, this.#clock.now());
+        const [value, nextInMs] = read(this.#value, this.#clock.now());
         if (!last || !same(last.value, value)) subscriber.next((last = { value }).value);
         cancel = this.#isServer || nextInMs === null ? undefined : ɵstartTimer(this.#clock, nextInMs, update);
       };

@@ -45,10 +45,10 @@ export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
     if (handed) return handed;
     sendWith = render.keeping(req, sendWith, auth);
   }
+  // Signed out, or the request brings its own value for one of our headers: leave it alone.
+  // The retry goes to `next`, below this interceptor, so it can never be retried again.
   const send = (token: string | null) =>
-    // Signed out, or the request brings its own value for one of our headers: leave it alone.
-    // The retry goes to `next`, below this interceptor, so it can never be retried again.
     token === null || policy.hasOwnAuthHeader(token, req.headers) ? next(req) : retryOnUnauthorized(auth, token, sendWith, isUnauthorized);
   const peeked = auth.ɵpeek();
-  return peeked !== undefined ? send(peeked) : ɵafter(auth.getValidToken(), send);
+  return peeked === undefined ? ɵafter(auth.getValidToken(), send) : send(peeked);
 };

@@ -39,7 +39,7 @@ export interface ɵRequestPolicy {
   isAuthorizedUrl(url: string): boolean;
   /** The auth headers for `token`, built once per token. */
   headersFor(token: string): Record<string, string>;
-  /** Whether `headers` already holds one of the headers that carry `token` (the request brings its own). */
+  /** Whether `headers` already holds one of the headers that carry `token`, other than `Authorization` (checked before). */
   hasOwnAuthHeader(token: string, headers: { has(name: string): boolean }): boolean;
 }
 
@@ -57,7 +57,8 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
       if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
         throw new FreshTokenError('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
       }
-      cache = { token, headers, names: Object.keys(headers) };
+      // The interceptor has checked `Authorization` already (a request with its own is left alone).
+      cache = { token, headers, names: Object.keys(headers).filter((name) => name.toLowerCase() !== 'authorization') };
     }
     return cache;
   };
@@ -69,6 +70,9 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
     // resolves them against the configured origin (server-render.ts; browser builds have no server half).
     isAuthorizedUrl: inject(ɵSERVER_HALF)?.authorizer(matchers) || createUrlAuthorizer(matchers, documentBase(doc), documentOrigin(doc)),
     headersFor: (token) => entry(token).headers,
-    hasOwnAuthHeader: (token, headers) => entry(token).names.some((name) => headers.has(name)),
+    hasOwnAuthHeader: (token, headers) => {
+      const names = entry(token).names;
+      return names.length > 0 && names.some((name) => headers.has(name));
+    },
   };
 }
