@@ -50,12 +50,6 @@ interface JwtTimes {
   iat?: unknown;
 }
 
-function isJwtShaped(token: string): boolean {
-  // A JWS compact token has exactly three segments; anything else (opaque, JWE) is not decoded.
-  const first = token.indexOf('.');
-  return first > 0 && token.indexOf('.', first + 1) > first && token.split('.').length === 3;
-}
-
 /**
  * Reads `exp` and `iat` (in epoch ms) from a JWT; an opaque token gives `{}`.
  * Throws `NFT204` for a token that looks like a JWT but cannot be decoded or carries a non-numeric `exp`.
@@ -64,7 +58,9 @@ function isJwtShaped(token: string): boolean {
  * readJwtTimes(createTestJwt({ expiresInSeconds: 60 })).expMs; // now + 60 000
  */
 export function readJwtTimes(token: string): { expMs?: number; iatMs?: number } {
-  if (!isJwtShaped(token)) return {};
+  // A JWS compact token has exactly three segments; anything else (opaque, JWE) is not decoded.
+  const segments = token.split('.');
+  if (segments.length !== 3 || !segments[0]) return {};
   let claims: JwtTimes | null = null;
   try {
     claims = jwtDecode<JwtTimes>(token);

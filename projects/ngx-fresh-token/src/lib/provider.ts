@@ -50,8 +50,6 @@ export function ɵfeature<K extends FreshTokenFeatureKind>(kind: K, providers: P
   return { ɵkind: kind, ɵproviders: providers } as unknown as FreshTokenFeature<K>;
 }
 
-const isFeature = (p: unknown): p is FreshTokenFeature => typeof p === 'object' && p !== null && 'ɵproviders' in p;
-
 function invalidOption(message: string): FreshTokenError {
   return new FreshTokenError('NFT105', message);
 }
@@ -86,16 +84,19 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     }
     seen.add(f.ɵkind);
   }
+  // Kinds as literals (FreshTokenFeatureKind.MinValidity = 5, RefreshBuffer = 1, TokenSource = 0):
+  // an app that never names the enum does not ship it.
   const valueOf = (kind: FreshTokenFeatureKind) => (features.find((f) => f.ɵkind === kind)?.ɵproviders[0] as ValueProvider | undefined)?.useValue;
-  const minValidityMs: number | undefined = valueOf(FreshTokenFeatureKind.MinValidity);
-  const bufferMs: number = valueOf(FreshTokenFeatureKind.RefreshBuffer) ?? DEFAULT_REFRESH_BUFFER_MS;
+  const minValidityMs: number | undefined = valueOf(5);
+  const bufferMs: number = valueOf(1) ?? DEFAULT_REFRESH_BUFFER_MS;
   if (minValidityMs !== undefined && minValidityMs > bufferMs) {
     throw new FreshTokenError(
       'NFT107',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? `withMinValidity(${minValidityMs}) is above the refresh buffer (${bufferMs} ms): a token would have to wait before its refresh even starts. To fix the problem, lower it or raise withRefreshBuffer().` : '',
     );
   }
-  if (!seen.has(FreshTokenFeatureKind.TokenSource)) {
+  const source = features.find((f) => f.ɵkind === 0);
+  if (!source) {
     throw new FreshTokenError(
       'NFT101',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, add withTokenSource(...) (or a source from ngx-fresh-token/oauth or /amplify) to provideFreshToken().' : '',
@@ -107,7 +108,8 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     { provide: AuthService, useFactory: () => new AuthService() },
     { provide: ɵREQUEST_POLICY, useFactory: ɵcreateRequestPolicy },
     // The source's own providers (it may bring withServerRendering()) first: the app's features win.
-    features.filter((f) => f.ɵkind === FreshTokenFeatureKind.TokenSource).concat(features.filter((f) => f.ɵkind !== FreshTokenFeatureKind.TokenSource)).map((f) => f.ɵproviders),
+    source.ɵproviders,
+    features.map((f) => (f === source ? [] : f.ɵproviders)),
     // A render that knows the request's session sets its cache headers and leaves the snapshot even
     // when no component asks for a token (server builds only: browser builds have no server half).
     provideEnvironmentInitializer(() => inject(ɵSERVER_HALF)?.init()),
@@ -132,9 +134,9 @@ export function withTokenSource(
   if (typeof source !== 'function' && (typeof source !== 'object' || source === null || typeof source.getToken !== 'function')) {
     throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
   }
-  return ɵfeature(FreshTokenFeatureKind.TokenSource, [
+  return ɵfeature(0 /* TokenSource */, [
     { provide: ɵFRESH_TOKEN_SOURCE, useFactory: typeof source === 'function' ? source : () => source },
-    ...providers.map((p) => (isFeature(p) ? p.ɵproviders : p)),
+    ...providers.map((p) => (p && 'ɵproviders' in p ? (p as FreshTokenFeature).ɵproviders : p)),
   ]);
 }
 
@@ -151,7 +153,7 @@ export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTok
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshBuffer() takes a finite number of milliseconds >= 0, e.g. withRefreshBuffer(30_000).' : '',
     );
   }
-  return ɵfeature(FreshTokenFeatureKind.RefreshBuffer, [{ provide: FRESH_TOKEN_REFRESH_BUFFER_MS, useValue: ms }]);
+  return ɵfeature(1 /* RefreshBuffer */, [{ provide: FRESH_TOKEN_REFRESH_BUFFER_MS, useValue: ms }]);
 }
 
 /**
@@ -170,7 +172,7 @@ export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshToken
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withMinValidity() takes a finite number of milliseconds >= 0, no more than the refresh buffer, e.g. withMinValidity(10_000).' : '',
     );
   }
-  return ɵfeature(FreshTokenFeatureKind.MinValidity, [{ provide: ɵMIN_VALIDITY_MS, useValue: ms }]);
+  return ɵfeature(5 /* MinValidity */, [{ provide: ɵMIN_VALIDITY_MS, useValue: ms }]);
 }
 
 /**
@@ -183,7 +185,7 @@ export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshToken
  * provideFreshToken(withTokenSource(source), withAutoRefresh())
  */
 export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKind.AutoRefresh> {
-  return ɵfeature(FreshTokenFeatureKind.AutoRefresh, [{ provide: ɵAUTO_REFRESH, useFactory: ɵautoRefreshFactory }]);
+  return ɵfeature(6 /* AutoRefresh */, [{ provide: ɵAUTO_REFRESH, useFactory: ɵautoRefreshFactory }]);
 }
 
 /**
@@ -201,7 +203,7 @@ export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenF
   if ((name !== undefined && (typeof name !== 'string' || name === '')) || (adoptTimeoutMs !== undefined && !(Number.isFinite(adoptTimeoutMs) && adoptTimeoutMs >= 0))) {
     throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
   }
-  return ɵfeature(FreshTokenFeatureKind.CrossTabSync, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
+  return ɵfeature(7 /* CrossTabSync */, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
 }
 
 /**
@@ -218,7 +220,7 @@ export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature
   }
   // Validate now, so a typo fails at bootstrap rather than silently sending no token.
   matchers.forEach((m) => compileUrlMatcher(m, 'https://ngx-fresh-token.invalid/'));
-  return ɵfeature(FreshTokenFeatureKind.AuthorizedUrls, [{ provide: ɵAUTHORIZED_URLS, useValue: matchers }]);
+  return ɵfeature(2 /* AuthorizedUrls */, [{ provide: ɵAUTHORIZED_URLS, useValue: matchers }]);
 }
 
 /**
@@ -229,7 +231,7 @@ export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature
  */
 export function withAuthHeader(format: (token: string) => Record<string, string>): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthHeader> {
   if (typeof format !== 'function') throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
-  return ɵfeature(FreshTokenFeatureKind.AuthHeader, [{ provide: ɵAUTH_HEADER, useValue: format }]);
+  return ɵfeature(3 /* AuthHeader */, [{ provide: ɵAUTH_HEADER, useValue: format }]);
 }
 
 /**
@@ -240,5 +242,5 @@ export function withAuthHeader(format: (token: string) => Record<string, string>
  */
 export function withRefreshRetry(policy: Partial<RefreshRetryPolicy>): FreshTokenFeature<typeof FreshTokenFeatureKind.RefreshRetry> {
   const merged = ɵvalidRetryPolicy({ ...DEFAULT_REFRESH_RETRY, ...policy }, 'withRefreshRetry()');
-  return ɵfeature(FreshTokenFeatureKind.RefreshRetry, [{ provide: ɵREFRESH_RETRY, useValue: merged }]);
+  return ɵfeature(4 /* RefreshRetry */, [{ provide: ɵREFRESH_RETRY, useValue: merged }]);
 }

@@ -126,7 +126,7 @@ export interface ServerRenderingOptions {
  */
 export function withServerRendering(options: ServerRenderingOptions = {}): FreshTokenFeature<typeof FreshTokenFeatureKind.ServerRendering> {
   const retry = ɵvalidRetryPolicy({ ...DEFAULT_SERVER_RENDER_RETRY, ...options?.retry }, 'withServerRendering({ retry })');
-  return ɵfeature(FreshTokenFeatureKind.ServerRendering, [
+  return ɵfeature(8 /* ServerRendering */, [
     { provide: ɵSERVER_RENDERING, useFactory: () => createServerRendering(retry) },
     {
       provide: APP_BOOTSTRAP_LISTENER,

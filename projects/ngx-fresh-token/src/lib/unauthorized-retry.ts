@@ -8,18 +8,22 @@ import type { AuthService } from './auth.service';
  * attempt.
  */
 class Attempt<T> extends Subscriber<T> {
-  constructor(
-    readonly caller: Subscriber<T>,
-    private readonly retry: RetryOnce<T>,
-    readonly sent: string,
-    readonly retried: boolean,
-  ) {
+  readonly caller: Subscriber<T>;
+  readonly sent: string;
+  readonly retried: boolean;
+  readonly #retry: RetryOnce<T>;
+
+  constructor(caller: Subscriber<T>, retry: RetryOnce<T>, sent: string, retried: boolean) {
     super(caller);
+    this.caller = caller;
+    this.#retry = retry;
+    this.sent = sent;
+    this.retried = retried;
   }
 
   protected override _error(err: unknown): void {
     this.unsubscribe();
-    this.retry.failed(this, err);
+    this.#retry.failed(this, err);
   }
 }
 
@@ -29,37 +33,42 @@ class Attempt<T> extends Subscriber<T> {
  * `catchError` any interceptor that watches for a 401 pays).
  */
 class RetryOnce<T> extends Observable<T> {
-  constructor(
-    private readonly auth: AuthService,
-    private readonly token: string,
-    private readonly send: (token: string) => ObservableInput<T>,
-    private readonly isUnauthorized: (error: unknown) => boolean,
-  ) {
+  readonly #auth: AuthService;
+  readonly #token: string;
+  readonly #send: (token: string) => ObservableInput<T>;
+  readonly #isUnauthorized: (error: unknown) => boolean;
+
+  constructor(auth: AuthService, token: string, send: (token: string) => ObservableInput<T>, isUnauthorized: (error: unknown) => boolean) {
     super();
+    this.#auth = auth;
+    this.#token = token;
+    this.#send = send;
+    this.#isUnauthorized = isUnauthorized;
   }
 
   // RxJS calls `_subscribe` for every subscriber (declared @internal in its typings, hence no `override`).
   _subscribe(subscriber: Subscriber<T>): void {
-    this.attempt(subscriber, this.token, false);
+    this.#attempt(subscriber, this.#token, false);
   }
 
-  private attempt(caller: Subscriber<T>, sent: string, retried: boolean): void {
-    const sending = this.send(sent);
+  #attempt(caller: Subscriber<T>, sent: string, retried: boolean): void {
+    const sending = this.#send(sent);
     (sending instanceof Observable ? sending : from(sending)).subscribe(new Attempt(caller, this, sent, retried));
   }
 
   /** An attempt failed with `err`: a 401 gets one retry with {@link AuthService.tokenAfterUnauthorized}; anything else reaches the caller. */
   failed({ caller, sent, retried }: Attempt<T>, err: unknown): void {
-    if (!this.isUnauthorized(err)) return caller.error(err);
+    if (!this.#isUnauthorized(err)) return caller.error(err);
+    const auth = this.#auth;
     const giveUp = () => {
-      this.auth.reportUnauthorized();
+      auth.reportUnauthorized();
       caller.error(err);
     };
     if (retried) return giveUp();
     // No token to retry with (signed out, a sign-out came in between, the refresh failed, which
     // has its own event): the caller gets the original 401.
-    this.auth.tokenAfterUnauthorized(sent).then(
-      (next) => caller.closed || (next === null ? giveUp() : this.attempt(caller, next, true)),
+    auth.tokenAfterUnauthorized(sent).then(
+      (next) => caller.closed || (next === null ? giveUp() : this.#attempt(caller, next, true)),
       () => caller.closed || giveUp(),
     );
   }
