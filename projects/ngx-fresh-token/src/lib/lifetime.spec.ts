@@ -73,6 +73,18 @@ describe('lifetime arithmetic', () => {
     expect(needsRefresh(minute, NOW + 30_000)).toBeTrue();
   });
 
+  it('takes the lifetime of a JWT from exp − iat (as the BFF and AppSync Events do): a 60 s token is refreshed exactly at the buffer, however late it arrived', () => {
+    const issuedAt = NOW - 150; // a little network latency
+    const token = createTestJwt({ expiresInSeconds: 60, nowMs: issuedAt });
+    const life = resolveLifetime({ accessToken: token }, NOW, BUFFER);
+    expect(life.refreshBufferMs).toBe(30_000);
+    const forty = resolveLifetime({ accessToken: createTestJwt({ expiresInSeconds: 40, nowMs: issuedAt }) }, NOW, BUFFER);
+    expect(forty.refreshBufferMs).toBe(20_000);
+    // An opaque token that arrives with 20 s left (a cached one): half of what is left, not a refresh on every request.
+    const cached = resolveLifetime({ accessToken: 'opaque-token', expiresAt: NOW + 20_000 }, NOW, BUFFER);
+    expect(cached.refreshBufferMs).toBe(10_000);
+  });
+
   it('refreshes a token put in place by hand strictly at the buffer', () => {
     const life = resolveLifetime({ accessToken: 'x', expiresAt: NOW + 20_000 }, NOW, BUFFER, false);
     expect(needsRefresh(life, NOW)).toBeTrue();

@@ -32,9 +32,10 @@ export interface TokenLifetime {
   bufferMs: number;
   /**
    * Time left at which the service refreshes this token: for a token a refresh delivered,
-   * `min(buffer, half its remaining life)` (`effectiveBufferMs`, the rule every entry shares: a
-   * source whose tokens live shorter than the buffer does not cause a refresh per request); the
-   * buffer for a token put in place by hand.
+   * `min(buffer, half its lifetime)` (`effectiveBufferMs`, the rule every entry shares; the lifetime
+   * is `exp − iat` when known, else what was left on arrival), and at most half of what was left on
+   * arrival (a source whose tokens live shorter than the buffer does not cause a refresh per
+   * request); the buffer for a token put in place by hand.
    */
   refreshBufferMs: number;
   /**
@@ -137,7 +138,13 @@ export function resolveLifetime(
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned an access token that has already expired. Check the source and the device clock.' : '',
     );
   }
-  const refreshBufferMs = fromRefresh ? effectiveBufferMs(bufferMs, lifetimeMs) : bufferMs;
+  // The one rule (effectiveBufferMs), on the token's lifetime as the BFF and AppSync Events see it:
+  // `exp − iat` when the token says when it was issued, else what it has left on arrival. And never
+  // more than half of what is left on arrival: a token that arrives inside its buffer (a cached one)
+  // is not refreshed on every request.
+  const fullMs = times.iatMs !== undefined && expiresAt !== null ? expiresAt - times.iatMs : lifetimeMs;
+  let refreshBufferMs = fromRefresh ? effectiveBufferMs(bufferMs, fullMs) : bufferMs;
+  if (fromRefresh && lifetimeMs !== null && lifetimeMs <= refreshBufferMs) refreshBufferMs = lifetimeMs / 2;
   return {
     token: grant.accessToken,
     expiresAt,

@@ -1,5 +1,6 @@
 import { EnvironmentProviders, inject, makeEnvironmentProviders, Provider, provideEnvironmentInitializer, ValueProvider } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
+import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵinvalidOption, ɵvalidRetryPolicy } from './feature';
 import { AuthService } from './auth.service';
 import { ɵREQUEST_POLICY, ɵcreateRequestPolicy } from './request-policy';
 import { CrossTabSyncOptions, ɵcrossTabFactory } from './cross-tab';
@@ -10,58 +11,6 @@ import { FreshTokenError } from './errors';
 import type { TokenSource } from './token';
 import { compileUrlMatcher, UrlMatcher } from './url-matcher';
 import { ɵSERVER_HALF } from './server-render';
-
-/** Kinds of {@link FreshTokenFeature}; each may appear once in `provideFreshToken()`. */
-export const FreshTokenFeatureKind = {
-  TokenSource: 0,
-  RefreshBuffer: 1,
-  AuthorizedUrls: 2,
-  AuthHeader: 3,
-  RefreshRetry: 4,
-  MinValidity: 5,
-  AutoRefresh: 6,
-  CrossTabSync: 7,
-  ServerRendering: 8,
-} as const;
-
-/** One of the {@link FreshTokenFeatureKind} values. */
-export type FreshTokenFeatureKind = (typeof FreshTokenFeatureKind)[keyof typeof FreshTokenFeatureKind];
-
-/** Type-only brand: a feature is made by a `with…()` function, never by hand (no run-time property). */
-declare const FEATURE_KIND: unique symbol;
-
-/**
- * A configuration piece for {@link provideFreshToken}, made by a `with…()` function.
- *
- * @example
- * const feature: FreshTokenFeature = withRefreshBuffer(60_000);
- */
-export interface FreshTokenFeature<K extends FreshTokenFeatureKind = FreshTokenFeatureKind> {
-  /** Which setting the feature configures (type only). */
-  readonly [FEATURE_KIND]: K;
-  /** @internal Which setting the feature configures. */
-  ɵkind: K;
-  /** @internal The providers it contributes. */
-  ɵproviders: Provider[];
-}
-
-/** @internal Makes a feature of `kind` (the one place a {@link FreshTokenFeature} is created). */
-export function ɵfeature<K extends FreshTokenFeatureKind>(kind: K, providers: Provider[]): FreshTokenFeature<K> {
-  return { ɵkind: kind, ɵproviders: providers } as unknown as FreshTokenFeature<K>;
-}
-
-function invalidOption(message: string): FreshTokenError {
-  return new FreshTokenError('NFT105', message);
-}
-
-/** @internal A complete retry policy, checked (`NFT105`, naming `what`, otherwise). */
-export function ɵvalidRetryPolicy(policy: RefreshRetryPolicy, what: string): RefreshRetryPolicy {
-  const bad = Object.entries(policy).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
-  if (bad || policy.maxAttempts < 1 || policy.attemptTimeoutMs <= 0) {
-    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? `${what} takes finite, non-negative numbers, maxAttempts >= 1 and attemptTimeoutMs > 0.` : '');
-  }
-  return policy;
-}
 
 /**
  * Sets up ngx-fresh-token: provides {@link AuthService} configured by the given features.
@@ -112,7 +61,9 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     features.map((f) => (f === source ? [] : f.ɵproviders)),
     // A render that knows the request's session sets its cache headers and leaves the snapshot even
     // when no component asks for a token (server builds only: browser builds have no server half).
-    provideEnvironmentInitializer(() => inject(ɵSERVER_HALF)?.init()),
+    provideEnvironmentInitializer(() => {
+      if (inject(ɵSERVER_HALF)?.knowsSession()) inject(AuthService);
+    }),
   ]);
 }
 
@@ -132,7 +83,7 @@ export function withTokenSource(
   providers: Array<Provider | FreshTokenFeature> = [],
 ): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
   if (typeof source !== 'function' && (typeof source !== 'object' || source === null || typeof source.getToken !== 'function')) {
-    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
+    throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
   }
   return ɵfeature(0 /* TokenSource */, [
     { provide: ɵFRESH_TOKEN_SOURCE, useFactory: typeof source === 'function' ? source : () => source },
@@ -201,7 +152,7 @@ export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKin
 export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenFeature<typeof FreshTokenFeatureKind.CrossTabSync> {
   const { name, adoptTimeoutMs } = options ?? {};
   if ((name !== undefined && (typeof name !== 'string' || name === '')) || (adoptTimeoutMs !== undefined && !(Number.isFinite(adoptTimeoutMs) && adoptTimeoutMs >= 0))) {
-    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
+    throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
   }
   return ɵfeature(7 /* CrossTabSync */, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
 }
@@ -230,7 +181,7 @@ export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature
  * withAuthHeader((token) => ({ 'X-Api-Token': token }))
  */
 export function withAuthHeader(format: (token: string) => Record<string, string>): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthHeader> {
-  if (typeof format !== 'function') throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
+  if (typeof format !== 'function') throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
   return ɵfeature(3 /* AuthHeader */, [{ provide: ɵAUTH_HEADER, useValue: format }]);
 }
 
@@ -244,3 +195,6 @@ export function withRefreshRetry(policy: Partial<RefreshRetryPolicy>): FreshToke
   const merged = ɵvalidRetryPolicy({ ...DEFAULT_REFRESH_RETRY, ...policy }, 'withRefreshRetry()');
   return ɵfeature(4 /* RefreshRetry */, [{ provide: ɵREFRESH_RETRY, useValue: merged }]);
 }
+
+export { FreshTokenFeatureKind } from './feature';
+export type { FreshTokenFeature } from './feature';

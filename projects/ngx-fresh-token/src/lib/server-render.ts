@@ -10,12 +10,12 @@ import { isPlatformServer } from '@angular/common';
 import { HttpEvent, HttpRequest, HttpResponse } from '@angular/common/http';
 import { APP_BOOTSTRAP_LISTENER, ApplicationRef, InjectionToken, PLATFORM_ID, REQUEST, RESPONSE_INIT, TransferState, inject, makeStateKey } from '@angular/core';
 import { Observable, of, tap } from 'rxjs';
-import { AuthService } from './auth.service';
+import type { AuthService } from './auth.service';
 import type { RefreshRetryPolicy } from './backoff';
 import { TRANSFER_AUTHENTICATED_RESPONSE } from './context';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import type { TokenLifetime } from './lifetime';
-import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵvalidRetryPolicy } from './provider';
+import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵvalidRetryPolicy } from './feature';
 import { createUrlAuthorizer, type UrlMatcher } from './url-matcher';
 
 // ---------------------------------------------------------------------------------------------
@@ -212,17 +212,17 @@ function holds(text: string, secret: string | null): boolean {
 }
 
 function createServerRendering(retry: RefreshRetryPolicy): ɵServerRendering {
-  const state = inject(TransferState);
-  const half = isPlatformServer(inject(PLATFORM_ID)) ? inject(ɵSERVER_HALF) : null;
-  if (half) return half.rendering(retry, state);
+  const half = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? '') ? inject(ɵSERVER_HALF) : null;
+  if (half) return half.rendering(retry, inject(TransferState));
   let bodies: Record<string, TransferredBody> | null = null;
   let snapshot: unknown = null;
   try {
-    bodies = state.get(BODIES_KEY, null);
-    snapshot = state.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null);
-    state.remove(BODIES_KEY);
+    const state = inject(TransferState, { optional: true });
+    bodies = state?.get(BODIES_KEY, null) ?? null;
+    snapshot = state?.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null);
+    state?.remove(BODIES_KEY);
   } catch {
-    // A DOCUMENT that is no page (a stub in tests, an exotic host): nothing was handed over.
+    // No DOCUMENT, or one that is no page (a plain Node injector, a stub in tests): nothing was handed over.
   }
   return {
     retry,
@@ -261,8 +261,8 @@ export interface ɵServerHalf {
   authorizer(matchers: readonly UrlMatcher[] | null): ((url: string) => boolean) | null;
   /** `signedInGuard()` in a render (see {@link guardOnServer}). */
   guard<T>(attempted: string, redirect: () => T | true): T | true;
-  /** Runs at the start of every render (`provideFreshToken()`'s initializer): a render that knows the session starts the service. */
-  init(): void;
+  /** Whether this render knows the request's session (`provideFreshToken()`'s initializer then starts the service). */
+  knowsSession(): boolean;
   /** `withServerRendering()` in a render: keeps opted-in bodies for the browser (see {@link serverRendering}). */
   rendering(retry: RefreshRetryPolicy, state: TransferState): ɵServerRendering;
 }
@@ -431,9 +431,7 @@ export const ɵserverHalf: ɵServerHalf = {
   start: serverStart,
   authorizer: serverAuthorizer,
   guard: guardOnServer,
-  init: () => {
-    if (inject(FRESH_TOKEN_SERVER_SESSION)) inject(AuthService);
-  },
+  knowsSession: () => inject(FRESH_TOKEN_SERVER_SESSION) !== null,
   rendering: serverRendering,
 };
 
