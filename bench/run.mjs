@@ -192,7 +192,7 @@ const caption =
   `HttpClient alone: ${fmt(plain?.oneUrl?.nsPerRequest)} ns/request (1 URL), ${fmt(plain?.thousandUrls?.nsPerRequest)} ns (1 000 URLs); ` +
   `${fmt(overhead.requestsPerRound)} requests × ${overhead.rounds} alternating rounds, medians; ratios from this run.`;
 const notes = [
-  'Sizes: esbuild bundle + minify, ngDevMode=false, Angular/RxJS external, gzip -9; entries of ngx-fresh-token without the core and without aws-amplify/centrifuge.',
+  'Sizes: esbuild bundle + minify, ngDevMode=false and ngServerMode=false (a browser build), Angular/RxJS external, gzip -9; entries of ngx-fresh-token without the core and without aws-amplify/centrifuge.',
   `ng build: @angular/build:application, production; gzip -9 of the JS index.html loads up front, minus the baseline app (${apps?.baseline ? `${fmt(apps.baseline.gzipBytes)} B` : 'not built'}: provideHttpClient, one component with one GET).`,
   'Per request: HttpClient over a synchronous in-memory backend; "added" = median over rounds of (library − HttpClient alone) in the same round; × = added ÷ the fastest peer\'s added.',
   `The floor (an interceptor that only clones the request, sets the header and watches for a 401 with one catchError): ${floorNs('floor', 'oneUrl')} (1 URL), ${floorNs('floor', 'thousandUrls')} (1 000 URLs); without the catchError: ${floorNs('floor without catchError', 'oneUrl')}, ${floorNs('floor without catchError', 'thousandUrls')}.`,
