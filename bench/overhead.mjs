@@ -10,7 +10,7 @@ import '@angular/compiler';
 import { writeFileSync } from 'node:fs';
 import { HttpResponse } from '@angular/common/http';
 import { of } from 'rxjs';
-import { LIBRARIES, PLAIN } from './lib/libraries.mjs';
+import { FLOORS, LIBRARIES, PLAIN } from './lib/libraries.mjs';
 import { makeJwt, startTokenServer } from './lib/token-server.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -38,7 +38,7 @@ const backend = {
 
 const token = makeJwt({ lifetimeSec: 3600 });
 const setups = [];
-for (const lib of [PLAIN, ...LIBRARIES]) {
+for (const lib of [PLAIN, ...LIBRARIES, ...FLOORS]) {
   try {
     const s = await lib.setup({ api: API, server, backend, token });
     setups.push({ lib, ...s });
@@ -127,13 +127,22 @@ const rows = setups.map((s) => {
   row.counterDeltas = Object.fromEntries(Object.entries(s.counters).map(([k, v]) => [k, v - before[k]]));
   return row;
 });
-const peers = rows.filter((r) => !r.error && r.name !== PLAIN.name && r.name !== 'ngx-fresh-token');
+const floorNames = new Set(FLOORS.map((f) => f.name));
+const peers = rows.filter((r) => !r.error && r.name !== PLAIN.name && r.name !== 'ngx-fresh-token' && !floorNames.has(r.name));
 for (const set of Object.keys(URL_SETS)) {
   const fastest = peers.reduce((best, r) => (!best || r[set].addedNs < best[set].addedNs ? r : best), null);
   for (const r of rows) {
     if (r.error || r.name === PLAIN.name || !fastest) continue;
     r[set].ratioToFastestPeer = +(r[set].addedNs / fastest[set].addedNs).toFixed(2);
     r[set].fastestPeer = fastest.name;
+  }
+  // × the floor (#24): the same "added" divided by the floor's, for every row, both floors.
+  for (const f of FLOORS) {
+    const floor = rows.find((r) => r.name === f.name && !r.error);
+    for (const r of rows) {
+      if (r.error || r.name === PLAIN.name || !floor) continue;
+      (r[set].ratioToFloors ??= {})[f.name] = +(r[set].addedNs / floor[set].addedNs).toFixed(2);
+    }
   }
 }
 const result = { requestsPerRound: N, rounds: ROUNDS, batch: BATCH, api: API, rows };

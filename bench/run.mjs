@@ -118,6 +118,11 @@ const perRequest = (name, set) => {
   const ratio = r[set].ratioToFastestPeer;
   return `${fmt(r[set].addedNs)} ns (${ratio === undefined ? '?' : ratio.toFixed(2)}×)`;
 };
+const perFloor = (name, set) => {
+  const ratio = oh[name]?.[set]?.ratioToFloors?.floor;
+  return ratio === undefined ? '?' : `${ratio.toFixed(2)}×`;
+};
+const floorNs = (name, set) => (oh[name] && !oh[name].error ? `${fmt(oh[name][set].addedNs)} ns` : 'not measured');
 const appSaw = (seen) =>
   Object.entries(seen ?? {})
     .map(([status, n]) => `${fmt(n)} × ${status}`)
@@ -164,6 +169,7 @@ const rows = [
   ['ng build: added to a minimal app\'s initial JS, gzip (B)', nftApps, ...LIBS.slice(1).map((l) => added(APP_OF[l]))],
   ['Per request, fresh token, 1 URL: added (× fastest peer)', ...LIBS.map((l) => perRequest(l, 'oneUrl'))],
   ['Per request, fresh token, 1 000 URLs: added (× fastest peer)', ...LIBS.map((l) => perRequest(l, 'thousandUrls'))],
+  ['Per request: × the floor (clone + set header + one catchError), 1 URL · 1 000 URLs', ...LIBS.map((l) => `${perFloor(l, 'oneUrl')} · ${perFloor(l, 'thousandUrls')}`)],
   ['Fresh path', ...LIBS.map(sync)],
   [`Storm: ${fmt(N)} requests on an expired token`, ...LIBS.map((l) => storm(l, 'expired'))],
   [`Storm: ${fmt(N)} concurrent 401s`, ...LIBS.map((l) => storm(l, 'unauthorized'))],
@@ -186,9 +192,10 @@ const caption =
   `HttpClient alone: ${fmt(plain?.oneUrl?.nsPerRequest)} ns/request (1 URL), ${fmt(plain?.thousandUrls?.nsPerRequest)} ns (1 000 URLs); ` +
   `${fmt(overhead.requestsPerRound)} requests × ${overhead.rounds} alternating rounds, medians; ratios from this run.`;
 const notes = [
-  'Sizes: esbuild bundle + minify, ngDevMode=false, Angular/RxJS external, gzip -9; entries of ngx-fresh-token without the core and without aws-amplify/centrifuge.',
+  'Sizes: esbuild bundle + minify, ngDevMode=false and ngServerMode=false (a browser build), Angular/RxJS external, gzip -9; entries of ngx-fresh-token without the core and without aws-amplify/centrifuge.',
   `ng build: @angular/build:application, production; gzip -9 of the JS index.html loads up front, minus the baseline app (${apps?.baseline ? `${fmt(apps.baseline.gzipBytes)} B` : 'not built'}: provideHttpClient, one component with one GET).`,
   'Per request: HttpClient over a synchronous in-memory backend; "added" = median over rounds of (library − HttpClient alone) in the same round; × = added ÷ the fastest peer\'s added.',
+  `The floor (an interceptor that only clones the request, sets the header and watches for a 401 with one catchError): ${floorNs('floor', 'oneUrl')} (1 URL), ${floorNs('floor', 'thousandUrls')} (1 000 URLs); without the catchError: ${floorNs('floor without catchError', 'oneUrl')}, ${floorNs('floor without catchError', 'thousandUrls')}.`,
   `Storms: real HTTP (withFetch) to a loopback server whose token endpoint answers in ${storms.tokenEndpointLatencyMs} ms and whose API answers 401 to an expired or revoked token.`,
   ...storms.rows.flatMap((r) => Object.entries(r.notes ?? {}).map(([k, v]) => `${r.name} (${k}): ${v}`)),
 ];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Size of every entry of the built package and of each peer's bundle, one method for all:
-// esbuild bundle + minify, `define: { ngDevMode: 'false' }` (production), Angular and RxJS
+// esbuild bundle + minify, `define: { ngDevMode: 'false', ngServerMode: 'false' }` (a production
+// browser build, as Angular's application builder defines them for the browser bundle), Angular and RxJS
 // external (an app has them anyway), then gzip -9. Each entry of ngx-fresh-token is measured
 // without the core (`ngx-fresh-token` external: counted once, in the core row) and without its
 // optional peer (aws-amplify, centrifuge); jwt-decode, the core's one dependency, has its own row.
@@ -30,7 +31,7 @@ async function measure(label, contents, external) {
     format: 'esm',
     platform: 'browser',
     write: false,
-    define: { ngDevMode: 'false' },
+    define: { ngDevMode: 'false', ngServerMode: 'false' },
     external,
     nodePaths: [join(here, 'node_modules'), join(root, 'node_modules')],
     logLevel: 'silent',

@@ -28,7 +28,7 @@ test('node bench/run.mjs --quick measures every library and writes one result fi
 
   // Sizes: every entry of the package (from its exports) and every peer.
   const entries = r.sizes.entries.map((e) => e.entry);
-  for (const e of ['ngx-fresh-token', 'ngx-fresh-token (typical app)', 'jwt-decode', 'ngx-fresh-token/testing', 'ngx-fresh-token/oauth', 'ngx-fresh-token/amplify', 'ngx-fresh-token/centrifugo', 'ngx-fresh-token/centrifugo/server']) {
+  for (const e of ['ngx-fresh-token', 'ngx-fresh-token (typical app)', 'jwt-decode', 'ngx-fresh-token/testing', 'ngx-fresh-token/oauth', 'ngx-fresh-token/amplify', 'ngx-fresh-token/centrifugo', 'ngx-fresh-token/centrifugo/server', 'ngx-fresh-token/internal']) {
     assert.ok(entries.includes(e), `size of ${e}`);
   }
   assert.deepEqual(r.sizes.peers.map((p) => p.peer).sort(), [...PEERS, 'keycloak-js'].sort());
@@ -43,6 +43,16 @@ test('node bench/run.mjs --quick measures every library and writes one result fi
   }
   const nft = r.overhead.rows.find((x) => x.name === 'ngx-fresh-token');
   assert.equal(nft.synchronous, true, 'the fresh path completes synchronously (no promise)');
+  // The floors (#24): measured, attaching the token, and every row has its ratio to both.
+  for (const name of ['floor', 'floor without catchError']) {
+    const row = r.overhead.rows.find((x) => x.name === name);
+    assert.ok(row && !row.error, `${name}: ${row?.error}`);
+  }
+  for (const set of ['oneUrl', 'thousandUrls']) {
+    assert.equal(typeof nft[set].ratioToFloors.floor, 'number');
+    assert.equal(typeof nft[set].ratioToFloors['floor without catchError'], 'number');
+  }
+  assert.match(res.stdout, /× the floor \(clone \+ set header \+ one catchError\)/);
   assert.equal(nft.counterDeltas.sourceCalls, 0, 'no source call with a fresh token');
 
   // Storms: exactly one source call for ngx-fresh-token, every request answered 200.

@@ -33,8 +33,8 @@ describe('demo: the line under the status badge says what happens next', () => {
 
   test('a token that lives shorter than the buffer is expiring from the start: the line says when it refreshes', () => {
     const short = state({ status: 'expiring', expiresAt: 20_000, refreshAt: 15_000 });
-    assert.equal(nextStep(short, false, NOW, at), 'Shorter-lived than the refresh buffer — the first request after @15000 (half its life) refreshes it.');
-    assert.equal(nextStep(short, true, NOW, at), 'Shorter-lived than the refresh buffer — refreshes automatically at @15000 (half its life).');
+    assert.equal(nextStep(short, false, NOW, at), 'Shorter-lived than twice the refresh buffer — the first request after @15000 (half its life) refreshes it.');
+    assert.equal(nextStep(short, true, NOW, at), 'Shorter-lived than twice the refresh buffer — refreshes automatically at @15000 (half its life).');
     assert.match(nextStep(short, false, 15_001, at), /^Inside the buffer — the next request refreshes it/);
   });
 

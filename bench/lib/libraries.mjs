@@ -7,6 +7,7 @@ import '@angular/compiler';
 import {
   HttpBackend,
   HttpClient,
+  HttpErrorResponse,
   provideHttpClient,
   withFetch,
   withInterceptors,
@@ -25,7 +26,7 @@ import {
 } from '@angular/core';
 import { provideLocationMocks } from '@angular/common/testing';
 import { provideRouter } from '@angular/router';
-import { firstValueFrom } from 'rxjs';
+import { catchError, firstValueFrom, throwError } from 'rxjs';
 import { AuthService, freshTokenInterceptor, provideFreshToken, withAuthorizedUrls, withTokenSource } from 'ngx-fresh-token';
 import { JwtModule } from '@auth0/angular-jwt';
 import { MemoryStorage, OAuthService, OAuthStorage, provideOAuthClient } from 'angular-oauth2-oidc';
@@ -262,3 +263,33 @@ export const PLAIN = {
     return { injector, http: injector.get(HttpClient), counters: {} };
   },
 };
+
+/**
+ * The physical floor of "attach a token" (issue #24): interceptors that do only what cannot be
+ * avoided — clone the request and set the header — and, for the first, watch for a 401 with one
+ * `catchError` (rethrowing it: a floor has nobody to ask for a new token). No URL check, no token
+ * lifetime, no single flight: what any interceptor that attaches a header costs at least.
+ */
+export const FLOORS = [
+  {
+    name: 'floor',
+    label: 'floor: clone + set header + one catchError (401)',
+    async setup({ backend, token }) {
+      const floor = (req, next) =>
+        next(req.clone({ setHeaders: { Authorization: `Bearer ${token}` } })).pipe(
+          catchError((err) => (err instanceof HttpErrorResponse && err.status === 401 ? throwError(() => err) : throwError(() => err))),
+        );
+      const injector = injectorFor([http(backend, withInterceptors([floor]))], backend);
+      return { injector, http: injector.get(HttpClient), counters: {} };
+    },
+  },
+  {
+    name: 'floor without catchError',
+    label: 'floor: clone + set header',
+    async setup({ backend, token }) {
+      const floor = (req, next) => next(req.clone({ setHeaders: { Authorization: `Bearer ${token}` } }));
+      const injector = injectorFor([http(backend, withInterceptors([floor]))], backend);
+      return { injector, http: injector.get(HttpClient), counters: {} };
+    },
+  },
+];

@@ -10,7 +10,7 @@ const amplifyImport = /(?:from\s*|import\s*\(?\s*)['"](?:aws-amplify|@aws-amplif
 
 test('the built core bundle contains no aws-amplify import', () => {
   const core = readFileSync(join(fesm, 'ngx-fresh-token.mjs'), 'utf8');
-  assert.ok(core.includes('class AuthService'), 'this is the core bundle');
+  assert.match(core, /class AuthService|AuthService = class/, 'this is the core bundle');
   assert.doesNotMatch(core, amplifyImport);
   assert.ok(!/aws-amplify/.test(core), 'not even a mention');
 });

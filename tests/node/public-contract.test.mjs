@@ -38,3 +38,25 @@ test("the core's public API exports no ɵ name", async () => {
   assert.ok(exported.includes('AuthService') && exported.includes('retryOnUnauthorized'), 'found the runtime exports');
   assert.deepEqual(exported.filter((n) => n.includes('ɵ')), []);
 });
+
+/** Every `.d.ts` the package publishes, with its text. */
+function publishedDeclarations() {
+  const dist = join(root, 'dist', 'ngx-fresh-token');
+  return readdirSync(dist, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.d.ts'))
+    .map((f) => ({ file: f, text: readFileSync(join(dist, f), 'utf8') }));
+}
+
+test('no ɵ member of ours appears in a published .d.ts (stripInternal); only the declarations Angular\'s compiler writes', () => {
+  const declarations = publishedDeclarations();
+  assert.ok(declarations.length > 0, 'the package is built');
+  // What Angular's compiler puts into every d.ts of an @Injectable/@Component (ɵfac, ɵprov, …) and
+  // the types it names them with (i0.ɵɵFactoryDeclaration, …) are the compiler's, not this package's.
+  const compilers = /^(ɵfac|ɵprov|ɵinj|ɵmod|ɵcmp|ɵdir|ɵpipe|ɵɵ\w+)$/;
+  const ours = [];
+  for (const { file, text } of declarations) {
+    for (const m of text.matchAll(/ɵ[\wɵ$]*/g)) if (!compilers.test(m[0])) ours.push(`${file}: ${m[0]}`);
+  }
+  assert.deepEqual([...new Set(ours)], []);
+});

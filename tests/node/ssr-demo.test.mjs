@@ -76,7 +76,7 @@ describe('authenticated SSR of the demo', () => {
     const page = await curl('/', { cookie });
     const state = ngState(page.html);
     assert.ok(state.includes('ngx-fresh-token:session'), 'the snapshot is there');
-    assert.ok(state.includes('ngx-fresh-token:body:'), 'the opted-in body is there');
+    assert.ok(state.includes('ngx-fresh-token:bodies'), 'the opted-in body is there');
     const { body } = await getToken(jar, app); // the session's cached token: the one the render used
     assert.equal(typeof body.accessToken, 'string');
     for (const where of [page.html, state]) {
@@ -96,6 +96,10 @@ describe('authenticated SSR of the demo', () => {
     assert.equal(login.status, 200);
     assert.notEqual(login.headers['cache-control'], 'private, no-store');
     assert.ok(!ngState(login.html).includes('ngx-fresh-token:session'), 'no snapshot for a signed-out page');
+    // Both answers depend on the cookie (#24): no shared cache may hand them to a signed-in browser.
+    assert.match(String(dash.headers['cache-control']), /^private\b/, 'the guard\'s redirect is private');
+    assert.match(String(dash.headers.vary), /\bCookie\b/i);
+    assert.match(String(login.headers.vary), /\bCookie\b/i, 'a signed-out render with a session context varies on Cookie');
     assert.equal(demo.stats().profileRequests, before.profileRequests, 'no API call at all');
     assert.equal(demo.stats().profileRequestsWithToken, before.profileRequestsWithToken);
   });

@@ -5,11 +5,11 @@ import { FRESH_TOKEN_CLOCK, FRESH_TOKEN_REFRESH_BUFFER_MS, FreshTokenError, with
 import type { FreshTokenFeature, FreshTokenFeatureKind, TokenGrant, TokenSource } from 'ngx-fresh-token';
 import { OAuthErrorCode } from './errors';
 import {
-  DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
+  TokenRequestTimeoutOptions,
   ɵgrantFromTokenResponse,
-  ɵoptionalPositive,
   ɵrequestToken,
   ɵrequireString,
+  ɵtokenRequestTimeoutMs,
 } from './token-endpoint';
 import { ɵserviceTokenKey, ɵsharedServiceToken } from './service-token-cache';
 
@@ -19,7 +19,7 @@ import { ɵserviceTokenKey, ɵsharedServiceToken } from './service-token-cache';
  * @example
  * const options: ClientCredentialsOptions = { tokenUrl: 'https://auth.example.com/oauth2/token', clientId: 'svc', clientSecret: process.env['CLIENT_SECRET']! };
  */
-export interface ClientCredentialsOptions {
+export interface ClientCredentialsOptions extends TokenRequestTimeoutOptions {
   /** The token endpoint, e.g. Cognito's `https://<domain>/oauth2/token`. */
   tokenUrl: string;
   /** The client id. */
@@ -32,8 +32,6 @@ export interface ClientCredentialsOptions {
   resource?: string;
   /** How the client authenticates: HTTP Basic (default, RFC 6749 §2.3.1) or form fields. */
   authMethod?: 'client_secret_basic' | 'client_secret_post';
-  /** Bound of one token request in ms (default 8 000); a slower answer is aborted with `NFT304`, then retried by the core. */
-  timeoutMs?: number;
 }
 
 // RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded.
@@ -70,7 +68,7 @@ export function withClientCredentials(options: ClientCredentialsOptions): FreshT
   ɵrequireString(fn, 'tokenUrl', options?.tokenUrl);
   ɵrequireString(fn, 'clientId', options.clientId);
   ɵrequireString(fn, 'clientSecret', options.clientSecret);
-  ɵoptionalPositive(fn, 'timeoutMs', options.timeoutMs);
+  const timeoutMs = ɵtokenRequestTimeoutMs(fn, options);
   if (options.authMethod !== undefined && options.authMethod !== 'client_secret_basic' && options.authMethod !== 'client_secret_post') {
     throw new FreshTokenError(
       OAuthErrorCode.InvalidOAuthOption,
@@ -95,7 +93,6 @@ export function withClientCredentials(options: ClientCredentialsOptions): FreshT
     const http = new HttpClient(inject(HttpBackend));
     const clock = inject(FRESH_TOKEN_CLOCK);
     const { tokenUrl, clientId, clientSecret, resource } = options;
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
     const fetchToken = async (): Promise<TokenGrant> => {
       const response = await ɵrequestToken(
         http,

@@ -12,8 +12,10 @@ export const OAuthErrorCode = {
   MalformedTokenResponse: 'NFT302',
   /** A `with…()` function of this entry got a missing or unusable option. */
   InvalidOAuthOption: 'NFT303',
-  /** The token or session endpoint did not answer within `timeoutMs`; the request was aborted. */
+  /** The token or session endpoint did not answer within `tokenRequestTimeoutMs`; the request was aborted. */
   TokenEndpointTimeout: 'NFT304',
+  /** Dev-mode warning: `REQUEST_CONTEXT` of a server render is a Promise (`bff.renderContext()` passed without `await`). */
+  RenderContextIsPromise: 'NFT305',
 } as const;
 
 /**

@@ -15,4 +15,4 @@ export { SESSION_FORCE_REFRESH_HEADER } from 'ngx-fresh-token/oauth/server';
 export { createSessionTokenHandler } from './session-token-handler';
 export type { IssuedAccessToken, SessionTokenHandlerOptions } from './session-token-handler';
 export { DEFAULT_TOKEN_REQUEST_TIMEOUT_MS } from './token-endpoint';
-export type { OAuthTokenResponse } from './token-endpoint';
+export type { OAuthTokenResponse, TokenRequestTimeoutOptions } from './token-endpoint';

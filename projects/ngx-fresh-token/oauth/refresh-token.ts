@@ -5,12 +5,12 @@ import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError, withTokenSource } from
 import type { FreshTokenFeature, FreshTokenFeatureKind, TokenGrant, TokenRequest, TokenSource } from 'ngx-fresh-token';
 import { OAuthErrorCode } from './errors';
 import {
-  DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
   OAuthTokenResponse,
+  TokenRequestTimeoutOptions,
   ɵgrantFromTokenResponse,
-  ɵoptionalPositive,
   ɵrequestToken,
   ɵrequireString,
+  ɵtokenRequestTimeoutMs,
 } from './token-endpoint';
 
 /**
@@ -32,7 +32,7 @@ export interface RefreshTokenStorage {
  * @example
  * const options: OAuthRefreshTokenOptions = { tokenUrl: 'https://auth.example.com/token', clientId: 'spa', storage: 'sessionStorage' };
  */
-export interface OAuthRefreshTokenOptions {
+export interface OAuthRefreshTokenOptions extends TokenRequestTimeoutOptions {
   /** The token endpoint. */
   tokenUrl: string;
   /** The public client's id, sent with every refresh request. */
@@ -46,8 +46,6 @@ export interface OAuthRefreshTokenOptions {
   storage?: 'memory' | 'sessionStorage' | RefreshTokenStorage;
   /** The `sessionStorage` key (default `ngx-fresh-token.oauth.refresh-token`). */
   storageKey?: string;
-  /** Bound of one token request in ms (default 8 000); a slower answer is aborted with `NFT304`. */
-  timeoutMs?: number;
 }
 
 /**
@@ -207,7 +205,7 @@ export class OAuthSession implements TokenSource {
         tokenUrl,
         { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId, scope },
         {},
-        this.options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
+        ɵtokenRequestTimeoutMs('withOAuthRefreshToken', this.options),
       );
     } catch (err) {
       // A refresh token the server rejected is dead: forget it so nothing sends it again.
@@ -240,7 +238,7 @@ export function withOAuthRefreshToken(options: OAuthRefreshTokenOptions): FreshT
   const fn = 'withOAuthRefreshToken';
   ɵrequireString(fn, 'tokenUrl', options?.tokenUrl);
   ɵrequireString(fn, 'clientId', options.clientId);
-  ɵoptionalPositive(fn, 'timeoutMs', options.timeoutMs);
+  ɵtokenRequestTimeoutMs(fn, options);
   const storage = options.storage;
   if (
     storage !== undefined &&

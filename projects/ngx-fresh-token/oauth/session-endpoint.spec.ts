@@ -238,3 +238,100 @@ describe('withSessionEndpoint in a server render with a render context (REQUEST_
     httpMock.expectNone(URL);
   });
 });
+
+describe('withSessionEndpoint: only the server\'s verdict ends the server session (#24)', () => {
+  afterEach(verifyOAuthRequests);
+  const LOGOUT = '/api/session/logout';
+
+  /** Loads at-1, then lets the next (forced) call answer with `answer`; resolves the outcome. */
+  async function heldThenAnswered(answer: (req: ReturnType<ReturnType<typeof setup>['httpMock']['expectOne']>, now: number) => void) {
+    const testBed = setup({ signOutUrl: LOGOUT });
+    const { auth, httpMock, clock } = testBed;
+    void auth.getValidToken();
+    await flushMicrotasks();
+    httpMock.expectOne(URL).flush(JSON.stringify({ accessToken: 'at-1', expiresIn: 60 }));
+    await flushMicrotasks();
+    await clock.advance(55_000); // 5 s left: callers wait for the refresh
+    let error: unknown;
+    const token = auth.getValidToken().catch((e) => ((error = e), undefined));
+    await flushMicrotasks();
+    await flushMicrotasks();
+    answer(httpMock.expectOne(URL), clock.now());
+    await clock.advance(0);
+    await flushMicrotasks();
+    return { ...testBed, token: await token, error };
+  }
+
+  const garbled: Array<[string, (req: ReturnType<ReturnType<typeof setup>['httpMock']['expectOne']>, now: number) => void, string]> = [
+    ['a 200 that is not JSON (a captive portal, the SPA fallback)', (req) => req.flush('<!doctype html><html>app</html>'), OAuthErrorCode.MalformedTokenResponse],
+    ['a 200 JSON that is not a grant', (req) => req.flush('{"hello":"world"}'), OAuthErrorCode.MalformedTokenResponse],
+    ['a 403 from a firewall', (req) => req.flush('<h1>Forbidden</h1>', { status: 403, statusText: 'Forbidden' }), 'NFT202'],
+    ['an opaque token that expired on arrival', (req, now) => req.flush(JSON.stringify({ accessToken: 'at-2', expiresAt: now - 1_000 })), 'NFT205'],
+    ['a configuration error of the server (NFT410, HTTP 500)', (req) => req.flush('{"error":"server_error","code":"NFT410"}', { status: 500, statusText: 'Internal Server Error' }), 'NFT410'],
+  ];
+  for (const [what, answer, code] of garbled) {
+    it(`${what}: drops the token here, reports ${code}, and never POSTs the sign-out URL`, async () => {
+      const { auth, httpMock, events, token, error } = await heldThenAnswered(answer);
+      expect(token).toBeUndefined();
+      expect((error as FreshTokenError).code).toBe(code);
+      expect(auth.state().status).toBe('signed-out');
+      expect(events.map((e) => e.type)).toEqual(['refreshed', 'session-expired']);
+      expect(events[1].error?.code).toBe(code);
+      httpMock.expectNone(LOGOUT);
+      httpMock.expectNone(URL); // not retried either
+    });
+  }
+
+  it('the endpoint\'s own 401 signs out here without a sign-out request (the server already ended it)', async () => {
+    const { auth, httpMock, token } = await heldThenAnswered((req) => req.flush('{"error":"unauthenticated"}', { status: 401, statusText: 'Unauthorized' }));
+    expect(token).toBeNull();
+    expect(auth.state().status).toBe('signed-out');
+    httpMock.expectNone(LOGOUT);
+  });
+
+  it('uses expiresIn on the local clock for an opaque token, even when expiresAt says otherwise (a device clock that runs ahead)', async () => {
+    const { auth, httpMock, clock } = setup();
+    const token = auth.getValidToken();
+    await flushMicrotasks();
+    // The server's clock is 10 minutes behind this device's: its expiresAt is already past here.
+    httpMock.expectOne(URL).flush(JSON.stringify({ accessToken: 'opaque-1', expiresAt: clock.now() - 300_000, expiresIn: 300 }));
+    expect(await token).toBe('opaque-1');
+    expect(auth.state().expiresAt).toBe(clock.now() + 300_000);
+  });
+});
+
+describe('withSessionEndpoint dev-mode warnings (#24)', () => {
+  afterEach(verifyOAuthRequests);
+
+  it('warns once when REQUEST_CONTEXT is a Promise (a forgotten await on bff.renderContext())', async () => {
+    const warn = spyOn(console, 'warn');
+    const context = Promise.resolve(createSessionRenderContext({ origin: 'https://app.example.com', user: { sub: 'alice' }, getToken: async () => null }));
+    for (let i = 0; i < 2; i++) {
+      TestBed.resetTestingModule();
+      const { auth } = setup({}, [
+        { provide: PLATFORM_ID, useValue: 'server' },
+        { provide: REQUEST, useValue: new Request('https://app.example.com/') },
+        { provide: REQUEST_CONTEXT, useValue: context },
+      ]);
+      expect(await auth.getValidToken()).toBeNull();
+    }
+    const calls = warn.calls.allArgs().filter((args) => /await/.test(String(args[0])) && /renderContext/.test(String(args[0])));
+    expect(calls.length).toBe(1);
+  });
+
+  it('the render context\'s opaque token with expiresIn is timed on the local clock', async () => {
+    const now = Date.UTC(2026, 0, 1, 12);
+    const context = createSessionRenderContext({
+      origin: 'https://app.example.com',
+      user: { sub: 'alice' },
+      getToken: async () => ({ accessToken: 'opaque-render', expiresAt: now - 60_000, expiresIn: 120 }),
+    });
+    const { auth, clock } = setup({}, [
+      { provide: PLATFORM_ID, useValue: 'server' },
+      { provide: REQUEST, useValue: new Request('https://app.example.com/') },
+      { provide: REQUEST_CONTEXT, useValue: context },
+    ]);
+    expect(await auth.getValidToken()).toBe('opaque-render');
+    expect(auth.state().expiresAt).toBe(clock.now() + 120_000);
+  });
+});

@@ -1,24 +1,36 @@
 import { isPlatformServer } from '@angular/common';
 import { HttpBackend, HttpClient, HttpErrorResponse, HttpHeaders } from '@angular/common/http';
 import { PLATFORM_ID, REQUEST_CONTEXT, inject } from '@angular/core';
-import { FRESH_TOKEN_CLOCK, FRESH_TOKEN_SERVER_SESSION, readJwtTimes, withTokenSource } from 'ngx-fresh-token';
+import { FRESH_TOKEN_CLOCK, FRESH_TOKEN_SERVER_SESSION, readJwtTimes, withServerRendering, withTokenSource } from 'ngx-fresh-token';
 import type { FreshTokenFeature, FreshTokenFeatureKind, ServerSession, TokenGrant, TokenSource } from 'ngx-fresh-token';
+import { sha256Base64Url } from 'ngx-fresh-token/internal';
+import { OAuthErrorCode } from './errors';
 import {
-  DEFAULT_TOKEN_REQUEST_TIMEOUT_MS,
+  TokenRequestTimeoutOptions,
   ɵmalformed,
-  ɵoptionalPositive,
   ɵparseJsonObject,
   ɵrequireString,
   ɵsendBounded,
   ɵtokenEndpointError,
+  ɵtokenRequestTimeoutMs,
 } from './token-endpoint';
 import { SESSION_CSRF_HEADER, SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER, readSessionRenderContext } from 'ngx-fresh-token/oauth/server';
 import type { IssuedAccessToken, SessionRenderContext } from 'ngx-fresh-token/oauth/server';
 
+let warnedPromiseContext = false;
+
 /** The session render context of this server render (`bff.renderContext()`), or `null` (the browser, a prerender, none passed). */
 function renderContext(): SessionRenderContext | null {
   if (!isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown')) return null;
-  return readSessionRenderContext(inject(REQUEST_CONTEXT, { optional: true }));
+  const value = inject(REQUEST_CONTEXT, { optional: true });
+  if ((typeof ngDevMode === 'undefined' || ngDevMode) && !warnedPromiseContext && typeof (value as PromiseLike<unknown> | null)?.then === 'function') {
+    warnedPromiseContext = true;
+    console.warn(
+      `${OAuthErrorCode.RenderContextIsPromise}: REQUEST_CONTEXT is a Promise: server.ts passes bff.renderContext(request) to angularApp.handle() without await, so every page renders signed out. ` +
+        'To fix the problem, await it: angularApp.handle(req, await bff.renderContext(request)).',
+    );
+  }
+  return readSessionRenderContext(value);
 }
 
 /** The render's session for the core: signed in or not, the allowed claims and the configured origin. */
@@ -28,13 +40,31 @@ function serverSession(): ServerSession | null {
 }
 
 /** base64url SHA-256 of `token` (what `X-Replaces-Token` carries); `null` where WebCrypto is missing (an insecure origin). */
-async function tokenHash(token: string): Promise<string | null> {
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) return null;
-  const bytes = new Uint8Array(await subtle.digest('SHA-256', new TextEncoder().encode(token)));
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+function tokenHash(token: string): Promise<string | null> {
+  return sha256Base64Url(token).catch(() => null);
+}
+
+/**
+ * The grant of a session endpoint's (or render context's) answer. Expiry: a JWT is timed by
+ * `expiresAt` when given, else by its own `exp` (the core corrects the device clock from its `iat`);
+ * an opaque token by `expiresIn` on the local clock when given — a device clock that runs ahead would
+ * turn a server's `expiresAt` into a token expired on arrival — else by `expiresAt`. `user` (the
+ * session's allowed claims), when present.
+ */
+function grantOf(body: Record<string, unknown>, accessToken: string, nowMs: number): TokenGrant {
+  const grant: TokenGrant = { accessToken };
+  const expiresAt = body['expiresAt'];
+  const expiresIn = body['expiresIn'];
+  if (readJwtTimes(accessToken).expMs === undefined) {
+    if (typeof expiresIn === 'number' && Number.isFinite(expiresIn)) grant.expiresAt = nowMs + expiresIn * 1000;
+    else if (typeof expiresAt === 'number' && Number.isFinite(expiresAt)) grant.expiresAt = expiresAt;
+  } else if (typeof expiresAt === 'number' && Number.isFinite(expiresAt)) {
+    grant.expiresAt = expiresAt;
+  }
+  if (typeof body['idToken'] === 'string' && body['idToken']) grant.idToken = body['idToken'];
+  const user = body['user'];
+  if (user === null || (typeof user === 'object' && !Array.isArray(user))) grant.user = user as Record<string, unknown> | null;
+  return grant;
 }
 
 /**
@@ -43,15 +73,13 @@ async function tokenHash(token: string): Promise<string | null> {
  * @example
  * const options: SessionEndpointOptions = { url: '/api/session/token', signOutUrl: '/api/session/logout' };
  */
-export interface SessionEndpointOptions {
-  /** The same-origin endpoint answering `{ accessToken, expiresAt | expiresIn, idToken? }`, or 401 when signed out. */
+export interface SessionEndpointOptions extends TokenRequestTimeoutOptions {
+  /** The same-origin endpoint answering `{ accessToken, expiresAt | expiresIn, idToken?, user? }`, or 401 when signed out. */
   url: string;
   /** HTTP method of the token request (default `GET`). */
   method?: 'GET' | 'POST';
-  /** An endpoint to `POST` to on sign-out (it should clear the session cookie). */
+  /** An endpoint to `POST` to on `auth.signOut()` (it should clear the session cookie); only an explicit sign-out calls it. */
   signOutUrl?: string;
-  /** Bound of one request in ms (default 8 000); a slower answer is aborted with `NFT304`. */
-  timeoutMs?: number;
 }
 
 /**
@@ -76,12 +104,11 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
   const fn = 'withSessionEndpoint';
   ɵrequireString(fn, 'url', options?.url);
   if (options.signOutUrl !== undefined) ɵrequireString(fn, 'signOutUrl', options.signOutUrl);
-  ɵoptionalPositive(fn, 'timeoutMs', options.timeoutMs);
+  const timeoutMs = ɵtokenRequestTimeoutMs(fn, options);
   return withTokenSource(() => {
     const http = new HttpClient(inject(HttpBackend));
     const clock = inject(FRESH_TOKEN_CLOCK);
     const isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
     const what = 'session endpoint';
     // X-CSRF: a header no cross-site form or image can send (RFC 10017 §6.2); createBff() requires it.
     const headers = new HttpHeaders({ Accept: 'application/json', [SESSION_CSRF_HEADER]: '1' });
@@ -114,17 +141,7 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
       if (!body || typeof accessToken !== 'string' || accessToken === '') {
         throw ɵmalformed(what, 'a JSON object with a non-empty "accessToken"');
       }
-      const receivedAt = clock.now();
-      const grant: TokenGrant = { accessToken };
-      const expiresAt = body['expiresAt'];
-      const expiresIn = body['expiresIn'];
-      if (typeof expiresAt === 'number' && Number.isFinite(expiresAt)) grant.expiresAt = expiresAt;
-      // expiresIn is on the local clock; a JWT's own exp is preferred, as the core corrects its skew.
-      else if (typeof expiresIn === 'number' && Number.isFinite(expiresIn) && readJwtTimes(accessToken).expMs === undefined) {
-        grant.expiresAt = receivedAt + expiresIn * 1000;
-      }
-      if (typeof body['idToken'] === 'string' && body['idToken']) grant.idToken = body['idToken'];
-      return grant;
+      return grantOf(body, accessToken, clock.now());
     };
 
     const context = isServer ? renderContext() : null;
@@ -132,14 +149,17 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
       getToken: ({ forceRefresh, currentToken }) =>
         isServer
           ? context
-            ? context.getToken({ forceRefresh, currentToken: currentToken ?? null }).then((issued) => grantOf(issued, clock.now()))
+            ? context.getToken({ forceRefresh, currentToken: currentToken ?? null }).then((issued) => renderGrant(issued, clock.now()))
             : Promise.resolve(null)
           : (pending ??= fetchToken(forceRefresh, currentToken).finally(() => {
               pending = null;
             })),
-      signOut: async () => {
+      // Only an explicit auth.signOut() ends the server session. A session that ended here on a
+      // permanent failure (`request.error`: a garbled answer, a 4xx that is not the endpoint's 401, a
+      // token expired on arrival, a configuration error) is no verdict of the server: it is kept.
+      signOut: async (request) => {
         pending = null;
-        if (!options.signOutUrl || isServer) return;
+        if (!options.signOutUrl || isServer || request?.error) return;
         await ɵsendBounded(
           http.post(options.signOutUrl, null, { headers, withCredentials: true, observe: 'response', responseType: 'text' }),
           clock,
@@ -149,18 +169,12 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
       },
     };
     return source;
-  }, [{ provide: FRESH_TOKEN_SERVER_SESSION, useFactory: serverSession }]);
+  }, [withServerRendering(), { provide: FRESH_TOKEN_SERVER_SESSION, useFactory: serverSession }]);
 }
 
-/** A token from the render context as the core's grant (`expiresIn` counted from now); `null` stays `null`. */
-function grantOf(issued: IssuedAccessToken | null, nowMs: number): TokenGrant | null {
+/** A token from the render context as the core's grant (the same expiry rules as the endpoint's answer); `null` stays `null`. */
+function renderGrant(issued: IssuedAccessToken | null, nowMs: number): TokenGrant | null {
   if (!issued) return null;
   if (typeof issued.accessToken !== 'string' || issued.accessToken === '') throw ɵmalformed('render context', 'a non-empty "accessToken"');
-  const grant: TokenGrant = { accessToken: issued.accessToken };
-  if (typeof issued.expiresAt === 'number' && Number.isFinite(issued.expiresAt)) grant.expiresAt = issued.expiresAt;
-  else if (typeof issued.expiresIn === 'number' && Number.isFinite(issued.expiresIn) && readJwtTimes(issued.accessToken).expMs === undefined) {
-    grant.expiresAt = nowMs + issued.expiresIn * 1000;
-  }
-  if (typeof issued.idToken === 'string' && issued.idToken) grant.idToken = issued.idToken;
-  return grant;
+  return grantOf(issued as unknown as Record<string, unknown>, issued.accessToken, nowMs);
 }

@@ -1,5 +1,6 @@
 import { HttpClient, HttpErrorResponse, HttpHeaders, HttpResponse } from '@angular/common/http';
 import { FreshTokenError, FreshTokenErrorCode, classifyHttpError, readJwtTimes } from 'ngx-fresh-token';
+import { isConfigurationError } from 'ngx-fresh-token/internal';
 import type { FreshTokenClock, TokenGrant } from 'ngx-fresh-token';
 import { Observable } from 'rxjs';
 import { OAuthErrorCode } from './errors';
@@ -8,9 +9,31 @@ import { OAuthErrorCode } from './errors';
  * Default bound of one request to a token or session endpoint (8 s, below the core's 10 s attempt timeout).
  *
  * @example
- * withClientCredentials({ tokenUrl, clientId, clientSecret, timeoutMs: DEFAULT_TOKEN_REQUEST_TIMEOUT_MS * 2 })
+ * withClientCredentials({ tokenUrl, clientId, clientSecret, tokenRequestTimeoutMs: DEFAULT_TOKEN_REQUEST_TIMEOUT_MS * 2 })
  */
 export const DEFAULT_TOKEN_REQUEST_TIMEOUT_MS = 8_000;
+
+/**
+ * The timeout options every source of this entry takes, named like the BFF's: `tokenRequestTimeoutMs`
+ * bounds one HTTP request to the token or session endpoint (the core's `attemptTimeoutMs` bounds one
+ * whole call of the source). `timeoutMs` is its old name.
+ *
+ * @example
+ * const options: TokenRequestTimeoutOptions = { tokenRequestTimeoutMs: 5_000 };
+ */
+export interface TokenRequestTimeoutOptions {
+  /** Bound of one request in ms (default {@link DEFAULT_TOKEN_REQUEST_TIMEOUT_MS}, 8 000); a slower answer is aborted with `NFT304`. */
+  tokenRequestTimeoutMs?: number;
+  /** @deprecated Use `tokenRequestTimeoutMs` (same meaning); kept for one minor version. */
+  timeoutMs?: number;
+}
+
+/** @internal The request timeout of `options` (`tokenRequestTimeoutMs`, else the deprecated `timeoutMs`, else 8 s), checked (`NFT303`). */
+export function ɵtokenRequestTimeoutMs(fn: string, options: TokenRequestTimeoutOptions): number {
+  ɵoptionalPositive(fn, 'tokenRequestTimeoutMs', options.tokenRequestTimeoutMs);
+  ɵoptionalPositive(fn, 'timeoutMs', options.timeoutMs);
+  return options.tokenRequestTimeoutMs ?? options.timeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
+}
 
 /**
  * A successful answer of an OAuth 2 token endpoint (RFC 6749 §5.1), as a login flow receives it.
@@ -61,7 +84,7 @@ export function ɵsendBounded(
       reject(
         new FreshTokenError(
           OAuthErrorCode.TokenEndpointTimeout,
-          devMode() ? `The ${what} did not answer within ${timeoutMs} ms; the request was aborted. Check the URL and the server, or raise timeoutMs.` : '',
+          devMode() ? `The ${what} did not answer within ${timeoutMs} ms; the request was aborted. Check the URL and the server, or raise tokenRequestTimeoutMs.` : '',
           { transient: true },
         ),
       );
@@ -133,7 +156,7 @@ export function ɵmalformed(what: string, expected: string): FreshTokenError {
   );
 }
 
-/**
+/** @internal
  * Maps a failed token-endpoint request to a `FreshTokenError`. Whether it is transient, its
  * `Retry-After` and the OAuth `error` name come from the core's `classifyHttpError` (network errors,
  * 408, 429 and 5xx are transient; 400 `invalid_grant` / `invalid_client`, 401 and other 4xx end
@@ -148,7 +171,7 @@ export function ɵtokenEndpointError(err: unknown, nowMs: number, what = 'token 
   if (!(err instanceof HttpErrorResponse)) {
     return new FreshTokenError(FreshTokenErrorCode.RefreshFailed, devMode() ? `The request to the ${what} failed.` : '', { transient: true });
   }
-  const { transient, status, retryAfterMs, oauthError } = classifyHttpError(err, nowMs);
+  const { transient, status, retryAfterMs, oauthError, code } = classifyHttpError(err, nowMs);
   if (status === 0) {
     return new FreshTokenError(
       FreshTokenErrorCode.RefreshFailed,
@@ -163,12 +186,14 @@ export function ɵtokenEndpointError(err: unknown, nowMs: number, what = 'token 
       retryAfterMs,
     });
   }
+  const misconfigured = isConfigurationError(oauthError, code);
   return new FreshTokenError(
-    FreshTokenErrorCode.SessionEnded,
+    // A configuration error the server names keeps its code (the BFF's NFT410): it says nothing about the session.
+    (misconfigured && code) || FreshTokenErrorCode.SessionEnded,
     devMode()
-      ? `The ${what} rejected the request (HTTP ${status}${oauthError ? `, ${oauthError}` : ''}). ` +
-          (oauthError === 'invalid_client' || status === 401
-            ? 'Check the client id and credentials; no retry is made.'
+      ? `The ${what} rejected the request (HTTP ${status}${oauthError || code ? `, ${oauthError ?? code}` : ''}). ` +
+          (misconfigured || status === 401
+            ? 'Check the client id and credentials (or the server\'s configuration); no retry is made.'
             : 'The session ended: sign in again.')
       : '',
     { status },

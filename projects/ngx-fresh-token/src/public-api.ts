@@ -29,9 +29,9 @@ export {
   withTokenSource,
 } from './lib/provider';
 export type { FreshTokenFeature } from './lib/provider';
-export type { TokenEvent, TokenGrant, TokenRequest, TokenSource, TokenState } from './lib/token';
+export type { SignOutRequest, TokenEvent, TokenGrant, TokenRequest, TokenSource, TokenState } from './lib/token';
 export type { UrlMatcher } from './lib/url-matcher';
 export { FRESH_TOKEN_REFRESH_BUFFER_MS } from './lib/config';
 export { retryOnUnauthorized } from './lib/unauthorized-retry';
-export { FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY } from './lib/server-session';
-export type { ServerSession, SessionSnapshot } from './lib/server-session';
+export { DEFAULT_SERVER_RENDER_RETRY, FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY, withServerRendering } from './lib/server-render';
+export type { ServerRenderingOptions, ServerSession, SessionSnapshot } from './lib/server-render';

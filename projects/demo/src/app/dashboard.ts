@@ -1,7 +1,7 @@
 import { DatePipe } from '@angular/common';
 import { HttpClient, HttpContext } from '@angular/common/http';
 import { ChangeDetectionStrategy, Component, DestroyRef, afterNextRender, computed, inject, signal } from '@angular/core';
-import { AuthService, SKIP_FRESH_TOKEN, TRANSFER_AUTHENTICATED_RESPONSE } from 'ngx-fresh-token';
+import { AuthService, SKIP_FRESH_TOKEN, TRANSFER_AUTHENTICATED_RESPONSE, TokenState } from 'ngx-fresh-token';
 import { Subscription, filter, take } from 'rxjs';
 import { LOG_ENTRY, LogEntry, RequestLog, SessionTokenAnswers, TokenGenerations, TokenHistory } from './request-log';
 import { TokenEvents } from './token-events';
@@ -254,13 +254,15 @@ export class Dashboard {
   }
 
   /**
-   * Waits until the token is inside the buffer (status `expiring`: auto refresh starts the refresh
-   * then), then fires the burst: all 50 go out at once with the current token while one refresh runs.
+   * Waits until the refresh starts (at `state.refreshAt`: the buffer, or half the token's life for a
+   * token shorter than twice the buffer; auto refresh starts it then), then fires the burst: all 50
+   * go out at once with the current token while one refresh runs.
    */
   protected burstInBuffer(): void {
     this.cancelBurst();
     this.burstWaiting.set(true);
-    this.burstWait = this.auth.state$.pipe(filter((s) => s.status !== 'fresh'), take(1)).subscribe((s) => {
+    const started = (s: TokenState) => s.status === 'signed-out' || s.status === 'expired' || s.refreshing || (s.refreshAt !== null && Date.now() >= s.refreshAt);
+    this.burstWait = this.auth.state$.pipe(filter(started), take(1)).subscribe((s) => {
       this.burstWaiting.set(false);
       if (s.status === 'signed-out') return;
       // A microtask later, so the refresh whose start changed the status (auto refresh) is in

@@ -19,11 +19,11 @@ export function nextStep(state: TokenState, autoRefresh: boolean, nowMs: number,
         ? `Fresh — refreshes automatically at ${format(state.refreshAt)}, in the background.`
         : `Fresh — the first request after ${format(state.refreshAt)} refreshes it, in the background.`;
     case 'expiring':
-      // A token that lives shorter than the buffer is `expiring` from the start, refreshed at half its life.
+      // A token that lives shorter than twice the buffer is `expiring` before its refresh starts, at half its life.
       if (!state.refreshing && !state.error && state.refreshAt !== null && state.refreshAt > nowMs) {
         return autoRefresh
-          ? `Shorter-lived than the refresh buffer — refreshes automatically at ${format(state.refreshAt)} (half its life).`
-          : `Shorter-lived than the refresh buffer — the first request after ${format(state.refreshAt)} (half its life) refreshes it.`;
+          ? `Shorter-lived than twice the refresh buffer — refreshes automatically at ${format(state.refreshAt)} (half its life).`
+          : `Shorter-lived than twice the refresh buffer — the first request after ${format(state.refreshAt)} (half its life) refreshes it.`;
       }
       if (state.refreshing) return 'Inside the buffer — refreshing in the background; requests go out at once with this token.';
       if (state.error) return `Inside the buffer${error} — requests use this token until it expires, then wait for a new one; the next try follows the cool-down.`;

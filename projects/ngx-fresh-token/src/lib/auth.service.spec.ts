@@ -229,6 +229,39 @@ describe('AuthService', () => {
       expect(ctrl.refreshCount).toBe(2);
     });
 
+    it('on a configuration error the server names (NFT410 answered as HTTP 500): one call, never retried', async () => {
+      const { auth, ctrl, events } = setup();
+      ctrl.failNextRefresh(new HttpErrorResponse({ status: 500, error: { error: 'server_error', code: 'NFT410' } }), 4);
+      const got = track(auth.getValidToken());
+      await ctrl.advance(60_000);
+      expect(ctrl.refreshCount).toBe(1);
+      expect(got.error).toEqual(jasmine.objectContaining({ transient: false }));
+      expect(events.map((e) => e.type)).toEqual(['session-expired']);
+    });
+
+    it('tells TokenSource.signOut() why: the error of a permanent failure, nothing for an explicit signOut()', async () => {
+      const calls: unknown[][] = [];
+      TestBed.configureTestingModule({
+        providers: [
+          provideZonelessChangeDetection(),
+          provideFreshToken(
+            withTokenSource({
+              getToken: () => Promise.reject(new HttpErrorResponse({ status: 403 })),
+              signOut: (...args: unknown[]) => {
+                calls.push(args);
+              },
+            }),
+          ),
+        ],
+      });
+      const auth = TestBed.inject(AuthService);
+      await expectAsync(auth.getValidToken()).toBeRejected();
+      await auth.signOut();
+      expect(calls.length).toBe(2);
+      expect(calls[0]).toEqual([jasmine.objectContaining({ error: jasmine.objectContaining({ code: 'NFT202', status: 403 }) })]);
+      expect(calls[1]).toEqual([]);
+    });
+
     it('on a token that expired before it arrived (NFT205)', async () => {
       const { auth, ctrl } = setup();
       ctrl.respondNextWith({ accessToken: 'opaque', expiresAt: ctrl.clock.now() - 1 });

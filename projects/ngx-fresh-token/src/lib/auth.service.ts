@@ -1,5 +1,5 @@
 import { isPlatformServer } from '@angular/common';
-import { Injectable, OnDestroy, PLATFORM_ID, RESPONSE_INIT, Signal, TransferState, inject, signal, untracked } from '@angular/core';
+import { DestroyRef, PLATFORM_ID, Signal, inject, signal, untracked } from '@angular/core';
 import { BehaviorSubject, Observable, Subject, Subscriber, Subscription } from 'rxjs';
 import { backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
@@ -7,38 +7,28 @@ import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabL
 import { FreshTokenError, toFreshTokenError } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry, validateGrant } from './refresh';
-import { FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY, SessionSnapshot, ɵreadSnapshot } from './server-session';
+import { ɵSERVER_HALF, ɵSERVER_RENDERING } from './server-render';
 import type { TokenEvent, TokenGrant, TokenState } from './token';
 
 /** What the service holds; everything time-dependent is derived from it on read. */
 interface CoreState {
-  life: TokenLifetime | null;
   /**
-   * Known signed in without a token here yet: the session a server render served (on the server),
-   * or the snapshot that render left (in the browser). Its times are those of the render's token.
+   * The token's lifetime; `null` when signed out. A session known signed in without a token here yet
+   * (the one a server render serves, or the snapshot it left the browser) has a lifetime whose token
+   * is `''`, with the times of the render's token: its status and times come out of the same arithmetic.
    */
-  known: { expiresAt: number | null; refreshAt: number | null } | null;
+  life: TokenLifetime | null;
   idToken: string | null;
   refreshing: boolean;
   error: FreshTokenError | null;
 }
 
+type User = Record<string, unknown> | null;
+
 const EXPIRES_IN_TICK_MS = 1_000;
 /** How many of the session's past tokens are remembered, to tell a late 401 of this session from one sent before a sign-out. */
 const SESSION_TOKENS_KEPT = 16;
-const SIGNED_OUT: CoreState = { life: null, known: null, idToken: null, refreshing: false, error: null };
-
-/** The status of a session known signed in without a token: from the render's token times, `fresh` without them. */
-function knownStatus(known: NonNullable<CoreState['known']>, nowMs: number): TokenState['status'] {
-  if (known.expiresAt !== null && nowMs >= known.expiresAt) return 'expired';
-  return known.refreshAt !== null && nowMs >= known.refreshAt ? 'expiring' : 'fresh';
-}
-
-/** Milliseconds until {@link knownStatus} changes, or `null`. */
-function knownNextStatusIn(known: NonNullable<CoreState['known']>, nowMs: number): number | null {
-  const next = [known.refreshAt, known.expiresAt].find((t): t is number => t !== null && t > nowMs);
-  return next === undefined ? null : next - nowMs;
-}
+const SIGNED_OUT: CoreState = { life: null, idToken: null, refreshing: false, error: null };
 
 function sameState(a: TokenState, b: TokenState): boolean {
   return a.status === b.status && a.token === b.token && a.expiresAt === b.expiresAt && a.refreshing === b.refreshing && a.error === b.error;
@@ -55,22 +45,26 @@ function sameState(a: TokenState, b: TokenState): boolean {
  * const token = await auth.getValidToken();
  * auth.state$.subscribe((s) => console.log(s.status, s.expiresAt));
  */
-@Injectable()
-export class AuthService implements OnDestroy {
+export class AuthService {
   // `#` members: private at run time too, and shorter once minified.
   readonly #clock = inject(FRESH_TOKEN_CLOCK);
   readonly #bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
   readonly #minValidityMs = inject(ɵMIN_VALIDITY_MS) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.#bufferMs);
-  readonly #retryPolicy = inject(ɵREFRESH_RETRY);
   // Without a platform (a plain Node script) there is no SSR render to hold up.
   readonly #isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
+  /** In a server render (server builds only, see server-render.ts): the server half; `null` in the browser. */
+  readonly #server = this.#isServer ? inject(ɵSERVER_HALF) : null;
   readonly #source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
-  /** The session of the request this server render serves (`null` in the browser, a prerender, or without a render context). */
-  readonly #serverSession = this.#isServer ? inject(FRESH_TOKEN_SERVER_SESSION) : null;
+  /** `withServerRendering()`: the snapshot to start from, the handed-over bodies to drop; `null` without it. */
+  readonly #render = inject(ɵSERVER_RENDERING);
+  /** A render has its budget, whatever `withRefreshRetry()` says. */
+  readonly #retryPolicy = this.#server ? (this.#render?.retry ?? this.#server.retry) : inject(ɵREFRESH_RETRY);
   /** A render for a browser's session never shows the token: templates cannot put it into the HTML. */
-  readonly #masked = this.#serverSession !== null;
-  readonly #user = signal<Record<string, unknown> | null>(null);
+  #masked = false;
+  readonly #user = signal<User>(null);
   readonly #core = new BehaviorSubject<CoreState>(SIGNED_OUT);
+  /** What `#core` holds, as a plain field: read on every request (a BehaviorSubject's `value` is a method call). */
+  #value = SIGNED_OUT;
   readonly #events = new Subject<TokenEvent>();
   #inFlight: Promise<string | null> | null = null;
   /** Whether the source has been asked at least once; until then "no token" means "unknown". */
@@ -102,7 +96,7 @@ export class AuthService implements OnDestroy {
     if (!shared) {
       const subject = new BehaviorSubject<TokenState>(null!); // set synchronously by the first emission
       shared = this.#shared = { subject, count: 0, source: Subscription.EMPTY };
-      shared.source = this.#derive((core, now) => [this.#toState(core, now), core.life || !core.known ? msUntilNextStatus(core.life, now) : knownNextStatusIn(core.known, now)], sameState).subscribe(subject);
+      shared.source = this.#derive((core, now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)], sameState).subscribe(subject);
     }
     const own = shared;
     own.count++;
@@ -117,7 +111,7 @@ export class AuthService implements OnDestroy {
   });
 
   /** The current access token, or `null` when signed out; emits when it changes. */
-  readonly token$: Observable<string | null> = this.#derive((core) => [this.#masked ? null : (core.life?.token ?? null), null]);
+  readonly token$: Observable<string | null> = this.#derive((core) => [this.#tokenOf(core), null]);
 
   /** Milliseconds until the token expires (0 once expired), ticking about once a second while subscribed; `null` without an expiry. */
   readonly expiresIn$: Observable<number | null> = this.#derive((core, now) => {
@@ -135,62 +129,28 @@ export class AuthService implements OnDestroy {
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, pass withTokenSource(...) to provideFreshToken(); a factory must return an object with getToken().' : '',
       );
     }
-    this.#startKnown();
+    // The session as a server render knew it: in the render, the request's session (server builds
+    // only); in the browser, the snapshot that render left. Both in server-render.ts.
+    const start = this.#server ? this.#server.start(this) : this.#render?.start();
+    if (start) {
+      this.#masked = start.masked;
+      this.#loaded = !start.life;
+      this.#user.set(start.user);
+      if (start.life) this.#next({ ...SIGNED_OUT, life: start.life });
+    }
     // Optional features hand in their code through DI, so an app without them does not ship it.
     this.#crossTab = inject(ɵCROSS_TAB)?.(this) ?? null;
     inject(ɵAUTO_REFRESH)?.(this);
-  }
-
-  /**
-   * The session as a server render knew it: on the server, the request's session (signed in: private,
-   * no-store, and a token-free snapshot for the browser; signed out: no source call); in the browser,
-   * that snapshot, so the first paint and the hydrated app agree before any token is fetched.
-   */
-  #startKnown(): void {
-    const session = this.#serverSession;
-    if (session) {
-      if (!session.signedIn) {
-        this.#loaded = true;
-        return;
-      }
-      this.#user.set(session.user);
-      this.#core.next({ ...SIGNED_OUT, known: { expiresAt: null, refreshAt: null } });
-      const init = inject(RESPONSE_INIT, { optional: true });
-      if (init) {
-        // One user's page must never be kept by a CDN or a shared cache for another.
-        const headers = init.headers instanceof Headers ? init.headers : new Headers(init.headers);
-        headers.set('Cache-Control', 'private, no-store');
-        if (!/(^|,)\s*cookie\s*(,|$)/i.test(headers.get('Vary') ?? '')) headers.append('Vary', 'Cookie');
-        (init as { headers?: HeadersInit }).headers = headers;
-      }
-      inject(TransferState).onSerialize(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, () => this.#snapshot());
-    } else if (!this.#isServer) {
-      let stored: unknown = null;
-      try {
-        stored = inject(TransferState, { optional: true })?.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null);
-      } catch {
-        // A DOCUMENT that is no page (a stub in tests, an exotic host): no state was handed over.
-      }
-      const snapshot = ɵreadSnapshot(stored);
-      if (!snapshot) return;
-      this.#user.set(snapshot.user);
-      this.#core.next({ ...SIGNED_OUT, known: { expiresAt: snapshot.expiresAt, refreshAt: snapshot.refreshAt } });
-    }
-  }
-
-  /** What the browser starts from: signed in, the token's times, the allowed claims; never the token. `null` once signed out. */
-  #snapshot(): SessionSnapshot | null {
-    const state = this.#toState(this.#core.value, this.#clock.now());
-    return state.status === 'signed-out' ? null : { user: this.#user(), expiresAt: state.expiresAt, refreshAt: state.refreshAt };
+    inject(DestroyRef).onDestroy(() => this.#destroy());
   }
 
   /**
    * The token's lifetime as a signal; created on first read, so it starts no timer until used.
-   * Safe to read first anywhere, a template or a `computed()` included.
+   * Safe to read first anywhere, a template or a `computed()` included, and after destroy.
    */
   get state(): Signal<TokenState> {
     if (!this.#state) {
-      const state = signal<TokenState>(null!); // set synchronously: state$ replays at once
+      const state = signal(this.#toState(this.#value, this.#clock.now()));
       // Not tracked by whatever reactive context reads it first; the subscription lives as long as the service.
       untracked(() => this.state$.subscribe((value) => state.set(value)));
       this.#state = state.asReadonly();
@@ -200,26 +160,29 @@ export class AuthService implements OnDestroy {
 
   /** The OpenID Connect ID token from the last grant, if the source supplied one (`null` in a server render of a browser's session). */
   get idToken(): string | null {
-    return this.#masked ? null : this.#core.value.idToken;
+    return this.#masked ? null : this.#value.idToken;
   }
 
   /**
-   * The signed-in user's claims as the server render knew them (only those the server allows, for
-   * example `createBff()`'s `userClaims`), in the render and, from its snapshot, in the browser; kept
-   * until the session ends. `null` when the page was not rendered for a signed-in session.
+   * The signed-in user's claims (only those the server allows, for example `createBff()`'s
+   * `userClaims`): what a server render knew (in the render and, from its snapshot, in the browser),
+   * then what the source names with each grant (`TokenGrant.user`, a session endpoint's `user`). It
+   * follows the session: a grant that names a user sets it, a refresh that names none keeps it, and
+   * `setGrant()` without one, adoption of another tab's token without one, a sign-out or the end of
+   * the session clear it. `null` when no user is known.
    *
    * @example
    * template: `@if (auth.sessionUser(); as user) { <span>{{ user['name'] }}</span> }`
    */
-  readonly sessionUser: Signal<Record<string, unknown> | null> = this.#user.asReadonly();
+  readonly sessionUser: Signal<User> = this.#user.asReadonly();
 
   /**
    * Returns a token that may be sent: from memory when it is fresh (no I/O, no decoding); at once
    * when it is inside the buffer but still has more than the min validity left, while one shared
    * refresh runs in the background; after the shared refresh when less is left or it has expired;
-   * `null` when signed out. When a refresh fails transiently, or during the cool-down after one,
-   * the current token is returned while it has not expired; once it has, the call rejects with
-   * `NFT201` (with `retryAfterMs`) without calling the source.
+   * `null` when signed out (and after the service is destroyed). When a refresh fails transiently,
+   * or during the cool-down after one, the current token is returned while it has not expired; once
+   * it has, the call rejects with `NFT201` (with `retryAfterMs`) without calling the source.
    *
    * @example
    * const token = await auth.getValidToken();
@@ -227,9 +190,9 @@ export class AuthService implements OnDestroy {
   getValidToken(): Promise<string | null> {
     const peeked = this.ɵpeek();
     if (peeked !== undefined) return Promise.resolve(peeked);
-    return this.#startRefresh(this.#core.value.life !== null).catch((err: FreshTokenError) => {
-      const life = this.#core.value.life;
-      if (err.transient && life && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) return life.token;
+    return this.#startRefresh(!!this.#value.life?.token).catch((err: FreshTokenError) => {
+      const life = this.#value.life;
+      if (err.transient && life?.token && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) return life.token;
       throw err;
     });
   }
@@ -264,10 +227,11 @@ export class AuthService implements OnDestroy {
     if (!this.#destroyed) this.#events.next({ type: 'signed-out' });
   }
 
-  /** Stops everything: no further source call, every timer cleared, all streams complete. */
-  ngOnDestroy(): void {
-    this.#destroyed = true;
+  /** When the injector is destroyed: no further source call, every timer cleared, all streams complete (the state last says `signed-out`). */
+  #destroy(): void {
     this.#newEpoch();
+    this.#endSession(SIGNED_OUT);
+    this.#destroyed = true;
     this.ɵdestroyed$.next();
     this.ɵdestroyed$.complete();
     this.#crossTab?.close();
@@ -280,9 +244,11 @@ export class AuthService implements OnDestroy {
    * the buffer), `null` if signed out, `undefined` if callers must wait for a refresh first.
    */
   ɵpeek(): string | null | undefined {
-    const life = this.#core.value.life;
+    const life = this.#value.life;
     // Signed out, unless a load is in flight (a sign-in): then callers wait for it.
     if (!life) return this.#loaded && !this.#inFlight ? null : undefined;
+    // Known signed in, no token here yet: callers wait for the first load.
+    if (!life.token) return undefined;
     const left = msUntilExpiry(life, this.#clock.now());
     if (left === null || left > life.refreshBufferMs) return life.token;
     if (left <= life.minValidityMs) return undefined;
@@ -292,13 +258,17 @@ export class AuthService implements OnDestroy {
 
   /** @internal Signed in as a server render knew it, with no token held here yet (the guard lets the route through). */
   ɵknownSignedIn(): boolean {
-    const core = this.#core.value;
-    return !core.life && core.known !== null;
+    return this.#value.life?.token === '';
   }
 
   /** @internal Starts the shared refresh unless one runs or the cool-down holds; its failures go to `events$` only. */
   ɵrefreshInBackground(): void {
     if (!this.#inFlight && this.#clock.now() >= this.#coolDownUntil) this.#startRefresh(true).catch(() => undefined);
+  }
+
+  /** @internal The secrets a body handed to the browser must not hold: `token` and the ID token (server-render.ts). */
+  ɵsecrets(token: string): Array<string | null> {
+    return [token, this.#value.idToken];
   }
 
   /**
@@ -318,8 +288,8 @@ export class AuthService implements OnDestroy {
   tokenAfterUnauthorized(sentToken: string): Promise<string | null> {
     // A token from before a sign-out (or a session end): that session is over, the 401 stands.
     if (!this.#sessionTokens.has(sentToken)) return Promise.resolve(null);
-    const life = this.#core.value.life;
-    if (life && life.token !== sentToken && !this.#inFlight && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) {
+    const life = this.#value.life;
+    if (life?.token && life.token !== sentToken && !this.#inFlight && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) {
       return Promise.resolve(life.token);
     }
     return this.#startRefresh(true);
@@ -338,9 +308,9 @@ export class AuthService implements OnDestroy {
   /**
    * Puts a grant in place as if the source had returned it — a sign-in response that already
    * holds an access token, or a test — or signs out locally with `null` (without calling
-   * `TokenSource.signOut()`). Drops any refresh in flight. Throws `NFT203`/`NFT204`/`NFT205`
-   * for a grant the source could not have returned either. With `withCrossTabSync()` the other
-   * tabs take the grant too.
+   * `TokenSource.signOut()`). Drops any refresh in flight. `sessionUser` becomes the grant's `user`
+   * (`null` when it names none). Throws `NFT203`/`NFT204`/`NFT205` for a grant the source could not
+   * have returned either. With `withCrossTabSync()` the other tabs take the grant too.
    *
    * @example
    * auth.setGrant({ accessToken: loginResponse.access_token, expiresAt: Date.now() + loginResponse.expires_in * 1000 });
@@ -350,14 +320,15 @@ export class AuthService implements OnDestroy {
     if (this.#destroyed) return;
     this.#newEpoch();
     if (!grant) return this.#endSession(SIGNED_OUT);
-    this.#hold(resolveLifetime(grant, this.#clock.now(), this.#bufferMs, false, this.#minValidityMs), grant.idToken ?? null);
+    this.#hold(resolveLifetime(grant, this.#clock.now(), this.#bufferMs, false, this.#minValidityMs), grant.idToken ?? null, grant.user ?? null);
     this.#crossTab?.publish();
   }
 
-  /** @internal What the service holds, for the optional features inside the core. */
-  get ɵheld(): { life: TokenLifetime | null; idToken: string | null; loaded: boolean; coolDownUntil: number } {
-    const core = this.#core.value;
-    return { life: core.life, idToken: core.idToken, loaded: this.#loaded, coolDownUntil: this.#coolDownUntil };
+  /** @internal What the service holds, for the optional features inside the core (nothing of a masked render). */
+  get ɵheld(): { life: TokenLifetime | null; idToken: string | null; user: User; loaded: boolean; coolDownUntil: number } {
+    const core = this.#value;
+    const life = this.#masked || !core.life?.token ? null : core.life;
+    return { life, idToken: life && core.idToken, user: this.#user(), loaded: this.#loaded, coolDownUntil: this.#coolDownUntil };
   }
 
   /** @internal Emits whenever what the service holds changes. */
@@ -365,10 +336,10 @@ export class AuthService implements OnDestroy {
     return this.#core;
   }
 
-  /** @internal Holds a token another tab got from its source (cross-tab sync), keeping a refresh in flight here running. */
-  ɵadopt(life: TokenLifetime, idToken: string | null): void {
+  /** @internal Holds a token another tab got from its source (cross-tab sync), with that tab's user, keeping a refresh in flight here running. */
+  ɵadopt(life: TokenLifetime, idToken: string | null, user?: User): void {
     if (this.#destroyed) return;
-    this.#hold(life, idToken, this.#inFlight !== null);
+    this.#hold(life, idToken, user ?? null, this.#inFlight !== null);
     this.#events.next({ type: 'refreshed', adopted: true });
   }
 
@@ -379,7 +350,7 @@ export class AuthService implements OnDestroy {
   ɵend(error?: FreshTokenError): void {
     if (this.#destroyed) return;
     this.#newEpoch();
-    const hadToken = this.#core.value.life !== null || this.#core.value.known !== null;
+    const hadToken = this.#value.life !== null;
     this.#endSession(error ? { ...SIGNED_OUT, error } : SIGNED_OUT);
     if (error) this.#events.next({ type: 'session-expired', error });
     else if (hadToken) this.#events.next({ type: 'signed-out' });
@@ -393,24 +364,33 @@ export class AuthService implements OnDestroy {
     this.#inFlight = null;
   }
 
-  /** Forgets the session: no token, no cool-down, and no 401 of its requests will be retried. */
+  /** Forgets the session: no token, no user, no cool-down, nothing handed over by a render, and no 401 of its requests will be retried. */
   #endSession(state: CoreState): void {
     this.#loaded = true;
     this.#user.set(null);
     this.#sessionTokens.clear();
     this.#coolDownUntil = this.#failedCycles = 0;
-    if (!this.#destroyed) this.#core.next(state);
+    this.#render?.drop();
+    if (!this.#destroyed) this.#next(state);
   }
 
-  /** Holds a new token: loaded, no cool-down, remembered as one of this session's. */
-  #hold(life: TokenLifetime, idToken: string | null, refreshing = false): void {
+  /**
+   * Holds a new token: loaded, no cool-down, remembered as one of this session's. `user` is the
+   * session's user now; `undefined` keeps it (a refresh of the same session that names none). A new
+   * session (`user` given) drops whatever a render handed over.
+   */
+  #hold(life: TokenLifetime, idToken: string | null, user: User | undefined, refreshing = false): void {
     this.#loaded = true;
     this.#coolDownUntil = this.#failedCycles = 0;
+    if (user !== undefined) {
+      this.#user.set(user && { ...user });
+      this.#render?.drop();
+    }
     const tokens = this.#sessionTokens;
     tokens.delete(life.token);
     tokens.add(life.token);
     if (tokens.size > SESSION_TOKENS_KEPT) tokens.delete(tokens.values().next().value!);
-    this.#core.next({ life, known: null, idToken, refreshing, error: null });
+    this.#next({ life, idToken, refreshing, error: null });
   }
 
   /**
@@ -433,7 +413,7 @@ export class AuthService implements OnDestroy {
     const epoch = this.#epoch;
     const current = () => epoch === this.#epoch;
     // Whatever a dropped refresh brings, callers get what the service holds now (null after a sign-out).
-    const now = () => this.#core.value.life?.token ?? null;
+    const now = () => this.#value.life?.token || null;
     const crossTab = this.#crossTab;
     const signal = this.#abort.signal;
     // Fetch and hold the new token in one step, so that under the cross-tab lock the other tabs
@@ -447,7 +427,8 @@ export class AuthService implements OnDestroy {
           return null;
         }
         const life = resolveLifetime(grant, this.#clock.now(), this.#bufferMs, true, this.#minValidityMs);
-        this.#hold(life, grant.idToken ?? null);
+        // An explicit refresh (a sign-in) may be another user's session: the grant names its user, or none.
+        this.#hold(life, grant.idToken ?? null, grant.user !== undefined ? grant.user : explicit ? null : undefined);
         crossTab?.publish();
         this.#events.next({ type: 'refreshed' });
         return life.token;
@@ -457,17 +438,20 @@ export class AuthService implements OnDestroy {
       .catch((err: unknown) => {
         if (!current()) return now();
         const error = toFreshTokenError(err, this.#clock.now());
-        if (error.transient) {
-          // The next cycle waits for the backoff's next step, or the server's Retry-After if longer.
+        // A render never ends the session it was given (only its source's `null` does): whatever
+        // failed, it renders without the data and the browser decides after hydration.
+        if (error.transient || (this.#server && this.#masked)) {
+          // The next cycle waits for the backoff's next step, or the server's Retry-After if longer;
+          // a render, which has its budget, does not ask again at all.
           const policy = this.#retryPolicy;
-          this.#coolDownUntil = this.#clock.now() + backoffDelayMs(policy.maxAttempts + this.#failedCycles++, policy, Math.random(), error.retryAfterMs);
-          this.#core.next({ ...this.#core.value, refreshing: false, error });
+          this.#coolDownUntil = this.#server ? Infinity : this.#clock.now() + backoffDelayMs(policy.maxAttempts + this.#failedCycles++, policy, Math.random(), error.retryAfterMs);
+          this.#next({ ...this.#value, refreshing: false, error });
           crossTab?.publishFailed();
           this.#events.next({ type: 'refresh-failed', error });
         } else {
           this.ɵend(error);
           crossTab?.publishEnd(error.code);
-          void this.#signOutAtSource();
+          void this.#signOutAtSource(error);
         }
         throw error;
       })
@@ -475,31 +459,38 @@ export class AuthService implements OnDestroy {
         if (this.#inFlight !== flight) return;
         this.#inFlight = null;
         // A refresh that ended by adopting another tab's token (or found one already held) clears the flag here.
-        if (this.#core.value.refreshing && !this.#destroyed) this.#core.next({ ...this.#core.value, refreshing: false });
+        if (this.#value.refreshing && !this.#destroyed) this.#next({ ...this.#value, refreshing: false });
       });
     this.#inFlight = flight;
     // Announced only now: a state$ subscriber that asks for a token on this emission joins this flight.
-    this.#core.next({ ...this.#core.value, refreshing: true });
+    this.#next({ ...this.#value, refreshing: true });
     return flight;
   }
 
-  async #signOutAtSource(): Promise<void> {
+  /** Holds `state` and tells every derived stream. */
+  #next(state: CoreState): void {
+    this.#core.next((this.#value = state));
+  }
+
+  /** Calls `TokenSource.signOut()`: with the `error` when a permanent failure ended the session here (no server verdict). */
+  async #signOutAtSource(error?: FreshTokenError): Promise<void> {
     try {
-      await this.#source!.signOut?.();
+      await (error ? this.#source!.signOut?.({ error }) : this.#source!.signOut?.());
     } catch {
       // The local session is gone either way; a failing remote sign-out must not crash the app.
     }
   }
 
+  /** The token a reader may see: none while masked or while known without a token. */
+  #tokenOf(core: CoreState): string | null {
+    return (!this.#masked && core.life?.token) || null;
+  }
+
   #toState(core: CoreState, nowMs: number): TokenState {
     const life = core.life;
-    const known = core.known;
-    if (!life && known) {
-      return { status: knownStatus(known, nowMs), token: null, expiresAt: known.expiresAt, refreshing: core.refreshing, error: core.error, refreshAt: known.refreshAt };
-    }
     return {
       status: tokenStatus(life, nowMs),
-      token: this.#masked ? null : (life?.token ?? null),
+      token: this.#tokenOf(core),
       expiresAt: life && life.expiresAt !== null ? life.expiresAt + life.skewMs : null,
       refreshing: core.refreshing,
       error: core.error,
@@ -520,7 +511,7 @@ export class AuthService implements OnDestroy {
       let last: { value: T } | undefined;
       const update = () => {
         cancel?.();
-        const [value, nextInMs] = read(this.#core.value, this.#clock.now());
+        const [value, nextInMs] = read(this.#value, this.#clock.now());
         if (!last || !same(last.value, value)) subscriber.next((last = { value }).value);
         cancel = this.#isServer || nextInMs === null ? undefined : ɵstartTimer(this.#clock, nextInMs, update);
       };

@@ -32,7 +32,7 @@ const systemClock: FreshTokenClock = {
  * @example
  * TestBed.inject(FRESH_TOKEN_CLOCK).now();
  */
-export const FRESH_TOKEN_CLOCK = new InjectionToken<FreshTokenClock>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_CLOCK' : '', {
+export const FRESH_TOKEN_CLOCK = /* @__PURE__ */ new InjectionToken<FreshTokenClock>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_CLOCK' : '', {
   providedIn: 'root',
   factory: () => systemClock,
 });
@@ -40,7 +40,7 @@ export const FRESH_TOKEN_CLOCK = new InjectionToken<FreshTokenClock>((typeof ngD
 /** Longest delay a JavaScript timer can take (2³¹ − 1 ms, about 24.8 days); longer ones fire at once. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
-/**
+/** @internal
  * Runs `callback` once after `delayMs` on `clock`, chaining timers for waits longer than a timer
  * can hold (a 60-day token must not make a timer fire after 1 ms). Returns a cancel function.
  */
@@ -54,7 +54,7 @@ export function ɵstartTimer(clock: FreshTokenClock, delayMs: number, callback: 
   return () => clock.clearTimeout(handle);
 }
 
-/** Resolves after `delayMs` on `clock`; rejects with `signal.reason` as soon as `signal` aborts (clearing the timer). */
+/** @internal Resolves after `delayMs` on `clock`; rejects with `signal.reason` as soon as `signal` aborts (clearing the timer). */
 export function ɵsleep(clock: FreshTokenClock, delayMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);

@@ -5,8 +5,8 @@ import type { AuthService } from './auth.service';
 import type { TokenSource } from './token';
 import type { UrlMatcher } from './url-matcher';
 
-/** The token source set by `withTokenSource()` (or an entry's source feature). */
-export const ɵFRESH_TOKEN_SOURCE = new InjectionToken<TokenSource>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_SOURCE' : '');
+/** @internal The token source set by `withTokenSource()` (or an entry's source feature). */
+export const ɵFRESH_TOKEN_SOURCE = /* @__PURE__ */ new InjectionToken<TokenSource>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_SOURCE' : '');
 
 /**
  * The refresh buffer in ms that the app configured with `withRefreshBuffer()` (default 30 000):
@@ -16,24 +16,24 @@ export const ɵFRESH_TOKEN_SOURCE = new InjectionToken<TokenSource>((typeof ngDe
  * @example
  * const bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
  */
-export const FRESH_TOKEN_REFRESH_BUFFER_MS = new InjectionToken<number>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_REFRESH_BUFFER_MS' : '', {
+export const FRESH_TOKEN_REFRESH_BUFFER_MS = /* @__PURE__ */ new InjectionToken<number>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_REFRESH_BUFFER_MS' : '', {
   providedIn: 'root',
   factory: () => DEFAULT_REFRESH_BUFFER_MS,
 });
 
-/** Least validity for sending without waiting, set by `withMinValidity()`; `null`: 10 s or the buffer if shorter. */
-export const ɵMIN_VALIDITY_MS = new InjectionToken<number | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'MIN_VALIDITY_MS' : '', {
+/** @internal Least validity for sending without waiting, set by `withMinValidity()`; `null`: 10 s or the buffer if shorter. */
+export const ɵMIN_VALIDITY_MS = /* @__PURE__ */ new InjectionToken<number | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'MIN_VALIDITY_MS' : '', {
   providedIn: 'root',
   factory: () => null,
 });
 
-/** `withAutoRefresh()`: starts automatic refresh for a service; `null` when off (or on the server). */
-export const ɵAUTO_REFRESH = new InjectionToken<((auth: AuthService) => void) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTO_REFRESH' : '', {
+/** @internal `withAutoRefresh()`: starts automatic refresh for a service; `null` when off (or on the server). */
+export const ɵAUTO_REFRESH = /* @__PURE__ */ new InjectionToken<((auth: AuthService) => void) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTO_REFRESH' : '', {
   providedIn: 'root',
   factory: () => null,
 });
 
-/** What the service asks of cross-tab sync (`withCrossTabSync()`). */
+/** @internal What the service asks of cross-tab sync (`withCrossTabSync()`). */
 export interface ɵCrossTabLink {
   /** Runs `fromSource` under the browser-wide lock, unless another tab's token makes it unnecessary. */
   exclusive(signal: AbortSignal, trigger: string | null, firstLoad: boolean, fromSource: () => Promise<string | null>): Promise<string | null>;
@@ -46,26 +46,26 @@ export interface ɵCrossTabLink {
   close(): void;
 }
 
-/** `withCrossTabSync()`: links a service to the other tabs; `null` when off, on the server or without the browser APIs. */
-export const ɵCROSS_TAB = new InjectionToken<((auth: AuthService) => ɵCrossTabLink) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'CROSS_TAB' : '', {
+/** @internal `withCrossTabSync()`: links a service to the other tabs; `null` when off, on the server or without the browser APIs. */
+export const ɵCROSS_TAB = /* @__PURE__ */ new InjectionToken<((auth: AuthService) => ɵCrossTabLink) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'CROSS_TAB' : '', {
   providedIn: 'root',
   factory: () => null,
 });
 
-/** URL matchers set by `withAuthorizedUrls()`; `null` means same-origin only. */
-export const ɵAUTHORIZED_URLS = new InjectionToken<readonly UrlMatcher[] | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTHORIZED_URLS' : '', {
+/** @internal URL matchers set by `withAuthorizedUrls()`; `null` means same-origin only. */
+export const ɵAUTHORIZED_URLS = /* @__PURE__ */ new InjectionToken<readonly UrlMatcher[] | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTHORIZED_URLS' : '', {
   providedIn: 'root',
   factory: () => null,
 });
 
-/** Header format set by `withAuthHeader()`. */
-export const ɵAUTH_HEADER = new InjectionToken<(token: string) => Record<string, string>>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTH_HEADER' : '', {
+/** @internal Header format set by `withAuthHeader()`. */
+export const ɵAUTH_HEADER = /* @__PURE__ */ new InjectionToken<(token: string) => Record<string, string>>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTH_HEADER' : '', {
   providedIn: 'root',
   factory: () => (token: string) => ({ Authorization: `Bearer ${token}` }),
 });
 
-/** Retry policy set by `withRefreshRetry()`. */
-export const ɵREFRESH_RETRY = new InjectionToken<RefreshRetryPolicy>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REFRESH_RETRY' : '', {
+/** @internal Retry policy set by `withRefreshRetry()`. */
+export const ɵREFRESH_RETRY = /* @__PURE__ */ new InjectionToken<RefreshRetryPolicy>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REFRESH_RETRY' : '', {
   providedIn: 'root',
   factory: () => DEFAULT_REFRESH_RETRY,
 });

@@ -6,7 +6,7 @@ import { HttpContextToken } from '@angular/common/http';
  * @example
  * http.get('/public/config', { context: new HttpContext().set(SKIP_FRESH_TOKEN, true) });
  */
-export const SKIP_FRESH_TOKEN = new HttpContextToken<boolean>(() => false);
+export const SKIP_FRESH_TOKEN = /* @__PURE__ */ new HttpContextToken<boolean>(() => false);
 
 /**
  * Set on a `GET` request's `HttpContext` to hand its response from the server render to the browser:
@@ -19,4 +19,4 @@ export const SKIP_FRESH_TOKEN = new HttpContextToken<boolean>(() => false);
  * @example
  * http.get<Profile>('/api/profile', { context: new HttpContext().set(TRANSFER_AUTHENTICATED_RESPONSE, true) });
  */
-export const TRANSFER_AUTHENTICATED_RESPONSE = new HttpContextToken<boolean>(() => false);
+export const TRANSFER_AUTHENTICATED_RESPONSE = /* @__PURE__ */ new HttpContextToken<boolean>(() => false);

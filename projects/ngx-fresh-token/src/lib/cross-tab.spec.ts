@@ -7,7 +7,7 @@ import { AuthService } from './auth.service';
 import { FRESH_TOKEN_CLOCK } from './clock';
 import { CrossTabSyncOptions, ɵCROSS_TAB_APIS, ɵChannel, ɵCrossTabApis } from './cross-tab';
 import { FreshTokenErrorCode } from './errors';
-import { provideFreshToken, withCrossTabSync, withRefreshRetry, withTokenSource } from './provider';
+import { provideFreshToken, withAutoRefresh, withCrossTabSync, withRefreshRetry, withTokenSource } from './provider';
 import type { TokenEvent, TokenGrant } from './token';
 
 /** Web Locks as the browser runs them: one holder per name, the rest wait in order; a signal aborts waiting. */
@@ -128,6 +128,36 @@ describe('withCrossTabSync()', () => {
     expect(a.events).toEqual([{ type: 'refreshed' }]);
     expect(await b.auth.getValidToken()).toBe(token);
     expect(b.calls).toEqual([]);
+  });
+
+  it('an adopted token brings the other tab\'s session user (sessionUser follows the session)', async () => {
+    const { openTab } = world();
+    const a = openTab();
+    const b = openTab();
+    a.auth.setGrant({ accessToken: createTestJwt({ expiresInSeconds: 60 }), user: { sub: 'bob' } } as TokenGrant);
+    await settle();
+    expect(b.auth.state().token).toBe(a.auth.state().token);
+    expect(b.auth.sessionUser()).toEqual({ sub: 'bob' });
+  });
+
+  it('a provideFreshToken() in a child injector (a lazy route\'s) does not inherit the parent\'s cross-tab sync or auto refresh', async () => {
+    const { channels, clock } = world();
+    const apis: ɵCrossTabApis = { locks: new FakeLocks(), channel: channels.create };
+    const jwt = () => createTestJwt({ expiresInSeconds: 60, nowMs: clock.now() });
+    const root = createEnvironmentInjector(
+      [{ provide: ɵCROSS_TAB_APIS, useValue: apis }, provideFreshToken(withTokenSource({ getToken: async () => ({ accessToken: jwt() }) }), withCrossTabSync(), withAutoRefresh())],
+      TestBed.inject(EnvironmentInjector),
+    );
+    const rootAuth = root.get(AuthService);
+    const route = createEnvironmentInjector([provideFreshToken(withTokenSource({ getToken: async () => ({ accessToken: jwt() }) }))], root);
+    const routeAuth = route.get(AuthService);
+    routeAuth.setGrant({ accessToken: jwt() });
+    await settle();
+    expect(channels.sent).withContext('the route\'s service says nothing on the root\'s channel').toEqual([]);
+    expect(rootAuth.state().token).withContext('the root service adopts nothing of the route\'s').toBeNull();
+    expect(clock.pendingTimers).withContext('no auto refresh armed for the route\'s token').toBe(0);
+    route.destroy();
+    root.destroy();
   });
 
   it('two tabs whose token expires at once make one source call between them', async () => {
@@ -275,7 +305,7 @@ describe('withCrossTabSync()', () => {
     expect(channels.open.size).toBe(0);
   });
 
-  it('shares only the access token, its expiry and the ID token — never anything of the source', async () => {
+  it('shares only the access token, its expiry, the ID token and the session user — never anything of the source', async () => {
     const { openTab, channels } = world();
     const a = openTab();
     openTab();
@@ -283,7 +313,7 @@ describe('withCrossTabSync()', () => {
     await settle();
     const grants = channels.sent.filter((m) => (m as { t: string }).t === 'grant') as Array<{ v: Record<string, unknown> }>;
     expect(grants.length).toBeGreaterThan(0);
-    for (const g of grants) expect(Object.keys(g.v).sort()).toEqual(['bufferMs', 'expiresAt', 'idToken', 'minValidityMs', 'refreshBufferMs', 'skewMs', 'token']);
+    for (const g of grants) expect(Object.keys(g.v).sort()).toEqual(['bufferMs', 'expiresAt', 'idToken', 'minValidityMs', 'refreshBufferMs', 'skewMs', 'token', 'user']);
   });
 
   it('with the browser’s real Web Locks and BroadcastChannel: one source call for two tabs', async () => {

@@ -22,7 +22,7 @@ export interface CrossTabSyncOptions {
   adoptTimeoutMs?: number;
 }
 
-/** What the browser gives cross-tab sync; injectable so tests (and exotic hosts) can supply their own. */
+/** @internal What the browser gives cross-tab sync; injectable so tests (and exotic hosts) can supply their own. */
 export interface ɵCrossTabApis {
   /** `navigator.locks`, or `null` where Web Locks are missing. */
   locks: {
@@ -32,15 +32,15 @@ export interface ɵCrossTabApis {
   channel: ((name: string) => ɵChannel) | null;
 }
 
-/** The part of `BroadcastChannel` cross-tab sync uses. */
+/** @internal The part of `BroadcastChannel` cross-tab sync uses. */
 export interface ɵChannel {
   postMessage(message: unknown): void;
   onmessage: ((event: { data: unknown }) => void) | null;
   close(): void;
 }
 
-/** The browser's Web Locks and BroadcastChannel, where they exist (never on the server, in old browsers or in Node without them). */
-export const ɵCROSS_TAB_APIS = new InjectionToken<ɵCrossTabApis>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'CROSS_TAB_APIS' : '', {
+/** @internal The browser's Web Locks and BroadcastChannel, where they exist (never on the server, in old browsers or in Node without them). */
+export const ɵCROSS_TAB_APIS = /* @__PURE__ */ new InjectionToken<ɵCrossTabApis>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'CROSS_TAB_APIS' : '', {
   providedIn: 'root',
   factory: () => {
     const nav = typeof navigator === 'object' ? (navigator as Navigator & { locks?: ɵCrossTabApis['locks'] }) : undefined;
@@ -51,12 +51,14 @@ export const ɵCROSS_TAB_APIS = new InjectionToken<ɵCrossTabApis>((typeof ngDev
   },
 });
 
-/**
+/** @internal
  * A token as it travels between tabs: what the receiving tab needs to hold it exactly as the
  * sender does (same device, same clock), so nothing is decoded or re-estimated on arrival.
  */
 export interface ɵSharedToken extends TokenLifetime {
   idToken: string | null;
+  /** The session's user (`AuthService.sessionUser`), so every tab shows the same one. */
+  user?: Record<string, unknown> | null;
 }
 
 /** Messages on the channel. `s` is the sign-out generation: a grant from before a sign-out is ignored. */
@@ -80,11 +82,12 @@ function isShared(v: unknown): v is ɵSharedToken {
     Number.isFinite(x.bufferMs) &&
     Number.isFinite(x.refreshBufferMs) &&
     Number.isFinite(x.minValidityMs) &&
-    (x.idToken === null || typeof x.idToken === 'string')
+    (x.idToken === null || typeof x.idToken === 'string') &&
+    (x.user == null || (typeof x.user === 'object' && !Array.isArray(x.user)))
   );
 }
 
-/**
+/** @internal
  * Cross-tab coordination for one `AuthService`: refreshes run under a Web Lock, and a
  * BroadcastChannel carries new tokens and sign-outs to the other tabs of the same origin.
  * Created only where both APIs exist; elsewhere the service works per tab, as without it.
@@ -235,8 +238,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
 
   /** The held token as it travels to other tabs. */
   private current(): ɵSharedToken | null {
-    const { life, idToken } = this.auth.ɵheld;
-    return life && { ...life, idToken };
+    const { life, idToken, user } = this.auth.ɵheld;
+    return life && { ...life, idToken, user };
   }
 
   /** Holds another tab's token, unless this tab holds the same, a later one, or it has expired. */
@@ -244,12 +247,12 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
     const held = this.auth.ɵheld.life;
     const localExpiry = (x: { expiresAt: number | null; skewMs: number }) => (x.expiresAt === null ? Infinity : x.expiresAt + x.skewMs);
     if (held?.token === shared.token || (held && localExpiry(held) > localExpiry(shared)) || localExpiry(shared) <= this.clock.now()) return;
-    const { idToken, ...life } = shared;
-    this.auth.ɵadopt(life, idToken);
+    const { idToken, user, ...life } = shared;
+    this.auth.ɵadopt(life, idToken, user ?? null);
   }
 }
 
-/**
+/** @internal
  * The code behind `withCrossTabSync()`, handed to the service through DI (apps without the feature
  * do not ship it); `null` on the server and where Web Locks or BroadcastChannel are missing.
  */

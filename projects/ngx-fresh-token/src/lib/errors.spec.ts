@@ -51,6 +51,17 @@ describe('error classification', () => {
 });
 
 describe('classifyHttpError', () => {
+  it('never calls a configuration error transient, whatever its status: the BFF\'s NFT410, OAuth invalid_client / unauthorized_client', () => {
+    const nft410 = new HttpErrorResponse({ status: 500, error: { error: 'server_error', code: 'NFT410' } });
+    expect(classifyHttpError(nft410, NOW).transient).toBeFalse();
+    expect(classifyHttpError({ status: 500, error: '{"error":"server_error","code":"NFT410"}' }, NOW).transient).toBeFalse();
+    expect(classifyHttpError({ status: 503, error: { error: 'invalid_client' } }, NOW).transient).toBeFalse();
+    expect(classifyHttpError({ status: 500, error: { error: 'unauthorized_client' } }, NOW).transient).toBeFalse();
+    // Other coded 5xx answers of the BFF (IdP or store unavailable) stay transient.
+    expect(classifyHttpError({ status: 503, error: { error: 'temporarily_unavailable', code: 'NFT404' } }, NOW).transient).toBeTrue();
+    expect(toFreshTokenError(nft410, NOW).transient).toBeFalse();
+  });
+
   it('calls no answer, 408, 429 and 5xx transient and every other status permanent', () => {
     for (const status of [0, 408, 429, 500, 503, 599]) expect(classifyHttpError({ status }, NOW).transient).withContext(String(status)).toBeTrue();
     for (const status of [301, 400, 401, 403, 404, 409, 422]) expect(classifyHttpError({ status }, NOW).transient).withContext(String(status)).toBeFalse();

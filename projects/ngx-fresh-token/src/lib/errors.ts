@@ -1,3 +1,5 @@
+import { FreshTokenError, classifyHttpError, isConfigurationError } from 'ngx-fresh-token/internal';
+
 /**
  * Stable error codes of ngx-fresh-token. The string values never change between releases,
  * so an app may branch on them; the README lists each one with its fix.
@@ -22,7 +24,11 @@ export const FreshTokenErrorCode = {
   InvalidMinValidity: 'NFT107',
   /** `signedInGuard()` ran in a server render that has no request (a prerender, the app shell): a page for every user cannot depend on one user's session. */
   GuardedRouteWithoutRequest: 'NFT108',
-  /** The token source failed transiently (network, 5xx, 429) and retries ran out. */
+  /** Dev-mode warning: a server render that needs cache headers (a session, an authenticated body) has no `RESPONSE_INIT`. */
+  MissingResponseInit: 'NFT109',
+  /** Dev-mode warning: a server render's request is `http://` for an app whose origin is `https://` on the same host — a TLS proxy Angular does not trust, so no token is attached. */
+  UntrustedProxy: 'NFT110',
+  /** The token source failed transiently (network, 5xx, 408, 429) and retries ran out. */
   RefreshFailed: 'NFT201',
   /** The token source rejected the session (400/401, `invalid_grant`): the user must sign in again. */
   SessionEnded: 'NFT202',
@@ -39,130 +45,8 @@ export const FreshTokenErrorCode = {
 /** Union of the documented {@link FreshTokenErrorCode} values. */
 export type FreshTokenErrorCodeValue = (typeof FreshTokenErrorCode)[keyof typeof FreshTokenErrorCode];
 
-/** Extra facts carried by a {@link FreshTokenError}; none of them is ever a secret. */
-export interface FreshTokenErrorDetails {
-  /** `true` when a later attempt may succeed (network, 5xx, 429, timeout). */
-  transient?: boolean;
-  /** HTTP status of the failed token request, when there was one. */
-  status?: number;
-  /** Server-requested wait before the next attempt, from `Retry-After`. */
-  retryAfterMs?: number;
-}
-
-/**
- * The only error type ngx-fresh-token throws or emits. `code` is a stable string from
- * {@link FreshTokenErrorCode}; the message explains how to fix the problem and never contains
- * a token, refresh token or client secret.
- *
- * @example
- * auth.events$.subscribe((e) => e.error && console.warn(e.error.code));
- */
-export class FreshTokenError extends Error {
-  /** `true` when a later attempt may succeed. */
-  readonly transient: boolean;
-  /** HTTP status of the failed token request, if any. */
-  readonly status?: number;
-  /** Wait requested by the server through `Retry-After`, in ms. */
-  readonly retryAfterMs?: number;
-
-  constructor(
-    /** Stable code, see {@link FreshTokenErrorCode}. */
-    readonly code: FreshTokenErrorCodeValue | (string & {}),
-    message: string,
-    details: FreshTokenErrorDetails = {},
-  ) {
-    super(message ? `${code}: ${message}` : code);
-    this.name = 'FreshTokenError';
-    this.transient = details.transient ?? false;
-    if (details.status !== undefined) this.status = details.status;
-    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
-  }
-}
-
-/**
- * Parses an HTTP `Retry-After` value (delta seconds or an HTTP date) into milliseconds
- * from `nowMs`; `undefined` when absent or unreadable.
- *
- * @example
- * parseRetryAfterMs('2', Date.now()); // 2000
- */
-export function parseRetryAfterMs(value: string | null | undefined, nowMs: number): number | undefined {
-  if (value == null || value.trim() === '') return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
-}
-
-interface HttpLikeError {
-  status?: unknown;
-  headers?: { get?(name: string): string | null } | Record<string, unknown>;
-  error?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-}
-
-function readHeader(headers: HttpLikeError['headers'], name: string): string | null {
-  if (!headers) return null;
-  if (typeof (headers as { get?: unknown }).get === 'function') {
-    return (headers as { get(name: string): string | null }).get(name);
-  }
-  const value = (headers as Record<string, unknown>)[name] ?? (headers as Record<string, unknown>)[name.toLowerCase()];
-  return typeof value === 'string' ? value : null;
-}
-
-/**
- * How an HTTP failure should be treated, as {@link classifyHttpError} decides it. Holds nothing
- * secret: no body text, no header other than `Retry-After`.
- *
- * @example
- * const { transient, retryAfterMs } = classifyHttpError(err, Date.now());
- */
-export interface HttpErrorClassification {
-  /** `true` when a later attempt may succeed: no HTTP answer (network error, status 0, unknown error), 408, 429 or 5xx. */
-  transient: boolean;
-  /** The HTTP status the error carries (`status`, or AWS SDK `$metadata.httpStatusCode`); `0` for a network error. */
-  status?: number;
-  /** The wait requested by `Retry-After` (seconds or HTTP date) on a transient answer, in ms from `nowMs`. */
-  retryAfterMs?: number;
-  /** The OAuth `error` name of the answer's body (`invalid_grant`, …) when it is a plain identifier; never `error_description`. */
-  oauthError?: string;
-}
-
-const OAUTH_ERROR_NAME = /^[a-z_]{1,40}$/;
-
-function readOAuthError(body: unknown): string | undefined {
-  if (typeof body === 'string') {
-    // Token endpoints are often read as text: look for `{"error": "..."}` in it.
-    try {
-      body = JSON.parse(body);
-    } catch {
-      return undefined;
-    }
-  }
-  const name = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
-  return typeof name === 'string' && OAUTH_ERROR_NAME.test(name) ? name : undefined;
-}
-
-/**
- * The one rule for HTTP failures of token requests, shared by the core, the oauth entry and any
- * integration: no answer (status 0 or none), 408, 429 and 5xx are transient, with `Retry-After`
- * (delta seconds or an HTTP date) in ms; any other status (400, 401, `invalid_grant`,
- * `invalid_client`, …) is permanent. Reads `HttpErrorResponse`-like errors (`status`, `headers`,
- * `error` body as an object or JSON text) and AWS SDK errors (`$metadata.httpStatusCode`).
- *
- * @example
- * const c = classifyHttpError(new HttpErrorResponse({ status: 429, headers: new HttpHeaders({ 'Retry-After': '2' }) }), Date.now());
- * // c.transient === true, c.status === 429, c.retryAfterMs === 2000
- */
-export function classifyHttpError(err: unknown, nowMs: number): HttpErrorClassification {
-  const httpErr = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
-  const rawStatus = httpErr.status ?? httpErr.$metadata?.httpStatusCode;
-  const status = typeof rawStatus === 'number' ? rawStatus : undefined;
-  if (status === undefined || status === 0) return { transient: true, status };
-  const oauthError = readOAuthError(httpErr.error);
-  if (!(status === 408 || status === 429 || status >= 500)) return { transient: false, status, oauthError };
-  return { transient: true, status, retryAfterMs: parseRetryAfterMs(readHeader(httpErr.headers, 'Retry-After'), nowMs), oauthError };
-}
+export { FreshTokenError, classifyHttpError, parseRetryAfterMs } from 'ngx-fresh-token/internal';
+export type { FreshTokenErrorDetails, HttpErrorClassification } from 'ngx-fresh-token/internal';
 
 /**
  * Turns whatever a token source threw into a {@link FreshTokenError}, deciding whether it
@@ -176,26 +60,20 @@ export function classifyHttpError(err: unknown, nowMs: number): HttpErrorClassif
  */
 export function toFreshTokenError(err: unknown, nowMs: number): FreshTokenError {
   if (err instanceof FreshTokenError) return err;
-  const { transient, status, retryAfterMs, oauthError } = classifyHttpError(err, nowMs);
+  const { transient, status, retryAfterMs, oauthError, code } = classifyHttpError(err, nowMs);
   if (status !== undefined && status !== 0) {
-    return transient
-      ? new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source answered HTTP ${status}.` : '', {
-          transient,
-          status,
-          retryAfterMs,
-        })
-      : new FreshTokenError(
-          'NFT202',
-          (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source rejected the session (HTTP ${status}${oauthError ? `, ${oauthError}` : ''}). Sign in again.` : '',
-          { status },
-        );
+    if (transient) return new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source answered HTTP ${status}.` : '', { transient, status, retryAfterMs });
+    // A configuration error keeps the code the server named (the BFF's NFT410): it is not about the session.
+    return new FreshTokenError(
+      (isConfigurationError(oauthError, code) && code) || 'NFT202',
+      (typeof ngDevMode === 'undefined' || ngDevMode)
+        ? isConfigurationError(oauthError, code)
+          ? `The token source says it is misconfigured (HTTP ${status}, ${oauthError ?? code}); no retry is made. Check the client id, its secret and the server's configuration.`
+          : `The token source rejected the session (HTTP ${status}${oauthError ? `, ${oauthError}` : ''}). Sign in again.`
+        : '',
+      { status },
+    );
   }
   const name = err instanceof Error ? err.name : '';
-  return new FreshTokenError(
-    'NFT201',
-    typeof ngDevMode === 'undefined' || ngDevMode
-      ? `The token source failed${name ? ` (${name})` : ''}${status === 0 ? ' with a network error' : ''}.`
-      : '',
-    { transient: true, status },
-  );
+  return new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source failed${name ? ` (${name})` : ''}${status === 0 ? ' with a network error' : ''}.` : '', { transient: true, status });
 }

@@ -7,6 +7,7 @@ import { AuthService } from './auth.service';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { SIGNED_IN_GUARD_RETURN_URL_PARAM, signedInGuard } from './guard';
 import { FreshTokenFeature, withRefreshRetry } from './provider';
+import { ɵSERVER_HALF, ɵserverHalf } from './server-render';
 
 @Component({ template: 'page' })
 class Page {}
@@ -170,7 +171,14 @@ describe('signedInGuard() as canMatch', () => {
 
 describe('signedInGuard() on the server platform', () => {
   it('with a request but no session context: renders the guarded route and never asks the token source (the browser decides)', async () => {
-    const { router, ctrl, auth } = setup({ providers: [{ provide: PLATFORM_ID, useValue: 'server' }, { provide: REQUEST, useValue: new Request('https://app.example.com/dashboard') }] });
+    const { router, ctrl, auth } = setup({
+      providers: [
+        { provide: PLATFORM_ID, useValue: 'server' },
+        { provide: REQUEST, useValue: new Request('https://app.example.com/dashboard') },
+        // What a server build gives (this browser build of the specs has no server half by itself).
+        { provide: ɵSERVER_HALF, useValue: ɵserverHalf },
+      ],
+    });
     ctrl.signedInAtSource = false;
     expect(await router.navigateByUrl('/dashboard')).toBeTrue();
     expect(router.url).toBe('/dashboard');

@@ -1,9 +1,9 @@
 import { isPlatformServer } from '@angular/common';
-import { PLATFORM_ID, REQUEST, inject } from '@angular/core';
+import { PLATFORM_ID, inject } from '@angular/core';
 import { ActivatedRouteSnapshot, CanActivateFn, CanMatchFn, Route, Router, RouterStateSnapshot, UrlSegment, UrlTree } from '@angular/router';
 import { AuthService } from './auth.service';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
-import { FRESH_TOKEN_SERVER_SESSION } from './server-session';
+import { ɵSERVER_HALF } from './server-render';
 
 /**
  * The query parameter in which {@link signedInGuard} hands the attempted URL to the login page.
@@ -26,8 +26,6 @@ export interface SignedInGuardOptions {
    */
   redirectTo?: string;
 }
-
-const devMode = () => typeof ngDevMode === 'undefined' || !!ngDevMode;
 
 /** The path of a URL, without query and fragment, to tell whether two URLs name the same page. */
 function pathOf(router: Router, url: UrlTree): string {
@@ -80,34 +78,22 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
   if (typeof redirectTo !== 'string' || !redirectTo.startsWith('/') || redirectTo.startsWith('//') || redirectTo.startsWith('/\\')) {
     throw new FreshTokenError(
       FreshTokenErrorCode.InvalidOption,
-      devMode() ? 'signedInGuard({ redirectTo }) needs a URL of this app starting with "/", for example "/login".' : '',
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'signedInGuard({ redirectTo }) needs a URL of this app starting with "/", for example "/login".' : '',
     );
   }
   const guard = (_route: ActivatedRouteSnapshot | Route, state: RouterStateSnapshot | UrlSegment[]): boolean | UrlTree | Promise<boolean | UrlTree> => {
-    const onServer = isPlatformServer(inject(PLATFORM_ID));
     const auth = inject(AuthService, { optional: true });
     if (!auth) {
       throw new FreshTokenError(
         FreshTokenErrorCode.NotProvided,
-        devMode() ? 'signedInGuard() needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the app (or route) providers.' : '',
+        (typeof ngDevMode === 'undefined' || ngDevMode) ? 'signedInGuard() needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the app (or route) providers.' : '',
       );
     }
     const router = inject(Router);
     const attempted = attemptedUrl(router, state);
-    if (onServer) {
-      const session = inject(FRESH_TOKEN_SERVER_SESSION);
-      if (session) return session.signedIn || redirect(router, redirectTo, attempted);
-      if (!inject(REQUEST, { optional: true })) {
-        throw new FreshTokenError(
-          FreshTokenErrorCode.GuardedRouteWithoutRequest,
-          devMode()
-            ? `signedInGuard() guards "${attempted}", which is rendered with no request (a prerender or the app shell): that page would be the same for every user. To fix the problem, give the route renderMode: RenderMode.Server (with bff.renderContext() in server.ts) or RenderMode.Client in the server routes.`
-            : '',
-        );
-      }
-      // No session context: render, and let the browser decide.
-      return true;
-    }
+    // The server's branch lives with the rest of server rendering (server-render.ts); browser builds have none.
+    const server = isPlatformServer(inject(PLATFORM_ID)) ? inject(ɵSERVER_HALF) : null;
+    if (server) return server.guard(attempted, () => redirect(router, redirectTo, attempted));
     // Rendered signed in by the server: the same answer now, before the first token arrives.
     if (auth.ɵknownSignedIn()) return true;
     // getValidToken() loads the session on first use and keeps a token it could not refresh

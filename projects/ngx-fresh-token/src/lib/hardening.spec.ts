@@ -355,6 +355,22 @@ describe('hardening', () => {
       expect(completed.sort()).toEqual(['events$', 'expiresIn$', 'state$', 'token$']);
       expect(clock.pendingTimers).toBe(0);
     });
+
+    it('after destroy getValidToken() answers null and state() is a signed-out TokenState, whether read before or after', async () => {
+      const source = { getToken: async () => ({ accessToken: createTestJwt({ expiresInSeconds: 600, nowMs: Date.now() }) }) };
+      const readBefore = childInjector(source);
+      expect(await readBefore.auth.getValidToken()).toMatch(/^ey/);
+      expect(readBefore.auth.state().status).toBe('fresh');
+      readBefore.injector.destroy();
+      expect(await readBefore.auth.getValidToken()).toBeNull();
+      expect(readBefore.auth.state()).toEqual(jasmine.objectContaining({ status: 'signed-out', token: null }));
+      TestBed.resetTestingModule();
+      const readAfter = childInjector(source);
+      await readAfter.auth.getValidToken();
+      readAfter.injector.destroy();
+      expect(readAfter.auth.state()).toEqual(jasmine.objectContaining({ status: 'signed-out', token: null, expiresAt: null }));
+      expect(await readAfter.auth.getValidToken()).toBeNull();
+    });
   });
 
   describe('token validation (items 9 and 11)', () => {

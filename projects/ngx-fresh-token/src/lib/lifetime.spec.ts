@@ -50,7 +50,9 @@ describe('lifetime arithmetic', () => {
   });
 
   it('refreshes a token that arrived inside the buffer at half its life, but reports it as expiring', () => {
-    expect(effectiveBufferMs(30_000, 40_000)).toBe(30_000);
+    expect(effectiveBufferMs(30_000, 40_000)).toBe(20_000); // one rule: min(buffer, half the lifetime)
+    expect(effectiveBufferMs(30_000, 60_000)).toBe(30_000);
+    expect(effectiveBufferMs(30_000, 61_000)).toBe(30_000);
     expect(effectiveBufferMs(30_000, 30_000)).toBe(15_000);
     expect(effectiveBufferMs(30_000, 20_000)).toBe(10_000);
     expect(effectiveBufferMs(30_000, 600_000)).toBe(30_000);
@@ -61,11 +63,26 @@ describe('lifetime arithmetic', () => {
     expect(needsRefresh(life, NOW + 10_000)).toBeTrue();
   });
 
-  it('refreshes a 40 s token that arrived outside the buffer strictly at the buffer', () => {
+  it('refreshes a 40 s token at half its life (one rule: min(buffer, half the lifetime)), and one of 60 s or more at the buffer', () => {
     const life = resolveLifetime({ accessToken: 'x', expiresAt: NOW + 40_000 }, NOW, BUFFER);
     expect(tokenStatus(life, NOW)).toBe('fresh');
-    expect(needsRefresh(life, NOW + 9_999)).toBeFalse();
-    expect(needsRefresh(life, NOW + 10_000)).toBeTrue();
+    expect(needsRefresh(life, NOW + 19_999)).toBeFalse();
+    expect(needsRefresh(life, NOW + 20_000)).toBeTrue();
+    const minute = resolveLifetime({ accessToken: 'x', expiresAt: NOW + 60_000 }, NOW, BUFFER);
+    expect(needsRefresh(minute, NOW + 29_999)).toBeFalse();
+    expect(needsRefresh(minute, NOW + 30_000)).toBeTrue();
+  });
+
+  it('takes the lifetime of a JWT from exp − iat (as the BFF and AppSync Events do): a 60 s token is refreshed exactly at the buffer, however late it arrived', () => {
+    const issuedAt = NOW - 150; // a little network latency
+    const token = createTestJwt({ expiresInSeconds: 60, nowMs: issuedAt });
+    const life = resolveLifetime({ accessToken: token }, NOW, BUFFER);
+    expect(life.refreshBufferMs).toBe(30_000);
+    const forty = resolveLifetime({ accessToken: createTestJwt({ expiresInSeconds: 40, nowMs: issuedAt }) }, NOW, BUFFER);
+    expect(forty.refreshBufferMs).toBe(20_000);
+    // An opaque token that arrives with 20 s left (a cached one): half of what is left, not a refresh on every request.
+    const cached = resolveLifetime({ accessToken: 'opaque-token', expiresAt: NOW + 20_000 }, NOW, BUFFER);
+    expect(cached.refreshBufferMs).toBe(10_000);
   });
 
   it('refreshes a token put in place by hand strictly at the buffer', () => {

@@ -1,5 +1,5 @@
 import { jwtDecode } from 'jwt-decode';
-import { FreshTokenError } from './errors';
+import { FreshTokenError, effectiveBufferMs } from 'ngx-fresh-token/internal';
 import type { TokenGrant } from './token';
 
 /** Default time before expiry at which a token counts as expiring and is refreshed: 30 s. */
@@ -31,9 +31,11 @@ export interface TokenLifetime {
   /** The configured buffer: inside it the token's status is `expiring`. */
   bufferMs: number;
   /**
-   * Time left at which the service refreshes this token: the buffer, or, for a token that a
-   * refresh delivered with less than the buffer left, half its remaining life (so a source whose
-   * tokens live shorter than the buffer does not cause a refresh per request).
+   * Time left at which the service refreshes this token: for a token a refresh delivered,
+   * `min(buffer, half its lifetime)` (`effectiveBufferMs`, the rule every entry shares; the lifetime
+   * is `exp − iat` when known, else what was left on arrival), and at most half of what was left on
+   * arrival (a source whose tokens live shorter than the buffer does not cause a refresh per
+   * request); the buffer for a token put in place by hand.
    */
   refreshBufferMs: number;
   /**
@@ -49,12 +51,6 @@ interface JwtTimes {
   iat?: unknown;
 }
 
-function isJwtShaped(token: string): boolean {
-  // A JWS compact token has exactly three segments; anything else (opaque, JWE) is not decoded.
-  const first = token.indexOf('.');
-  return first > 0 && token.indexOf('.', first + 1) > first && token.split('.').length === 3;
-}
-
 /**
  * Reads `exp` and `iat` (in epoch ms) from a JWT; an opaque token gives `{}`.
  * Throws `NFT204` for a token that looks like a JWT but cannot be decoded or carries a non-numeric `exp`.
@@ -63,7 +59,9 @@ function isJwtShaped(token: string): boolean {
  * readJwtTimes(createTestJwt({ expiresInSeconds: 60 })).expMs; // now + 60 000
  */
 export function readJwtTimes(token: string): { expMs?: number; iatMs?: number } {
-  if (!isJwtShaped(token)) return {};
+  // A JWS compact token has exactly three segments; anything else (opaque, JWE) is not decoded.
+  const segments = token.split('.');
+  if (segments.length !== 3 || !segments[0]) return {};
   let claims: JwtTimes | null = null;
   try {
     claims = jwtDecode<JwtTimes>(token);
@@ -111,18 +109,7 @@ export function estimateSkewMs(
   return 0;
 }
 
-/**
- * Refresh point for a token that a refresh just delivered: `bufferMs`, or, when the token arrived
- * with no more than the buffer left, half of its remaining lifetime, so a source whose tokens live
- * shorter than the buffer does not cause a refresh on every request.
- *
- * @example
- * effectiveBufferMs(30_000, 40_000); // 30 000
- * effectiveBufferMs(30_000, 20_000); // 10 000
- */
-export function effectiveBufferMs(bufferMs: number, lifetimeMs: number | null): number {
-  return lifetimeMs !== null && lifetimeMs <= bufferMs ? Math.max(0, lifetimeMs) / 2 : bufferMs;
-}
+export { effectiveBufferMs } from 'ngx-fresh-token/internal';
 
 /**
  * Works out a grant's lifetime as it arrives at `receivedAtMs`: expiry from `expiresAt`, else
@@ -151,7 +138,13 @@ export function resolveLifetime(
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned an access token that has already expired. Check the source and the device clock.' : '',
     );
   }
-  const refreshBufferMs = fromRefresh ? effectiveBufferMs(bufferMs, lifetimeMs) : bufferMs;
+  // The one rule (effectiveBufferMs), on the token's lifetime as the BFF and AppSync Events see it:
+  // `exp − iat` when the token says when it was issued, else what it has left on arrival. And never
+  // more than half of what is left on arrival: a token that arrives inside its buffer (a cached one)
+  // is not refreshed on every request.
+  const fullMs = times.iatMs !== undefined && expiresAt !== null ? expiresAt - times.iatMs : lifetimeMs;
+  let refreshBufferMs = fromRefresh ? effectiveBufferMs(bufferMs, fullMs) : bufferMs;
+  if (fromRefresh && lifetimeMs !== null && lifetimeMs <= refreshBufferMs) refreshBufferMs = lifetimeMs / 2;
   return {
     token: grant.accessToken,
     expiresAt,

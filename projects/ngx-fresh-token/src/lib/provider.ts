@@ -1,5 +1,6 @@
 import { EnvironmentProviders, inject, makeEnvironmentProviders, Provider, provideEnvironmentInitializer, ValueProvider } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
+import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵinvalidOption, ɵvalidRetryPolicy } from './feature';
 import { AuthService } from './auth.service';
 import { ɵREQUEST_POLICY, ɵcreateRequestPolicy } from './request-policy';
 import { CrossTabSyncOptions, ɵcrossTabFactory } from './cross-tab';
@@ -9,43 +10,7 @@ import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { FreshTokenError } from './errors';
 import type { TokenSource } from './token';
 import { compileUrlMatcher, UrlMatcher } from './url-matcher';
-import { FRESH_TOKEN_SERVER_SESSION } from './server-session';
-
-/** Kinds of {@link FreshTokenFeature}; each may appear once in `provideFreshToken()`. */
-export const FreshTokenFeatureKind = {
-  TokenSource: 0,
-  RefreshBuffer: 1,
-  AuthorizedUrls: 2,
-  AuthHeader: 3,
-  RefreshRetry: 4,
-  MinValidity: 5,
-  AutoRefresh: 6,
-  CrossTabSync: 7,
-} as const;
-
-/** One of the {@link FreshTokenFeatureKind} values. */
-export type FreshTokenFeatureKind = (typeof FreshTokenFeatureKind)[keyof typeof FreshTokenFeatureKind];
-
-/**
- * A configuration piece for {@link provideFreshToken}, made by a `with…()` function.
- *
- * @example
- * const feature: FreshTokenFeature = withRefreshBuffer(60_000);
- */
-export interface FreshTokenFeature<K extends FreshTokenFeatureKind = FreshTokenFeatureKind> {
-  /** Which setting the feature configures. */
-  ɵkind: K;
-  /** The providers it contributes. */
-  ɵproviders: Provider[];
-}
-
-function feature<K extends FreshTokenFeatureKind>(kind: K, providers: Provider[]): FreshTokenFeature<K> {
-  return { ɵkind: kind, ɵproviders: providers };
-}
-
-function invalidOption(message: string): FreshTokenError {
-  return new FreshTokenError('NFT105', message);
-}
+import { ɵSERVER_HALF, ɵSERVER_RENDERING } from './server-render';
 
 /**
  * Sets up ngx-fresh-token: provides {@link AuthService} configured by the given features.
@@ -68,29 +33,43 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     }
     seen.add(f.ɵkind);
   }
+  // Kinds as literals (FreshTokenFeatureKind.MinValidity = 5, RefreshBuffer = 1, TokenSource = 0):
+  // an app that never names the enum does not ship it.
   const valueOf = (kind: FreshTokenFeatureKind) => (features.find((f) => f.ɵkind === kind)?.ɵproviders[0] as ValueProvider | undefined)?.useValue;
-  const minValidityMs: number | undefined = valueOf(FreshTokenFeatureKind.MinValidity);
-  const bufferMs: number = valueOf(FreshTokenFeatureKind.RefreshBuffer) ?? DEFAULT_REFRESH_BUFFER_MS;
+  const minValidityMs: number | undefined = valueOf(5);
+  const bufferMs: number = valueOf(1) ?? DEFAULT_REFRESH_BUFFER_MS;
   if (minValidityMs !== undefined && minValidityMs > bufferMs) {
     throw new FreshTokenError(
       'NFT107',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? `withMinValidity(${minValidityMs}) is above the refresh buffer (${bufferMs} ms): a token would have to wait before its refresh even starts. To fix the problem, lower it or raise withRefreshBuffer().` : '',
     );
   }
-  if (!seen.has(FreshTokenFeatureKind.TokenSource)) {
+  const source = features.find((f) => f.ɵkind === 0);
+  if (!source) {
     throw new FreshTokenError(
       'NFT101',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, add withTokenSource(...) (or a source from ngx-fresh-token/oauth or /amplify) to provideFreshToken().' : '',
     );
   }
   return makeEnvironmentProviders([
-    AuthService,
+    // A class without @Injectable: no factory metadata in the bundle, and none of Angular's ɵ
+    // declarations in the published .d.ts. The constructor uses inject(), so a factory suffices.
+    { provide: AuthService, useFactory: () => new AuthService() },
     { provide: ɵREQUEST_POLICY, useFactory: ɵcreateRequestPolicy },
-    features.map((f) => f.ɵproviders),
-    // A render for a browser's session marks its response private and leaves the snapshot even when
-    // no component asks for a token.
+    // Features that act beyond this service (other tabs, timers, the page) belong to the
+    // provideFreshToken() they are given to: one in a child injector (a lazy route's, with another
+    // source) must not talk on the parent's channel, refresh by the parent's timer, or start from the
+    // parent's render. Its own features below override these.
+    { provide: ɵCROSS_TAB, useValue: null },
+    { provide: ɵAUTO_REFRESH, useValue: null },
+    { provide: ɵSERVER_RENDERING, useValue: null },
+    // The source's own providers (it may bring withServerRendering()) first: the app's features win.
+    source.ɵproviders,
+    features.map((f) => (f === source ? [] : f.ɵproviders)),
+    // A render that knows the request's session sets its cache headers and leaves the snapshot even
+    // when no component asks for a token (server builds only: browser builds have no server half).
     provideEnvironmentInitializer(() => {
-      if (inject(FRESH_TOKEN_SERVER_SESSION)) inject(AuthService);
+      if (inject(ɵSERVER_HALF)?.knowsSession()) inject(AuthService);
     }),
   ]);
 }
@@ -98,22 +77,24 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
 /**
  * Sets where tokens come from: a {@link TokenSource}, or a factory run in an injection
  * context (so it can `inject()` what it needs). `providers` are provided beside it — the
- * services an integration's source is made of (its options, its session class).
+ * services an integration's source is made of (its options, its session class) — and may hold the
+ * features the source needs, such as `withServerRendering()` for a source that serves server
+ * renders (features the app passes to `provideFreshToken()` itself take precedence).
  *
  * @example
  * withTokenSource(() => { const http = inject(HttpBackend); return { getToken: () => ... }; })
- * withTokenSource(() => inject(MySession), [MySession, { provide: MY_OPTIONS, useValue: options }])
+ * withTokenSource(() => inject(MySession), [MySession, { provide: MY_OPTIONS, useValue: options }, withServerRendering()])
  */
 export function withTokenSource(
   source: TokenSource | (() => TokenSource),
-  providers: Provider[] = [],
+  providers: Array<Provider | FreshTokenFeature> = [],
 ): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
   if (typeof source !== 'function' && (typeof source !== 'object' || source === null || typeof source.getToken !== 'function')) {
-    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
+    throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
   }
-  return feature(FreshTokenFeatureKind.TokenSource, [
+  return ɵfeature(0 /* TokenSource */, [
     { provide: ɵFRESH_TOKEN_SOURCE, useFactory: typeof source === 'function' ? source : () => source },
-    ...providers,
+    ...providers.map((p) => (p && 'ɵproviders' in p ? (p as FreshTokenFeature).ɵproviders : p)),
   ]);
 }
 
@@ -130,7 +111,7 @@ export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTok
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshBuffer() takes a finite number of milliseconds >= 0, e.g. withRefreshBuffer(30_000).' : '',
     );
   }
-  return feature(FreshTokenFeatureKind.RefreshBuffer, [{ provide: FRESH_TOKEN_REFRESH_BUFFER_MS, useValue: ms }]);
+  return ɵfeature(1 /* RefreshBuffer */, [{ provide: FRESH_TOKEN_REFRESH_BUFFER_MS, useValue: ms }]);
 }
 
 /**
@@ -149,7 +130,7 @@ export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshToken
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withMinValidity() takes a finite number of milliseconds >= 0, no more than the refresh buffer, e.g. withMinValidity(10_000).' : '',
     );
   }
-  return feature(FreshTokenFeatureKind.MinValidity, [{ provide: ɵMIN_VALIDITY_MS, useValue: ms }]);
+  return ɵfeature(5 /* MinValidity */, [{ provide: ɵMIN_VALIDITY_MS, useValue: ms }]);
 }
 
 /**
@@ -162,7 +143,7 @@ export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshToken
  * provideFreshToken(withTokenSource(source), withAutoRefresh())
  */
 export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKind.AutoRefresh> {
-  return feature(FreshTokenFeatureKind.AutoRefresh, [{ provide: ɵAUTO_REFRESH, useFactory: ɵautoRefreshFactory }]);
+  return ɵfeature(6 /* AutoRefresh */, [{ provide: ɵAUTO_REFRESH, useFactory: ɵautoRefreshFactory }]);
 }
 
 /**
@@ -178,9 +159,9 @@ export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKin
 export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenFeature<typeof FreshTokenFeatureKind.CrossTabSync> {
   const { name, adoptTimeoutMs } = options ?? {};
   if ((name !== undefined && (typeof name !== 'string' || name === '')) || (adoptTimeoutMs !== undefined && !(Number.isFinite(adoptTimeoutMs) && adoptTimeoutMs >= 0))) {
-    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
+    throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
   }
-  return feature(FreshTokenFeatureKind.CrossTabSync, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
+  return ɵfeature(7 /* CrossTabSync */, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
 }
 
 /**
@@ -197,7 +178,7 @@ export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature
   }
   // Validate now, so a typo fails at bootstrap rather than silently sending no token.
   matchers.forEach((m) => compileUrlMatcher(m, 'https://ngx-fresh-token.invalid/'));
-  return feature(FreshTokenFeatureKind.AuthorizedUrls, [{ provide: ɵAUTHORIZED_URLS, useValue: matchers }]);
+  return ɵfeature(2 /* AuthorizedUrls */, [{ provide: ɵAUTHORIZED_URLS, useValue: matchers }]);
 }
 
 /**
@@ -207,8 +188,8 @@ export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature
  * withAuthHeader((token) => ({ 'X-Api-Token': token }))
  */
 export function withAuthHeader(format: (token: string) => Record<string, string>): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthHeader> {
-  if (typeof format !== 'function') throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
-  return feature(FreshTokenFeatureKind.AuthHeader, [{ provide: ɵAUTH_HEADER, useValue: format }]);
+  if (typeof format !== 'function') throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
+  return ɵfeature(3 /* AuthHeader */, [{ provide: ɵAUTH_HEADER, useValue: format }]);
 }
 
 /**
@@ -218,10 +199,9 @@ export function withAuthHeader(format: (token: string) => Record<string, string>
  * withRefreshRetry({ maxAttempts: 3, maxTotalMs: 20_000 })
  */
 export function withRefreshRetry(policy: Partial<RefreshRetryPolicy>): FreshTokenFeature<typeof FreshTokenFeatureKind.RefreshRetry> {
-  const merged = { ...DEFAULT_REFRESH_RETRY, ...policy };
-  const bad = Object.entries(merged).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
-  if (bad || merged.maxAttempts < 1 || merged.attemptTimeoutMs <= 0) {
-    throw invalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshRetry() takes finite, non-negative numbers, maxAttempts >= 1 and attemptTimeoutMs > 0.' : '');
-  }
-  return feature(FreshTokenFeatureKind.RefreshRetry, [{ provide: ɵREFRESH_RETRY, useValue: merged }]);
+  const merged = ɵvalidRetryPolicy({ ...DEFAULT_REFRESH_RETRY, ...policy }, 'withRefreshRetry()');
+  return ɵfeature(4 /* RefreshRetry */, [{ provide: ɵREFRESH_RETRY, useValue: merged }]);
 }
+
+export { FreshTokenFeatureKind } from './feature';
+export type { FreshTokenFeature } from './feature';

@@ -43,11 +43,12 @@ export function validateGrant(value: unknown): TokenGrant | null {
     grant.accessToken.length > 0 &&
     HEADER_SAFE.test(grant.accessToken) &&
     (grant.expiresAt === undefined || (typeof grant.expiresAt === 'number' && Number.isFinite(grant.expiresAt))) &&
-    (grant.idToken === undefined || (typeof grant.idToken === 'string' && HEADER_SAFE.test(grant.idToken)));
+    (grant.idToken === undefined || (typeof grant.idToken === 'string' && HEADER_SAFE.test(grant.idToken))) &&
+    (grant.user == null || (typeof grant.user === 'object' && !Array.isArray(grant.user)));
   if (!valid) {
     throw new FreshTokenError(
       'NFT203',
-      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned neither null nor a TokenGrant ({ accessToken: non-empty string of visible ASCII characters, expiresAt?: epoch ms }).' : '',
+      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned neither null nor a TokenGrant ({ accessToken: non-empty string of visible ASCII characters, expiresAt?: epoch ms, idToken?, user?: object | null }).' : '',
     );
   }
   return grant as TokenGrant;

@@ -14,6 +14,13 @@ export interface TokenGrant {
   expiresAt?: number;
   /** An OpenID Connect ID token, when the source has one. */
   idToken?: string;
+  /**
+   * The signed-in user's claims that may be shown (never a token), when the source knows them — a
+   * session endpoint's `user`. `AuthService.sessionUser` follows it: a grant that names a user (or
+   * `null`) sets it; one that names none keeps the session's user on a refresh, and clears it when put
+   * in place by `setGrant()`.
+   */
+  user?: Record<string, unknown> | null;
 }
 
 /** What {@link TokenSource.getToken} is asked for. */
@@ -39,8 +46,26 @@ export interface TokenRequest {
 export interface TokenSource {
   /** Returns a token, a new one when `forceRefresh` is true, or `null` when signed out. */
   getToken(request: TokenRequest): Promise<TokenGrant | null> | Observable<TokenGrant | null>;
-  /** Ends the session at the source (revoke, clear storage); called by `AuthService.signOut()` and when a session ends. */
-  signOut?(): Promise<void> | void;
+  /**
+   * Ends the session at the source (revoke, clear storage). Called with no argument by
+   * `AuthService.signOut()`, and with `{ error }` when the session ended here on a permanent failure
+   * (a malformed answer, a 4xx, a token expired on arrival): that is no verdict of the server, so a
+   * source whose session lives on a server (`withSessionEndpoint()`) then forgets only what it holds
+   * locally.
+   */
+  signOut?(request?: SignOutRequest): Promise<void> | void;
+}
+
+/**
+ * Why {@link TokenSource.signOut} is called: empty for an explicit `AuthService.signOut()`; with the
+ * `error` that ended the session otherwise.
+ *
+ * @example
+ * signOut: (request) => request?.error ? forgetLocally() : endServerSession()
+ */
+export interface SignOutRequest {
+  /** The permanent failure that ended the session here; absent for an explicit sign-out. */
+  error?: FreshTokenError;
 }
 
 /**

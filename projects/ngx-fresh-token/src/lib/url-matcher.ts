@@ -55,9 +55,9 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
  * `baseHref` (so `//evil.test`, `https://api.example.com@evil.test` and `/\evil.test` are
  * seen for what they are), then compares origins and path prefixes, never substrings.
  * With `matchers === null` only `appOrigin` (default: the base URL's origin) is authorized;
- * path matchers such as `'/api'` also mean paths on `appOrigin`. Decisions are cached (2 048
- * entries); with string matchers only, per URL without its query and fragment. Results are cached per
- * URL string, so a repeated URL is decided without parsing.
+ * path matchers such as `'/api'` also mean paths on `appOrigin`. Decisions are cached per URL
+ * string (2 048 entries: a repeated URL costs one lookup) and, with string matchers only, per URL
+ * without its query and fragment (2 048 more: another query on a known path is decided without parsing).
  *
  * @example
  * const isAuthorized = createUrlAuthorizer(null, document.baseURI);
@@ -75,26 +75,44 @@ export function createUrlAuthorizer(
   const compiled = matchers
     ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`))
     : [(url: URL) => url.origin === origin];
-  const cache = new Map<string, boolean>();
+  // Decisions by the URL as sent (a hit costs one lookup), and by its path (see below) for the
+  // first sight of a URL that differs only in its query or fragment: no parse then either.
+  const byUrl = new Map<string, boolean>();
+  const byPath = new Map<string, boolean>();
   // String matchers look at the origin and the path only, so the query and fragment (where URLs
-  // differ most: pages, ids, cache busters) need not be part of the cached decision.
-  const byPath = !matchers || matchers.every((m) => typeof m === 'string');
+  // differ most: pages, ids, cache busters) need not be part of the parsed decision.
+  const pathOnly = !matchers || matchers.every((m) => typeof m === 'string');
+  // The last decision, checked first: an app sends the same URL many times in a row.
+  let lastUrl = '';
+  let last = false;
   return (raw: string) => {
-    // '?' and '#' end the authority and the path in every URL the parser accepts.
-    const cut = byPath ? raw.search(/[?#]/) : -1;
-    const key = cut < 0 ? raw : raw.slice(0, cut);
-    let allowed = cache.get(key);
+    if (raw === lastUrl) return last;
+    let allowed = byUrl.get(raw);
     if (allowed === undefined) {
-      let url: URL | null = null;
-      try {
-        url = new URL(key, base);
-      } catch {
-        url = null;
+      // '?' and '#' end the authority and the path in every URL the parser accepts.
+      let cut = -1;
+      if (pathOnly) {
+        const q = raw.indexOf('?');
+        const h = raw.indexOf('#');
+        cut = q < 0 ? h : h < 0 ? q : Math.min(q, h);
       }
-      allowed = !!url && (url.protocol === 'https:' || url.protocol === 'http:') && compiled.some((match) => match(url!));
-      if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(key, allowed);
+      const key = cut < 0 ? raw : raw.slice(0, cut);
+      allowed = byPath.get(key);
+      if (allowed === undefined) {
+        let url: URL | null = null;
+        try {
+          url = new URL(key, base);
+        } catch {
+          url = null;
+        }
+        allowed = !!url && (url.protocol === 'https:' || url.protocol === 'http:') && compiled.some((match) => match(url!));
+        if (byPath.size >= CACHE_LIMIT) byPath.clear();
+        byPath.set(key, allowed);
+      }
+      if (byUrl.size >= CACHE_LIMIT) byUrl.clear();
+      byUrl.set(raw, allowed);
     }
-    return allowed;
+    lastUrl = raw;
+    return (last = allowed);
   };
 }

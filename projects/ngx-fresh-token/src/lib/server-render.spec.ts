@@ -1,6 +1,6 @@
 import { HttpClient, HttpContext, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
-import { Component, PLATFORM_ID, Provider, REQUEST, RESPONSE_INIT, TransferState, provideZonelessChangeDetection } from '@angular/core';
+import { ApplicationRef, Component, PLATFORM_ID, Provider, REQUEST, RESPONSE_INIT, TransferState, makeStateKey, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Router, UrlTree, provideRouter } from '@angular/router';
 import { FreshTokenTestingController, flushMicrotasks, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
@@ -9,7 +9,9 @@ import { TRANSFER_AUTHENTICATED_RESPONSE } from './context';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { signedInGuard } from './guard';
 import { freshTokenInterceptor } from './interceptor';
-import { FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY, ServerSession, SessionSnapshot } from './server-session';
+import { resolveLifetime } from './lifetime';
+import type { FreshTokenFeature } from './provider';
+import { FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY, ServerSession, SessionSnapshot, withServerRendering, ɵSERVER_HALF, ɵresetWarnings, ɵserverHalf } from './server-render';
 
 @Component({ template: 'page' })
 class Page {}
@@ -22,12 +24,17 @@ interface Options {
   session?: ServerSession | null;
   request?: Request | null;
   snapshot?: (nowMs: number) => SessionSnapshot;
+  /** The TransferState a render left in the page (its `toJson()`), set before the service starts. */
+  state?: Record<string, unknown>;
   responseInit?: ResponseInit;
+  features?: FreshTokenFeature[];
 }
 
 /** The real service on the fake source and clock, as a server render or a hydrating browser sees it. */
 function setup(options: Options) {
   const providers: Provider[] = [{ provide: PLATFORM_ID, useValue: options.platform }];
+  // The server half, as a server build gives it (this browser build of the specs replaces ngServerMode by false).
+  if (options.platform === 'server') providers.push({ provide: ɵSERVER_HALF, useValue: ɵserverHalf });
   if (options.session !== undefined) providers.push({ provide: FRESH_TOKEN_SERVER_SESSION, useValue: options.session });
   if (options.request !== undefined) providers.push({ provide: REQUEST, useValue: options.request });
   if (options.responseInit) providers.push({ provide: RESPONSE_INIT, useValue: options.responseInit });
@@ -35,7 +42,7 @@ function setup(options: Options) {
     providers: [
       provideZonelessChangeDetection(),
       ...providers,
-      provideFreshTokenTesting(),
+      provideFreshTokenTesting(...(options.features ?? [withServerRendering()])),
       provideHttpClient(withInterceptors([freshTokenInterceptor])),
       provideHttpClientTesting(),
       provideRouter([
@@ -47,6 +54,7 @@ function setup(options: Options) {
   const transferState = TestBed.inject(TransferState);
   const ctrl = TestBed.inject(FreshTokenTestingController);
   // What the page's ng-state holds, before the service starts.
+  for (const [key, value] of Object.entries(options.state ?? {})) transferState.set(makeStateKey(key), value);
   if (options.snapshot) transferState.set(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, options.snapshot(ctrl.clock.now()));
   return {
     ctrl,
@@ -133,7 +141,7 @@ describe('a server render of a signed-in session (FRESH_TOKEN_SERVER_SESSION)', 
 });
 
 describe('a server render of a signed-out request', () => {
-  it('redirects on the server, sends no token, calls no source, and keeps the route\'s cache headers', async () => {
+  it('redirects on the server with a private answer, sends no token, calls no source, and writes no snapshot', async () => {
     const responseInit = { status: 200, headers: new Headers({ 'Cache-Control': 'public, max-age=600' }) };
     const { auth, ctrl, http, httpMock, transferState } = setup({
       platform: 'server',
@@ -148,7 +156,7 @@ describe('a server render of a signed-out request', () => {
     expect(httpMock.expectOne('/api/public').request.headers.has('Authorization')).toBeFalse();
     expect(ctrl.refreshCount).toBe(0);
     expect(auth.state().status).toBe('signed-out');
-    expect(responseInit.headers.get('Cache-Control')).toBe('public, max-age=600');
+    expect(responseInit.headers.get('Cache-Control')).toBe('private, no-store');
     expect(JSON.parse(transferState.toJson())['ngx-fresh-token:session']).toBeUndefined();
   });
 });
@@ -233,7 +241,7 @@ describe('TRANSFER_AUTHENTICATED_RESPONSE', () => {
   const context = () => new HttpContext().set(TRANSFER_AUTHENTICATED_RESPONSE, true);
 
   it('on the server puts the body (never a header, never the token) of the authenticated response into TransferState', async () => {
-    const { http, httpMock, transferState } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`) });
+    const { http, httpMock, transferState } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`), responseInit: { headers: new Headers() } });
     http.get('/api/profile', { context: context() }).subscribe();
     http.get('/api/other').subscribe();
     await flushMicrotasks();
@@ -243,24 +251,35 @@ describe('TRANSFER_AUTHENTICATED_RESPONSE', () => {
     httpMock.expectOne('/api/other').flush({ other: true });
     const json = transferState.toJson();
     const state = JSON.parse(json);
-    expect(state['ngx-fresh-token:body:json:/api/profile']).toEqual({ b: { sub: 'alice' }, s: 200 });
+    expect(state['ngx-fresh-token:bodies']).toEqual({ 'json:/api/profile': { b: { sub: 'alice' }, s: 200 } });
     expect(json).not.toContain('X-Secret-Header');
     expect(json).not.toContain(token.slice(7));
     expect(json).not.toContain('other');
   });
 
-  it('does not transfer a body that contains the token', async () => {
+  it('keeps no body in a render without RESPONSE_INIT (nothing could make the page private)', async () => {
     const { http, httpMock, transferState } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`) });
+    http.get('/api/profile', { context: context() }).subscribe();
+    await flushMicrotasks();
+    httpMock.expectOne('/api/profile').flush({ sub: 'alice' });
+    expect(transferState.toJson()).not.toContain('ngx-fresh-token:bodies');
+  });
+
+  it('does not transfer a body that contains the token', async () => {
+    const { http, httpMock, transferState } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`), responseInit: { headers: new Headers() } });
     http.get('/api/echo', { context: context() }).subscribe();
     await flushMicrotasks();
     const echo = httpMock.expectOne('/api/echo');
     echo.flush({ youSent: echo.request.headers.get('Authorization') });
-    expect(transferState.toJson()).not.toContain('ngx-fresh-token:body');
+    expect(transferState.toJson()).not.toContain('ngx-fresh-token:bodies');
   });
 
   it('in the browser answers the same request once from the page, without a token or a fetch', async () => {
-    const { ctrl, http, httpMock, transferState } = setup({ platform: 'browser', snapshot: () => ({ user: { sub: 'alice' }, expiresAt: null, refreshAt: null }) });
-    (transferState as unknown as { set(k: string, v: unknown): void }).set('ngx-fresh-token:body:json:/api/profile', { b: { sub: 'alice' }, s: 200 });
+    const { ctrl, http, httpMock } = setup({
+      platform: 'browser',
+      snapshot: () => ({ user: { sub: 'alice' }, expiresAt: null, refreshAt: null }),
+      state: { 'ngx-fresh-token:bodies': { 'json:/api/profile': { b: { sub: 'alice' }, s: 200 } } },
+    });
     let body: unknown;
     http.get('/api/profile', { context: context() }).subscribe((b) => (body = b));
     expect(body).toEqual({ sub: 'alice' });
@@ -269,6 +288,195 @@ describe('TRANSFER_AUTHENTICATED_RESPONSE', () => {
     await flushMicrotasks();
     httpMock.expectOne('/api/profile').flush({ sub: 'alice' }); // the second time: fetched, with a token
     expect(ctrl.refreshCount).toBe(1);
+  });
+});
+
+describe('issue #24: what a server render may keep, and for how long', () => {
+  const context = () => new HttpContext().set(TRANSFER_AUTHENTICATED_RESPONSE, true);
+  const SIGNED_OUT_SESSION: ServerSession = { signedIn: false, user: null, origin: ORIGIN };
+  const publicHeaders = () => ({ status: 200, headers: new Headers({ 'Cache-Control': 'public, max-age=600' }) });
+
+  it('a signed-out render with a session context adds Vary: Cookie and keeps the route\'s Cache-Control', () => {
+    const responseInit = publicHeaders();
+    setup({ platform: 'server', session: SIGNED_OUT_SESSION, request: new Request(`${ORIGIN}/login`), responseInit });
+    expect(responseInit.headers.get('Vary') ?? '').toMatch(/(^|,)\s*cookie\s*(,|$)/i);
+    expect(responseInit.headers.get('Cache-Control')).toBe('public, max-age=600');
+  });
+
+  it('the guard\'s redirect on the server is private and varies on Cookie', async () => {
+    const responseInit = publicHeaders();
+    setup({ platform: 'server', session: SIGNED_OUT_SESSION, request: new Request(`${ORIGIN}/dashboard`), responseInit });
+    const result = await runGuard();
+    expect(result instanceof UrlTree).toBeTrue();
+    expect(responseInit.headers.get('Cache-Control')).toMatch(/^private\b/);
+    expect(responseInit.headers.get('Vary') ?? '').toMatch(/cookie/i);
+  });
+
+  it('keeps an authenticated body only in a page it makes private, no-store: a token source without a session context', async () => {
+    const responseInit = publicHeaders();
+    const { http, httpMock, transferState } = setup({ platform: 'server', request: new Request(`${ORIGIN}/`), responseInit });
+    http.get('/api/report', { context: context() }).subscribe();
+    await flushMicrotasks();
+    const sent = httpMock.expectOne('/api/report');
+    expect(sent.request.headers.has('Authorization')).toBeTrue();
+    sent.flush({ rows: 3 });
+    expect(transferState.toJson()).toContain('rows');
+    expect(responseInit.headers.get('Cache-Control')).toBe('private, no-store');
+  });
+
+  it('does not transfer a body that holds the token as JSON escapes it', async () => {
+    const { ctrl, http, httpMock, transferState } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`), responseInit: publicHeaders() });
+    const token = 'opaque"token\\with-escapes';
+    ctrl.respondNextWith({ accessToken: token });
+    http.get('/api/echo', { context: context() }).subscribe();
+    await flushMicrotasks();
+    const echo = httpMock.expectOne('/api/echo');
+    expect(echo.request.headers.get('Authorization')).toBe(`Bearer ${token}`);
+    echo.flush({ youSent: token });
+    expect(transferState.toJson()).not.toContain('youSent');
+  });
+
+  /** What a real signed-in render of alice's dashboard leaves in the page: its TransferState, as JSON. */
+  async function aliceRenderState(): Promise<Record<string, unknown>> {
+    const server = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`), responseInit: publicHeaders() });
+    server.http.get('/api/profile', { context: context() }).subscribe();
+    await flushMicrotasks();
+    server.httpMock.expectOne('/api/profile').flush({ sub: 'alice' });
+    const state = JSON.parse(server.transferState.toJson()) as Record<string, unknown>;
+    server.httpMock.verify();
+    TestBed.resetTestingModule();
+    return state;
+  }
+
+  /** The browser hydrating alice's page: the render's TransferState in place before the service starts. */
+  async function browserWithTransferredProfile() {
+    const state = await aliceRenderState();
+    expect(state['ngx-fresh-token:bodies']).toEqual({ 'json:/api/profile': { b: { sub: 'alice' }, s: 200 } });
+    return setup({ platform: 'browser', state });
+  }
+
+  /** Asks for the profile with the opt-in; the page's copy would answer at once, a fetch goes to the testing backend. */
+  function askProfile(http: HttpClient) {
+    const got: { body?: unknown } = {};
+    http.get('/api/profile', { context: context() }).subscribe((b) => (got.body = b));
+    return got;
+  }
+
+  it('hydrating the page of that render, the profile comes from the page: no fetch, no token', async () => {
+    const { ctrl, http } = await browserWithTransferredProfile();
+    const got = askProfile(http);
+    expect(got.body).toEqual({ sub: 'alice' });
+    expect(ctrl.refreshCount).toBe(0);
+  });
+
+  it('serves transferred bodies only until the app is first stable', async () => {
+    const { http, httpMock } = await browserWithTransferredProfile();
+    const host = document.createElement('nft-page');
+    document.body.appendChild(host);
+    try {
+      const appRef = TestBed.inject(ApplicationRef);
+      appRef.bootstrap(Page, host);
+      await appRef.whenStable();
+      await flushMicrotasks();
+      const got = askProfile(http);
+      await flushMicrotasks();
+      expect(got.body).toBeUndefined();
+      httpMock.expectOne('/api/profile').flush({ sub: 'alice', fetched: true });
+      expect(got.body).toEqual({ sub: 'alice', fetched: true });
+    } finally {
+      host.remove();
+    }
+  });
+
+  const sessionChanges: Array<[string, (auth: AuthService, ctrl: FreshTokenTestingController) => unknown]> = [
+    ['signOut()', (auth) => auth.signOut()],
+    ['setGrant() (a new sign-in)', (auth, ctrl) => auth.setGrant({ accessToken: ctrl.createToken() })],
+    ['adoption of another tab\'s token', (auth, ctrl) => (auth as unknown as { ɵadopt(life: unknown, idToken: null): void }).ɵadopt(resolveLifetime({ accessToken: ctrl.createToken() }, ctrl.clock.now(), 30_000), null)],
+  ];
+  for (const [what, change] of sessionChanges) {
+    it(`drops transferred bodies at ${what}: a later sign-in never sees them`, async () => {
+      const { auth, ctrl, http, httpMock } = await browserWithTransferredProfile();
+      await change(auth, ctrl);
+      await flushMicrotasks();
+      const got = askProfile(http);
+      await flushMicrotasks();
+      expect(got.body).toBeUndefined();
+      httpMock.expectOne('/api/profile').flush({ sub: 'bob' });
+      expect(got.body).toEqual({ sub: 'bob' });
+    });
+  }
+
+  it('a server render gives the token source one attempt of a few seconds, then renders signed in without the data', async () => {
+    const { auth, ctrl, http, httpMock } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/dashboard`) });
+    ctrl.latencyMs = 60_000; // the IdP hangs
+    let failed: unknown;
+    http.get('/api/profile').subscribe({ error: (e) => (failed = e) });
+    await ctrl.advance(3_000);
+    expect(failed instanceof FreshTokenError && failed.code).toBe(FreshTokenErrorCode.RefreshTimeout);
+    expect(ctrl.refreshCount).toBe(1);
+    httpMock.expectNone('/api/profile');
+    expect(auth.state().status).toBe('fresh');
+    expect(await runGuard()).toBeTrue();
+    // Later requests of the same render do not start another wait.
+    http.get('/api/other').subscribe({ error: () => undefined });
+    await ctrl.advance(0);
+    expect(ctrl.refreshCount).toBe(1);
+    httpMock.expectNone('/api/other');
+  });
+
+  it('in a masked render the service hands its held token to no internal reader either', async () => {
+    const { auth, http, httpMock } = setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`) });
+    http.get('/api/profile').subscribe();
+    await flushMicrotasks();
+    httpMock.expectOne('/api/profile').flush({});
+    const held = (auth as unknown as { ɵheld: { life: { token: string } | null } }).ɵheld;
+    expect(held.life).toBeNull();
+  });
+
+  describe('sessionUser follows the session', () => {
+    it('a sign-in without a reload (refresh()) takes the user the source names', async () => {
+      const { auth, ctrl } = setup({ platform: 'browser' });
+      ctrl.respondNextWith({ accessToken: ctrl.createToken(), user: { sub: 'bob' } });
+      await auth.refresh();
+      expect(auth.sessionUser()).toEqual({ sub: 'bob' });
+    });
+
+    it('setGrant() of a new session clears the user the page was rendered for', () => {
+      const { auth, ctrl } = setup({ platform: 'browser', snapshot: (now) => ({ user: { sub: 'alice' }, expiresAt: now + 60_000, refreshAt: now + 30_000 }) });
+      auth.setGrant({ accessToken: ctrl.createToken() });
+      expect(auth.sessionUser()).toBeNull();
+    });
+
+    it('the first token of the rendered session keeps the rendered user when the source names none', async () => {
+      const { auth } = setup({ platform: 'browser', snapshot: (now) => ({ user: { sub: 'alice' }, expiresAt: now + 60_000, refreshAt: now + 30_000 }) });
+      await auth.getValidToken();
+      expect(auth.sessionUser()).toEqual({ sub: 'alice' });
+    });
+  });
+
+  describe('dev-mode warnings, once each', () => {
+    let warn: jasmine.Spy;
+    beforeEach(() => {
+      ɵresetWarnings();
+      warn = spyOn(console, 'warn');
+    });
+
+    it('a render with a session context but no RESPONSE_INIT (no cache headers can be set)', () => {
+      setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`) });
+      TestBed.resetTestingModule();
+      setup({ platform: 'server', session: ALICE, request: new Request(`${ORIGIN}/`) });
+      const calls = warn.calls.allArgs().filter((args) => String(args[0]).includes('RESPONSE_INIT'));
+      expect(calls.length).toBe(1);
+    });
+
+    it('a render behind a TLS proxy without trustProxyHeaders (http request, https origin): no token would ever be attached', () => {
+      const responseInit = publicHeaders();
+      setup({ platform: 'server', session: ALICE, request: new Request('http://app.example.com/'), responseInit });
+      TestBed.inject(HttpClient);
+      const calls = warn.calls.allArgs().filter((args) => String(args[0]).includes('trustProxyHeaders'));
+      expect(calls.length).toBe(1);
+      expect(String(calls[0][0])).not.toMatch(/eyJ/);
+    });
   });
 });
 });
