@@ -165,7 +165,8 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     if (!session) return signedOut();
     const issued = await issuer.issue(session, { forceRefresh, replacesToken: replaces && /^[A-Za-z0-9_-]{43}$/.test(replaces) ? replaces : null, ...target });
     if (!issued) return signedOut();
-    const body: Record<string, unknown> = { accessToken: issued.token.accessToken };
+    // `user`: the allowed claims, so the browser's sessionUser follows the session (a sign-in in another tab, say).
+    const body: Record<string, unknown> = { accessToken: issued.token.accessToken, user: userOf(session).user };
     if (issued.token.expiresAt !== null) {
       body['expiresAt'] = issued.token.expiresAt;
       body['expiresIn'] = Math.max(0, Math.floor((issued.token.expiresAt - resolved.now()) / 1000));

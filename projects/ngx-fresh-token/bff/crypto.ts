@@ -1,16 +1,12 @@
 // Sealing and hashing with WebCrypto only (Node ≥ 20, Deno, Bun, edge runtimes): AES-256-GCM for
 // what the store holds, SHA-256 for store keys, HMAC-SHA-256 for index entries, HKDF to turn each secret into keys.
+import { sha256Base64Url, toBase64Url } from 'ngx-fresh-token/internal';
+
+export { toBase64Url };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const SALT = encoder.encode('ngx-fresh-token/bff');
 const SEAL_VERSION = 'v2';
-
-/** Bytes → base64url without padding. */
-export function toBase64Url(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
 
 /** base64url (with or without padding) → bytes; throws on anything else. */
 export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
@@ -26,10 +22,8 @@ export function randomId(bytes = 32): string {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
-/** base64url SHA-256 of a string: store keys, `X-Replaces-Token`. */
-export async function sha256(text: string): Promise<string> {
-  return toBase64Url(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text))));
-}
+/** base64url SHA-256 of a string: store keys, `X-Replaces-Token` (the one helper of `ngx-fresh-token/internal`). */
+export const sha256 = sha256Base64Url;
 
 interface SealKey {
   id: string;

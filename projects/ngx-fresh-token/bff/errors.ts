@@ -1,3 +1,5 @@
+import { FreshTokenError } from 'ngx-fresh-token/internal';
+
 /**
  * Stable codes of the errors the `ngx-fresh-token/bff` entry throws or answers with. Each is
  * documented in the README's error table; messages never hold a token, secret, code or cookie value.
@@ -38,37 +40,26 @@ export const BffErrorCode = {
 export type BffErrorCodeValue = (typeof BffErrorCode)[keyof typeof BffErrorCode];
 
 /**
- * The coded error of the server entries: the same name and `code` field as the core's
- * `FreshTokenError`, without its Angular dependency (this entry loads no Angular module).
- * `status` is the HTTP status the BFF answers with for it; `retryAfterSeconds` is set on 503s.
+ * The one error class of ngx-fresh-token, from the Angular-free `ngx-fresh-token/internal`: the same
+ * class the core and the Angular entries throw, so `instanceof FreshTokenError` and `code` work alike on
+ * both halves. On this entry `status` is the HTTP status the BFF answers with for it, and `retryAfterMs`
+ * (503 answers) becomes the answer's `Retry-After` (in seconds).
  *
  * @example
- * try { await createBff(options); } catch (err) { if ((err as FreshTokenError).code === 'NFT401') process.exit(1); }
+ * try { await createBff(options); } catch (err) { if (err instanceof FreshTokenError && err.code === 'NFT401') process.exit(1); }
  */
-export class FreshTokenError extends Error {
-  /** HTTP status the BFF answers with for this error. */
-  readonly status: number;
-  /** Seconds a client should wait before trying again (503 answers). */
-  readonly retryAfterSeconds?: number;
+export { FreshTokenError };
 
-  constructor(
-    /** Stable code, see {@link BffErrorCode}. */
-    readonly code: BffErrorCodeValue,
-    message: string,
-    details: { status?: number; retryAfterSeconds?: number; cause?: unknown } = {},
-  ) {
-    super(`${code}: ${message}`);
-    this.name = 'FreshTokenError';
-    this.status = details.status ?? 500;
-    if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
-  }
-}
-
-/** Builds a {@link FreshTokenError}; the one place that decides the code prefix. */
+/** Builds a {@link FreshTokenError} of this entry: the one place that decides its status and `Retry-After`. */
 export function bffError(
   code: BffErrorCodeValue,
   message: string,
-  details?: { status?: number; retryAfterSeconds?: number },
+  details: { status?: number; retryAfterSeconds?: number } = {},
 ): FreshTokenError {
-  return new FreshTokenError(code, message, details);
+  const status = details.status ?? 500;
+  return new FreshTokenError(code, message, {
+    status,
+    transient: status === 503,
+    ...(details.retryAfterSeconds !== undefined ? { retryAfterMs: details.retryAfterSeconds * 1000 } : {}),
+  });
 }

@@ -28,8 +28,9 @@ const ERROR_NAMES: Record<number, string> = {
 /** The answer for a {@link FreshTokenError}: its status, `{ error, code }`, `Retry-After` on 503. */
 export function errorResponse(error: FreshTokenError, cookies: string[] = []): Response {
   const headers: Record<string, string> = {};
-  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
-  return json(error.status, { error: ERROR_NAMES[error.status] ?? 'error', code: error.code }, { headers, cookies });
+  if (error.retryAfterMs !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+  const status = error.status ?? 500;
+  return json(status, { error: ERROR_NAMES[status] ?? 'error', code: error.code }, { headers, cookies });
 }
 
 /** 405 with the methods the route allows. */

@@ -4,7 +4,7 @@
 // cookie, one per transaction, so two tabs logging in at once do not overwrite each other's.
 import { readCookies, serializeCookie } from './cookies';
 import { sha256, type Sealer } from './crypto';
-import { bffError, BffErrorCode, FreshTokenError } from './errors';
+import { bffError, BffErrorCode, FreshTokenError, type BffErrorCodeValue } from './errors';
 import { errorResponse, escapeHtml } from './http';
 import { classifyGrantFailure, client, type GrantErrors, type OidcConfiguration } from './oidc';
 import type { ResolvedBffOptions } from './options';
@@ -189,7 +189,7 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       // No verdict (a timeout, a network error, 5xx, HTML or other garbage): 503; a refused client: NFT410.
       // No Retry-After: this callback URL is spent (claimed above); the way on is a new login.
       const failure = grantErrors.errorFor(kind);
-      return errorResponse(bffError(failure.code, 'the identity provider did not complete the login; start the login again.', { status: failure.status }), [clearTransaction]);
+      return errorResponse(bffError(failure.code as BffErrorCodeValue, 'the identity provider did not complete the login; start the login again.', { status: failure.status }), [clearTransaction]);
     }
     const claims = (response.claims() ?? {}) as Record<string, unknown>;
     if (typeof claims['sub'] !== 'string') return reject('the ID token has no subject');

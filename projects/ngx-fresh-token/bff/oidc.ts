@@ -2,6 +2,7 @@
 // refresh grants, RFC 7009 revocation, the end-session URL. This file only configures it and
 // sorts its failures into the BFF's error codes.
 import * as client from 'openid-client';
+import { isConfigurationError } from 'ngx-fresh-token/internal';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import type { ResolvedBffOptions } from './options';
 
@@ -89,7 +90,7 @@ async function oauthErrorOf(err: unknown): Promise<string | null> {
 export async function classifyGrantFailure(err: unknown): Promise<GrantFailure> {
   const error = await oauthErrorOf(err);
   if (error === 'invalid_grant') return 'ended';
-  if (error === 'invalid_client' || error === 'unauthorized_client') return 'client';
+  if (isConfigurationError(error ?? undefined, undefined)) return 'client';
   if (error === 'invalid_target' || error === 'invalid_scope') return 'request';
   if (error === null && err instanceof client.ClientError && typeof err.code === 'string' && VERIFICATION_FAILURES.has(err.code)) return 'rejected';
   return 'unavailable';

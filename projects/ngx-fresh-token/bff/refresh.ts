@@ -28,6 +28,7 @@
 //  7. Only `invalid_grant` ends a session, and its delete is fenced on the version the holder read:
 //     a session another writer moved on is never deleted by a stale verdict.
 import { decodeJwt } from 'jose';
+import { effectiveBufferMs, parseRetryAfterMs } from 'ngx-fresh-token/internal';
 import { sha256 } from './crypto';
 import { bffError, BffErrorCode } from './errors';
 import { withTimeout } from './http';
@@ -51,15 +52,13 @@ const MAX_IDP_PAUSE_SECONDS = 300;
 /** The store key of a session's in-doubt marker (a record holding only the version being redeemed). */
 const inDoubtKey = (key: string) => `in-doubt:${key}`;
 
-/** The seconds of a `Retry-After` header (delta or HTTP date) of an IdP answer, when the error carries one. */
+/** The seconds of a `Retry-After` header (delta or HTTP date) of a 429 or 503 answer from the IdP, when the error carries one. */
 function retryAfterSecondsOf(err: unknown, nowMs: number): number | null {
   const holder = err as { response?: unknown; cause?: unknown } | null;
   const response = holder?.response ?? holder?.cause;
   if (typeof Response === 'undefined' || !(response instanceof Response) || (response.status !== 429 && response.status !== 503)) return null;
-  const value = response.headers.get('retry-after');
-  if (!value) return null;
-  const seconds = /^\d+$/.test(value.trim()) ? Number(value.trim()) : (Date.parse(value) - nowMs) / 1000;
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(Math.ceil(seconds), MAX_IDP_PAUSE_SECONDS) : null;
+  const ms = parseRetryAfterMs(response.headers.get('retry-after'), nowMs);
+  return ms !== undefined && ms > 0 ? Math.min(Math.ceil(ms / 1000), MAX_IDP_PAUSE_SECONDS) : null;
 }
 
 /** The refresh lock's TTL: everything the holder does under it, plus a margin. */
@@ -114,12 +113,11 @@ export function cachedTokenOf(response: { access_token: string; expires_in?: num
 }
 
 /**
- * The buffer of one token: `refreshBufferMs`, but at most half the token's lifetime, as the
- * browser's core does: a token that lives 20 s is handed out for its first 10 s, not never.
+ * The buffer of one token: `refreshBufferMs`, but at most half the token's lifetime (what it had left
+ * when it arrived) — the one rule the browser's core and AppSync Events use too (`effectiveBufferMs`).
  */
 export function tokenBufferMs(token: CachedToken, refreshBufferMs: number): number {
-  if (token.expiresAt === null || token.issuedAt === undefined) return refreshBufferMs;
-  return Math.min(refreshBufferMs, Math.max(0, (token.expiresAt - token.issuedAt) / 2));
+  return effectiveBufferMs(refreshBufferMs, token.expiresAt === null || token.issuedAt === undefined ? null : token.expiresAt - token.issuedAt);
 }
 
 /** A rotated grant this process could not store yet. */
