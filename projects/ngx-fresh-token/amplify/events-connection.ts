@@ -1,5 +1,5 @@
 import { Observable } from 'rxjs';
-import { AuthService, DEFAULT_REFRESH_RETRY, FreshTokenError, backoffDelayMs, readJwtTimes } from 'ngx-fresh-token';
+import { AuthService, DEFAULT_REFRESH_RETRY, FreshTokenError, backoffDelayMs, effectiveBufferMs, readJwtTimes } from 'ngx-fresh-token';
 import { AmplifyFreshTokenErrorCode, eventsError } from './errors';
 import { EventsClock, eventsClock, eventsRenewBeforeExpiryMs } from './events-context';
 import {
@@ -50,14 +50,14 @@ export interface FreshEventsOptions {
 
 /**
  * Milliseconds from `nowMs` until a connection authorized with `token` is renewed:
- * `renewBeforeExpiryMs` before its `exp`, but never earlier than half its lifetime (`exp − iat`),
- * so short-lived tokens do not make the connection reconnect right after connecting; `null` for a
- * token without `exp`.
+ * `renewBeforeExpiryMs` before its `exp`, but never earlier than half its lifetime (`exp − iat`) —
+ * the core's one rule, `effectiveBufferMs` — so short-lived tokens do not make the connection
+ * reconnect right after connecting; `null` for a token without `exp`.
  */
 function msUntilRenewal(token: string, renewBeforeExpiryMs: number, nowMs: number): number | null {
   const { expMs, iatMs } = readJwtTimes(token);
   if (expMs === undefined) return null;
-  const before = iatMs === undefined ? renewBeforeExpiryMs : Math.min(renewBeforeExpiryMs, Math.max(0, expMs - iatMs) / 2);
+  const before = effectiveBufferMs(renewBeforeExpiryMs, iatMs === undefined ? null : expMs - iatMs);
   return Math.max(0, expMs - before - nowMs);
 }
 
