@@ -1,7 +1,7 @@
 // createBff(): the server half of the backend-for-frontend pattern as one Web `Request` → `Response`
 // function plus the in-process calls an SSR render or an API proxy needs.
 import { SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER } from 'ngx-fresh-token/oauth/server';
-import { createSealer } from './crypto';
+import { createSealer, sha256 } from './crypto';
 import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import { errorResponse, json, methodNotAllowed } from './http';
@@ -13,6 +13,8 @@ import { createTokenIssuer, type IssueRequest } from './refresh';
 import { createBffRenderContext } from './render-context';
 import type { SessionRenderContext } from 'ngx-fresh-token/oauth/server';
 import { createSessions, type LoadedSession } from './sessions';
+import { createClientTokens } from './client-tokens';
+import { createProxy, type BffRequestInfo } from './proxy';
 
 /**
  * The signed-in user as the BFF shows it: only the ID-token claims allowed by `userClaims`, never a token.
@@ -69,8 +71,12 @@ export interface BffAccessTokenOptions {
  * const response = await bff.handle(request); if (response) return response; // else: your app
  */
 export interface Bff {
-  /** Answers the BFF's routes; `null` for any other path, so it mounts in front of anything. */
-  handle(request: Request): Promise<Response | null>;
+  /**
+   * Answers the BFF's routes and its proxied APIs; `null` for any other path, so it mounts in front of
+   * anything. `info.clientAddress` (the client's address as your server sees it) becomes the proxied
+   * call's `X-Forwarded-For`.
+   */
+  handle(request: Request, info?: BffRequestInfo): Promise<Response | null>;
   /** The request's signed-in user (allowed claims only), or `null`. Slides the idle timeout. */
   session(request: Request): Promise<BffSession | null>;
   /**
@@ -123,6 +129,18 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   const issuer = createTokenIssuer(resolved, sessions, config, grantErrors, installRotationCapture(config));
   const { login, callback } = createLoginRoutes(resolved, sessions, sealer, config, grantErrors);
   const { logout, endSession, backchannelLogout } = createLogoutRoutes(resolved, sessions, config, issuer);
+  const proxy = createProxy(resolved.proxies, {
+    allowedOrigins: resolved.allowedOrigins,
+    appOrigin: new URL(resolved.redirectUri.origin),
+    clientTokens: createClientTokens(resolved, config, grantErrors),
+    async userToken(request, api, force) {
+      const { session } = await sessions.load(request, true);
+      if (!session) return null;
+      const replacesToken = force ? await sha256(force.replaces) : null;
+      const issued = await issuer.issue(session, { forceRefresh: force !== undefined, replacesToken, resource: api.resource, scope: api.scope });
+      return issued?.token ?? null;
+    },
+  });
   const { routes, allowedOrigins } = resolved;
   let renderContextWarned = false;
 
@@ -160,6 +178,10 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     // `?api=<name>`: a named API's token. The browser names an API; never a resource or a scope.
     const apiName = new URL(request.url).searchParams.get('api');
     const target = apiName === null ? {} : apiTarget(apiName);
+    if (apiName !== null && resolved.apis.get(apiName)?.proxied) {
+      // Proxy mode: this API's tokens never leave the server.
+      return errorResponse(bffError(BffErrorCode.ApiProxied, 'this API is proxied: its tokens never leave the server. Call it through its proxy path.', { status: 403 }));
+    }
     const { session, hadCookie } = await sessions.load(request, true);
     const signedOut = () => json(401, { error: 'unauthenticated' }, { cookies: hadCookie ? [sessions.clearCookie()] : [] });
     if (!session) return signedOut();
@@ -181,7 +203,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     return json(200, { user, expiresAt });
   }
 
-  async function route(request: Request, path: string): Promise<Response | null> {
+  async function route(request: Request, path: string, info?: BffRequestInfo): Promise<Response | null> {
     const method = request.method;
     switch (path) {
       case routes.login:
@@ -209,14 +231,16 @@ export async function createBff(options: BffOptions): Promise<Bff> {
       case routes.endSession:
         // A top-level navigation carrying a one-time reference; it only sends the browser on to the IdP.
         return method === 'GET' ? endSession(request) : methodNotAllowed('GET');
-      default:
-        return null;
+      default: {
+        const api = proxy.match(path);
+        return api ? proxy.handle(request, api, info) : null;
+      }
     }
   }
 
   const bff: Bff = {
     routes,
-    async handle(request) {
+    async handle(request, info) {
       let path: string;
       try {
         path = new URL(request.url).pathname;
@@ -224,7 +248,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
         return null;
       }
       try {
-        return await route(request, path);
+        return await route(request, path, info);
       } catch (err) {
         if (err instanceof FreshTokenError) return errorResponse(err);
         // Never echo the error: it could hold a token or a secret.

@@ -34,6 +34,18 @@ export const BffErrorCode = {
   SessionKeyUnknown: 'NFT412',
   /** `/session/token?api=` (or `bff.accessToken(request, { api })`) named an API that `createBff`'s `apis` does not configure: answered 400. */
   UnknownApi: 'NFT413',
+  /** `/session/token?api=` named an API that is proxied: its tokens never leave the server. Answered 403. */
+  ApiProxied: 'NFT414',
+  /** A proxied path would leave the API's path once decoded (dot segments, encoded slashes, backslashes), or its body did not match its length: answered 400, nothing forwarded. */
+  ProxyPathRefused: 'NFT415',
+  /** The proxied API could not be reached (connection refused, reset or closed): answered 502. */
+  UpstreamUnavailable: 'NFT416',
+  /** The proxied API did not answer within the API's `timeoutMs`: answered 504. */
+  UpstreamTimeout: 'NFT417',
+  /** The method is not allowed for this proxied API: answered 405 with `Allow`. */
+  ProxyMethodRefused: 'NFT418',
+  /** A WebSocket upgrade was refused (no session for a `user` API, a foreign or missing Origin, a cross-site fetch, or an API without `websocket: true`). */
+  WebSocketRefused: 'NFT419',
 } as const;
 
 /** One of the {@link BffErrorCode} values. */

@@ -22,7 +22,9 @@ const ERROR_NAMES: Record<number, string> = {
   405: 'method_not_allowed',
   413: 'payload_too_large',
   500: 'server_error',
+  502: 'bad_gateway',
   503: 'temporarily_unavailable',
+  504: 'gateway_timeout',
 };
 
 /** The answer for a {@link FreshTokenError}: its status, `{ error, code }`, `Retry-After` on 503. */

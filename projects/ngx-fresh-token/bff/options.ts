@@ -1,4 +1,5 @@
 import { bffError, BffErrorCode } from './errors';
+import { DEFAULT_PROXY_METHODS, DEFAULT_PROXY_TIMEOUT_MS, type BffProxyOptions, type ResolvedProxy } from './proxy';
 import { memorySessionStore, type SessionStore } from './session-store';
 
 /** How the BFF authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523). */
@@ -67,6 +68,11 @@ export interface BffApiOptions {
   resource?: string;
   /** Scope of this API's tokens, a subset of what the login was granted (downscoping, RFC 10017 §6.2); its scopes are asked for at the login too. */
   scope?: string;
+  /**
+   * Proxy mode (RFC 10017 §6.1): calls to `proxy.path` on the app's origin are forwarded to `proxy.target`
+   * with this API's token, which never reaches the browser (`/session/token?api=` refuses it: 403).
+   */
+  proxy?: BffProxyOptions;
 }
 
 /**
@@ -177,8 +183,10 @@ export interface ResolvedBffOptions {
   postLogoutRedirectUri?: URL;
   scope: string;
   resource: string[];
-  /** Named APIs (`apis`), by name. */
-  apis: ReadonlyMap<string, Readonly<BffApiOptions>>;
+  /** Named APIs (`apis`), by name (their `proxy` part resolved into `proxies`). */
+  apis: ReadonlyMap<string, Readonly<Omit<BffApiOptions, 'proxy'>> & { proxied: boolean }>;
+  /** The proxied APIs. */
+  proxies: readonly ResolvedProxy[];
   store: SessionStore;
   secrets: readonly string[];
   cookieName: string;
@@ -310,6 +318,42 @@ function stringList(option: string, value: unknown, fallback: readonly string[])
 
 const isLoopback = (host: string) => host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 
+const PROXY_TOKEN_TYPES = ['user', 'user-or-none', 'client', 'user-or-client', 'none'] as const;
+const PROXY_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/;
+const METHOD = /^[A-Z]{1,20}$/;
+
+/** Validates one API's `proxy` part (NFT401 naming the option). */
+function resolveProxy(name: string, proxy: BffProxyOptions): Omit<ResolvedProxy, 'resource' | 'scope'> {
+  const at = `apis.${name}.proxy`;
+  if (typeof proxy !== 'object' || proxy === null) throw invalid(at, 'must be an object { path, target, token, methods?, websocket?, timeoutMs?, forwardSetCookie? }');
+  for (const field of Object.keys(proxy)) {
+    if (!['path', 'target', 'token', 'methods', 'websocket', 'timeoutMs', 'forwardSetCookie'].includes(field)) throw invalid(`${at}.${field.slice(0, 32)}`, 'is not a proxy option');
+  }
+  const path = proxy.path;
+  if (typeof path !== 'string' || !PROXY_PATH.test(path) || path.split('/').some((seg) => seg === '.' || seg === '..')) {
+    throw invalid(`${at}.path`, 'must be a path like "/api/orders": segments of unreserved characters, no dot segments, no trailing "/"');
+  }
+  const target = url(`${at}.target`, proxy.target, true)!;
+  if (target.search || target.hash || target.username || target.password) throw invalid(`${at}.target`, 'must be an http(s) URL without query, fragment or credentials');
+  if (!(PROXY_TOKEN_TYPES as readonly string[]).includes(proxy.token)) throw invalid(`${at}.token`, `must be one of ${PROXY_TOKEN_TYPES.join(', ')}`);
+  const methods = proxy.methods === undefined ? [...DEFAULT_PROXY_METHODS] : stringList(`${at}.methods`, proxy.methods, []);
+  if (methods.length === 0 || methods.some((m) => !METHOD.test(m) || m === 'CONNECT' || m === 'TRACE')) {
+    throw invalid(`${at}.methods`, 'must be a non-empty list of upper-case HTTP methods (not CONNECT or TRACE)');
+  }
+  if (proxy.websocket !== undefined && typeof proxy.websocket !== 'boolean') throw invalid(`${at}.websocket`, 'must be a boolean');
+  if (proxy.forwardSetCookie !== undefined && typeof proxy.forwardSetCookie !== 'boolean') throw invalid(`${at}.forwardSetCookie`, 'must be a boolean');
+  return {
+    name,
+    path,
+    target,
+    token: proxy.token,
+    methods: new Set(methods),
+    websocket: proxy.websocket === true,
+    timeoutMs: positive(`${at}.timeoutMs`, proxy.timeoutMs, DEFAULT_PROXY_TIMEOUT_MS),
+    forwardSetCookie: proxy.forwardSetCookie === true,
+  };
+}
+
 /** Validates `createBff()` options and fills in the defaults; throws `NFT401` naming the bad option. */
 export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
   if (!options || typeof options !== 'object') throw invalid('options', 'must be an object');
@@ -355,13 +399,14 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     if (!URL.canParse(r) || r.includes('#')) throw invalid('resource', 'must hold absolute URIs without a fragment (RFC 8707)');
   }
 
-  const apis = new Map<string, Readonly<BffApiOptions>>();
+  const apis = new Map<string, Readonly<Omit<BffApiOptions, 'proxy'>> & { proxied: boolean }>();
+  const proxies: ResolvedProxy[] = [];
   if (options.apis !== undefined) {
     if (typeof options.apis !== 'object' || options.apis === null || Array.isArray(options.apis)) throw invalid('apis', 'must be an object of { resource?, scope? } by API name');
     for (const [name, api] of Object.entries(options.apis)) {
       if (!API_NAME.test(name)) throw invalid(`apis.${name.slice(0, 64)}`, 'must be named with letters, digits, "-" or "_" (at most 64, a letter first)');
       if (typeof api !== 'object' || api === null) throw invalid(`apis.${name}`, 'must be an object { resource?, scope? }');
-      for (const field of Object.keys(api)) if (field !== 'resource' && field !== 'scope') throw invalid(`apis.${name}.${field.slice(0, 32)}`, 'is not an API option (resource, scope)');
+      for (const field of Object.keys(api)) if (field !== 'resource' && field !== 'scope' && field !== 'proxy') throw invalid(`apis.${name}.${field.slice(0, 32)}`, 'is not an API option (resource, scope, proxy)');
       if (api.resource !== undefined && (typeof api.resource !== 'string' || !URL.canParse(api.resource) || api.resource.includes('#'))) {
         throw invalid(`apis.${name}.resource`, 'must be an absolute URI without a fragment (RFC 8707)');
       }
@@ -369,8 +414,12 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
       if (api.scope !== undefined && (typeof api.scope !== 'string' || api.scope.trim() === '' || /[\u0000-\u001f\u007f"\\]/.test(api.scope))) {
         throw invalid(`apis.${name}.scope`, 'must be a non-empty space-separated scope string');
       }
-      if (api.resource === undefined && api.scope === undefined) throw invalid(`apis.${name}`, 'must name a resource or a scope (without either it is the default token)');
-      apis.set(name, { ...(api.resource !== undefined ? { resource: api.resource } : {}), ...(api.scope !== undefined ? { scope: api.scope.trim() } : {}) });
+      if (api.resource === undefined && api.scope === undefined && api.proxy === undefined) {
+        throw invalid(`apis.${name}`, 'must name a resource, a scope or a proxy (without any it is the default token)');
+      }
+      const target = { ...(api.resource !== undefined ? { resource: api.resource } : {}), ...(api.scope !== undefined ? { scope: api.scope.trim() } : {}) };
+      apis.set(name, { ...target, proxied: api.proxy !== undefined });
+      if (api.proxy !== undefined) proxies.push({ ...resolveProxy(name, api.proxy), ...target });
     }
   }
 
@@ -410,6 +459,15 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     endSession: `${basePath}/auth/end-session`,
   };
 
+  // A proxied path neither holds nor sits under a BFF route or another proxied path (no shadowing either way).
+  const under = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+  for (const p of proxies) {
+    for (const route of Object.values(routes)) {
+      if (under(route, p.path) || under(p.path, route)) throw invalid(`apis.${p.name}.proxy.path`, `must not overlap the BFF's route ${route}`);
+    }
+    for (const q of proxies) if (q !== p && (under(q.path, p.path) || under(p.path, q.path))) throw invalid(`apis.${p.name}.proxy.path`, `must not overlap apis.${q.name}.proxy.path`);
+  }
+
   const allowedOrigins = new Set([redirectUri.origin, ...stringList('allowedOrigins', options.allowedOrigins, []).map((o) => url('allowedOrigins', o, true)!.origin)]);
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw invalid('onEvent', 'must be a function');
   if (options.now !== undefined && typeof options.now !== 'function') throw invalid('now', 'must be a function returning epoch ms');
@@ -432,6 +490,7 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     scope,
     resource: [...resource],
     apis,
+    proxies,
     store,
     secrets: [...secrets],
     cookieName: `${prefix}${baseName}`,

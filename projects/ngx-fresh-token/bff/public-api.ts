@@ -11,6 +11,7 @@ export { memorySessionStore } from './session-store';
 export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStore } from './session-store';
 export { createBff } from './bff';
 export { safeReturnUrl } from './return-url';
+export type { BffProxyOptions, BffProxyTokenType, BffRequestInfo } from './proxy';
 export type { Bff, BffAccessToken, BffAccessTokenOptions, BffSession } from './bff';
 export { redisSessionStore } from './redis-session-store';
 export type { RedisClientLike, RedisSessionStore, RedisSessionStoreOptions } from './redis-session-store';

@@ -18,7 +18,7 @@
 // - cookieJar(): a browser-like cookie jar over fetch (per host, Path, SameSite, Max-Age; Secure is
 //   honoured on http loopback like browsers do on localhost), redirect: 'manual'.
 // - recordingStore(), fakeClock(), signIn() and small helpers.
-import { toWebRequest } from './web-request.mjs';
+import { toWebRequest, writeNodeResponse } from './web-request.mjs';
 import Provider from 'oidc-provider';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createHash, randomBytes } from 'node:crypto';
@@ -81,7 +81,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
 
   const redirectUri = `${appOrigin}${callbackPath}`;
   const common = {
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
     response_types: ['code'],
     redirect_uris: [redirectUri],
     post_logout_redirect_uris: [`${appOrigin}/`],
@@ -122,6 +122,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true, allowedPolicy: () => true },
+      clientCredentials: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -426,15 +427,6 @@ export const jwtClaims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'bas
 // ─── the app server ────────────────────────────────────────────────────────────────────────────
 
 
-/** Web Response → Node response; every Set-Cookie line kept apart. */
-async function writeNodeResponse(response, res) {
-  res.statusCode = response.status;
-  for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length) res.setHeader('set-cookie', cookies);
-  res.end(Buffer.from(await response.arrayBuffer()));
-}
-
 /**
  * The app's server: 127.0.0.1, random port, reached as http://localhost:PORT. `mount(bff)` puts a BFF
  * in front; any path it does not answer (handle() → null) gets a JSON "page" with what
@@ -450,7 +442,7 @@ export async function startBffApp() {
     events.emit('request', { method: req.method, path });
     try {
       const request = await toWebRequest(req, origin);
-      let response = bff ? await bff.handle(request) : null;
+      let response = bff ? await bff.handle(request, { clientAddress: req.socket.remoteAddress }) : null;
       const byBff = response !== null;
       if (response === null) {
         const session = bff ? await bff.session(request) : null;
@@ -560,7 +552,7 @@ export function cookieJar() {
       if (site) h.set('sec-fetch-site', site);
       if (navigation) h.set('sec-fetch-mode', 'navigate');
       sentLog.push({ url: url.href, cookie });
-      const res = await fetch(url, { method, headers: h, body, redirect: 'manual' });
+      const res = await fetch(url, { method, headers: h, body, redirect: 'manual', ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) });
       for (const line of res.headers.getSetCookie()) store(url, line);
       return res;
     },

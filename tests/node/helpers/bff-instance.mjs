@@ -15,6 +15,7 @@
 //     sent; openid-client's timeout, armed before, lapses while frozen and aborts it on thaw, unless
 //     `freshTimeout` (a freeze just before openid-client was called: the request then goes out).
 // and reports { request: url } as each request arrives (unless `reportRequests: false`),
+//   { hook: 'memory', at } runs a full GC and reports { memory: { rss, at } } (what the process retains).
 //   { hook: 'fail-compare-and-set', times? } the next `times` (1) compareAndSet calls of the store
 //     throw (a store that fails the write after the IdP answered).
 // { event: 'refresh' | 'session-ended' | … } (the BFF's onEvent, no token), { cas: ok | 'failed' }
@@ -24,7 +25,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { toWebRequest } from './web-request.mjs';
+import { toWebRequest, writeNodeResponse } from './web-request.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -36,6 +37,8 @@ const SELF = fileURLToPath(import.meta.url);
  */
 export async function spawnBffInstance(config, { readyTimeoutMs = 20_000 } = {}) {
   const child = fork(SELF, [], {
+    // --expose-gc: the { hook: 'memory' } message measures what the process retains, not garbage.
+    execArgv: ['--expose-gc'],
     env: { ...process.env, NFT_BFF_INSTANCE: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -198,6 +201,12 @@ async function runInstance(config) {
     return new Response(bytes, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
   process.on('message', (msg) => {
+    if (msg?.hook === 'memory') {
+      globalThis.gc?.();
+      const m = process.memoryUsage();
+      report({ memory: { rss: m.rss, retained: m.heapUsed + m.external, at: msg.at } });
+      return;
+    }
     if (msg?.hook === 'fail-compare-and-set') {
       failCas = msg.times ?? 1;
       return;
@@ -237,7 +246,7 @@ async function runInstance(config) {
     if (reportRequests) report({ request: req.url });
     try {
       const request = await toWebRequest(req, origin);
-      let response = await bff.handle(request);
+      let response = await bff.handle(request, { clientAddress: req.socket.remoteAddress });
       if (response === null) {
         let session = null;
         try {
@@ -247,12 +256,8 @@ async function runInstance(config) {
         }
         response = Response.json({ page: req.url, session });
       }
-      res.statusCode = response.status;
-      for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
-      const cookies = response.headers.getSetCookie();
-      if (cookies.length) res.setHeader('set-cookie', cookies);
       for (const [name, value] of Object.entries(instanceHeader)) res.setHeader(name, value);
-      res.end(Buffer.from(await response.arrayBuffer()));
+      await writeNodeResponse(response, res);
     } catch (err) {
       res.statusCode = 599;
       res.end(`instance error: ${err?.name}`);

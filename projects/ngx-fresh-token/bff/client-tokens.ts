@@ -1,0 +1,60 @@
+// The BFF's own tokens (OAuth client credentials, RFC 6749 §4.4) for proxied APIs of token type
+// `client` and `user-or-client`: one per API (resource/scope) and process, fetched through openid-client,
+// shared by every request (single flight), handed out again while it has more than the buffer left (the
+// one short-token rule), never cached when the IdP fails. A service identity, never a user's.
+import { effectiveBufferMs } from 'ngx-fresh-token/internal';
+import { classifyGrantFailure, client, type GrantErrors, type OidcConfiguration } from './oidc';
+import type { ResolvedBffOptions } from './options';
+import { cachedTokenOf } from './refresh';
+import type { CachedToken } from './sessions';
+
+/** What an API's client token is for. */
+export interface ClientTokenTarget {
+  resource?: string;
+  scope?: string;
+}
+
+/** The client-credentials tokens of one BFF. */
+export interface ClientTokens {
+  /** A token for `target`; `forceRefresh` with the token a caller holds drops it first (an API rejected it). Rejects with a coded error. */
+  get(target: ClientTokenTarget, forceRefresh?: { replaces: string }): Promise<CachedToken>;
+}
+
+/** Makes the {@link ClientTokens} of one BFF. */
+export function createClientTokens(options: ResolvedBffOptions, config: OidcConfiguration, grantErrors: GrantErrors): ClientTokens {
+  const cache = new Map<string, { token?: CachedToken; pending?: Promise<CachedToken> }>();
+  const usable = (t: CachedToken) =>
+    t.expiresAt === null || t.expiresAt - options.now() > effectiveBufferMs(options.refreshBufferMs, t.issuedAt === undefined ? null : t.expiresAt - t.issuedAt);
+
+  return {
+    get(target, forceRefresh) {
+      const key = `${target.resource ?? ''}\n${target.scope ?? ''}`;
+      let entry = cache.get(key);
+      if (!entry) cache.set(key, (entry = {}));
+      const slot = entry;
+      if (slot.token && forceRefresh && slot.token.accessToken === forceRefresh.replaces) slot.token = undefined;
+      if (slot.token && usable(slot.token)) return Promise.resolve(slot.token);
+      if (slot.pending) return slot.pending;
+      const params = new URLSearchParams();
+      if (target.resource) params.set('resource', target.resource);
+      if (target.scope) params.set('scope', target.scope);
+      slot.pending = client
+        .clientCredentialsGrant(config, params)
+        .then(
+          (response) => {
+            slot.token = cachedTokenOf(response, options.now());
+            return slot.token;
+          },
+          async (err: unknown) => {
+            // invalid_client → NFT410 (logged once); anything else is the IdP's bad moment: 503, nothing cached.
+            const kind = await classifyGrantFailure(err);
+            throw grantErrors.errorFor(kind === 'client' ? 'client' : 'unavailable');
+          },
+        )
+        .finally(() => {
+          slot.pending = undefined;
+        });
+      return slot.pending;
+    },
+  };
+}

@@ -1,0 +1,371 @@
+// The BFF's API proxy (issue #26, RFC 10017 §6.1): tokens never reach the browser. Real oidc-provider over
+// HTTPS (resource indicators, rotation, reuse detection, client credentials), a real loopback API that
+// records what reaches it, and the BFF mounted in the app's server. Token types, path escapes, methods,
+// CSRF and Origin, header hygiene, /session/token refusing proxied APIs, the 401 retry, 502/503/504,
+// server-sent events event by event, and flat memory for a 200 MB upload and download (a BFF process of
+// its own, its peak RSS read from /proc).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import * as bffModule from 'ngx-fresh-token/bff';
+import { freeLoopbackPort } from '../../scripts/ensure-redis.mjs';
+import { API_RESOURCE, BFF_CLIENTS, BFF_SCOPE, TEST_SECRETS, cookieJar, jwtClaims, signIn, startBffIdp, startBffTestbed, within } from './helpers/bff-idp.mjs';
+import { spawnBffInstance } from './helpers/bff-instance.mjs';
+import { startUpstream } from './helpers/upstream.mjs';
+
+const ORDERS = 'https://orders.example.test';
+let up;
+let tb;
+let deadPort;
+const apis = () => ({
+  orders: { resource: ORDERS, proxy: { path: '/api/orders', target: `${up.origin}/v1`, token: 'user' } },
+  catalog: { proxy: { path: '/api/catalog', target: up.origin, token: 'user-or-none', methods: ['GET'] } },
+  reports: { scope: 'api', proxy: { path: '/api/reports', target: up.origin, token: 'client' } },
+  mixed: { proxy: { path: '/api/mixed', target: up.origin, token: 'user-or-client' } },
+  open: { proxy: { path: '/api/open', target: up.origin, token: 'none', forwardSetCookie: true } },
+  slow: { proxy: { path: '/api/slow', target: up.origin, token: 'none', timeoutMs: 500 } },
+  dead: { proxy: { path: '/api/dead', target: `http://127.0.0.1:${deadPort}`, token: 'none' } },
+});
+
+before(async () => {
+  up = await startUpstream();
+  deadPort = await freeLoopbackPort();
+  tb = await startBffTestbed(bffModule, { bff: { resource: API_RESOURCE, apis: apis(), minRefreshIntervalMs: 0 }, idp: { apis: { [ORDERS]: 'orders:read' } } });
+});
+after(async () => {
+  await tb?.close();
+  await up?.close();
+});
+
+/** A same-origin XHR through the proxy, as the interceptor sends it (X-CSRF: 1, no token). */
+const call = (jar, path, { method = 'GET', headers = {}, body } = {}) =>
+  (jar ?? cookieJar()).fetch(`${tb.app.origin}${path}`, { method, headers: { 'x-csrf': '1', origin: tb.app.origin, ...headers }, body });
+const lastSeen = () => up.seen.at(-1);
+async function signedIn(loginHint = 'alice') {
+  const jar = cookieJar();
+  await signIn(jar, tb.app, { loginHint });
+  return jar;
+}
+
+describe('bff proxy: token types (Duende’s five)', () => {
+  test('user: with a session the API gets the session’s token for that API; without one, 401 and nothing is forwarded', async () => {
+    const jar = await signedIn();
+    const res = await call(jar, '/api/orders/42?x=1');
+    assert.equal(res.status, 200);
+    const echo = await res.json();
+    assert.equal(echo.path, '/v1/42', 'the rest of the path under the target');
+    assert.equal(echo.query, '?x=1');
+    const token = echo.headers.authorization.replace(/^Bearer /, '');
+    assert.equal(jwtClaims(token).aud, ORDERS, 'the API’s own token');
+    const before = up.seen.length;
+    const anonymous = await call(null, '/api/orders/42');
+    assert.equal(anonymous.status, 401);
+    assert.equal(up.seen.length, before, 'nothing reached the API');
+  });
+
+  test('user-or-none: the user’s token with a session, no token without one', async () => {
+    const jar = await signedIn();
+    await call(jar, '/api/catalog/items');
+    assert.match(lastSeen().headers.authorization ?? '', /^Bearer /);
+    const anonymous = await call(null, '/api/catalog/items');
+    assert.equal(anonymous.status, 200);
+    assert.equal(lastSeen().headers.authorization, undefined);
+  });
+
+  test('client: the BFF’s own client-credentials token, one per process for all callers', async () => {
+    const requests = tb.idp.tokenRequests.filter((r) => r.grantType === 'client_credentials').length;
+    const [a, b] = await Promise.all([call(null, '/api/reports/q1'), call(await signedIn('bob'), '/api/reports/q2')]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    const tokens = up.seen.slice(-2).map((s) => s.headers.authorization);
+    assert.equal(tokens[0], tokens[1], 'one token for all');
+    assert.equal(jwtClaims(tokens[0].slice(7)).client_id, BFF_CLIENTS.client_secret_basic.clientId);
+    assert.equal(jwtClaims(tokens[0].slice(7)).sub, BFF_CLIENTS.client_secret_basic.clientId, 'the client itself, no user');
+    assert.equal(tb.idp.tokenRequests.filter((r) => r.grantType === 'client_credentials').length - requests, 1);
+  });
+
+  test('user-or-client: the user’s token with a session, the BFF’s own without one', async () => {
+    const jar = await signedIn('carol');
+    await call(jar, '/api/mixed/x');
+    assert.equal(jwtClaims(lastSeen().headers.authorization.slice(7)).sub, 'carol');
+    await call(null, '/api/mixed/x');
+    assert.equal(jwtClaims(lastSeen().headers.authorization.slice(7)).sub, BFF_CLIENTS.client_secret_basic.clientId);
+  });
+
+  test('none: no token, even with a session', async () => {
+    const jar = await signedIn();
+    await call(jar, '/api/open/x');
+    assert.equal(lastSeen().headers.authorization, undefined);
+  });
+
+  test('/session/token?api=<proxied API> is refused with 403 NFT414: its tokens never leave the server', async () => {
+    const jar = await signedIn();
+    const res = await jar.fetch(`${tb.app.origin}/session/token?api=orders`, { headers: { 'x-csrf': '1', origin: tb.app.origin } });
+    assert.equal(res.status, 403);
+    assert.equal((await res.json()).code, 'NFT414');
+  });
+});
+
+describe('bff proxy: what may pass', () => {
+  test('paths that would leave the API’s path once decoded are refused with 400 and never forwarded', async () => {
+    const jar = await signedIn();
+    const before = up.seen.length;
+    for (const path of ['/api/orders/..%2fadmin', '/api/orders/%2e%2e/admin', '/api/orders/a%5cb', '/api/orders//evil', '/api/orders/%252e%252e/x', '/api/orders/x%00y', '/api/orders/.%2e/admin']) {
+      const res = await call(jar, path);
+      // A form a URL parser already resolved lands outside the API's path: not the proxy's (the app answers).
+      if (res.status !== 400) assert.notEqual(res.headers.get('x-upstream'), 'yes', path);
+      else assert.equal((await res.json()).code, 'NFT415', path);
+    }
+    assert.equal(up.seen.length, before, 'nothing reached the API');
+  });
+
+  test('methods are allowlisted per API: 405 with Allow and nothing forwarded', async () => {
+    const before = up.seen.length;
+    const res = await call(await signedIn(), '/api/catalog/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'GET');
+    assert.equal((await res.json()).code, 'NFT418');
+    assert.equal(up.seen.length, before);
+  });
+
+  test('CSRF: no X-CSRF, a foreign Origin or Sec-Fetch-Site: cross-site → 403, nothing forwarded', async () => {
+    const jar = await signedIn();
+    const before = up.seen.length;
+    const noHeader = await jar.fetch(`${tb.app.origin}/api/orders/1`);
+    const foreign = await call(jar, '/api/orders/1', { headers: { origin: 'https://evil.example' } });
+    const crossSite = await jar.fetch(`${tb.app.origin}/api/orders/1`, { headers: { 'x-csrf': '1' }, site: 'cross-site' });
+    for (const res of [noHeader, foreign, crossSite]) assert.equal(res.status, 403);
+    assert.equal(up.seen.length, before);
+  });
+
+  test('header hygiene: no cookie, X-CSRF, browser credentials, hop-by-hop or forged forwarding headers go upstream; the proxy’s own forwarding headers do; upstream Set-Cookie is dropped unless the API allows it', async () => {
+    const jar = await signedIn();
+    // node:http, so the Connection header goes as written (fetch manages its own).
+    const { status, headers: answerHeaders, body } = await new Promise((resolve, reject) => {
+      const url = new URL(`${tb.app.origin}/api/orders/echo`);
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: url.port,
+          path: url.pathname,
+          headers: {
+            host: url.host,
+            cookie: jar.header(url.href),
+            'x-csrf': '1',
+            origin: tb.app.origin,
+            authorization: 'Bearer browser-made',
+            'x-forwarded-for': '6.6.6.6',
+            'x-forwarded-host': 'evil.example',
+            forwarded: 'for=6.6.6.6',
+            connection: 'keep-alive, x-secret',
+            'x-secret': 'hop',
+            te: 'trailers',
+            'proxy-authorization': 'Basic x',
+            'x-app': 'kept',
+          },
+        },
+        (r) => {
+          let text = '';
+          r.on('data', (d) => (text += d));
+          r.on('end', () => resolve({ status: r.statusCode, headers: r.headers, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 200, body);
+    const echo = JSON.parse(body);
+    const res = { headers: new Headers(Object.entries(answerHeaders).map(([k, v]) => [k, String(v)])) };
+    const h = echo.headers;
+    for (const name of ['cookie', 'x-csrf', 'x-secret', 'proxy-authorization', 'forwarded']) assert.equal(h[name], undefined, name);
+    assert.notEqual(h.authorization, 'Bearer browser-made', 'the browser’s Authorization never passes');
+    assert.equal(h['x-forwarded-host'], new URL(tb.app.origin).host, 'from the configured origin');
+    assert.equal(h['x-forwarded-proto'], 'http');
+    assert.ok(!String(h['x-forwarded-for']).includes('6.6.6.6'), 'the browser’s own X-Forwarded-For is dropped');
+    assert.equal(h['x-app'], 'kept');
+    // The answer: hop-by-hop headers dropped.
+    assert.equal(res.headers.get('x-hop'), null);
+    assert.equal(res.headers.get('x-upstream'), 'yes');
+    const dropped = await call(jar, '/api/orders/set-cookie');
+    assert.deepEqual(dropped.headers.getSetCookie(), []);
+    const allowed = await call(jar, '/api/open/set-cookie');
+    assert.equal(allowed.headers.getSetCookie().length, 2);
+  });
+});
+
+describe('bff proxy: when the API says 401, and when things fail', () => {
+  test('upstream 401 with a user token: one forced refresh (one redemption), one retry with the new token', async () => {
+    const jar = await signedIn('dave');
+    await call(jar, '/api/orders/warm');
+    const first = lastSeen().headers.authorization;
+    const redemptions = tb.idp.counts.refresh_token;
+    up.rejectNext(1);
+    const res = await call(jar, '/api/orders/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 1 }) });
+    assert.equal(res.status, 200);
+    const echo = await res.json();
+    assert.notEqual(echo.headers.authorization, first, 'retried with a new token');
+    assert.equal(echo.bodyBytes, 7, 'the small body was sent again');
+    assert.equal(tb.idp.counts.refresh_token - redemptions, 1);
+  });
+
+  test('a large streamed body is not replayed: the API’s 401 goes back as it is', async () => {
+    const jar = await signedIn('erin');
+    up.rejectNext(1);
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new Uint8Array(100 * 1024));
+        controller.close();
+      },
+    });
+    const res = await jar.fetch(`${tb.app.origin}/api/orders/upload`, { method: 'POST', headers: { 'x-csrf': '1', origin: tb.app.origin }, body, duplex: 'half' });
+    assert.equal(res.status, 401);
+  });
+
+  test('an API that refuses connections → 502, one that does not answer in time → 504, each without a stack', async () => {
+    const refused = await call(null, '/api/dead/x');
+    assert.equal(refused.status, 502);
+    const refusedBody = await refused.text();
+    assert.equal(JSON.parse(refusedBody).code, 'NFT416');
+    assert.ok(!/at \w+ \(|ECONNREFUSED/.test(refusedBody), 'no stack, no error text');
+    const reset = await call(null, '/api/open/reset');
+    assert.equal(reset.status, 502);
+    const started = Date.now();
+    const slow = await call(null, '/api/slow/hang');
+    assert.equal(slow.status, 504);
+    assert.equal((await slow.json()).code, 'NFT417');
+    assert.ok(Date.now() - started < 3_000);
+  });
+
+  test('the IdP down while a token is needed → 503 + Retry-After, the session kept', async () => {
+    const jar = await signedIn('fred');
+    tb.clock.advance(60_000); // the session's token is stale
+    tb.idp.inject('token', { status: 503, body: '<html>down</html>' });
+    const res = await call(jar, '/api/orders/x');
+    assert.equal(res.status, 503);
+    assert.ok(Number(res.headers.get('retry-after')) > 0);
+    assert.equal((await call(jar, '/api/orders/x')).status, 200);
+  });
+});
+
+describe('bff proxy: streams', () => {
+  test('server-sent events reach the browser event by event', async () => {
+    let sentSoFar = 0;
+    const onSent = (i) => (sentSoFar = i + 1);
+    up.events.on('sse-sent', onSent);
+    try {
+      const res = await call(null, '/api/open/sse?n=3&gapMs=400');
+      assert.equal(res.headers.get('content-type'), 'text/event-stream');
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      const first = decoder.decode((await within(reader.read(), 2_000, 'the first event')).value);
+      assert.match(first, /data: event 0/);
+      assert.equal(sentSoFar, 1, 'the first event arrived before the API sent the second');
+      let rest = '';
+      for (;;) {
+        const { done, value } = await within(reader.read(), 3_000, 'the next event');
+        if (done) break;
+        rest += decoder.decode(value);
+      }
+      assert.match(rest, /data: event 2/);
+    } finally {
+      up.events.off('sse-sent', onSent);
+    }
+  });
+});
+
+describe('bff proxy: 200 MB both ways with flat memory (a BFF process of its own)', () => {
+  let idp;
+  let bff;
+  const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+  before(async () => {
+    const port = await freeLoopbackPort();
+    const origin = `http://localhost:${port}`;
+    idp = await startBffIdp({ appOrigin: origin });
+    bff = await spawnBffInstance({
+      name: 'proxy-stream',
+      port,
+      issuer: idp.issuer,
+      clientId: BFF_CLIENTS.client_secret_basic.clientId,
+      clientSecret: BFF_CLIENTS.client_secret_basic.clientSecret,
+      redirectUri: `${origin}/auth/callback`,
+      scope: BFF_SCOPE,
+      secrets: [TEST_SECRETS[0]],
+      store: 'memory',
+      apis: { files: { proxy: { path: '/api/files', target: up.origin, token: 'none', methods: ['GET', 'POST'] } } },
+      reportRequests: false,
+    });
+  });
+  after(async () => {
+    await bff?.stop();
+    await idp?.close();
+  });
+
+  /** The BFF process's RSS after a full GC (what it retains), asked for over IPC. */
+  let asked = 0;
+  async function retainedMb() {
+    const at = ++asked;
+    bff.send({ hook: 'memory', at });
+    const m = await bff.nextMessage((msg) => msg.memory?.at === at, 5_000, 'the memory report');
+    return m.memory.retained / 1024 / 1024;
+  }
+  /** Samples retainedMb() every 250 ms while `work` runs; resolves with [result, max sample]. */
+  async function sampling(work) {
+    let max = 0;
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        max = Math.max(max, await retainedMb());
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    try {
+      return [await work(), max];
+    } finally {
+      running = false;
+      await loop;
+    }
+  }
+
+  test('a 200 MB upload and a 200 MB download pass through; the memory the BFF retains meanwhile stays flat', async () => {
+    const MB = 200;
+    const baseline = await retainedMb();
+    // Upload with node:http (the test's own fetch would buffer the body it sends).
+    const [uploaded, upMax] = await sampling(() => new Promise((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port: bff.port, path: '/api/files/upload?slowMs=1', method: 'POST', headers: { host: `localhost:${bff.port}`, 'x-csrf': '1', origin: `http://localhost:${bff.port}`, 'content-type': 'application/octet-stream', 'content-length': String(MB * 1024 * 1024) } },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode, body: text }));
+        },
+      );
+      req.on('error', reject);
+      const chunk = Buffer.alloc(256 * 1024, 1);
+      let left = (MB * 1024 * 1024) / chunk.length;
+      const pump = () => {
+        while (left > 0) {
+          left--;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    }));
+    assert.equal(uploaded.status, 200, uploaded.body);
+    assert.equal(JSON.parse(uploaded.body).bodyBytes, MB * 1024 * 1024);
+    const [received, downMax] = await sampling(async () => {
+      const res = await fetch(`http://localhost:${bff.port}/api/files/download?mb=${MB}`, { headers: { 'x-csrf': '1', origin: `http://localhost:${bff.port}` } });
+      assert.equal(res.status, 200);
+      let n = 0;
+      for await (const chunk of res.body) n += chunk.length;
+      return n;
+    });
+    assert.equal(received, MB * 1024 * 1024);
+    const up = upMax - baseline;
+    const down = downMax - baseline;
+    console.log(`# proxy streaming, RSS retained by the BFF (after GC): baseline ${baseline.toFixed(1)} MB; during a ${MB} MB upload +${up.toFixed(1)} MB at most; during a ${MB} MB download +${down.toFixed(1)} MB at most`);
+    // Bounded, not proportional: a plain Node pipe proxy retains 14–21 MB the same way (buffers in flight); buffering the body would be 200 MB.
+    assert.ok(up < 64 && down < 64, `retained +${up.toFixed(1)} MB (upload), +${down.toFixed(1)} MB (download)`);
+  });
+});
