@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import * as bffModule from 'ngx-fresh-token/bff';
-import { freeLoopbackPort } from '../../scripts/ensure-redis.mjs';
+import { ensureRedis, freeLoopbackPort } from '../../scripts/ensure-redis.mjs';
 import { API_RESOURCE, BFF_CLIENTS, BFF_SCOPE, TEST_SECRETS, cookieJar, jwtClaims, signIn, startBffIdp, startBffTestbed, within } from './helpers/bff-idp.mjs';
 import { spawnBffInstance } from './helpers/bff-instance.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
@@ -367,5 +367,67 @@ describe('bff proxy: 200 MB both ways with flat memory (a BFF process of its own
     console.log(`# proxy streaming, RSS retained by the BFF (after GC): baseline ${baseline.toFixed(1)} MB; during a ${MB} MB upload +${up.toFixed(1)} MB at most; during a ${MB} MB download +${down.toFixed(1)} MB at most`);
     // Bounded, not proportional: a plain Node pipe proxy retains 14–21 MB the same way (buffers in flight); buffering the body would be 200 MB.
     assert.ok(up < 64 && down < 64, `retained +${up.toFixed(1)} MB (upload), +${down.toFixed(1)} MB (download)`);
+  });
+});
+
+describe('bff proxy: 3 instances on Redis share the sessions behind the proxy', () => {
+  let redis;
+  let idp;
+  const instances = [];
+  before(async () => {
+    redis = await ensureRedis();
+    const ports = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
+    const origins = ports.map((p) => `http://localhost:${p}`);
+    idp = await startBffIdp({ appOrigin: origins[0], accessTokenTtlSeconds: 120, apis: { [ORDERS]: 'orders:read' } });
+    for (let i = 0; i < 3; i++) {
+      instances.push(
+        await spawnBffInstance({
+          name: `proxy-${i + 1}`,
+          port: ports[i],
+          issuer: idp.issuer,
+          clientId: BFF_CLIENTS.client_secret_basic.clientId,
+          clientSecret: BFF_CLIENTS.client_secret_basic.clientSecret,
+          redirectUri: `${origins[0]}/auth/callback`,
+          allowedOrigins: origins,
+          scope: BFF_SCOPE,
+          resource: API_RESOURCE,
+          secrets: [TEST_SECRETS[0]],
+          store: 'redis',
+          redisUrl: redis.url,
+          client: i % 2 ? 'ioredis' : 'node-redis',
+          prefix: 'nft-proxy:',
+          minRefreshIntervalMs: 0,
+          apis: { orders: { resource: ORDERS, proxy: { path: '/api/orders', target: `${up.origin}/v1`, token: 'user' } } },
+          reportRequests: false,
+        }),
+      );
+    }
+  });
+  after(async () => {
+    await Promise.all(instances.map((b) => b.stop()));
+    await idp?.close();
+    await redis?.stop();
+  });
+
+  test('one session, calls round-robin over the instances: the API sees one token; a 401 on one instance is repaired with one redemption, and every instance then sends the new token', async () => {
+    const jar = cookieJar();
+    await signIn(jar, { origin: instances[0].origin });
+    const via = (i, init = {}) => jar.fetch(`${instances[i % 3].origin}/api/orders/echo`, { ...init, headers: { 'x-csrf': '1', origin: instances[i % 3].origin, ...(init.headers ?? {}) } });
+    const tokens = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await via(i);
+      assert.equal(res.status, 200);
+      tokens.push((await res.json()).headers.authorization);
+    }
+    assert.equal(new Set(tokens).size, 1, 'one token across the instances');
+    const redemptions = idp.counts.refresh_token;
+    up.rejectNext(1);
+    const repaired = await via(1);
+    assert.equal(repaired.status, 200);
+    const fresh = (await repaired.json()).headers.authorization;
+    assert.notEqual(fresh, tokens[0]);
+    assert.equal(idp.counts.refresh_token - redemptions, 1);
+    for (const i of [0, 2]) assert.equal((await (await via(i)).json()).headers.authorization, fresh, `instance ${i + 1} sends the new token`);
+    assert.equal(idp.counts.invalid_grant, 0);
   });
 });

@@ -107,11 +107,11 @@ test('the tarball holds only built code, types and docs: no specs, sources, nest
   assert.ok(!files.some((f) => /\.spec\.|\.ts$/.test(f.replace(/\.d\.ts$/, ''))), 'no spec or TypeScript source file');
 });
 
-test('peer dependencies: @angular/router for signedInGuard; aws-amplify, centrifuge, openid-client, jose, redis and ioredis stay optional', () => {
+test('peer dependencies: @angular/router for signedInGuard; aws-amplify, centrifuge, openid-client, jose, redis, ioredis and ws stay optional', () => {
   assert.equal(pkg.peerDependencies['@angular/router'], '^22.0.0');
   assert.equal(pkg.peerDependenciesMeta?.['@angular/router'], undefined, 'a required peer: every routed Angular app has it');
-  assert.deepEqual(Object.keys(pkg.peerDependenciesMeta).sort(), ['aws-amplify', 'centrifuge', 'ioredis', 'jose', 'openid-client', 'redis']);
-  for (const name of ['aws-amplify', 'centrifuge', 'ioredis', 'jose', 'openid-client', 'redis']) assert.equal(pkg.peerDependenciesMeta[name].optional, true);
+  assert.deepEqual(Object.keys(pkg.peerDependenciesMeta).sort(), ['aws-amplify', 'centrifuge', 'ioredis', 'jose', 'openid-client', 'redis', 'ws']);
+  for (const name of ['aws-amplify', 'centrifuge', 'ioredis', 'jose', 'openid-client', 'redis', 'ws']) assert.equal(pkg.peerDependenciesMeta[name].optional, true);
   assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['jwt-decode', 'tslib']);
 });
 

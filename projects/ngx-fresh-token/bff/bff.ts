@@ -15,6 +15,7 @@ import type { SessionRenderContext } from 'ngx-fresh-token/oauth/server';
 import { createSessions, type LoadedSession } from './sessions';
 import { createClientTokens } from './client-tokens';
 import { createProxy, type BffRequestInfo } from './proxy';
+import { createWebSocketProxy, type BffUpgradeRequest, type BffUpgradeSocket } from './websocket';
 
 /**
  * The signed-in user as the BFF shows it: only the ID-token claims allowed by `userClaims`, never a token.
@@ -98,6 +99,15 @@ export interface Bff {
    * const response = await angularApp.handle(req, await bff.renderContext(createWebRequestFromNodeRequest(req)));
    */
   renderContext(request: Request): Promise<{ freshToken?: SessionRenderContext }>;
+  /**
+   * Node only: answers a WebSocket handshake for a proxied API with `proxy.websocket: true` (from your
+   * server's `'upgrade'` event) and relays the connection to the API with its token. `false`: not such a
+   * path (the socket is yours). Needs the `ws` package. See "Proxy mode" in the README.
+   *
+   * @example
+   * server.on('upgrade', (req, socket, head) => bff.upgrade(req, socket, head).then((handled) => handled || socket.destroy()));
+   */
+  upgrade(request: BffUpgradeRequest, socket: BffUpgradeSocket, head: Uint8Array, info?: BffRequestInfo): Promise<boolean>;
   /** The paths the BFF answers. */
   readonly routes: Readonly<BffRoutes>;
   /** Closes what the BFF opened itself (the store's own connections); not a client you passed in. */
@@ -129,16 +139,34 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   const issuer = createTokenIssuer(resolved, sessions, config, grantErrors, installRotationCapture(config));
   const { login, callback } = createLoginRoutes(resolved, sessions, sealer, config, grantErrors);
   const { logout, endSession, backchannelLogout } = createLogoutRoutes(resolved, sessions, config, issuer);
+  const userApiToken = async (request: Request, api: { resource?: string; scope?: string }, force?: { replaces: string }) => {
+    const { session } = await sessions.load(request, true);
+    if (!session) return null;
+    const replacesToken = force ? await sha256(force.replaces) : null;
+    const issued = await issuer.issue(session, { forceRefresh: force !== undefined, replacesToken, resource: api.resource, scope: api.scope });
+    return issued?.token ?? null;
+  };
+  const clientTokens = createClientTokens(resolved, config, grantErrors);
   const proxy = createProxy(resolved.proxies, {
     allowedOrigins: resolved.allowedOrigins,
     appOrigin: new URL(resolved.redirectUri.origin),
-    clientTokens: createClientTokens(resolved, config, grantErrors),
-    async userToken(request, api, force) {
-      const { session } = await sessions.load(request, true);
-      if (!session) return null;
-      const replacesToken = force ? await sha256(force.replaces) : null;
-      const issued = await issuer.issue(session, { forceRefresh: force !== undefined, replacesToken, resource: api.resource, scope: api.scope });
-      return issued?.token ?? null;
+    clientTokens,
+    userToken: userApiToken,
+  });
+  const webSockets = createWebSocketProxy({
+    allowedOrigins: resolved.allowedOrigins,
+    appOrigin: new URL(resolved.redirectUri.origin),
+    match: proxy.match,
+    now: resolved.now,
+    async token(request, api) {
+      if (api.token === 'none') return null;
+      if (api.token !== 'client') {
+        const user = await userApiToken(request, api);
+        if (user) return user;
+        if (api.token === 'user') return 'unauthenticated';
+        if (api.token === 'user-or-none') return null;
+      }
+      return clientTokens.get({ resource: api.resource, scope: api.scope });
     },
   });
   const { routes, allowedOrigins } = resolved;
@@ -261,6 +289,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
       return session ? userOf(session) : null;
     },
     accessToken,
+    upgrade: (request, socket, head, info) => webSockets.upgrade(request, socket, head, info),
     async renderContext(request) {
       try {
         return await createBffRenderContext({ session: bff.session, accessToken, origin: resolved.redirectUri.origin }, request);

@@ -12,6 +12,8 @@ export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStor
 export { createBff } from './bff';
 export { safeReturnUrl } from './return-url';
 export type { BffProxyOptions, BffProxyTokenType, BffRequestInfo } from './proxy';
+export { WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE } from './websocket';
+export type { BffUpgradeRequest, BffUpgradeSocket } from './websocket';
 export type { Bff, BffAccessToken, BffAccessTokenOptions, BffSession } from './bff';
 export { redisSessionStore } from './redis-session-store';
 export type { RedisClientLike, RedisSessionStore, RedisSessionStoreOptions } from './redis-session-store';

@@ -456,6 +456,14 @@ export async function startBffApp() {
       res.end(`app error: ${err?.message}`);
     }
   });
+  // WebSocket handshakes go to bff.upgrade() (proxied APIs with websocket: true); anything else is refused.
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => undefined);
+    Promise.resolve(typeof bff?.upgrade === 'function' ? bff.upgrade(req, socket, head, { clientAddress: req.socket.remoteAddress }) : false).then(
+      (handled) => handled || socket.destroy(),
+      () => socket.destroy(),
+    );
+  });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://localhost:${server.address().port}`;
   return {

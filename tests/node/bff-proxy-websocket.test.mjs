@@ -1,0 +1,134 @@
+// WebSockets through the BFF's proxy (issue #26), where Duende BFF's users are stuck (a WebSocket cannot
+// send X-CSRF): `bff.upgrade()` checks the session cookie, an exact Origin and Sec-Fetch-Site, attaches
+// the token to the upstream handshake, relays messages both ways, and closes with 4401 when the token the
+// connection was opened with expires (the client reconnects for a fresh one). Real oidc-provider over HTTPS,
+// a real `ws` server as the API, `ws` clients as the browser (with its cookie and Origin).
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
+import * as bffModule from 'ngx-fresh-token/bff';
+import { API_RESOURCE, cookieJar, jwtClaims, signIn, startBffTestbed, within } from './helpers/bff-idp.mjs';
+
+const LIVE = 'https://live.example.test';
+let tb;
+let api; // { origin, handshakes: [{ path, authorization }], close }
+
+async function startWsApi() {
+  const server = createServer((_req, res) => res.writeHead(426).end());
+  const wss = new WebSocketServer({ server });
+  const handshakes = [];
+  wss.on('connection', (socket, req) => {
+    handshakes.push({ path: req.url, authorization: req.headers.authorization, cookie: req.headers.cookie, protocol: socket.protocol });
+    socket.on('message', (data, isBinary) => socket.send(isBinary ? data : `echo:${data}`, { binary: isBinary }));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    handshakes,
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+before(async () => {
+  api = await startWsApi();
+  tb = await startBffTestbed(bffModule, {
+    bff: {
+      resource: API_RESOURCE,
+      minRefreshIntervalMs: 0,
+      apis: {
+        live: { resource: LIVE, proxy: { path: '/api/live', target: api.origin, token: 'user', websocket: true } },
+        plain: { proxy: { path: '/api/plain', target: api.origin, token: 'user' } },
+      },
+    },
+    idp: { apis: { [LIVE]: 'live:read' } },
+  });
+});
+after(async () => {
+  await tb?.close();
+  await api?.close();
+});
+
+/** Opens a WebSocket to the app the way a browser does (its cookie, its Origin); resolves with the socket or the refusal. */
+function open(path, { cookie, origin = tb.app.origin, headers = {} } = {}) {
+  const url = `${tb.app.origin.replace(/^http/, 'ws')}${path}`;
+  const socket = new WebSocket(url, ['chat.v1'], { headers: { ...(cookie ? { cookie } : {}), ...(origin ? { origin } : {}), ...headers } });
+  return within(new Promise((resolve) => {
+    socket.once('open', () => resolve({ socket }));
+    socket.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    socket.once('error', (err) => resolve({ error: err }));
+  }), 5_000, `the handshake of ${path}`).catch((err) => {
+    socket.terminate();
+    throw err;
+  });
+}
+async function signedInCookie(loginHint = 'alice') {
+  const jar = cookieJar();
+  await signIn(jar, tb.app, { loginHint });
+  return jar.header(`${tb.app.origin}/`);
+}
+
+describe('bff proxy: WebSockets (bff.upgrade)', () => {
+  test('with the session cookie and the app’s Origin: the API’s handshake carries the user’s token for that API, messages flow both ways, no cookie goes upstream', async () => {
+    const cookie = await signedInCookie();
+    const { socket, status, body } = await open('/api/live/rooms/1?x=1', { cookie });
+    assert.ok(socket, `refused: ${status} ${body}`);
+    const handshake = api.handshakes.at(-1);
+    assert.equal(handshake.path, '/rooms/1?x=1');
+    assert.equal(jwtClaims(handshake.authorization.slice(7)).aud, LIVE);
+    assert.equal(handshake.cookie, undefined, 'no cookie upstream');
+    assert.equal(handshake.protocol, 'chat.v1', 'the subprotocol is passed on');
+    socket.send('hello');
+    const [text] = await within(once(socket, 'message'), 3_000, 'the echo');
+    assert.equal(String(text), 'echo:hello');
+    socket.send(new Uint8Array([1, 2, 3]));
+    const [bytes, isBinary] = await within(once(socket, 'message'), 3_000, 'the binary echo');
+    assert.equal(isBinary, true);
+    assert.deepEqual([...bytes], [1, 2, 3]);
+    socket.close(1000);
+  });
+
+  test('refused without a session (401), without an Origin, with a foreign Origin or a cross-site fetch (403); nothing reaches the API', async () => {
+    const cookie = await signedInCookie('bob');
+    const before = api.handshakes.length;
+    const anonymous = await open('/api/live/x');
+    assert.equal(anonymous.status, 401);
+    assert.equal(JSON.parse(anonymous.body).code, 'NFT419');
+    assert.equal((await open('/api/live/x', { cookie, origin: null })).status, 403);
+    assert.equal((await open('/api/live/x', { cookie, origin: 'https://evil.example' })).status, 403);
+    assert.equal((await open('/api/live/x', { cookie, headers: { 'sec-fetch-site': 'cross-site' } })).status, 403);
+    assert.equal(api.handshakes.length, before);
+  });
+
+  test('an API without websocket: true is not upgraded', async () => {
+    const cookie = await signedInCookie();
+    const result = await open('/api/plain/x', { cookie });
+    assert.ok(!result.socket);
+  });
+
+  test('when the connection’s token expires, both sides are closed with 4401 and a reconnect carries a fresh token', async () => {
+    const cookie = await signedInCookie('carol');
+    const { socket } = await open('/api/live/ticker', { cookie });
+    assert.ok(socket);
+    const first = api.handshakes.at(-1).authorization;
+    const [code, reason] = await within(once(socket, 'close'), 10_000, 'the close at token expiry (5 s tokens)');
+    assert.equal(code, bffModule.WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE);
+    assert.equal(String(reason), 'token expired');
+    tb.clock.advance(10_000); // the BFF's clock catches up with the expired token
+    const again = await open('/api/live/ticker', { cookie });
+    assert.ok(again.socket);
+    assert.notEqual(api.handshakes.at(-1).authorization, first, 'the reconnect got a new token');
+    again.socket.close(1000);
+  });
+});
