@@ -10,6 +10,11 @@
 //   storm    5 concurrent forced calls per session for the token it holds (X-Force-Refresh +
 //            X-Replaces-Token), spread over the instances: redemptions at the IdP (goal: one per
 //            session), invalid_grant (goal: 0), p99.
+//   proxy    a small JSON API called by the same sessions directly, through a plain Node reverse
+//            proxy (the floor: node:http in and out, nothing checked) and through the BFF's proxy
+//            (apis.proxy, token type user: the session's cached token attached): throughput, p50,
+//            p99, added p50 (goal ≤ 1 ms) and throughput vs direct (goal ≥ 0.7×); then a 200 MB upload
+//            and a 200 MB download through the BFF with its peak RSS and the most it retained.
 // Prints a table and writes bench/bff-results.json. Ratios are within this run; absolute figures
 // hold for the machine named in the output (the load generator, the IdP, Redis and the BFFs share it).
 //   node bench/bff.mjs [--quick] [--json=path]     (after `npm run build`)
@@ -24,6 +29,12 @@ import LRU from 'oidc-provider/lib/helpers/lru.js';
 import { ensureRedis, freeLoopbackPort } from '../scripts/ensure-redis.mjs';
 import { BFF_CLIENTS, BFF_SCOPE, TEST_SECRETS, cookieJar, sessionCookieLines, signIn, startBffIdp, tokenHash } from '../tests/node/helpers/bff-idp.mjs';
 import { spawnBffInstance } from '../tests/node/helpers/bff-instance.mjs';
+import { startUpstream } from '../tests/node/helpers/upstream.mjs';
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -49,7 +60,7 @@ const idpStorage = new LRU({ maxSize: 200_000 });
 // Plain http, as in the earlier runs of this bench (the tests reach the IdP over HTTPS).
 const idp = await startBffIdp({ appOrigin: origins[0], accessTokenTtlSeconds: 600, adapter: (model) => new MemoryAdapter(model, idpStorage), tls: false });
 const running = new Set();
-const results = { machine: machine(), sessions: SESSIONS, quick, cached: [], trips: null, storms: [], errors: [] };
+const results = { machine: machine(), sessions: SESSIONS, quick, cached: [], trips: null, storms: [], proxy: { rows: [], streams: null }, errors: [] };
 
 function machine() {
   const c = cpus();
@@ -76,10 +87,10 @@ const config = (i, store) => ({
   reportRequests: false,
 });
 
-async function startInstances(n, store) {
+async function startInstances(n, store, extra = {}) {
   const list = [];
   for (let i = 0; i < n; i++) {
-    const b = await spawnBffInstance(config(i, store));
+    const b = await spawnBffInstance({ ...config(i, store), ...extra });
     running.add(b);
     list.push(b);
   }
@@ -165,6 +176,110 @@ async function cachedLoad(label, instances, sessions) {
   results.cached.push(row);
   if (Object.keys(statuses).some((s) => s !== '200')) results.errors.push(`${label}: answers other than 200 with the cached token: ${JSON.stringify(statuses)}`);
   return row;
+}
+
+/** The plain Node reverse proxy (bench/lib/plain-proxy.mjs) in a process of its own: { origin, stop }. */
+async function startPlainProxy(target) {
+  const child = fork(join(here, 'lib', 'plain-proxy.mjs'), [], { env: { ...process.env, PLAIN_PROXY: JSON.stringify({ port: 0, target }) }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const [line] = await once(createInterface({ input: child.stdout }), 'line');
+  return { origin: `http://127.0.0.1:${JSON.parse(line).port}`, stop: () => child.kill() };
+}
+
+/** Every session calls `url` (a small JSON answer, `{}`) in a loop, all at once: throughput, p50, p99. */
+async function apiLoad(label, url, sessions, headersOf) {
+  const run = async (durationMs, record) => {
+    const latencies = [];
+    const statuses = {};
+    const deadline = performance.now() + durationMs;
+    let n = 0;
+    await Promise.all(
+      sessions.map(async (s) => {
+        while (performance.now() < deadline) {
+          const t0 = performance.now();
+          const res = await fetch(url, { headers: headersOf(s) });
+          await res.arrayBuffer();
+          statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+          if (record) latencies.push(performance.now() - t0);
+          n++;
+        }
+      }),
+    );
+    return { latencies, statuses, n };
+  };
+  await run(WARMUP_MS, false);
+  const t0 = performance.now();
+  const { latencies, statuses, n } = await run(MEASURE_MS, true);
+  const elapsed = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  const row = { label, requests: n, throughputPerSec: Math.round((n / elapsed) * 1000), p50Ms: +percentile(latencies, 50).toFixed(2), p99Ms: +percentile(latencies, 99).toFixed(2), statuses };
+  log(`  proxy ${label}: ${row.throughputPerSec}/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms ${JSON.stringify(statuses)}`);
+  if (Object.keys(statuses).some((k) => k !== '200')) results.errors.push(`proxy ${label}: answers other than 200: ${JSON.stringify(statuses)}`);
+  results.proxy.rows.push(row);
+  return row;
+}
+
+/** 200 MB up and down through the BFF: its peak RSS (VmHWM) and the most it retained after a GC, sampled. */
+async function proxyStreams(bff) {
+  const MB = quick ? 20 : 200;
+  const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${bff.pid}/status`, 'utf8'))[1]) / 1024;
+  let asked = 0;
+  const retained = async () => {
+    const at = ++asked;
+    bff.send({ hook: 'memory', at });
+    return (await bff.nextMessage((m) => m.memory?.at === at, 5_000, 'memory')).memory.retained / 2 ** 20;
+  };
+  const sampling = async (work) => {
+    let max = 0;
+    let on = true;
+    const loop = (async () => {
+      while (on) {
+        max = Math.max(max, await retained());
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    try {
+      await work();
+    } finally {
+      on = false;
+      await loop;
+    }
+    return max;
+  };
+  const base = { peak: peak(), retained: await retained() };
+  const headers = { 'x-csrf': '1', origin: bff.origin };
+  const upMax = await sampling(
+    () =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: bff.port, path: '/api/files/upload', method: 'POST', headers: { ...headers, host: `localhost:${bff.port}`, 'content-length': String(MB * 2 ** 20) } },
+          (res) => res.resume().on('end', resolve),
+        );
+        req.on('error', reject);
+        const chunk = Buffer.alloc(256 * 1024, 1);
+        let left = (MB * 2 ** 20) / chunk.length;
+        const pump = () => {
+          while (left > 0) {
+            left--;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          req.end();
+        };
+        pump();
+      }),
+  );
+  const downMax = await sampling(async () => {
+    const res = await fetch(`${bff.origin}/api/files/download?mb=${MB}`, { headers });
+    for await (const _ of res.body);
+  });
+  results.proxy.streams = {
+    megabytes: MB,
+    peakRssBeforeMb: +base.peak.toFixed(1),
+    peakRssAfterMb: +peak().toFixed(1),
+    retainedBaselineMb: +base.retained.toFixed(1),
+    retainedUploadMaxMb: +upMax.toFixed(1),
+    retainedDownloadMaxMb: +downMax.toFixed(1),
+  };
+  log(`  proxy streams: ${JSON.stringify(results.proxy.streams)}`);
 }
 
 /** Redis round trips per cached hit: the commands the BFF's own connections send, seen by MONITOR. */
@@ -259,6 +374,19 @@ function table() {
     '|---|---|---|---|---|---|---|---|---|',
     ...results.storms.map((r) => `| ${r.label} | ${r.instances} | ${r.sessions} | ${r.calls} | ${r.redemptions} | ${r.redemptionsPerSession} | ${r.invalidGrant} | ${r.p50Ms} | ${r.p99Ms} |`),
   ];
+  if (results.proxy.rows.length === 3) {
+    const [direct] = results.proxy.rows;
+    lines.push(
+      '',
+      `| Small JSON API, ${SESSIONS} concurrent clients | req/s | p50 ms | p99 ms | req/s vs direct | added p50 ms |`,
+      '|---|---|---|---|---|---|',
+      ...results.proxy.rows.map((r) => `| ${r.label} | ${r.throughputPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${(r.throughputPerSec / direct.throughputPerSec).toFixed(2)}× | ${(r.p50Ms - direct.p50Ms).toFixed(2)} |`),
+    );
+  }
+  if (results.proxy.streams) {
+    const s = results.proxy.streams;
+    lines.push('', `Through the BFF's proxy, ${s.megabytes} MB up and ${s.megabytes} MB down: peak RSS ${s.peakRssBeforeMb} → ${s.peakRssAfterMb} MB; retained after GC ${s.retainedBaselineMb} MB, at most +${(s.retainedUploadMaxMb - s.retainedBaselineMb).toFixed(1)} MB during the upload, +${(s.retainedDownloadMaxMb - s.retainedBaselineMb).toFixed(1)} MB during the download.`);
+  }
   return lines.join('\n');
 }
 
@@ -282,6 +410,27 @@ try {
   await cachedLoad('redis, 3 instances', list, sessions);
   await storm('redis, 3 instances', list, sessions);
   await stopInstances(list);
+
+  log('proxy: direct vs a plain Node reverse proxy vs the BFF’s proxy…');
+  const upstream = await startUpstream();
+  const plain = await startPlainProxy(`${upstream.origin}/v1`);
+  // The BFF on Redis again (the same sessions), proxying /api/orders with the session's token, /api/files with none.
+  list = await startInstances(1, 'redis', {
+    apis: {
+      orders: { proxy: { path: '/api/orders', target: `${upstream.origin}/v1`, token: 'user' } },
+      files: { proxy: { path: '/api/files', target: upstream.origin, token: 'none', methods: ['GET', 'POST'] } },
+    },
+  });
+  try {
+    await apiLoad('direct (no proxy)', `${upstream.origin}/status/200`, sessions, () => ({}));
+    await apiLoad('plain Node reverse proxy (floor)', `${plain.origin}/status/200`, sessions, () => ({}));
+    await apiLoad('ngx-fresh-token/bff proxy (token type user)', `${list[0].origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }));
+    await proxyStreams(list[0]);
+  } finally {
+    plain.stop();
+    await upstream.close();
+    await stopInstances(list);
+  }
 } catch (err) {
   results.errors.push(String(err?.stack ?? err));
 } finally {

@@ -69,6 +69,8 @@ export interface BffRequestInfo {
 
 export const DEFAULT_PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const DEFAULT_PROXY_TIMEOUT_MS = 30_000;
+/** An answer of known length up to this size is read whole before it is handed on; a larger one (or one of unknown length: SSE) streams. */
+const SMALL_ANSWER_BYTES = 64 * 1024;
 /** A request body up to this size is kept, so a 401 can be retried with a new token; a larger one streams and is not retried. */
 export const MAX_REPLAYED_BODY_BYTES = 64 * 1024;
 
@@ -207,8 +209,21 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         if (!answer.has('x-content-type-options')) answer.set('x-content-type-options', SECURITY_HEADERS['X-Content-Type-Options']);
         const status = res.statusCode ?? 502;
         const empty = request.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
-        if (empty) res.resume();
-        settle(new Response(empty ? null : (stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>), { status, headers: answer }));
+        if (empty) {
+          res.resume();
+          return settle(new Response(null, { status, headers: answer }));
+        }
+        // A small answer of known length is read whole (one buffer instead of a stream: the common JSON
+        // case); anything else streams as it comes.
+        const length = Number(res.headers['content-length']);
+        if (Number.isInteger(length) && length <= SMALL_ANSWER_BYTES) {
+          const chunks: Uint8Array[] = [];
+          res.on('data', (chunk: Uint8Array) => chunks.push(chunk));
+          res.on('end', () => settle(new Response(concat(chunks), { status, headers: answer })));
+          res.on('error', () => settle(errorResponse(gateway(502))));
+          return;
+        }
+        settle(new Response(stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>, { status, headers: answer }));
       });
       const timer = setTimeout(() => {
         upstreamRequest.destroy();
@@ -284,6 +299,18 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   }
 
   return { match, handle };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let length = 0;
+  for (const c of chunks) length += c.byteLength;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 /** A copy of `response` whose JSON body also names `code`. */

@@ -75,7 +75,12 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
     });
   };
 
-  const keyOf = (sessionId: string) => sha256(`nft-session:${sessionId}`);
+  // Hot-path caches (every /session/token and proxied call reads the session): the store key of a cookie
+  // id, and the opened data of a sealed value under its exact binding. Both are pure functions of their
+  // keys, so a cached answer is the answer; both are bounded (the oldest entries go first).
+  const keys = new BoundedCache<string, Promise<string>>(10_000);
+  const opened = new BoundedCache<string, SessionData>(10_000);
+  const keyOf = (sessionId: string) => keys.get(sessionId) ?? keys.set(sessionId, sha256(`nft-session:${sessionId}`));
   /** The index entries of a `sid` or `sub`: keyed HMACs (a store dump does not tell whether a known user has a session), one per secret held. */
   const indexEntries = (kind: 'sid' | 'sub', value: string) => sealer.indexEntries(kind, `${options.issuer.href}\n${value}`);
   const ttlMs = (record: SessionRecord) => Math.max(1, Math.min(options.idleMs, record.expiresAt - now()));
@@ -83,12 +88,20 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
   const boundTo = (key: string, version: number, expiresAt: number) => `${key}\n${version}\n${expiresAt}`;
 
   async function open(key: string, record: SessionRecord): Promise<SessionData | 'newer-key' | null> {
-    const opened = await sealer.open(record.data, boundTo(key, record.version, record.expiresAt));
-    if (opened === null) return null;
-    if ('newerKey' in opened) return 'newer-key';
+    const binding = boundTo(key, record.version, record.expiresAt);
+    // The same sealed value under the same binding opens to the same data: skip the decryption (a copy,
+    // so a caller changing its object cannot change what the next caller reads).
+    const cacheKey = `${binding}\n${record.data}`;
+    const known = opened.get(cacheKey);
+    if (known) return structuredClone(known);
+    const result = await sealer.open(record.data, binding);
+    if (result === null) return null;
+    if ('newerKey' in result) return 'newer-key';
     try {
-      const data = JSON.parse(opened.plaintext) as SessionData;
-      return data && typeof data === 'object' && typeof data.sub === 'string' ? data : null;
+      const data = JSON.parse(result.plaintext) as SessionData;
+      if (!data || typeof data !== 'object' || typeof data.sub !== 'string') return null;
+      opened.set(cacheKey, structuredClone(data));
+      return data;
     } catch {
       return null;
     }
@@ -217,6 +230,20 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
       return serializeCookie(options.cookieName, '', { sameSite: 'Strict', secure: options.secureCookies, maxAgeSeconds: 0 });
     },
   };
+}
+
+/** A Map that keeps at most `max` entries, dropping the oldest first. */
+class BoundedCache<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly max: number) {}
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: K, value: V): V {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as K);
+    this.map.set(key, value);
+    return value;
+  }
 }
 
 /** The session layer's type. */
