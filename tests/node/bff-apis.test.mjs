@@ -93,6 +93,19 @@ describe('bff apis: a token per API, downscoped, one redemption at a time per se
     }
   });
 
+  test('a server render resolves any configured API through the render context, as /session/token?api= does', async () => {
+    const jar = cookieJar();
+    await signIn(jar, tb.app);
+    const request = new Request(`${tb.app.origin}/dashboard`, { headers: { cookie: jar.header(`${tb.app.origin}/`) } });
+    const { freshToken } = await tb.bff.renderContext(request);
+    const reports = await freshToken.getToken({ forceRefresh: false, api: 'reports' });
+    assert.equal(jwtClaims(reports.accessToken).aud, RESOURCES.reports);
+    assert.equal((await tokenFor(jar, tb.app, 'reports')).body.accessToken, reports.accessToken, 'the same cached token');
+    const plain = await freshToken.getToken({ forceRefresh: false });
+    assert.equal(jwtClaims(plain.accessToken).aud, API_RESOURCE);
+    await assert.rejects(freshToken.getToken({ forceRefresh: false, api: 'nope' }), (err) => err.code === 'NFT413');
+  });
+
   test('bad apis options are NFT401 naming the option', async () => {
     for (const [apis, named] of [
       [{ 'bad name': { scope: 'x' } }, 'apis.bad name'],

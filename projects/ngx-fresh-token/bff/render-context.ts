@@ -23,9 +23,10 @@ export async function createBffRenderContext(bff: BffRenderSource, request: Requ
     expiresAt: session?.expiresAt,
     // A forced call names the token it replaces (its SHA-256, as X-Replaces-Token does), so a render
     // whose token was already replaced by a tab or another render gets that one, redeeming nothing.
-    getToken: async ({ forceRefresh, currentToken }) => {
+    // `api`: a named API of createBff's apis (its own token; unknown: NFT413), as /session/token?api= does.
+    getToken: async ({ forceRefresh, currentToken, api }) => {
       const replacesToken = forceRefresh && currentToken ? await sha256(currentToken) : null;
-      return bff.accessToken(request, { forceRefresh, replacesToken });
+      return bff.accessToken(request, { forceRefresh, replacesToken, ...(api !== undefined ? { api } : {}) });
     },
   });
 }

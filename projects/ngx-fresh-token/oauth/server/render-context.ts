@@ -26,9 +26,10 @@ export interface SessionRenderContext {
   /**
    * A token for this session: the cached one, or a new one when `forceRefresh` (an API rejected
    * `currentToken`, or it is expiring); `null` when the session has ended. Rejects with an error
-   * carrying an HTTP `status` (503 …) when the token cannot be had now.
+   * carrying an HTTP `status` (503 …) when the token cannot be had now. `api` names one of the
+   * server's APIs with tokens of their own (`createBff({ apis })`), as `/session/token?api=` does.
    */
-  getToken(request: { forceRefresh: boolean; currentToken?: string | null }): Promise<IssuedAccessToken | null>;
+  getToken(request: { forceRefresh: boolean; currentToken?: string | null; api?: string }): Promise<IssuedAccessToken | null>;
   /** The signed-in user's claims that may be shown in the page (never a token); `null`: no session. */
   user: Record<string, unknown> | null;
   /** When the session ends at the latest (epoch ms), if known. */
@@ -48,7 +49,7 @@ export interface SessionRenderContext {
  */
 export interface SessionRenderContextOptions {
   /** See {@link SessionRenderContext.getToken}. Not called when `user` is `null`. */
-  getToken(request: { forceRefresh: boolean; currentToken?: string | null }): IssuedAccessToken | null | Promise<IssuedAccessToken | null>;
+  getToken(request: { forceRefresh: boolean; currentToken?: string | null; api?: string }): IssuedAccessToken | null | Promise<IssuedAccessToken | null>;
   /** The signed-in user's claims that may go into the page, or `null` when the request has no session. */
   user: Record<string, unknown> | null;
   /** When the session ends at the latest (epoch ms). */
@@ -98,7 +99,14 @@ export function createSessionRenderContext(options: SessionRenderContextOptions)
   const context: SessionRenderContext = {
     origin,
     user,
-    getToken: async (request) => (user ? ((await getToken({ forceRefresh: request.forceRefresh === true, currentToken: request.currentToken ?? null })) ?? null) : null),
+    getToken: async (request) =>
+      user
+        ? ((await getToken({
+            forceRefresh: request.forceRefresh === true,
+            currentToken: request.currentToken ?? null,
+            ...(typeof request.api === 'string' ? { api: request.api } : {}),
+          })) ?? null)
+        : null,
   };
   if (user && typeof options.expiresAt === 'number' && Number.isFinite(options.expiresAt)) context.expiresAt = options.expiresAt;
   return { [FRESH_TOKEN_RENDER_CONTEXT_KEY]: context };
