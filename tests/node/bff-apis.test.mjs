@@ -127,9 +127,11 @@ describe('bff apis across 3 instances on Redis: one redemption at a time per ses
   const instances = [];
   before(async () => {
     redis = await ensureRedis();
-    const ports = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-    const origins = ports.map((p) => `http://localhost:${p}`);
-    idp = await startBffIdp({ appOrigin: origins[0], accessTokenTtlSeconds: 120, apis: IDP_APIS });
+    // The IdP listens before the other two ports are picked, so it cannot take one of them.
+    const ports = [await freeLoopbackPort()];
+    const origins = () => ports.map((p) => `http://localhost:${p}`);
+    idp = await startBffIdp({ appOrigin: origins()[0], accessTokenTtlSeconds: 120, apis: IDP_APIS });
+    ports.push(await freeLoopbackPort(), await freeLoopbackPort());
     for (let i = 0; i < 3; i++) {
       instances.push(
         await spawnBffInstance({
@@ -138,8 +140,8 @@ describe('bff apis across 3 instances on Redis: one redemption at a time per ses
           issuer: idp.issuer,
           clientId: BFF_CLIENTS.client_secret_basic.clientId,
           clientSecret: BFF_CLIENTS.client_secret_basic.clientSecret,
-          redirectUri: `${origins[0]}/auth/callback`,
-          allowedOrigins: origins,
+          redirectUri: `${origins()[0]}/auth/callback`,
+          allowedOrigins: origins(),
           scope: BFF_SCOPE,
           resource: API_RESOURCE,
           apis: APIS,

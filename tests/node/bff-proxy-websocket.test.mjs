@@ -6,18 +6,22 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import * as bffModule from 'ngx-fresh-token/bff';
 import { API_RESOURCE, cookieJar, jwtClaims, signIn, startBffTestbed, within } from './helpers/bff-idp.mjs';
+import { waitFor } from './helpers/wait.mjs';
 
 const LIVE = 'https://live.example.test';
+const PLAIN = 'https://plain.example.test';
 let tb;
 let api; // { origin, handshakes: [{ path, authorization }], close }
 
 async function startWsApi() {
   const server = createServer((_req, res) => res.writeHead(426).end());
-  const wss = new WebSocketServer({ server });
+  // The API prefers subprotocol v2 when offered (the browser must be told what the API chose).
+  const wss = new WebSocketServer({ server, handleProtocols: (protocols) => (protocols.has('v2') ? 'v2' : ([...protocols][0] ?? false)) });
   const handshakes = [];
   wss.on('connection', (socket, req) => {
     handshakes.push({ path: req.url, authorization: req.headers.authorization, cookie: req.headers.cookie, protocol: socket.protocol });
@@ -27,6 +31,7 @@ async function startWsApi() {
   return {
     origin: `http://127.0.0.1:${server.address().port}`,
     handshakes,
+    openCount: () => wss.clients.size,
     close: () =>
       new Promise((resolve) => {
         for (const c of wss.clients) c.terminate();
@@ -44,11 +49,12 @@ before(async () => {
       resource: API_RESOURCE,
       minRefreshIntervalMs: 0,
       apis: {
-        live: { resource: LIVE, proxy: { path: '/api/live', target: api.origin, token: 'user', websocket: true } },
-        plain: { proxy: { path: '/api/plain', target: api.origin, token: 'user' } },
+        live: { resource: LIVE, proxy: { path: '/api/live', target: api.origin, token: 'user', websocket: true, maxMessageBytes: 64 * 1024 } },
+        plain: { resource: PLAIN, proxy: { path: '/api/plain', target: api.origin, token: 'user' } },
+        open: { proxy: { path: '/api/open', target: api.origin, token: 'none', websocket: true } },
       },
     },
-    idp: { apis: { [LIVE]: 'live:read' } },
+    idp: { apis: { [LIVE]: 'live:read', [PLAIN]: 'plain:read' } },
   });
 });
 after(async () => {
@@ -57,9 +63,9 @@ after(async () => {
 });
 
 /** Opens a WebSocket to the app the way a browser does (its cookie, its Origin); resolves with the socket or the refusal. */
-function open(path, { cookie, origin = tb.app.origin, headers = {} } = {}) {
+function open(path, { cookie, origin = tb.app.origin, headers = {}, protocols = ['chat.v1'] } = {}) {
   const url = `${tb.app.origin.replace(/^http/, 'ws')}${path}`;
-  const socket = new WebSocket(url, ['chat.v1'], { headers: { ...(cookie ? { cookie } : {}), ...(origin ? { origin } : {}), ...headers } });
+  const socket = new WebSocket(url, protocols, { headers: { ...(cookie ? { cookie } : {}), ...(origin ? { origin } : {}), ...headers } });
   return within(new Promise((resolve) => {
     socket.once('open', () => resolve({ socket }));
     socket.once('unexpected-response', (_req, res) => {
@@ -130,5 +136,88 @@ describe('bff proxy: WebSockets (bff.upgrade)', () => {
     assert.ok(again.socket);
     assert.notEqual(api.handshakes.at(-1).authorization, first, 'the reconnect got a new token');
     again.socket.close(1000);
+  });
+});
+
+describe('bff proxy: WebSockets, hostile cases (attacker review)', () => {
+  /** A raw handshake (what no browser sends): resolves with the status line the BFF answered. */
+  function rawHandshake(path, headers) {
+    const url = new URL(tb.app.origin);
+    return within(
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(url.port), '127.0.0.1', () => {
+          const lines = [`GET ${path} HTTP/1.1`, `Host: ${url.host}`, 'Connection: Upgrade', 'Upgrade: websocket', `Origin: ${tb.app.origin}`, 'Sec-WebSocket-Version: 13', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+          socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+        });
+        let text = '';
+        socket.on('data', (d) => {
+          text += d;
+          if (text.includes('\r\n')) {
+            resolve(text.split('\r\n')[0]);
+            socket.destroy();
+          }
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(text.split('\r\n')[0] || '(closed)'));
+      }),
+      5_000,
+      'the handshake answer',
+    );
+  }
+
+  test('a duplicated or invalid subprotocol gets 400 and the BFF lives on', async () => {
+    for (const protocol of ['chat, chat', 'a b', 'x y, z']) {
+      const line = await rawHandshake('/api/open/x', { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Protocol': protocol });
+      assert.match(line, / 400 /, protocol);
+    }
+    const { socket } = await open('/api/open/x');
+    assert.ok(socket, 'still serving');
+    socket.close(1000);
+  });
+
+  test('a handshake ws would refuse (bad key, bad version) opens nothing upstream, and nothing is left open', async () => {
+    const before = api.handshakes.length;
+    for (const headers of [{ 'Sec-WebSocket-Key': 'not-a-key' }, { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '99' }]) {
+      const line = await rawHandshake('/api/open/x', headers);
+      assert.match(line, / 400 /);
+    }
+    assert.equal(api.handshakes.length, before, 'no upstream WebSocket was opened');
+    await waitFor(() => api.openCount() === 0, 3_000, 'no upstream WebSocket left open');
+  });
+
+  test('path forms that could leave the API’s path are refused on the handshake too', async () => {
+    const cookie = await signedInCookie();
+    for (const path of ['/api/live/%252e%252e/admin', '/api/live/..;/admin', '/api/live//x']) {
+      const result = await open(path, { cookie });
+      assert.equal(result.status, 400, path);
+    }
+  });
+
+  test('the browser is told the subprotocol the API chose', async () => {
+    const { socket } = await open('/api/open/x', { protocols: ['v1', 'v2'] });
+    assert.equal(socket.protocol, 'v2');
+    socket.close(1000);
+  });
+
+  test('signing out closes the session’s WebSockets with 4401', async () => {
+    const jar = cookieJar();
+    await signIn(jar, tb.app, { loginHint: 'dora' });
+    const cookie = jar.header(`${tb.app.origin}/`);
+    const { socket } = await open('/api/live/x', { cookie });
+    assert.ok(socket);
+    const closed = within(once(socket, 'close'), 5_000, 'the close after sign-out');
+    await jar.fetch(`${tb.app.origin}/auth/logout`, { method: 'POST', headers: { 'x-csrf': '1', origin: tb.app.origin } });
+    const [code, reason] = await closed;
+    assert.equal(code, 4401);
+    assert.equal(String(reason), 'session ended');
+  });
+
+  test('a message over maxMessageBytes closes the connection (1009), in either direction', async () => {
+    const cookie = await signedInCookie('ed');
+    const { socket } = await open('/api/live/x', { cookie });
+    const closed = within(once(socket, 'close'), 5_000, 'the close');
+    socket.send(new Uint8Array(100 * 1024));
+    const [code] = await closed;
+    assert.equal(code, 1009);
   });
 });

@@ -10,19 +10,22 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import * as bffModule from 'ngx-fresh-token/bff';
 import { ensureRedis, freeLoopbackPort } from '../../scripts/ensure-redis.mjs';
-import { API_RESOURCE, BFF_CLIENTS, BFF_SCOPE, TEST_SECRETS, cookieJar, jwtClaims, signIn, startBffIdp, startBffTestbed, within } from './helpers/bff-idp.mjs';
+import { API_RESOURCE, BFF_CLIENTS, BFF_SCOPE, TEST_SECRETS, bffOptions, cookieJar, jwtClaims, signIn, startBffIdp, startBffTestbed, within } from './helpers/bff-idp.mjs';
 import { spawnBffInstance } from './helpers/bff-instance.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
 
 const ORDERS = 'https://orders.example.test';
+const CATALOG = 'https://catalog.example.test';
+const MIXED = 'https://mixed.example.test';
+const IDP_APIS = { [ORDERS]: 'orders:read', [CATALOG]: 'catalog:read', [MIXED]: 'mixed:read' };
 let up;
 let tb;
 let deadPort;
 const apis = () => ({
-  orders: { resource: ORDERS, proxy: { path: '/api/orders', target: `${up.origin}/v1`, token: 'user' } },
-  catalog: { proxy: { path: '/api/catalog', target: up.origin, token: 'user-or-none', methods: ['GET'] } },
+  orders: { resource: ORDERS, proxy: { path: '/api/orders', target: `${up.origin}/v1`, token: 'user', forwardHeaders: ['x-app'] } },
+  catalog: { resource: CATALOG, proxy: { path: '/api/catalog', target: up.origin, token: 'user-or-none', methods: ['GET'] } },
   reports: { scope: 'api', proxy: { path: '/api/reports', target: up.origin, token: 'client' } },
-  mixed: { proxy: { path: '/api/mixed', target: up.origin, token: 'user-or-client' } },
+  mixed: { resource: MIXED, proxy: { path: '/api/mixed', target: up.origin, token: 'user-or-client' } },
   open: { proxy: { path: '/api/open', target: up.origin, token: 'none', forwardSetCookie: true } },
   slow: { proxy: { path: '/api/slow', target: up.origin, token: 'none', timeoutMs: 500 } },
   dead: { proxy: { path: '/api/dead', target: `http://127.0.0.1:${deadPort}`, token: 'none' } },
@@ -31,7 +34,7 @@ const apis = () => ({
 before(async () => {
   up = await startUpstream();
   deadPort = await freeLoopbackPort();
-  tb = await startBffTestbed(bffModule, { bff: { resource: API_RESOURCE, apis: apis(), minRefreshIntervalMs: 0 }, idp: { apis: { [ORDERS]: 'orders:read' } } });
+  tb = await startBffTestbed(bffModule, { bff: { resource: API_RESOURCE, apis: apis(), minRefreshIntervalMs: 0 }, idp: { apis: IDP_APIS } });
 });
 after(async () => {
   await tb?.close();
@@ -163,6 +166,11 @@ describe('bff proxy: what may pass', () => {
             te: 'trailers',
             'proxy-authorization': 'Basic x',
             'x-app': 'kept',
+            'x-forwarded-prefix': '/admin',
+            'x-original-url': '/admin/users',
+            'x-http-method-override': 'DELETE',
+            'true-client-ip': '6.6.6.6',
+            'x-unlisted': 'dropped',
           },
         },
         (r) => {
@@ -178,19 +186,108 @@ describe('bff proxy: what may pass', () => {
     const echo = JSON.parse(body);
     const res = { headers: new Headers(Object.entries(answerHeaders).map(([k, v]) => [k, String(v)])) };
     const h = echo.headers;
-    for (const name of ['cookie', 'x-csrf', 'x-secret', 'proxy-authorization', 'forwarded']) assert.equal(h[name], undefined, name);
+    for (const name of ['cookie', 'x-csrf', 'x-secret', 'proxy-authorization', 'forwarded', 'x-forwarded-prefix', 'x-original-url', 'x-http-method-override', 'true-client-ip', 'x-unlisted']) {
+      assert.equal(h[name], undefined, name);
+    }
     assert.notEqual(h.authorization, 'Bearer browser-made', 'the browser’s Authorization never passes');
     assert.equal(h['x-forwarded-host'], new URL(tb.app.origin).host, 'from the configured origin');
     assert.equal(h['x-forwarded-proto'], 'http');
     assert.ok(!String(h['x-forwarded-for']).includes('6.6.6.6'), 'the browser’s own X-Forwarded-For is dropped');
-    assert.equal(h['x-app'], 'kept');
+    assert.equal(h['x-app'], 'kept', 'a header the API’s forwardHeaders names');
     // The answer: hop-by-hop headers dropped.
     assert.equal(res.headers.get('x-hop'), null);
     assert.equal(res.headers.get('x-upstream'), 'yes');
     const dropped = await call(jar, '/api/orders/set-cookie');
     assert.deepEqual(dropped.headers.getSetCookie(), []);
     const allowed = await call(jar, '/api/open/set-cookie');
-    assert.equal(allowed.headers.getSetCookie().length, 2);
+    assert.deepEqual(allowed.headers.getSetCookie().map((c) => c.split('=')[0]), ['upstream', 'other'], 'never the BFF’s own cookie');
+    assert.equal(allowed.headers.get('clear-site-data'), null);
+    assert.equal(allowed.headers.get('service-worker-allowed'), null);
+  });
+});
+
+describe('bff proxy: hostile cases (attacker review)', () => {
+  test('path forms servlet containers, double decoders or Unicode folding treat as traversal are refused: ;, %3b, %25xx, overlong UTF-8, full-width dots', async () => {
+    const jar = await signedIn();
+    const before = up.seen.length;
+    for (const path of ['/api/orders/..;/admin', '/api/orders/..%3b/admin', '/api/orders/%25252e%25252e/x', '/api/orders/%C0%AE%C0%AE/admin', '/api/orders/%EF%BC%8E%EF%BC%8E/admin', '/api/orders/a;b']) {
+      const res = await call(jar, path);
+      assert.equal(res.status, 400, path);
+    }
+    assert.equal(up.seen.length, before, 'nothing reached the API');
+    assert.equal((await call(jar, '/api/orders/caf%C3%A9/r%C3%A9sum%C3%A9')).status, 200, 'plain non-ASCII still passes');
+  });
+
+  test('a user-token answer is never cacheable by a shared cache: private, whatever the API says', async () => {
+    const res = await call(await signedIn(), '/api/orders/public-cache');
+    assert.match(res.headers.get('cache-control'), /^private\b/);
+    assert.doesNotMatch(res.headers.get('cache-control'), /public|s-maxage/);
+    assert.match(res.headers.get('vary'), /Cookie/);
+  });
+
+  test('an upstream status a Response cannot carry (999) is a 502, and the BFF lives on', async () => {
+    const res = await call(null, '/api/open/status/999');
+    assert.equal(res.status, 502);
+    assert.equal((await call(null, '/api/open/x')).status, 200);
+  });
+
+  test('a small binary body reaches the API byte for byte', async () => {
+    const bytes = new Uint8Array(1024).map((_, i) => (i * 37) % 256);
+    bytes[0] = 0xef;
+    bytes[1] = 0xbb;
+    bytes[2] = 0xbf;
+    const res = await call(await signedIn(), '/api/orders/upload', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+    assert.equal((await res.json()).bodyBytes, 1024);
+  });
+
+  test('a request whose URL is not the app’s origin (a Host with a path in it) is not proxied', async () => {
+    const jar = await signedIn();
+    const cookie = jar.header(`${tb.app.origin}/`);
+    const res = await tb.bff.handle(new Request('http://localhost/api/orders/admin/export', { headers: { cookie, 'x-csrf': '1', origin: tb.app.origin } }));
+    assert.equal(res.status, 400);
+  });
+
+  test('anonymous calls cannot make the BFF ask the IdP for client tokens without bound (the default minRefreshIntervalMs)', async () => {
+    const bounded = await tb.newBff({ resource: API_RESOURCE, apis: apis(), minRefreshIntervalMs: 5_000 }); // the default bound
+    tb.mount(bounded);
+    try {
+      const grants = () => tb.idp.tokenRequests.filter((r) => r.grantType === 'client_credentials').length;
+      await call(null, '/api/reports/warm');
+      const before = grants();
+      up.rejectNext(20);
+      for (let i = 0; i < 20; i++) await call(null, '/api/reports/x');
+      up.rejectNext(0);
+      assert.ok(grants() - before <= 1, `${grants() - before} client-credentials grants for 20 rejected calls`);
+    } finally {
+      tb.mount(tb.bff);
+    }
+  });
+
+  test('apis config: a proxied API with user tokens needs a resource of its own, never one the browser can get a token for', async () => {
+    const base = { resource: API_RESOURCE };
+    for (const [apisConfig, named] of [
+      [{ a: { proxy: { path: '/api/a', target: up.origin, token: 'user' } } }, 'apis.a.resource'],
+      [{ a: { resource: API_RESOURCE, proxy: { path: '/api/a', target: up.origin, token: 'user-or-none' } } }, 'apis.a.resource'],
+      [{ b: { resource: ORDERS }, a: { resource: ORDERS, proxy: { path: '/api/a', target: up.origin, token: 'user' } } }, 'apis.a.resource'],
+      [{ a: { resource: ORDERS, proxy: { path: '/api/a', target: up.origin, token: 'user', timeoutMs: 2 ** 31 } } }, 'apis.a.proxy.timeoutMs'],
+      [{ a: { resource: ORDERS, proxy: { path: '/api/a', target: up.origin, token: 'user', forwardHeaders: ['X-Forwarded-For'] } } }, 'apis.a.proxy.forwardHeaders'],
+    ]) {
+      await assert.rejects(bffModule.createBff(bffOptions(tb.idp, tb.app, { ...base, apis: apisConfig })), (err) => err.code === 'NFT401' && err.message.includes(named), named);
+    }
+  });
+
+  test('handOutTokens: false — /session/token refuses every token: proxy mode only', async () => {
+    const bff = await tb.newBff({ resource: API_RESOURCE, apis: apis(), handOutTokens: false });
+    tb.mount(bff);
+    try {
+      const jar = await signedIn();
+      const res = await jar.fetch(`${tb.app.origin}/session/token`, { headers: { 'x-csrf': '1', origin: tb.app.origin } });
+      assert.equal(res.status, 403);
+      assert.equal((await res.json()).code, 'NFT414');
+      assert.equal((await call(jar, '/api/orders/x')).status, 200, 'the proxy works');
+    } finally {
+      tb.mount(tb.bff);
+    }
   });
 });
 
@@ -376,9 +473,11 @@ describe('bff proxy: 3 instances on Redis share the sessions behind the proxy', 
   const instances = [];
   before(async () => {
     redis = await ensureRedis();
-    const ports = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-    const origins = ports.map((p) => `http://localhost:${p}`);
-    idp = await startBffIdp({ appOrigin: origins[0], accessTokenTtlSeconds: 120, apis: { [ORDERS]: 'orders:read' } });
+    // The IdP listens before the other two ports are picked, so it cannot take one of them.
+    const ports = [await freeLoopbackPort()];
+    const origins = () => ports.map((p) => `http://localhost:${p}`);
+    idp = await startBffIdp({ appOrigin: origins()[0], accessTokenTtlSeconds: 120, apis: IDP_APIS });
+    ports.push(await freeLoopbackPort(), await freeLoopbackPort());
     for (let i = 0; i < 3; i++) {
       instances.push(
         await spawnBffInstance({
@@ -387,8 +486,8 @@ describe('bff proxy: 3 instances on Redis share the sessions behind the proxy', 
           issuer: idp.issuer,
           clientId: BFF_CLIENTS.client_secret_basic.clientId,
           clientSecret: BFF_CLIENTS.client_secret_basic.clientSecret,
-          redirectUri: `${origins[0]}/auth/callback`,
-          allowedOrigins: origins,
+          redirectUri: `${origins()[0]}/auth/callback`,
+          allowedOrigins: origins(),
           scope: BFF_SCOPE,
           resource: API_RESOURCE,
           secrets: [TEST_SECRETS[0]],

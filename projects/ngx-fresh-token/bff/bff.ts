@@ -12,7 +12,7 @@ import { resolveBffOptions, type BffOptions, type BffRoutes } from './options';
 import { createTokenIssuer, type IssueRequest } from './refresh';
 import { createBffRenderContext } from './render-context';
 import type { SessionRenderContext } from 'ngx-fresh-token/oauth/server';
-import { createSessions, type LoadedSession } from './sessions';
+import { createSessions, tokenKey, type LoadedSession } from './sessions';
 import { createClientTokens } from './client-tokens';
 import { createProxy, type BffRequestInfo } from './proxy';
 import { createWebSocketProxy, type BffUpgradeRequest, type BffUpgradeSocket } from './websocket';
@@ -138,7 +138,8 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   const grantErrors = createGrantErrors(resolved);
   const issuer = createTokenIssuer(resolved, sessions, config, grantErrors, installRotationCapture(config));
   const { login, callback } = createLoginRoutes(resolved, sessions, sealer, config, grantErrors);
-  const { logout, endSession, backchannelLogout } = createLogoutRoutes(resolved, sessions, config, issuer);
+  // A session that ends closes its proxied WebSockets (webSockets is made below; this runs later).
+  const { logout, endSession, backchannelLogout } = createLogoutRoutes(resolved, sessions, config, issuer, (key) => webSockets.endSession(key));
   const userApiToken = async (request: Request, api: { resource?: string; scope?: string }, force?: { replaces: string }) => {
     const { session } = await sessions.load(request, true);
     if (!session) return null;
@@ -147,10 +148,14 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     return issued?.token ?? null;
   };
   const clientTokens = createClientTokens(resolved, config, grantErrors);
+  /** The token slots of proxied APIs with user tokens: /session/token never hands them out. */
+  const proxiedSlots = new Set(resolved.proxies.filter((p) => p.token !== 'none' && p.token !== 'client').map((p) => tokenKey(p.resource, p.scope)));
+  const ownCookie = (name: string) => name === resolved.cookieName || name.startsWith(resolved.transactionCookiePrefix);
   const proxy = createProxy(resolved.proxies, {
     allowedOrigins: resolved.allowedOrigins,
     appOrigin: new URL(resolved.redirectUri.origin),
     clientTokens,
+    ownCookie,
     userToken: userApiToken,
   });
   const webSockets = createWebSocketProxy({
@@ -158,6 +163,8 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     appOrigin: new URL(resolved.redirectUri.origin),
     match: proxy.match,
     now: resolved.now,
+    sessionKey: (request) => sessions.keyOfRequest(request),
+    sessionAlive: async (key) => (await sessions.loadKey(key, false).catch(() => 'unknown')) !== null,
     async token(request, api) {
       if (api.token === 'none') return null;
       if (api.token !== 'client') {
@@ -206,9 +213,10 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     // `?api=<name>`: a named API's token. The browser names an API; never a resource or a scope.
     const apiName = new URL(request.url).searchParams.get('api');
     const target = apiName === null ? {} : apiTarget(apiName);
-    if (apiName !== null && resolved.apis.get(apiName)?.proxied) {
-      // Proxy mode: this API's tokens never leave the server.
-      return errorResponse(bffError(BffErrorCode.ApiProxied, 'this API is proxied: its tokens never leave the server. Call it through its proxy path.', { status: 403 }));
+    // Proxy mode: a proxied API's tokens never leave the server (nor any token, with handOutTokens: false).
+    const slot = tokenKey(target.resource, target.scope);
+    if (!resolved.handOutTokens || (apiName !== null && resolved.apis.get(apiName)?.proxied) || proxiedSlots.has(slot)) {
+      return errorResponse(bffError(BffErrorCode.ApiProxied, 'this token is not handed to the browser (proxy mode): call the API through its proxy path.', { status: 403 }));
     }
     const { session, hadCookie } = await sessions.load(request, true);
     const signedOut = () => json(401, { error: 'unauthenticated' }, { cookies: hadCookie ? [sessions.clearCookie()] : [] });

@@ -5,7 +5,8 @@
 import { effectiveBufferMs } from 'ngx-fresh-token/internal';
 import { classifyGrantFailure, client, type GrantErrors, type OidcConfiguration } from './oidc';
 import type { ResolvedBffOptions } from './options';
-import { cachedTokenOf } from './refresh';
+import { bffError, BffErrorCode } from './errors';
+import { cachedTokenOf, retryAfterSecondsOf } from './refresh';
 import type { CachedToken } from './sessions';
 
 /** What an API's client token is for. */
@@ -22,19 +23,36 @@ export interface ClientTokens {
 
 /** Makes the {@link ClientTokens} of one BFF. */
 export function createClientTokens(options: ResolvedBffOptions, config: OidcConfiguration, grantErrors: GrantErrors): ClientTokens {
-  const cache = new Map<string, { token?: CachedToken; pending?: Promise<CachedToken> }>();
+  const cache = new Map<string, { token?: CachedToken; pending?: Promise<CachedToken>; lastAttemptAt?: number }>();
+  /** Until when the IdP asked for a pause (its Retry-After on a 429 or 503). */
+  let pausedUntil = 0;
   const usable = (t: CachedToken) =>
     t.expiresAt === null || t.expiresAt - options.now() > effectiveBufferMs(options.refreshBufferMs, t.issuedAt === undefined ? null : t.expiresAt - t.issuedAt);
+  const alive = (t: CachedToken | undefined): t is CachedToken => !!t && (t.expiresAt === null || t.expiresAt > options.now());
+  const notNow = (waitMs: number) =>
+    bffError(BffErrorCode.IdpUnavailable, 'the client token was asked for a moment ago, or the identity provider asked for a pause; try again shortly.', {
+      status: 503,
+      retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+    });
 
   return {
     get(target, forceRefresh) {
-      const key = `${target.resource ?? ''}\n${target.scope ?? ''}`;
+      const key = JSON.stringify([target.resource ?? null, target.scope ?? null]);
       let entry = cache.get(key);
       if (!entry) cache.set(key, (entry = {}));
       const slot = entry;
-      if (slot.token && forceRefresh && slot.token.accessToken === forceRefresh.replaces) slot.token = undefined;
-      if (slot.token && usable(slot.token)) return Promise.resolve(slot.token);
+      const forced = !!slot.token && !!forceRefresh && slot.token.accessToken === forceRefresh.replaces;
+      if (slot.token && !forced && usable(slot.token)) return Promise.resolve(slot.token);
       if (slot.pending) return slot.pending;
+      // The bound, as for user tokens: at most one grant per minRefreshIntervalMs per API (failures
+      // count), none while the IdP asked for a pause; meanwhile the token held, while it lives.
+      const now = options.now();
+      const wait = Math.max(options.minRefreshIntervalMs > 0 && slot.lastAttemptAt !== undefined ? slot.lastAttemptAt + options.minRefreshIntervalMs - now : 0, pausedUntil - now);
+      if (wait > 0) {
+        if (alive(slot.token)) return Promise.resolve(slot.token);
+        return Promise.reject(notNow(wait));
+      }
+      slot.lastAttemptAt = now;
       const params = new URLSearchParams();
       if (target.resource) params.set('resource', target.resource);
       if (target.scope) params.set('scope', target.scope);
@@ -46,6 +64,8 @@ export function createClientTokens(options: ResolvedBffOptions, config: OidcConf
             return slot.token;
           },
           async (err: unknown) => {
+            const pause = retryAfterSecondsOf(err, Date.now());
+            if (pause !== null) pausedUntil = Math.max(pausedUntil, options.now() + pause * 1000);
             // invalid_client → NFT410 (logged once); anything else is the IdP's bad moment: 503, nothing cached.
             const kind = await classifyGrantFailure(err);
             throw grantErrors.errorFor(kind === 'client' ? 'client' : 'unavailable');

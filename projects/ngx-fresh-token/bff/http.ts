@@ -48,7 +48,13 @@ export function methodNotAllowed(allow: string): Response {
 export async function readBodyLimited(request: Request, maxBytes: number): Promise<string | null> {
   const declared = request.headers.get('content-length');
   if (declared !== null && (!/^\d+$/.test(declared) || Number(declared) > maxBytes)) return null;
-  if (!request.body) return '';
+  const bytes = await readBytesLimited(request, maxBytes);
+  return bytes === null ? null : new TextDecoder().decode(bytes);
+}
+
+/** The request body as bytes, exactly `length` of them at most: `null` when it is longer (see {@link readBodyLimited}). */
+export async function readBytesLimited(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -68,7 +74,7 @@ export async function readBodyLimited(request: Request, maxBytes: number): Promi
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 /** Escapes text for an HTML attribute or element. */

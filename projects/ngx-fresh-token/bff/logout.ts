@@ -27,7 +27,7 @@ export const MAX_BACKCHANNEL_BODY_BYTES = 16_384;
 export const END_SESSION_REFERENCE_MS = 2 * 60_000;
 
 /** The sign-out routes of one BFF. */
-export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessions, config: OidcConfiguration, issuer: TokenIssuer) {
+export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessions, config: OidcConfiguration, issuer: TokenIssuer, onEnded: (key: string) => void = () => undefined) {
   const metadata = config.serverMetadata();
   const jwks = metadata.jwks_uri ? createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: options.tokenRequestTimeoutMs }) : null;
 
@@ -48,7 +48,10 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
       // Sealed under a secret this instance lacks yet: the user asked to sign out, so the record goes
       // unread (its refresh token cannot be revoked from here; it dies with its grant at the IdP).
       const key = await sessions.keyOfRequest(request);
-      if (key) await sessions.remove(key);
+      if (key) {
+        await sessions.remove(key);
+        onEnded(key);
+      }
       options.logger.warn('ngx-fresh-token/bff: a session sealed under a secret this instance does not hold was signed out without revoking its refresh token.');
       return json(200, { endSessionUrl: null }, { cookies: [sessions.clearCookie()] });
     }
@@ -57,6 +60,7 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
       const refreshToken = issuer.refreshTokenOf(session);
       await sessions.remove(session.key);
       issuer.forget(session.key);
+      onEnded(session.key);
       options.onEvent({ type: 'logout', sessionKey: session.key, sub: session.data.sub });
       if (refreshToken) {
         // Exactly one revocation; a failure (IdP down) is logged without the token and never keeps the session.
@@ -161,6 +165,7 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
         if (session && session.data.createdAt > issuedBefore) continue;
         await sessions.remove(key);
         issuer.forget(key);
+        onEnded(key);
         ended++;
         options.onEvent({ type: 'backchannel-logout', sessionKey: key, sub: typeof payload.sub === 'string' ? payload.sub : session?.data.sub });
       }

@@ -1,5 +1,5 @@
 import { bffError, BffErrorCode } from './errors';
-import { DEFAULT_PROXY_METHODS, DEFAULT_PROXY_TIMEOUT_MS, type BffProxyOptions, type ResolvedProxy } from './proxy';
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PROXY_METHODS, DEFAULT_PROXY_TIMEOUT_MS, NEVER_FORWARDED_HEADERS, type BffProxyOptions, type ResolvedProxy } from './proxy';
 import { memorySessionStore, type SessionStore } from './session-store';
 
 /** How the BFF authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523). */
@@ -146,6 +146,11 @@ export interface BffOptions {
    * that died mid-redemption leaves its session answering 503 that long; then the next redemption decides.
    */
   keptGrantMs?: number;
+  /**
+   * `false`: `/session/token` refuses every call (403 `NFT414`), so no token ever reaches the browser —
+   * proxy mode only (default `true`).
+   */
+  handOutTokens?: boolean;
   /** Extra origins accepted in the `Origin` header of state-changing requests (default: only the redirect URI's origin). */
   allowedOrigins?: readonly string[];
   /**
@@ -201,6 +206,7 @@ export interface ResolvedBffOptions {
   storeTimeoutMs: number;
   minRefreshIntervalMs: number;
   keptGrantMs: number;
+  handOutTokens: boolean;
   allowedOrigins: ReadonlySet<string>;
   forwardedLoginParams: readonly string[];
   authorizationParams: Readonly<Record<string, string>>;
@@ -319,6 +325,8 @@ function stringList(option: string, value: unknown, fallback: readonly string[])
 const isLoopback = (host: string) => host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 
 const PROXY_TOKEN_TYPES = ['user', 'user-or-none', 'client', 'user-or-client', 'none'] as const;
+/** The longest delay a timer takes (setTimeout's limit). */
+const MAX_TIMER_MS = 2_147_483_647;
 const PROXY_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/;
 const METHOD = /^[A-Z]{1,20}$/;
 
@@ -327,7 +335,9 @@ function resolveProxy(name: string, proxy: BffProxyOptions): Omit<ResolvedProxy,
   const at = `apis.${name}.proxy`;
   if (typeof proxy !== 'object' || proxy === null) throw invalid(at, 'must be an object { path, target, token, methods?, websocket?, timeoutMs?, forwardSetCookie? }');
   for (const field of Object.keys(proxy)) {
-    if (!['path', 'target', 'token', 'methods', 'websocket', 'timeoutMs', 'forwardSetCookie'].includes(field)) throw invalid(`${at}.${field.slice(0, 32)}`, 'is not a proxy option');
+    if (!['path', 'target', 'token', 'methods', 'websocket', 'timeoutMs', 'forwardSetCookie', 'forwardHeaders', 'maxMessageBytes'].includes(field)) {
+      throw invalid(`${at}.${field.slice(0, 32)}`, 'is not a proxy option');
+    }
   }
   const path = proxy.path;
   if (typeof path !== 'string' || !PROXY_PATH.test(path) || path.split('/').some((seg) => seg === '.' || seg === '..')) {
@@ -342,6 +352,11 @@ function resolveProxy(name: string, proxy: BffProxyOptions): Omit<ResolvedProxy,
   }
   if (proxy.websocket !== undefined && typeof proxy.websocket !== 'boolean') throw invalid(`${at}.websocket`, 'must be a boolean');
   if (proxy.forwardSetCookie !== undefined && typeof proxy.forwardSetCookie !== 'boolean') throw invalid(`${at}.forwardSetCookie`, 'must be a boolean');
+  const forwardHeaders = stringList(`${at}.forwardHeaders`, proxy.forwardHeaders, []).map((h) => h.toLowerCase());
+  const refused = forwardHeaders.filter((h) => !/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(h) || NEVER_FORWARDED_HEADERS.test(h));
+  if (refused.length) throw invalid(`${at}.forwardHeaders`, `must not name credentials, framing or forwarding headers (${refused.join(', ')})`);
+  const timeoutMs = positive(`${at}.timeoutMs`, proxy.timeoutMs, DEFAULT_PROXY_TIMEOUT_MS);
+  if (timeoutMs > MAX_TIMER_MS) throw invalid(`${at}.timeoutMs`, `must be at most ${MAX_TIMER_MS}`);
   return {
     name,
     path,
@@ -349,8 +364,10 @@ function resolveProxy(name: string, proxy: BffProxyOptions): Omit<ResolvedProxy,
     token: proxy.token,
     methods: new Set(methods),
     websocket: proxy.websocket === true,
-    timeoutMs: positive(`${at}.timeoutMs`, proxy.timeoutMs, DEFAULT_PROXY_TIMEOUT_MS),
+    timeoutMs,
     forwardSetCookie: proxy.forwardSetCookie === true,
+    forwardHeaders: new Set(forwardHeaders),
+    maxMessageBytes: positive(`${at}.maxMessageBytes`, proxy.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
   };
 }
 
@@ -459,6 +476,20 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     endSession: `${basePath}/auth/end-session`,
   };
 
+  // Proxy mode keeps a token off the browser only if no token the browser can get carries its audience:
+  // a proxied API with user tokens needs a resource of its own (not the default token's, not a
+  // non-proxied API's), so its token is minted apart and /session/token never hands it out.
+  const browserResources = new Set([...resource, ...[...apis.values()].filter((a) => !a.proxied && a.resource).map((a) => a.resource!)]);
+  for (const p of proxies) {
+    if (p.token === 'none' || p.token === 'client') continue;
+    if (!p.resource) throw invalid(`apis.${p.name}.resource`, 'is needed for a proxied API with user tokens: its token must carry an audience of its own, which no token handed to the browser carries');
+    if (browserResources.has(p.resource)) throw invalid(`apis.${p.name}.resource`, 'must differ from the default resource and from every API whose tokens the browser may get');
+  }
+  for (const p of proxies) {
+    if (p.target.protocol === 'http:' && !isLoopback(p.target.hostname)) {
+      logger.warn(`ngx-fresh-token/bff: apis.${p.name}.proxy.target is plain http on a host other than localhost; tokens cross the network in clear. Use https.`);
+    }
+  }
   // A proxied path neither holds nor sits under a BFF route or another proxied path (no shadowing either way).
   const under = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
   for (const p of proxies) {
@@ -505,6 +536,7 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     storeTimeoutMs: positive('storeTimeoutMs', options.storeTimeoutMs, 2_000),
     minRefreshIntervalMs: nonNegative('minRefreshIntervalMs', options.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS),
     keptGrantMs: positive('keptGrantMs', options.keptGrantMs, DEFAULT_KEPT_GRANT_MS),
+    handOutTokens: options.handOutTokens !== false,
     allowedOrigins,
     forwardedLoginParams,
     authorizationParams: { ...authorizationParams },

@@ -2,14 +2,16 @@
 // The API proxy (RFC 10017 §6.1, the BFF proper): the browser calls `/api/orders/…` on its own origin
 // with its session cookie and `X-CSRF: 1`; the BFF forwards to the API's target with the token its type
 // names (Duende's five: user, user-or-none, client, user-or-client, none), and the token never reaches
-// the browser. What is checked, in order: the path stays under the API's path (no dot segments, encoded
-// slashes or backslashes: 400, nothing forwarded), the method is allowed (405), CSRF (403), the token
-// (no session for `user`: 401, nothing forwarded; the IdP down: 503). Bodies stream both ways through
-// node:http/node:https (never buffered, so uploads of any size and server-sent events pass), except a
-// small request body, which is kept so a 401 can be retried once with a new token.
+// the browser. What is checked, in order: the path stays under the API's path for any upstream (an
+// allowlist of characters and percent-encodings, no dot or empty segment: 400, nothing forwarded), the
+// method is allowed (405), CSRF (403), the request is for the app's origin (400), the token (no session
+// for `user`: 401, nothing forwarded; the IdP down: 503). Only allowlisted request headers cross. Bodies
+// stream both ways through node:http/node:https (never buffered, so uploads of any size and server-sent
+// events pass; a streamed body's length is enforced), except a small request body, which is kept as
+// bytes so a 401 can be retried once with a new token.
 import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
-import { errorResponse, json, methodNotAllowed, readBodyLimited, SECURITY_HEADERS } from './http';
+import { errorResponse, json, methodNotAllowed, readBytesLimited, SECURITY_HEADERS } from './http';
 import type { ClientTokens } from './client-tokens';
 import type { CachedToken } from './sessions';
 
@@ -43,8 +45,12 @@ export interface BffProxyOptions {
   websocket?: boolean;
   /** Bound on waiting for the upstream's answer (its status and headers) in ms (default 30 000): past it, 504. A body that streams after that is not bounded. */
   timeoutMs?: number;
-  /** Lets the upstream's `Set-Cookie` reach the browser (default `false`: dropped). */
+  /** Lets the upstream's `Set-Cookie` reach the browser (default `false`: dropped); never for the BFF's own cookie names. */
   forwardSetCookie?: boolean;
+  /** Request headers forwarded beyond {@link FORWARDED_REQUEST_HEADERS} (lower-case names; credentials, framing and forwarding headers are refused). */
+  forwardHeaders?: readonly string[];
+  /** The largest WebSocket message relayed either way, in bytes (default 1 MiB); a larger one closes the connection (1009). */
+  maxMessageBytes?: number;
 }
 
 /** A proxied API after validation. */
@@ -57,6 +63,8 @@ export interface ResolvedProxy {
   websocket: boolean;
   timeoutMs: number;
   forwardSetCookie: boolean;
+  forwardHeaders: ReadonlySet<string>;
+  maxMessageBytes: number;
   resource?: string;
   scope?: string;
 }
@@ -69,43 +77,76 @@ export interface BffRequestInfo {
 
 export const DEFAULT_PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const DEFAULT_PROXY_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** An answer of known length up to this size is read whole before it is handed on; a larger one (or one of unknown length: SSE) streams. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
 /** A request body up to this size is kept, so a 401 can be retried with a new token; a larger one streams and is not retried. */
 export const MAX_REPLAYED_BODY_BYTES = 64 * 1024;
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and what else never crosses the proxy: the browser's credentials and CSRF header, forwarding headers it could forge. */
-const DROPPED_REQUEST_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'cookie',
-  'authorization',
-  'x-csrf',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-forwarded-port',
-  'x-real-ip',
-  'content-length',
-]);
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-/** The rest of a path that could leave the API's path once an upstream decodes it. */
-const ESCAPING_REST = /%2e|%2f|%5c|%00|%25(?:2e|2f|5c)|\\|\/\/|(?:^|\/)\.\.?(?:\/|$)/i;
+/**
+ * The request headers that cross the proxy (an allowlist: anything else — the browser's cookies and
+ * credentials, X-CSRF, hop-by-hop headers, every `Forwarded`/`X-Forwarded-*`/`X-Original-*`/method-override
+ * or client-IP header a browser could forge — stays here). `proxy.forwardHeaders` adds names.
+ */
+export const FORWARDED_REQUEST_HEADERS = [
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'content-encoding',
+  'content-language',
+  'content-type',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'pragma',
+  'range',
+  'user-agent',
+  'traceparent',
+  'tracestate',
+  'baggage',
+  'x-request-id',
+  'x-correlation-id',
+] as const;
+/** Names no `forwardHeaders` can add: they carry credentials, framing or forwarding the proxy owns. */
+export const NEVER_FORWARDED_HEADERS = /^(?:cookie|authorization|x-csrf|host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-.*|forwarded|x-forwarded-.*|x-original-.*|x-rewrite-url|.*method-override.*|x-real-ip|true-client-ip|x-client-ip|cf-connecting-ip|x-remote-.*|x-auth-request-.*|dpop)$/;
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'clear-site-data', 'service-worker-allowed']);
+
+/** Look-alikes of `.`, `/` and `\\` that some servers fold into them (full-width, one-dot leader, division slash, …). */
+const LOOKALIKES = /[\u2024\u2044\u2215\u29f8\u3002\ufe52\ufe68\uff0e\uff0f\uff3c\uff61]/;
+
+/**
+ * Whether the rest of a proxied path (after the API's `path`) stays under it for any upstream: only
+ * unreserved characters, sub-delimiters but `;`, `:`, `@`, `/` and percent-encodings; no encoded `.`, `/`,
+ * `\\`, `;`, `%` or control character; valid UTF-8 once decoded (no overlong forms) and no look-alike of a
+ * dot or a slash; no empty segment (`//`) and no dot segment. Shared by HTTP and WebSockets.
+ */
+export function isSafeRest(rest: string): boolean {
+  if (rest !== '' && !rest.startsWith('/')) return false;
+  if (!/^[A-Za-z0-9\-._~!$&'()*+,=:@/%]*$/.test(rest) || /%(?![0-9A-Fa-f]{2})/.test(rest)) return false;
+  for (const match of rest.matchAll(/%([0-9A-Fa-f]{2})/g)) {
+    const byte = parseInt(match[1], 16);
+    if (byte < 0x20 || byte === 0x7f || byte === 0x2e || byte === 0x2f || byte === 0x5c || byte === 0x3b || byte === 0x25) return false;
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rest);
+  } catch {
+    return false; // not UTF-8 (overlong forms among them)
+  }
+  if (LOOKALIKES.test(decoded)) return false;
+  return !rest.split('/').slice(1).some((segment, i, all) => (segment === '' && i < all.length - 1) || segment === '.' || segment === '..');
+}
 
 /** What the proxy needs of the BFF. */
 export interface ProxyDeps {
   allowedOrigins: ReadonlySet<string>;
   /** The app's configured origin: `X-Forwarded-Host`/`-Proto` come from it, never from the request. */
   appOrigin: URL;
+  /** The BFF's own cookie names (an upstream may never set them). */
+  ownCookie(name: string): boolean;
   /** The session's token for an API (`null`: no session), forcing a new one that replaces `replaces`. */
   userToken(request: Request, api: ResolvedProxy, force?: { replaces: string }): Promise<CachedToken | null>;
   clientTokens: ClientTokens;
@@ -140,6 +181,8 @@ const gateway = (status: 502 | 504) =>
     ? bffError(BffErrorCode.UpstreamTimeout, 'the API did not answer in time.', { status: 504 })
     : bffError(BffErrorCode.UpstreamUnavailable, 'the API could not be reached (connection refused, reset or closed).', { status: 502 });
 
+const ALLOWED: ReadonlySet<string> = new Set(FORWARDED_REQUEST_HEADERS);
+
 /** The proxy of one BFF. */
 export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   // Longest path first, so nested paths cannot shadow each other (createBff refuses overlaps anyway).
@@ -163,10 +206,9 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   }
 
   /** The headers the upstream gets: the browser's, minus hop-by-hop, credentials and forgeable forwarding headers, plus the token and the proxy's own forwarding headers. */
-  function upstreamHeaders(request: Request, sent: Sent, info: BffRequestInfo | undefined): Record<string, string> {
+  function upstreamHeaders(request: Request, api: ResolvedProxy, sent: Sent, info: BffRequestInfo | undefined): Record<string, string> {
     const headers: Record<string, string> = {};
-    const listed = new Set((request.headers.get('connection') ?? '').split(',').map((h) => h.trim().toLowerCase()));
-    for (const [name, value] of request.headers) if (!DROPPED_REQUEST_HEADERS.has(name) && !listed.has(name)) headers[name] = value;
+    for (const [name, value] of request.headers) if (ALLOWED.has(name) || api.forwardHeaders.has(name)) headers[name] = value;
     if (sent.kind !== 'none') headers['authorization'] = `Bearer ${sent.token.accessToken}`;
     headers['x-forwarded-host'] = deps.appOrigin.host;
     headers['x-forwarded-proto'] = deps.appOrigin.protocol.slice(0, -1);
@@ -184,10 +226,11 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   ): Promise<Response> {
     const { http, https, stream, agents } = await loadTransports();
     const transport = upstream.protocol === 'https:' ? https : http;
-    const headers = upstreamHeaders(request, sent, info);
+    const headers = upstreamHeaders(request, api, sent, info);
     const declared = request.headers.get('content-length');
+    const declaredLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
     if (body instanceof Uint8Array) headers['content-length'] = String(body.byteLength);
-    else if (body && declared !== null && /^\d+$/.test(declared)) headers['content-length'] = declared;
+    else if (body && declaredLength !== null) headers['content-length'] = String(declaredLength);
     return new Promise<Response>((resolve) => {
       let settled = false;
       const settle = (response: Response) => {
@@ -197,17 +240,38 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         resolve(response);
       };
       const upstreamRequest = transport.request(upstream, { method: request.method, headers, agent: agents[upstream.protocol] }, (res: import('node:http').IncomingMessage) => {
+        try {
+          answerWith(res);
+        } catch {
+          res.destroy();
+          settle(errorResponse(gateway(502)));
+        }
+      });
+      const answerWith = (res: import('node:http').IncomingMessage) => {
         const answer = new Headers();
         const listed = new Set(String(res.headers['connection'] ?? '').split(',').map((h) => h.trim().toLowerCase()));
         for (let i = 0; i < res.rawHeaders.length; i += 2) {
           const name = res.rawHeaders[i].toLowerCase();
           if (DROPPED_RESPONSE_HEADERS.has(name) || listed.has(name)) continue;
-          if (name === 'set-cookie' && !api.forwardSetCookie) continue;
+          if (name === 'set-cookie' && (!api.forwardSetCookie || deps.ownCookie(res.rawHeaders[i + 1].split('=')[0].trim()))) continue;
           answer.append(name, res.rawHeaders[i + 1]);
         }
-        if (sent.kind === 'user' || api.token === 'user-or-none' || api.token === 'user-or-client') answer.append('vary', 'Cookie');
+        if (sent.kind === 'user' || api.token === 'user-or-none' || api.token === 'user-or-client') {
+          answer.append('vary', 'Cookie');
+          // One user's answer: never for a shared cache (the browser's request carries a cookie, not Authorization).
+          const cacheControl = answer.get('cache-control');
+          if (!cacheControl || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
+            const rest = (cacheControl ?? '').split(',').map((d) => d.trim()).filter((d) => d && !/^(?:public|s-maxage=.*)$/i.test(d));
+            answer.set('cache-control', ['private', ...rest].join(', '));
+          }
+        }
         if (!answer.has('x-content-type-options')) answer.set('x-content-type-options', SECURITY_HEADERS['X-Content-Type-Options']);
         const status = res.statusCode ?? 502;
+        // A status a Response cannot carry (1xx but 101 handled by ws, 600–999): the upstream is broken.
+        if (status < 200 || status > 599) {
+          res.destroy();
+          return settle(errorResponse(gateway(502)));
+        }
         const empty = request.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
         if (empty) {
           res.resume();
@@ -224,7 +288,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
           return;
         }
         settle(new Response(stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>, { status, headers: answer }));
-      });
+      };
       const timer = setTimeout(() => {
         upstreamRequest.destroy();
         settle(errorResponse(gateway(504)));
@@ -234,9 +298,24 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
       request.signal?.addEventListener('abort', () => upstreamRequest.destroy(), { once: true });
       if (body instanceof Uint8Array) upstreamRequest.end(body);
       else if (body) {
+        // A streamed body's length is enforced, not trusted: more bytes than declared would be a second
+        // request on the kept-alive upstream connection.
+        let sentBytes = 0;
+        const counter = new stream.Transform({
+          transform(chunk: Uint8Array, _encoding, done) {
+            sentBytes += chunk.byteLength;
+            if (declaredLength !== null && sentBytes > declaredLength) return done(new Error('body longer than its Content-Length'));
+            done(null, chunk);
+          },
+          flush(done) {
+            done(declaredLength !== null && sentBytes !== declaredLength ? new Error('body shorter than its Content-Length') : null);
+          },
+        });
         const source = stream.Readable.fromWeb(body as import('node:stream/web').ReadableStream);
-        source.on('error', () => upstreamRequest.destroy());
-        source.pipe(upstreamRequest);
+        const fail = () => upstreamRequest.destroy();
+        source.on('error', fail);
+        counter.on('error', fail);
+        source.pipe(counter).pipe(upstreamRequest);
       } else upstreamRequest.end();
     });
   }
@@ -245,31 +324,21 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   async function handle(request: Request, api: ResolvedProxy, info?: BffRequestInfo): Promise<Response> {
     const url = new URL(request.url);
     const rest = url.pathname.slice(api.path.length);
-    if (ESCAPING_REST.test(rest)) {
+    if (!isSafeRest(rest)) {
       return errorResponse(bffError(BffErrorCode.ProxyPathRefused, 'the path would leave the API’s path once decoded (dot segments, encoded slashes or backslashes); nothing was forwarded.', { status: 400 }));
     }
     if (!api.methods.has(request.method)) return withCode(methodNotAllowed([...api.methods].join(', ')), BffErrorCode.ProxyMethodRefused);
     const refused = csrfError(request, deps.allowedOrigins, true);
     if (refused) return errorResponse(refused);
+    // Only for the app's own origin: an adapter that builds the URL from the Host header must not let a
+    // Host with a path in it pick what is proxied.
+    if (!deps.allowedOrigins.has(url.origin)) {
+      return errorResponse(bffError(BffErrorCode.ProxyPathRefused, "the request is not for the app's origin (check the Host header, and trustProxyHeaders behind a proxy).", { status: 400 }));
+    }
 
     const upstream = new URL(api.target.href);
     upstream.pathname = `${api.target.pathname.replace(/\/$/, '')}${rest}` || '/';
     upstream.search = url.search;
-
-    // The body: none, kept (small: a 401 can be retried), or streamed (not retried).
-    let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
-    let replayable = true;
-    if (request.body && request.method !== 'GET' && request.method !== 'HEAD') {
-      const declared = request.headers.get('content-length');
-      if (declared !== null && /^\d+$/.test(declared) && Number(declared) <= MAX_REPLAYED_BODY_BYTES) {
-        const text = await readBodyLimited(request, MAX_REPLAYED_BODY_BYTES);
-        body = text === null ? new Uint8Array() : new TextEncoder().encode(text);
-        if (text === null) return errorResponse(bffError(BffErrorCode.ProxyPathRefused, 'the body is longer than its Content-Length says.', { status: 400 }));
-      } else {
-        body = request.body;
-        replayable = false;
-      }
-    }
 
     let sent: Sent | null;
     try {
@@ -279,6 +348,21 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
       throw err;
     }
     if (!sent) return json(401, { error: 'unauthenticated' });
+
+    // The body: none, kept as bytes (small: a 401 can be retried), or streamed (not retried).
+    let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+    let replayable = true;
+    if (request.body && request.method !== 'GET' && request.method !== 'HEAD') {
+      const declared = request.headers.get('content-length');
+      if (declared !== null && /^\d+$/.test(declared) && Number(declared) <= MAX_REPLAYED_BODY_BYTES) {
+        const bytes = await readBytesLimited(request, Number(declared));
+        if (bytes === null) return errorResponse(bffError(BffErrorCode.ProxyPathRefused, 'the body is longer than its Content-Length says.', { status: 400 }));
+        body = bytes;
+      } else {
+        body = request.body;
+        replayable = false;
+      }
+    }
 
     const first = await forward(request, api, upstream, body, sent, info);
     if (first.status !== 401 || sent.kind === 'none' || !replayable) return first;

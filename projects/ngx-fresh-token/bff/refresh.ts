@@ -53,7 +53,7 @@ const MAX_IDP_PAUSE_SECONDS = 300;
 const inDoubtKey = (key: string) => `in-doubt:${key}`;
 
 /** The seconds of a `Retry-After` header (delta or HTTP date) of a 429 or 503 answer from the IdP, when the error carries one. */
-function retryAfterSecondsOf(err: unknown, nowMs: number): number | null {
+export function retryAfterSecondsOf(err: unknown, nowMs: number): number | null {
   const holder = err as { response?: unknown; cause?: unknown } | null;
   const response = holder?.response ?? holder?.cause;
   if (typeof Response === 'undefined' || !(response instanceof Response) || (response.status !== 429 && response.status !== 503)) return null;

@@ -43,7 +43,8 @@ export interface LoadedSession {
 
 /** The cache slot of an access token: tokens for different resources or scopes never mix. */
 export function tokenKey(resource?: string, scope?: string): string {
-  return resource || scope ? `${resource ?? ''} ${scope ?? ''}` : '';
+  // JSON, so no two (resource, scope) pairs share a slot ('urn:a b' + 'c' vs 'urn:a' + 'b c').
+  return resource || scope ? JSON.stringify([resource ?? null, scope ?? null]) : '';
 }
 
 /** Seconds a client is told to wait when a session was sealed under a key newer than this instance holds. */

@@ -2,23 +2,33 @@
 // WebSockets through the proxy (Node only): `bff.upgrade(req, socket, head)` from the server's 'upgrade'
 // event. A browser's WebSocket cannot send `X-CSRF`, so the handshake is checked by what it does carry:
 // the session cookie (for the token), an `Origin` that is exactly one of the allowed origins (browsers
-// always send it on a WebSocket handshake), and `Sec-Fetch-Site` when present. The upstream handshake
-// carries the token; messages are relayed both ways (text and binary, close codes and reasons) by `ws`
-// (an optional peer, loaded on first use). When the token the connection was opened with expires, both
-// sides are closed with code 4401 ("token expired"): the client reconnects, and the new handshake gets a
-// fresh token.
-import { bffError, BffErrorCode, FreshTokenError } from './errors';
-import type { BffRequestInfo, ResolvedProxy } from './proxy';
+// always send it on a WebSocket handshake), and `Sec-Fetch-Site` when present. The browser's handshake is
+// checked in full (method, key, version, subprotocols) before the upstream is opened, and the upstream is
+// closed whenever the browser's side does not come up. Messages are relayed both ways (text and binary,
+// close codes and reasons) by `ws` (an optional peer, loaded on first use), with backpressure and a
+// message size limit. When the token the connection was opened with expires, or the session ends (sign-out,
+// back-channel logout, or found gone by the periodic check), both sides are closed with code 4401: the
+// client reconnects, and the new handshake gets a fresh token (or is refused).
+import { BffErrorCode, FreshTokenError } from './errors';
+import { isSafeRest, type BffRequestInfo, type ResolvedProxy } from './proxy';
 import type { CachedToken } from './sessions';
 
-/** The close code sent to both sides when the connection's token expires: reconnect for a fresh one. */
+/** The close code sent to both sides when the connection's token expires or its session ends: reconnect for a fresh one. */
 export const WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE = 4401;
+/** Most proxied WebSockets of one session at once; past it a handshake is refused (429). */
+export const MAX_WEBSOCKETS_PER_SESSION = 16;
+/** Most proxied WebSockets of one BFF at once. */
+export const MAX_WEBSOCKETS = 10_000;
+/** How often a connection with a user token checks that its session still exists. */
+const SESSION_CHECK_MS = 60_000;
+/** Past this many bytes queued towards one side, the other side's reading pauses until it drains. */
+const HIGH_WATER_BYTES = 1024 * 1024;
 
 /**
  * The Node request of an 'upgrade' event, as `bff.upgrade()` needs it (an `http.IncomingMessage`).
  *
  * @example
- * server.on('upgrade', (req, socket, head) => bff.upgrade(req, socket, head).then((ok) => ok || socket.destroy()));
+ * server.on('upgrade', (req, socket, head) => bff.upgrade(req, socket, head).then((ok) => ok || socket.destroy(), () => socket.destroy()));
  */
 export interface BffUpgradeRequest {
   url?: string;
@@ -42,26 +52,41 @@ export interface WebSocketDeps {
   allowedOrigins: ReadonlySet<string>;
   appOrigin: URL;
   match(pathname: string): ResolvedProxy | null;
-  /** The token of an API for this handshake (null: none); rejects with a coded error, or with `unauthenticated` for a `user` API without a session. */
+  /** The token of an API for this handshake (null: none); rejects with a coded error, or gives `unauthenticated` for a `user` API without a session. */
   token(request: Request, api: ResolvedProxy): Promise<CachedToken | null | 'unauthenticated'>;
+  /** The store key of the request's session, if it has one. */
+  sessionKey(request: Request): Promise<string | null>;
+  /** Whether the session under `key` still exists (a store failure counts as yes: no sign-out on a hiccup). */
+  sessionAlive(key: string): Promise<boolean>;
   now(): number;
 }
 
 type WsModule = typeof import('ws');
 let wsModule: Promise<WsModule> | null = null;
 
+const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
 /** Refuses a handshake with an HTTP answer on the raw socket, then closes it. */
 function refuse(socket: BffUpgradeSocket, status: number, code: string): void {
-  const body = JSON.stringify({ error: status === 401 ? 'unauthenticated' : status === 502 ? 'bad_gateway' : 'forbidden', code });
-  const reason = status === 401 ? 'Unauthorized' : status === 502 ? 'Bad Gateway' : status === 503 ? 'Service Unavailable' : 'Forbidden';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${new TextEncoder().encode(body).byteLength}\r\n\r\n${body}`,
-  );
+  const body = JSON.stringify({ error: (REASONS[status] ?? 'error').toLowerCase().replace(/ /g, '_'), code });
+  try {
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${new TextEncoder().encode(body).byteLength}\r\n\r\n${body}`,
+    );
+  } catch {
+    socket.destroy();
+  }
 }
 
 /** The WebSocket half of the proxy of one BFF. */
 export function createWebSocketProxy(deps: WebSocketDeps) {
-  let server: import('ws').WebSocketServer | null = null;
+  /** One ws server per message size limit (it checks the browser's side of each handshake). */
+  const servers = new Map<number, import('ws').WebSocketServer>();
+  let open = 0;
+  /** The close functions of the open connections of each session. */
+  const bySession = new Map<string, Set<(code: number, reason: string) => void>>();
 
   async function upgrade(req: BffUpgradeRequest, socket: BffUpgradeSocket, head: Uint8Array, info?: BffRequestInfo): Promise<boolean> {
     let url: URL;
@@ -72,20 +97,40 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     }
     const api = deps.match(url.pathname);
     if (!api || !api.websocket) return false;
+    try {
+      await accept(req, socket, head, info, url, api);
+    } catch {
+      // Never an unhandled rejection: whatever went wrong, the handshake is refused.
+      refuse(socket, 400, BffErrorCode.WebSocketRefused);
+    }
+    return true;
+  }
+
+  async function accept(req: BffUpgradeRequest, socket: BffUpgradeSocket, head: Uint8Array, info: BffRequestInfo | undefined, url: URL, api: ResolvedProxy): Promise<void> {
     const header = (name: string) => {
       const v = req.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
+    // The handshake itself (RFC 6455 §4.2.1), checked before anything is opened upstream.
+    const subprotocols = [...new Set((header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim()).filter(Boolean))];
+    if (
+      (req.method ?? 'GET') !== 'GET' ||
+      (header('upgrade') ?? '').toLowerCase() !== 'websocket' ||
+      !WEBSOCKET_KEY.test(header('sec-websocket-key') ?? '') ||
+      !['8', '13'].includes(header('sec-websocket-version') ?? '') ||
+      subprotocols.length > 16 ||
+      !subprotocols.every((p) => TOKEN.test(p))
+    ) {
+      return refuse(socket, 400, BffErrorCode.WebSocketRefused);
+    }
     // The handshake's own CSRF rules: an exact Origin, and no cross-site fetch.
     const origin = header('origin');
-    if (!origin || !deps.allowedOrigins.has(origin) || header('sec-fetch-site') === 'cross-site') {
-      refuse(socket, 403, BffErrorCode.WebSocketRefused);
-      return true;
+    if (!origin || !deps.allowedOrigins.has(origin) || header('sec-fetch-site') === 'cross-site' || !deps.allowedOrigins.has(url.origin)) {
+      return refuse(socket, 403, BffErrorCode.WebSocketRefused);
     }
-    if (/%2e|%2f|%5c|%00|\\|\/\//i.test(url.pathname.slice(api.path.length))) {
-      refuse(socket, 400, BffErrorCode.ProxyPathRefused);
-      return true;
-    }
+    if (!isSafeRest(url.pathname.slice(api.path.length))) return refuse(socket, 400, BffErrorCode.ProxyPathRefused);
+    if (open >= MAX_WEBSOCKETS) return refuse(socket, 503, BffErrorCode.WebSocketRefused);
+
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
     const request = new Request(url, { headers });
@@ -93,39 +138,45 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     try {
       token = await deps.token(request, api);
     } catch (err) {
-      refuse(socket, err instanceof FreshTokenError ? (err.status ?? 503) : 503, err instanceof FreshTokenError ? err.code : BffErrorCode.IdpUnavailable);
-      return true;
+      return refuse(socket, err instanceof FreshTokenError ? (err.status ?? 503) : 503, err instanceof FreshTokenError ? err.code : BffErrorCode.IdpUnavailable);
     }
-    if (token === 'unauthenticated') {
-      refuse(socket, 401, BffErrorCode.WebSocketRefused);
-      return true;
-    }
+    if (token === 'unauthenticated') return refuse(socket, 401, BffErrorCode.WebSocketRefused);
+    const sessionKey = token && api.token !== 'client' ? await deps.sessionKey(request) : null;
+    if (sessionKey && (bySession.get(sessionKey)?.size ?? 0) >= MAX_WEBSOCKETS_PER_SESSION) return refuse(socket, 429, BffErrorCode.WebSocketRefused);
 
-    wsModule ??= import('ws').catch(() => {
-      throw bffError(BffErrorCode.InvalidOption, 'proxied WebSockets need the "ws" package: npm install ws.');
-    });
+    wsModule ??= import('ws');
     let ws: WsModule;
     try {
       ws = await wsModule;
     } catch {
-      refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
-      return true;
+      wsModule = null;
+      return refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
     }
-    server ??= new ws.WebSocketServer({ noServer: true });
+    let server = servers.get(api.maxMessageBytes);
+    if (!server) {
+      server = new ws.WebSocketServer({ noServer: true, maxPayload: api.maxMessageBytes, handleProtocols: (_protocols, request) => chosen.get(request) ?? false });
+      servers.set(api.maxMessageBytes, server);
+    }
 
-    // The upstream first: the browser's handshake is answered only once the API accepted its own.
+    // The upstream next: the browser's handshake is answered only once the API accepted its own, and the
+    // upstream goes whenever the browser's side does not come up (it left, or its handshake fails in ws).
     const target = new URL(api.target.href);
     target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
     target.pathname = `${api.target.pathname.replace(/\/$/, '')}${url.pathname.slice(api.path.length)}` || '/';
     target.search = url.search;
-    const protocols = (header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     const upstreamHeaders: Record<string, string> = { 'x-forwarded-host': deps.appOrigin.host, 'x-forwarded-proto': deps.appOrigin.protocol.slice(0, -1) };
     if (token) upstreamHeaders['authorization'] = `Bearer ${token.accessToken}`;
     if (info?.clientAddress) upstreamHeaders['x-forwarded-for'] = info.clientAddress;
-    const upstream = new ws.WebSocket(target, protocols, { headers: upstreamHeaders, handshakeTimeout: api.timeoutMs });
+    const upstream = new ws.WebSocket(target, subprotocols, { headers: upstreamHeaders, handshakeTimeout: api.timeoutMs, maxPayload: api.maxMessageBytes });
+    upstream.on('error', () => undefined);
+    let browserUp = false;
+    const socketEvents = socket as unknown as { once?(event: string, listener: () => void): unknown };
+    socketEvents.once?.('close', () => {
+      if (!browserUp) upstream.terminate();
+    });
     const opened = await new Promise<boolean>((resolve) => {
       upstream.once('open', () => resolve(true));
-      upstream.once('error', () => resolve(false));
+      upstream.once('close', () => resolve(false));
       upstream.once('unexpected-response', (_req, res) => {
         res.resume();
         resolve(false);
@@ -133,38 +184,115 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     });
     if (!opened) {
       upstream.terminate();
-      refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
-      return true;
+      return refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
     }
-    server.handleUpgrade(req as import('node:http').IncomingMessage, socket as import('node:stream').Duplex, Buffer.from(head), (browser) => {
-      // Relay both ways; a close on one side closes the other with its code and reason.
-      browser.on('message', (data, isBinary) => upstream.readyState === ws.WebSocket.OPEN && upstream.send(data, { binary: isBinary }));
-      upstream.on('message', (data, isBinary) => browser.readyState === ws.WebSocket.OPEN && browser.send(data, { binary: isBinary }));
-      const closeOther = (other: import('ws').WebSocket) => (code: number, reason: Buffer) => {
-        clearTimeout(expiry);
-        if (other.readyState === ws.WebSocket.OPEN || other.readyState === ws.WebSocket.CONNECTING) {
-          // 1005/1006 cannot be sent on the wire.
-          if (code === 1005 || code === 1006) other.close();
-          else other.close(code, reason);
+    const nodeRequest = req as import('node:http').IncomingMessage;
+    chosen.set(nodeRequest, upstream.protocol || false);
+    open++;
+    let counted = true;
+    const uncount = () => {
+      if (counted) {
+        counted = false;
+        open--;
+      }
+    };
+    try {
+      server.handleUpgrade(nodeRequest, socket as import('node:stream').Duplex, Buffer.from(head), (browser) => {
+        browserUp = true;
+        relay(ws, browser, upstream, token, sessionKey, uncount);
+      });
+    } finally {
+      chosen.delete(nodeRequest);
+    }
+    // ws refused the browser's side (it answered it itself) or the socket is gone: the upstream goes too.
+    if (!browserUp) {
+      queueMicrotask(() => {
+        if (!browserUp) {
+          upstream.terminate();
+          uncount();
         }
-      };
-      browser.on('close', closeOther(upstream));
-      upstream.on('close', closeOther(browser));
-      browser.on('error', () => upstream.terminate());
-      upstream.on('error', () => browser.terminate());
-      // The token the connection was opened with expires: close both with 4401, the browser reconnects.
-      const left = token && token.expiresAt !== null ? token.expiresAt - deps.now() : null;
-      const expiry =
-        left === null
-          ? undefined
-          : setTimeout(() => {
-              browser.close(WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE, 'token expired');
-              upstream.close(1000, 'token expired');
-            }, Math.min(Math.max(0, left), 2_147_483_647));
-      (expiry as { unref?: () => void } | undefined)?.unref?.();
-    });
-    return true;
+      });
+    }
   }
 
-  return { upgrade };
+  /** The subprotocol the upstream chose, per handshake in flight (handleProtocols answers the browser with it). */
+  const chosen = new WeakMap<object, string | false>();
+
+  /** Relays `browser` ⇄ `upstream` with backpressure, and closes both at token expiry or session end. */
+  function relay(
+    ws: WsModule,
+    browser: import('ws').WebSocket,
+    upstream: import('ws').WebSocket,
+    token: CachedToken | null,
+    sessionKey: string | null,
+    uncount: () => void,
+  ): void {
+    const OPEN = ws.WebSocket.OPEN;
+    const pipe = (from: import('ws').WebSocket, to: import('ws').WebSocket) => {
+      from.on('message', (data, isBinary) => {
+        if (to.readyState !== OPEN) return;
+        to.send(data, { binary: isBinary }, () => {
+          if (to.bufferedAmount < HIGH_WATER_BYTES / 2 && from.isPaused) from.resume();
+        });
+        // The receiving side is slow: stop reading from the sending side until it drains.
+        if (to.bufferedAmount > HIGH_WATER_BYTES && !from.isPaused) from.pause();
+      });
+    };
+    pipe(browser, upstream);
+    pipe(upstream, browser);
+    const closeBoth = (code: number, reason: string) => {
+      if (browser.readyState === OPEN) browser.close(code, reason);
+      if (upstream.readyState === OPEN) upstream.close(1000, reason);
+    };
+    const closeOther = (other: import('ws').WebSocket) => (code: number, reason: Buffer) => {
+      stop();
+      if (other.readyState === OPEN || other.readyState === ws.WebSocket.CONNECTING) {
+        // 1005/1006 cannot be sent on the wire.
+        if (code === 1005 || code === 1006) other.close();
+        else other.close(code, reason);
+      }
+    };
+    browser.on('close', closeOther(upstream));
+    upstream.on('close', closeOther(browser));
+    browser.on('error', () => upstream.terminate());
+    upstream.on('error', () => browser.terminate());
+
+    // The token the connection was opened with expires, or the session ends: 4401, the browser reconnects.
+    const left = token && token.expiresAt !== null ? token.expiresAt - deps.now() : null;
+    const expiry = left === null ? undefined : setTimeout(() => closeBoth(WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE, 'token expired'), Math.min(Math.max(0, left), 2_147_483_647));
+    (expiry as { unref?: () => void } | undefined)?.unref?.();
+    const endNow = (code: number, reason: string) => closeBoth(code, reason);
+    let check: ReturnType<typeof setInterval> | undefined;
+    if (sessionKey) {
+      let set = bySession.get(sessionKey);
+      if (!set) bySession.set(sessionKey, (set = new Set()));
+      set.add(endNow);
+      // Sessions end on other instances too: look every minute.
+      check = setInterval(() => {
+        void deps.sessionAlive(sessionKey).then((alive) => alive || closeBoth(WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE, 'session ended'));
+      }, SESSION_CHECK_MS);
+      (check as { unref?: () => void }).unref?.();
+    }
+    let stopped = false;
+    function stop() {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(expiry);
+      clearInterval(check);
+      uncount();
+      if (sessionKey) {
+        const set = bySession.get(sessionKey);
+        set?.delete(endNow);
+        if (set && set.size === 0) bySession.delete(sessionKey);
+      }
+    }
+  }
+
+  return {
+    upgrade,
+    /** Closes the proxied WebSockets of a session that ended here (sign-out, back-channel logout) with 4401. */
+    endSession(key: string): void {
+      for (const end of [...(bySession.get(key) ?? [])]) end(WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE, 'session ended');
+    },
+  };
 }

@@ -1,7 +1,8 @@
 // A real loopback API for the proxy tests: a node:http server on 127.0.0.1 that records what reaches it
 // (method, path, headers, body size; never keeping large bodies) and answers by path:
 //   /echo…            200 JSON { method, path, query, headers, bodyBytes } (the whole request as it arrived)
-//   /set-cookie       200 with Set-Cookie
+//   /set-cookie       200 with Set-Cookie (one of them for the BFF's own session cookie), Clear-Site-Data, Service-Worker-Allowed
+//   /public-cache     200 with Cache-Control: public, max-age=600
 //   /download?mb=N    200 with N MiB of bytes, streamed
 //   /upload[?slowMs=N] 200 JSON { bodyBytes } after reading (and dropping) the whole body, slowly with slowMs
 //   /sse?n=N&gapMs=M  text/event-stream: N events, M ms apart (each written and flushed on its own)
@@ -44,7 +45,11 @@ export async function startUpstream() {
         return res.end(JSON.stringify(entry));
       }
       if (p === '/set-cookie') {
-        res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['upstream=1; Path=/', 'other=2; Path=/'] });
+        res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['upstream=1; Path=/', 'other=2; Path=/', '__Host-nft-session=forged; Path=/; Secure; HttpOnly'], 'clear-site-data': '"cookies"', 'service-worker-allowed': '/' });
+        return res.end('{}');
+      }
+      if (p === '/public-cache') {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=600, s-maxage=600' });
         return res.end('{}');
       }
       if (p === '/upload') {
