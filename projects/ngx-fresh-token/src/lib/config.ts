@@ -1,9 +1,14 @@
-import { InjectionToken } from '@angular/core';
+import { InjectionToken, PLATFORM_ID, inject } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import type { AuthService } from './auth.service';
 import type { TokenSource } from './token';
 import type { UrlMatcher } from './url-matcher';
+
+/** @internal Whether this injector renders on the server platform (no platform at all, as in a plain Node injector, is not). */
+export function ɵonServer(): boolean {
+  return inject(PLATFORM_ID, { optional: true }) === 'server';
+}
 
 /** @internal The token source set by `withTokenSource()` (or an entry's source feature). */
 export const ɵFRESH_TOKEN_SOURCE = /* @__PURE__ */ new InjectionToken<TokenSource>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_SOURCE' : '');
@@ -43,7 +48,6 @@ export interface ɵCrossTabLink {
   publishEnd(expiredCode?: string): void;
   /** Tells the other tabs this tab's refresh failed transiently. */
   publishFailed(): void;
-  close(): void;
 }
 
 /** @internal `withCrossTabSync()`: links a service to the other tabs; `null` when off, on the server or without the browser APIs. */

@@ -2,7 +2,7 @@ import { DOCUMENT } from '@angular/common';
 import { InjectionToken, inject } from '@angular/core';
 import { AuthService } from './auth.service';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS } from './config';
-import { FreshTokenError } from './errors';
+import { ɵerror } from './errors';
 import { ɵSERVER_HALF, ɵSERVER_RENDERING, ɵServerRendering } from './server-render';
 import { createUrlAuthorizer } from './url-matcher';
 
@@ -55,7 +55,7 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
     if (cache?.token !== token) {
       const headers = format(token);
       if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
-        throw new FreshTokenError('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
+        throw ɵerror('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
       }
       // The interceptor has checked `Authorization` already (a request with its own is left alone).
       cache = { token, headers, names: Object.keys(headers).filter((name) => name.toLowerCase() !== 'authorization') };

@@ -6,17 +6,17 @@
 // `typeof ngServerMode !== 'undefined' && ngServerMode`: a browser build sets that to `false`, so the
 // minifier drops the whole half. The browser half (starting from the snapshot, serving the
 // handed-over bodies) comes with `withServerRendering()` only. A browser-only app carries none of it.
-import { isPlatformServer } from '@angular/common';
 import { HttpEvent, HttpRequest, HttpResponse } from '@angular/common/http';
-import { APP_BOOTSTRAP_LISTENER, ApplicationRef, InjectionToken, PLATFORM_ID, REQUEST, RESPONSE_INIT, TransferState, inject, makeStateKey } from '@angular/core';
+import { APP_BOOTSTRAP_LISTENER, ApplicationRef, InjectionToken, REQUEST, RESPONSE_INIT, TransferState, inject, makeStateKey } from '@angular/core';
 import { Observable, of, tap } from 'rxjs';
 import type { AuthService } from './auth.service';
 import type { RefreshRetryPolicy } from './backoff';
 import { TRANSFER_AUTHENTICATED_RESPONSE } from './context';
-import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { FreshTokenErrorCode, ɵerror } from './errors';
 import type { TokenLifetime } from './lifetime';
 import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵvalidRetryPolicy } from './feature';
 import { createUrlAuthorizer, type UrlMatcher } from './url-matcher';
+import { ɵonServer } from './config';
 
 // ---------------------------------------------------------------------------------------------
 // Public names
@@ -212,7 +212,7 @@ function holds(text: string, secret: string | null): boolean {
 }
 
 function createServerRendering(retry: RefreshRetryPolicy): ɵServerRendering {
-  const half = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? '') ? inject(ɵSERVER_HALF) : null;
+  const half = ɵonServer() ? inject(ɵSERVER_HALF) : null;
   if (half) return half.rendering(retry, inject(TransferState));
   let bodies: Record<string, TransferredBody> | null = null;
   let snapshot: unknown = null;
@@ -379,7 +379,7 @@ function guardOnServer<T>(attempted: string, redirect: () => T | true): T | true
     return answer;
   }
   if (!inject(REQUEST, { optional: true })) {
-    throw new FreshTokenError(
+    throw ɵerror(
       FreshTokenErrorCode.GuardedRouteWithoutRequest,
       (typeof ngDevMode === 'undefined' || ngDevMode)
         ? `signedInGuard() guards "${attempted}", which is rendered with no request (a prerender or the app shell): that page would be the same for every user. To fix the problem, give the route renderMode: RenderMode.Server (with bff.renderContext() in server.ts) or RenderMode.Client in the server routes.`
@@ -441,5 +441,5 @@ export const ɵserverHalf: ɵServerHalf = {
  */
 export const ɵSERVER_HALF = /* @__PURE__ */ new InjectionToken<ɵServerHalf | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SERVER_HALF' : '', {
   providedIn: 'root',
-  factory: () => (typeof ngServerMode !== 'undefined' && ngServerMode && isPlatformServer(inject(PLATFORM_ID)) ? ɵserverHalf : null),
+  factory: () => (typeof ngServerMode !== 'undefined' && ngServerMode && ɵonServer() ? ɵserverHalf : null),
 });

@@ -1,4 +1,4 @@
-import { FreshTokenError } from './errors';
+import { ɵerror } from './errors';
 
 /**
  * One entry of `withAuthorizedUrls()`: a URL prefix (`'https://api.example.com/v1'`, or a
@@ -41,7 +41,7 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
     }
   }
   if (!prefix || prefix.username || prefix.password || prefix.search || prefix.hash) {
-    throw new FreshTokenError(
+    throw ɵerror(
       'NFT104',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() takes http(s) URL prefixes without credentials, query or hash (e.g. "https://api.example.com/v1"), paths on the app origin (e.g. "/api"), RegExps or (url: URL) => boolean functions.' : '',
     );
