@@ -82,29 +82,22 @@ export class AuthService {
   /** Failed refresh cycles in a row; each one lengthens the cool-down along the backoff curve. */
   #failedCycles = 0;
   #state?: Signal<TokenState>;
-  /** The one status watch that every `state$` subscriber shares (replaying its latest state), while any is subscribed. */
-  #shared?: { subject: BehaviorSubject<TokenState>; source: Subscription; count: number };
+  /** What every `state$` subscriber gets (replaying the latest state) from the one status watch they share. */
+  readonly #states = new BehaviorSubject<TokenState>(null!); // set by the watch before anyone subscribes
+  /** The shared status watch, running while `state$` has subscribers (counted). */
+  #watch?: Subscription;
+  #watchers = 0;
   /** `withCrossTabSync()` where the browser supports it, else `null` (each tab on its own). */
   readonly #crossTab: ɵCrossTabLink | null;
 
   /** The token's lifetime; replays the current state and re-emits when the status changes with time (browser only). */
   readonly state$: Observable<TokenState> = new Observable<TokenState>((subscriber) => {
     // Shared by hand rather than with shareReplay, which would add its RxJS machinery to every app.
-    let shared = this.#shared;
-    if (!shared) {
-      const subject = new BehaviorSubject<TokenState>(null!); // set synchronously by the first emission
-      shared = this.#shared = { subject, count: 0, source: Subscription.EMPTY };
-      shared.source = this.#derive((core, now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)], sameState).subscribe(subject);
-    }
-    const own = shared;
-    own.count++;
-    const inner = own.subject.subscribe(subscriber);
+    if (!this.#watchers++) this.#watch = this.#derive((core, now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)], sameState).subscribe(this.#states);
+    const inner = this.#states.subscribe(subscriber);
     return () => {
       inner.unsubscribe();
-      if (--own.count === 0 && this.#shared === own) {
-        own.source.unsubscribe();
-        this.#shared = undefined;
-      }
+      if (!--this.#watchers) this.#watch!.unsubscribe();
     };
   });
 
