@@ -305,7 +305,7 @@ export class AuthService {
     if (this.#destroyed) return;
     if (!grant) return this.#endSession(SIGNED_OUT);
     this.#newEpoch();
-    this.#hold(resolveLifetime(grant, this.#clock.now(), this.#bufferMs, false, this.#minValidityMs), grant.idToken ?? null, grant.user ?? null);
+    this.#hold(this.#lifetime(grant, false), grant.idToken ?? null, grant.user ?? null);
     this.#crossTab?.publish();
   }
 
@@ -411,7 +411,7 @@ export class AuthService {
           crossTab?.publishEnd();
           return null;
         }
-        const life = resolveLifetime(grant, this.#clock.now(), this.#bufferMs, true, this.#minValidityMs);
+        const life = this.#lifetime(grant, true);
         // An explicit refresh (a sign-in) may be another user's session: the grant names its user, or none.
         this.#hold(life, grant.idToken ?? null, grant.user !== undefined ? grant.user : explicit ? null : undefined);
         crossTab?.publish();
@@ -449,6 +449,11 @@ export class AuthService {
     // Announced only now: a state$ subscriber that asks for a token on this emission joins this flight.
     this.#refreshing(true);
     return flight;
+  }
+
+  /** The lifetime of `grant` as it arrives now, with this service's buffer and min validity. */
+  #lifetime(grant: TokenGrant, fromRefresh: boolean): TokenLifetime {
+    return resolveLifetime(grant, this.#clock.now(), this.#bufferMs, fromRefresh, this.#minValidityMs);
   }
 
   /** Sets the `refreshing` flag (and the error of a failed refresh). */

@@ -7,7 +7,7 @@
 // minifier drops the whole half. The browser half (starting from the snapshot, serving the
 // handed-over bodies) comes with `withServerRendering()` only. A browser-only app carries none of it.
 import { HttpEvent, HttpRequest, HttpResponse } from '@angular/common/http';
-import { APP_BOOTSTRAP_LISTENER, ApplicationRef, InjectionToken, REQUEST, RESPONSE_INIT, TransferState, inject, makeStateKey } from '@angular/core';
+import { APP_BOOTSTRAP_LISTENER, ApplicationRef, InjectionToken, REQUEST, RESPONSE_INIT, TransferState, inject, type StateKey } from '@angular/core';
 import { Observable, of, tap } from 'rxjs';
 import type { AuthService } from './auth.service';
 import type { RefreshRetryPolicy } from './backoff';
@@ -81,7 +81,8 @@ export interface SessionSnapshot {
  * @example
  * transferState.hasKey(FRESH_TOKEN_SESSION_SNAPSHOT_KEY)
  */
-export const FRESH_TOKEN_SESSION_SNAPSHOT_KEY = /* @__PURE__ */ makeStateKey<SessionSnapshot | null>('ngx-fresh-token:session');
+// A state key is its string (`makeStateKey()` returns it as is): no call, nothing to import.
+export const FRESH_TOKEN_SESSION_SNAPSHOT_KEY = 'ngx-fresh-token:session' as StateKey<SessionSnapshot | null>;
 
 /**
  * How a server render asks its token source, by default: one attempt of at most 3 s. A render waits
@@ -199,7 +200,7 @@ interface TransferredBody {
 }
 
 /** One key for every body a render hands over, so the browser drops them all at once. */
-const BODIES_KEY = /* @__PURE__ */ makeStateKey<Record<string, TransferredBody>>('ngx-fresh-token:bodies');
+const BODIES_KEY = 'ngx-fresh-token:bodies' as StateKey<Record<string, TransferredBody>>;
 
 const wantsTransfer = (req: HttpRequest<unknown>) =>
   req.method === 'GET' && (req.responseType === 'json' || req.responseType === 'text') && req.context.get(TRANSFER_AUTHENTICATED_RESPONSE);
