@@ -1,8 +1,8 @@
 import { DestroyRef, Signal, inject, signal, untracked } from '@angular/core';
 import { BehaviorSubject, Observable, Subject, Subscriber, Subscription } from 'rxjs';
-import { backoffDelayMs } from './backoff';
+import { DEFAULT_REFRESH_RETRY, backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
-import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵonServer, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
+import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵOPTIONAL, ɵOWN, ɵonServer, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
 import { FreshTokenError, toFreshTokenError, ɵerror } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry, validateGrant } from './refresh';
@@ -48,16 +48,16 @@ export class AuthService {
   // `#` members: private at run time too, and shorter once minified.
   readonly #clock = inject(FRESH_TOKEN_CLOCK);
   readonly #bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
-  readonly #minValidityMs = inject(ɵMIN_VALIDITY_MS) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.#bufferMs);
+  readonly #minValidityMs = inject(ɵMIN_VALIDITY_MS, ɵOPTIONAL) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.#bufferMs);
   // Without a platform (a plain Node script) there is no SSR render to hold up.
   readonly #isServer = ɵonServer();
   /** In a server render (server builds only, see server-render.ts): the server half; `null` in the browser. */
   readonly #server = this.#isServer ? inject(ɵSERVER_HALF) : null;
-  readonly #source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
+  readonly #source = inject(ɵFRESH_TOKEN_SOURCE, ɵOPTIONAL);
   /** `withServerRendering()`: the snapshot to start from, the handed-over bodies to drop; `null` without it. */
-  readonly #render = inject(ɵSERVER_RENDERING);
+  readonly #render = inject(ɵSERVER_RENDERING, ɵOWN);
   /** A render has its budget, whatever `withRefreshRetry()` says. */
-  readonly #retryPolicy = this.#server ? (this.#render?.retry ?? this.#server.retry) : inject(ɵREFRESH_RETRY);
+  readonly #retryPolicy = this.#server ? (this.#render?.retry ?? this.#server.retry) : (inject(ɵREFRESH_RETRY, ɵOPTIONAL) ?? DEFAULT_REFRESH_RETRY);
   /** A render for a browser's session never shows the token: templates cannot put it into the HTML. */
   #masked = false;
   readonly #user = signal<User>(null);
@@ -130,8 +130,8 @@ export class AuthService {
       if (start.life) this.#next({ ...SIGNED_OUT, life: start.life });
     }
     // Optional features hand in their code through DI, so an app without them does not ship it.
-    this.#crossTab = inject(ɵCROSS_TAB)?.(this) ?? null;
-    inject(ɵAUTO_REFRESH)?.(this);
+    this.#crossTab = inject(ɵCROSS_TAB, ɵOWN)?.(this) ?? null;
+    inject(ɵAUTO_REFRESH, ɵOWN)?.(this);
     inject(DestroyRef).onDestroy(() => this.#destroy());
   }
 

@@ -2,7 +2,7 @@ import { DOCUMENT } from '@angular/common';
 import { inject } from '@angular/core';
 import type { AuthService } from './auth.service';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
-import { ɵonServer } from './config';
+import { ɵOPTIONAL, ɵonServer } from './config';
 import { refreshAt } from './lifetime';
 
 /** Whether the page counts as visible: `visible`, or no `visibilityState` at all (`hidden`/`prerender` are not). */
@@ -18,7 +18,7 @@ function isVisible(doc: Document): boolean {
  * (firing at once when the token is then inside the buffer or expired). Never on the server.
  */
 export function ɵautoRefreshFactory(): ((auth: AuthService) => void) | null {
-  const doc = inject(DOCUMENT, { optional: true });
+  const doc = inject(DOCUMENT, ɵOPTIONAL);
   const clock = inject(FRESH_TOKEN_CLOCK);
   if (!doc || ɵonServer()) return null;
   return (auth) => {

@@ -3,7 +3,7 @@ import { ActivatedRouteSnapshot, CanActivateFn, CanMatchFn, Route, Router, Route
 import { AuthService } from './auth.service';
 import { ɵerror } from './errors';
 import { ɵSERVER_HALF } from './server-render';
-import { ɵonServer } from './config';
+import { ɵOPTIONAL, ɵonServer } from './config';
 
 /**
  * The query parameter in which {@link signedInGuard} hands the attempted URL to the login page.
@@ -82,7 +82,7 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
     );
   }
   const guard = (_route: ActivatedRouteSnapshot | Route, state: RouterStateSnapshot | UrlSegment[]): boolean | UrlTree | Promise<boolean | UrlTree> => {
-    const auth = inject(AuthService, { optional: true });
+    const auth = inject(AuthService, ɵOPTIONAL);
     if (!auth) {
       throw ɵerror(
         'NFT106',

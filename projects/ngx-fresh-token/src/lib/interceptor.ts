@@ -1,5 +1,6 @@
 import { HttpErrorResponse, HttpInterceptorFn } from '@angular/common/http';
 import { inject } from '@angular/core';
+import { ɵOPTIONAL } from './config';
 import { SKIP_FRESH_TOKEN } from './context';
 import { ɵerror } from './errors';
 import { ɵREQUEST_POLICY } from './request-policy';
@@ -24,7 +25,7 @@ function isUnauthorized(err: unknown): boolean {
  */
 export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
   // One inject() per request: the policy holds the service and the server rendering support too.
-  const policy = inject(ɵREQUEST_POLICY, { optional: true });
+  const policy = inject(ɵREQUEST_POLICY, ɵOPTIONAL);
   if (!policy) {
     throw ɵerror(
       'NFT106',

@@ -10,7 +10,7 @@ import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { ɵerror } from './errors';
 import type { TokenSource } from './token';
 import { compileUrlMatcher, UrlMatcher } from './url-matcher';
-import { ɵSERVER_HALF, ɵSERVER_RENDERING } from './server-render';
+import { ɵSERVER_HALF } from './server-render';
 
 /**
  * Sets up ngx-fresh-token: provides {@link AuthService} configured by the given features.
@@ -56,13 +56,6 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     // declarations in the published .d.ts. The constructor uses inject(), so a factory suffices.
     { provide: AuthService, useFactory: () => new AuthService() },
     { provide: ɵREQUEST_POLICY, useFactory: ɵcreateRequestPolicy },
-    // Features that act beyond this service (other tabs, timers, the page) belong to the
-    // provideFreshToken() they are given to: one in a child injector (a lazy route's, with another
-    // source) must not talk on the parent's channel, refresh by the parent's timer, or start from the
-    // parent's render. Its own features below override these.
-    { provide: ɵCROSS_TAB, useValue: null },
-    { provide: ɵAUTO_REFRESH, useValue: null },
-    { provide: ɵSERVER_RENDERING, useValue: null },
     // The source's own providers (it may bring withServerRendering()) first: the app's features win.
     source.ɵproviders,
     features.map((f) => (f === source ? [] : f.ɵproviders)),

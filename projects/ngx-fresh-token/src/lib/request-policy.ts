@@ -1,7 +1,7 @@
 import { DOCUMENT } from '@angular/common';
 import { InjectionToken, inject } from '@angular/core';
 import { AuthService } from './auth.service';
-import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS } from './config';
+import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵOPTIONAL, ɵOWN } from './config';
 import { ɵerror } from './errors';
 import { ɵSERVER_HALF, ɵSERVER_RENDERING, ɵServerRendering } from './server-render';
 import { createUrlAuthorizer } from './url-matcher';
@@ -39,8 +39,8 @@ export const ɵREQUEST_POLICY = /* @__PURE__ */ new InjectionToken<ɵRequestPoli
 
 /** Builds the request policy in an injection context (a factory, not an injectable class: less code in every app). */
 export function ɵcreateRequestPolicy(): ɵRequestPolicy {
-  const format = inject(ɵAUTH_HEADER);
-  const doc = inject(DOCUMENT, { optional: true });
+  const format = inject(ɵAUTH_HEADER, ɵOPTIONAL) ?? ((token: string) => ({ Authorization: `Bearer ${token}` }));
+  const doc = inject(DOCUMENT, ɵOPTIONAL);
   // The headers of the last token, and those of them the request itself may already hold.
   let cached: string | undefined;
   let headers: Record<string, string>;
@@ -56,10 +56,10 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
     own = Object.keys(built).filter((name) => name.toLowerCase() !== 'authorization');
     cached = token;
   };
-  const matchers = inject(ɵAUTHORIZED_URLS);
+  const matchers = inject(ɵAUTHORIZED_URLS, ɵOPTIONAL);
   return {
     auth: inject(AuthService),
-    render: inject(ɵSERVER_RENDERING),
+    render: inject(ɵSERVER_RENDERING, ɵOWN),
     // In the browser relative URLs resolve against the page (the page's own origin is
     // `location.origin`, whatever `<base href>` says); a server render that knows the session
     // resolves them against the configured origin (server-render.ts; browser builds have no server half).

@@ -16,7 +16,7 @@ import { FreshTokenErrorCode, ɵerror } from './errors';
 import type { TokenLifetime } from './lifetime';
 import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵvalidRetryPolicy } from './feature';
 import { createUrlAuthorizer, type UrlMatcher } from './url-matcher';
-import { ɵonServer } from './config';
+import { ɵOPTIONAL, ɵonServer } from './config';
 
 // ---------------------------------------------------------------------------------------------
 // Public names
@@ -159,11 +159,8 @@ export interface ɵServerRendering {
   drop(): void;
 }
 
-/** @internal The server rendering support of one `provideFreshToken()`; `null` without `withServerRendering()`. */
-export const ɵSERVER_RENDERING = /* @__PURE__ */ new InjectionToken<ɵServerRendering | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SERVER_RENDERING' : '', {
-  providedIn: 'root',
-  factory: () => null,
-});
+/** @internal The server rendering support of one `provideFreshToken()` (read with `ɵOWN`: `null` without `withServerRendering()` given to it). */
+export const ɵSERVER_RENDERING = /* @__PURE__ */ new InjectionToken<ɵServerRendering>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SERVER_RENDERING' : '');
 
 /**
  * @internal How a service starts when a render knew the session: signed in with no token held here
@@ -218,7 +215,7 @@ function createServerRendering(retry: RefreshRetryPolicy): ɵServerRendering {
   let bodies: Record<string, TransferredBody> | null = null;
   let snapshot: unknown = null;
   try {
-    const state = inject(TransferState, { optional: true });
+    const state = inject(TransferState, ɵOPTIONAL);
     bodies = state?.get(BODIES_KEY, null) ?? null;
     snapshot = state?.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null);
     state?.remove(BODIES_KEY);
@@ -319,7 +316,7 @@ function varyOnCookie(init: ResponseInit | null, why: string): boolean {
 function serverStart(auth: AuthService): ɵSessionStart | null {
   const session = inject(FRESH_TOKEN_SERVER_SESSION);
   if (!session) return null;
-  const request = inject(REQUEST, { optional: true });
+  const request = inject(REQUEST, ɵOPTIONAL);
   if (request && (typeof ngDevMode === 'undefined' || ngDevMode)) {
     const url = new URL(request.url);
     if (url.protocol === 'http:' && session.origin === `https://${url.host}`) {
@@ -330,7 +327,7 @@ function serverStart(auth: AuthService): ɵSessionStart | null {
       );
     }
   }
-  const init = inject(RESPONSE_INIT, { optional: true });
+  const init = inject(RESPONSE_INIT, ɵOPTIONAL);
   if (!session.signedIn) {
     varyOnCookie(init, 'Vary: Cookie');
     return { life: null, user: null, masked: true };
@@ -353,7 +350,7 @@ function serverStart(auth: AuthService): ɵSessionStart | null {
 function serverAuthorizer(matchers: readonly UrlMatcher[] | null): ((url: string) => boolean) | null {
   const session = inject(FRESH_TOKEN_SERVER_SESSION);
   if (!session) return null;
-  const request = inject(REQUEST, { optional: true });
+  const request = inject(REQUEST, ɵOPTIONAL);
   let sameOrigin = true;
   if (request) {
     try {
@@ -376,10 +373,10 @@ function guardOnServer<T>(attempted: string, redirect: () => T | true): T | true
   if (session) {
     if (session.signedIn) return true;
     const answer = redirect();
-    if (answer !== true) privateAnswer(inject(RESPONSE_INIT, { optional: true }), 'a redirect to the login page is private');
+    if (answer !== true) privateAnswer(inject(RESPONSE_INIT, ɵOPTIONAL), 'a redirect to the login page is private');
     return answer;
   }
-  if (!inject(REQUEST, { optional: true })) {
+  if (!inject(REQUEST, ɵOPTIONAL)) {
     throw ɵerror(
       FreshTokenErrorCode.GuardedRouteWithoutRequest,
       (typeof ngDevMode === 'undefined' || ngDevMode)
@@ -398,7 +395,7 @@ function guardOnServer<T>(attempted: string, redirect: () => T | true): T | true
  * (none without `RESPONSE_INIT`).
  */
 function serverRendering(retry: RefreshRetryPolicy, state: TransferState): ɵServerRendering {
-  const init = inject(RESPONSE_INIT, { optional: true });
+  const init = inject(RESPONSE_INIT, ɵOPTIONAL);
   return {
     retry,
     start: () => null,
