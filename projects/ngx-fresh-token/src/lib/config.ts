@@ -1,5 +1,5 @@
 import { InjectionToken, PLATFORM_ID, inject } from '@angular/core';
-import type { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
+import type { RefreshRetryPolicy } from './backoff';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import type { AuthService } from './auth.service';
 import type { TokenSource } from './token';
@@ -68,5 +68,5 @@ export const ɵAUTHORIZED_URLS = /* @__PURE__ */ new InjectionToken<readonly Url
 /** @internal Header format set by `withAuthHeader()` (read with {@link ɵOPTIONAL}; without it `Authorization: Bearer <token>`). */
 export const ɵAUTH_HEADER = /* @__PURE__ */ new InjectionToken<(token: string) => Record<string, string>>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTH_HEADER' : '');
 
-/** @internal Retry policy set by `withRefreshRetry()` (read with {@link ɵOPTIONAL}; without it {@link DEFAULT_REFRESH_RETRY}). */
+/** @internal Retry policy set by `withRefreshRetry()` (read with {@link ɵOPTIONAL}; without it `DEFAULT_REFRESH_RETRY`). */
 export const ɵREFRESH_RETRY = /* @__PURE__ */ new InjectionToken<RefreshRetryPolicy>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REFRESH_RETRY' : '');
