@@ -1,10 +1,9 @@
-import { isPlatformServer } from '@angular/common';
-import { DestroyRef, PLATFORM_ID, Signal, inject, signal, untracked } from '@angular/core';
+import { DestroyRef, Signal, inject, signal, untracked } from '@angular/core';
 import { BehaviorSubject, Observable, Subject, Subscriber, Subscription } from 'rxjs';
-import { backoffDelayMs } from './backoff';
+import { DEFAULT_REFRESH_RETRY, backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
-import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
-import { FreshTokenError, toFreshTokenError } from './errors';
+import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵOPTIONAL, ɵOWN, ɵonServer, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
+import { FreshTokenError, toFreshTokenError, ɵerror } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry, validateGrant } from './refresh';
 import { ɵSERVER_HALF, ɵSERVER_RENDERING } from './server-render';
@@ -49,16 +48,16 @@ export class AuthService {
   // `#` members: private at run time too, and shorter once minified.
   readonly #clock = inject(FRESH_TOKEN_CLOCK);
   readonly #bufferMs = inject(FRESH_TOKEN_REFRESH_BUFFER_MS);
-  readonly #minValidityMs = inject(ɵMIN_VALIDITY_MS) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.#bufferMs);
+  readonly #minValidityMs = inject(ɵMIN_VALIDITY_MS, ɵOPTIONAL) ?? Math.min(DEFAULT_MIN_VALIDITY_MS, this.#bufferMs);
   // Without a platform (a plain Node script) there is no SSR render to hold up.
-  readonly #isServer = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown');
+  readonly #isServer = ɵonServer();
   /** In a server render (server builds only, see server-render.ts): the server half; `null` in the browser. */
   readonly #server = this.#isServer ? inject(ɵSERVER_HALF) : null;
-  readonly #source = inject(ɵFRESH_TOKEN_SOURCE, { optional: true });
+  readonly #source = inject(ɵFRESH_TOKEN_SOURCE, ɵOPTIONAL);
   /** `withServerRendering()`: the snapshot to start from, the handed-over bodies to drop; `null` without it. */
-  readonly #render = inject(ɵSERVER_RENDERING);
+  readonly #render = inject(ɵSERVER_RENDERING, ɵOWN);
   /** A render has its budget, whatever `withRefreshRetry()` says. */
-  readonly #retryPolicy = this.#server ? (this.#render?.retry ?? this.#server.retry) : inject(ɵREFRESH_RETRY);
+  readonly #retryPolicy = this.#server ? (this.#render?.retry ?? this.#server.retry) : (inject(ɵREFRESH_RETRY, ɵOPTIONAL) ?? DEFAULT_REFRESH_RETRY);
   /** A render for a browser's session never shows the token: templates cannot put it into the HTML. */
   #masked = false;
   readonly #user = signal<User>(null);
@@ -70,9 +69,11 @@ export class AuthService {
   /** Whether the source has been asked at least once; until then "no token" means "unknown". */
   #loaded = false;
   #destroyed = false;
-  /** Bumped by signOut(), setGrant() and destroy so that answers to requests made before are dropped. */
-  #epoch = 0;
-  /** Aborts the refresh of the current epoch: no further source call, no timer left behind. */
+  /**
+   * Aborts the refresh of the current epoch: no further source call, no timer left behind. Replaced
+   * by signOut(), setGrant() and destroy, so that answers to requests made before (whose signal is
+   * then aborted) are dropped.
+   */
   #abort = new AbortController();
   /** Tokens held since the last sign-out (bounded): a 401 for any other token was sent before it. */
   readonly #sessionTokens = new Set<string>();
@@ -81,32 +82,22 @@ export class AuthService {
   /** Failed refresh cycles in a row; each one lengthens the cool-down along the backoff curve. */
   #failedCycles = 0;
   #state?: Signal<TokenState>;
-  /** The one status watch that every `state$` subscriber shares (replaying its latest state), while any is subscribed. */
-  #shared?: { subject: BehaviorSubject<TokenState>; source: Subscription; count: number };
+  /** What every `state$` subscriber gets (replaying the latest state) from the one status watch they share. */
+  readonly #states = new BehaviorSubject<TokenState>(null!); // set by the watch before anyone subscribes
+  /** The shared status watch, running while `state$` has subscribers (counted). */
+  #watch?: Subscription;
+  #watchers = 0;
   /** `withCrossTabSync()` where the browser supports it, else `null` (each tab on its own). */
   readonly #crossTab: ɵCrossTabLink | null;
-
-  /** @internal Emits once when the service is destroyed (the optional features inside the core clean up on it). */
-  readonly ɵdestroyed$ = new Subject<void>();
 
   /** The token's lifetime; replays the current state and re-emits when the status changes with time (browser only). */
   readonly state$: Observable<TokenState> = new Observable<TokenState>((subscriber) => {
     // Shared by hand rather than with shareReplay, which would add its RxJS machinery to every app.
-    let shared = this.#shared;
-    if (!shared) {
-      const subject = new BehaviorSubject<TokenState>(null!); // set synchronously by the first emission
-      shared = this.#shared = { subject, count: 0, source: Subscription.EMPTY };
-      shared.source = this.#derive((core, now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)], sameState).subscribe(subject);
-    }
-    const own = shared;
-    own.count++;
-    const inner = own.subject.subscribe(subscriber);
+    if (!this.#watchers++) this.#watch = this.#derive((core, now) => [this.#toState(core, now), msUntilNextStatus(core.life, now)], sameState).subscribe(this.#states);
+    const inner = this.#states.subscribe(subscriber);
     return () => {
       inner.unsubscribe();
-      if (--own.count === 0 && this.#shared === own) {
-        own.source.unsubscribe();
-        this.#shared = undefined;
-      }
+      if (!--this.#watchers) this.#watch!.unsubscribe();
     };
   });
 
@@ -124,14 +115,14 @@ export class AuthService {
 
   constructor() {
     if (!this.#source || typeof this.#source.getToken !== 'function') {
-      throw new FreshTokenError(
+      throw ɵerror(
         'NFT101',
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, pass withTokenSource(...) to provideFreshToken(); a factory must return an object with getToken().' : '',
       );
     }
     // The session as a server render knew it: in the render, the request's session (server builds
     // only); in the browser, the snapshot that render left. Both in server-render.ts.
-    const start = this.#server ? this.#server.start(this) : this.#render?.start();
+    const start = (this.#server ?? this.#render)?.start(this);
     if (start) {
       this.#masked = start.masked;
       this.#loaded = !start.life;
@@ -139,8 +130,8 @@ export class AuthService {
       if (start.life) this.#next({ ...SIGNED_OUT, life: start.life });
     }
     // Optional features hand in their code through DI, so an app without them does not ship it.
-    this.#crossTab = inject(ɵCROSS_TAB)?.(this) ?? null;
-    inject(ɵAUTO_REFRESH)?.(this);
+    this.#crossTab = inject(ɵCROSS_TAB, ɵOWN)?.(this) ?? null;
+    inject(ɵAUTO_REFRESH, ɵOWN)?.(this);
     inject(DestroyRef).onDestroy(() => this.#destroy());
   }
 
@@ -191,8 +182,8 @@ export class AuthService {
     const peeked = this.ɵpeek();
     if (peeked !== undefined) return Promise.resolve(peeked);
     return this.#startRefresh(!!this.#value.life?.token).catch((err: FreshTokenError) => {
-      const life = this.#value.life;
-      if (err.transient && life?.token && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) return life.token;
+      const token = this.#unexpired();
+      if (err.transient && token) return token;
       throw err;
     });
   }
@@ -220,21 +211,18 @@ export class AuthService {
    * await auth.signOut();
    */
   async signOut(): Promise<void> {
-    this.#newEpoch();
     this.#endSession(SIGNED_OUT);
     this.#crossTab?.publishEnd();
     await this.#signOutAtSource();
-    if (!this.#destroyed) this.#events.next({ type: 'signed-out' });
+    // After destroy `events$` has completed, and this emits nothing.
+    this.#events.next({ type: 'signed-out' });
   }
 
   /** When the injector is destroyed: no further source call, every timer cleared, all streams complete (the state last says `signed-out`). */
   #destroy(): void {
-    this.#newEpoch();
     this.#endSession(SIGNED_OUT);
     this.#destroyed = true;
-    this.ɵdestroyed$.next();
-    this.ɵdestroyed$.complete();
-    this.#crossTab?.close();
+    // The optional features inside the core (cross-tab sync, auto refresh) clean up when ɵchanges completes.
     this.#core.complete();
     this.#events.complete();
   }
@@ -288,11 +276,8 @@ export class AuthService {
   tokenAfterUnauthorized(sentToken: string): Promise<string | null> {
     // A token from before a sign-out (or a session end): that session is over, the 401 stands.
     if (!this.#sessionTokens.has(sentToken)) return Promise.resolve(null);
-    const life = this.#value.life;
-    if (life?.token && life.token !== sentToken && !this.#inFlight && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0) {
-      return Promise.resolve(life.token);
-    }
-    return this.#startRefresh(true);
+    const token = !this.#inFlight && this.#unexpired();
+    return token && token !== sentToken ? Promise.resolve(token) : this.#startRefresh(true);
   }
 
   /**
@@ -302,7 +287,7 @@ export class AuthService {
    * if (retryResponse.status === 401) auth.reportUnauthorized();
    */
   reportUnauthorized(): void {
-    if (!this.#destroyed) this.#events.next({ type: 'unauthorized' });
+    this.#events.next({ type: 'unauthorized' });
   }
 
   /**
@@ -318,9 +303,9 @@ export class AuthService {
   setGrant(grant: TokenGrant | null): void {
     validateGrant(grant);
     if (this.#destroyed) return;
-    this.#newEpoch();
     if (!grant) return this.#endSession(SIGNED_OUT);
-    this.#hold(resolveLifetime(grant, this.#clock.now(), this.#bufferMs, false, this.#minValidityMs), grant.idToken ?? null, grant.user ?? null);
+    this.#newEpoch();
+    this.#hold(this.#lifetime(grant, false), grant.idToken ?? null, grant.user ?? null);
     this.#crossTab?.publish();
   }
 
@@ -331,7 +316,7 @@ export class AuthService {
     return { life, idToken: life && core.idToken, user: this.#user(), loaded: this.#loaded, coolDownUntil: this.#coolDownUntil };
   }
 
-  /** @internal Emits whenever what the service holds changes. */
+  /** @internal Emits whenever what the service holds changes; completes when the service is destroyed. */
   get ɵchanges(): Observable<unknown> {
     return this.#core;
   }
@@ -349,23 +334,24 @@ export class AuthService {
    */
   ɵend(error?: FreshTokenError): void {
     if (this.#destroyed) return;
-    this.#newEpoch();
     const hadToken = this.#value.life !== null;
     this.#endSession(error ? { ...SIGNED_OUT, error } : SIGNED_OUT);
-    if (error) this.#events.next({ type: 'session-expired', error });
-    else if (hadToken) this.#events.next({ type: 'signed-out' });
+    if (error || hadToken) this.#events.next(error ? { type: 'session-expired', error } : { type: 'signed-out' });
   }
 
   /** Starts a new epoch: the refresh in flight is aborted and its answer, whatever it is, dropped. */
   #newEpoch(): void {
-    this.#epoch++;
-    this.#abort.abort(new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The refresh was cancelled by a sign-out.' : '', { transient: true }));
+    this.#abort.abort(ɵerror('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The refresh was cancelled by a sign-out.' : '', { transient: true }));
     this.#abort = new AbortController();
     this.#inFlight = null;
   }
 
-  /** Forgets the session: no token, no user, no cool-down, nothing handed over by a render, and no 401 of its requests will be retried. */
+  /**
+   * Forgets the session in a new epoch: no token, no user, no cool-down, nothing handed over by a
+   * render, and no 401 of its requests will be retried.
+   */
   #endSession(state: CoreState): void {
+    this.#newEpoch();
     this.#loaded = true;
     this.#user.set(null);
     this.#sessionTokens.clear();
@@ -397,46 +383,44 @@ export class AuthService {
    * One shared refresh. Outside an explicit `refresh()` (`explicit`), a cool-down after a failed
    * cycle or a `Retry-After` makes it fail fast with `NFT201` and `retryAfterMs`, calling nothing.
    */
-  #startRefresh(forceRefresh: boolean, explicit = false): Promise<string | null> {
+  #startRefresh(forceRefresh: boolean, explicit?: boolean): Promise<string | null> {
     if (this.#inFlight) return this.#inFlight;
     if (this.#destroyed) return Promise.resolve(null);
     const waitMs = this.#coolDownUntil - this.#clock.now();
     if (!explicit && waitMs > 0) {
       return Promise.reject(
-        new FreshTokenError(
+        ɵerror(
           'NFT201',
           (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source failed recently; the next refresh may start in ${Math.ceil(waitMs)} ms.` : '',
           { transient: true, retryAfterMs: waitMs },
         ),
       );
     }
-    const epoch = this.#epoch;
-    const current = () => epoch === this.#epoch;
-    // Whatever a dropped refresh brings, callers get what the service holds now (null after a sign-out).
-    const now = () => this.#value.life?.token || null;
-    const crossTab = this.#crossTab;
+    // Aborted when this epoch ends (sign-out, setGrant(), destroy): the answer is then dropped.
     const signal = this.#abort.signal;
+    // Whatever a dropped refresh brings, callers get what the service holds now (null after a sign-out).
+    const held = () => this.#value.life?.token || null;
+    const crossTab = this.#crossTab;
     // Fetch and hold the new token in one step, so that under the cross-tab lock the other tabs
     // hear of it before the next lock holder looks.
     const fromSource = () =>
-      fetchWithRetry(this.#source!, { forceRefresh, currentToken: now() }, this.#retryPolicy, this.#clock, signal).then((grant) => {
-        if (!current()) return now();
+      fetchWithRetry(this.#source!, { forceRefresh, currentToken: held() }, this.#retryPolicy, this.#clock, signal).then((grant) => {
+        if (signal.aborted) return held();
         if (!grant) {
           this.ɵend();
           crossTab?.publishEnd();
           return null;
         }
-        const life = resolveLifetime(grant, this.#clock.now(), this.#bufferMs, true, this.#minValidityMs);
+        const life = this.#lifetime(grant, true);
         // An explicit refresh (a sign-in) may be another user's session: the grant names its user, or none.
         this.#hold(life, grant.idToken ?? null, grant.user !== undefined ? grant.user : explicit ? null : undefined);
         crossTab?.publish();
         this.#events.next({ type: 'refreshed' });
         return life.token;
       });
-    const trigger = now();
-    const flight = (crossTab ? crossTab.exclusive(signal, trigger, !forceRefresh, fromSource) : fromSource())
+    const flight = (crossTab ? crossTab.exclusive(signal, held(), !forceRefresh, fromSource) : fromSource())
       .catch((err: unknown) => {
-        if (!current()) return now();
+        if (signal.aborted) return held();
         const error = toFreshTokenError(err, this.#clock.now());
         // A render never ends the session it was given (only its source's `null` does): whatever
         // failed, it renders without the data and the browser decides after hydration.
@@ -445,7 +429,7 @@ export class AuthService {
           // a render, which has its budget, does not ask again at all.
           const policy = this.#retryPolicy;
           this.#coolDownUntil = this.#server ? Infinity : this.#clock.now() + backoffDelayMs(policy.maxAttempts + this.#failedCycles++, policy, Math.random(), error.retryAfterMs);
-          this.#next({ ...this.#value, refreshing: false, error });
+          this.#refreshing(false, error);
           crossTab?.publishFailed();
           this.#events.next({ type: 'refresh-failed', error });
         } else {
@@ -459,12 +443,28 @@ export class AuthService {
         if (this.#inFlight !== flight) return;
         this.#inFlight = null;
         // A refresh that ended by adopting another tab's token (or found one already held) clears the flag here.
-        if (this.#value.refreshing && !this.#destroyed) this.#next({ ...this.#value, refreshing: false });
+        if (this.#value.refreshing && !this.#destroyed) this.#refreshing(false);
       });
     this.#inFlight = flight;
     // Announced only now: a state$ subscriber that asks for a token on this emission joins this flight.
-    this.#next({ ...this.#value, refreshing: true });
+    this.#refreshing(true);
     return flight;
+  }
+
+  /** The lifetime of `grant` as it arrives now, with this service's buffer and min validity. */
+  #lifetime(grant: TokenGrant, fromRefresh: boolean): TokenLifetime {
+    return resolveLifetime(grant, this.#clock.now(), this.#bufferMs, fromRefresh, this.#minValidityMs);
+  }
+
+  /** Sets the `refreshing` flag (and the error of a failed refresh). */
+  #refreshing(refreshing: boolean, error = this.#value.error): void {
+    this.#next({ ...this.#value, refreshing, error });
+  }
+
+  /** The held token while it has not expired (a token without expiry never does); otherwise `null`. */
+  #unexpired(): string | null {
+    const life = this.#value.life;
+    return life?.token && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0 ? life.token : null;
   }
 
   /** Holds `state` and tells every derived stream. */

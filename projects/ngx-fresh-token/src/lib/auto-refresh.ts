@@ -1,7 +1,8 @@
-import { DOCUMENT, isPlatformServer } from '@angular/common';
-import { PLATFORM_ID, inject } from '@angular/core';
+import { DOCUMENT } from '@angular/common';
+import { inject } from '@angular/core';
 import type { AuthService } from './auth.service';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
+import { ɵOPTIONAL, ɵonServer } from './config';
 import { refreshAt } from './lifetime';
 
 /** Whether the page counts as visible: `visible`, or no `visibilityState` at all (`hidden`/`prerender` are not). */
@@ -17,9 +18,9 @@ function isVisible(doc: Document): boolean {
  * (firing at once when the token is then inside the buffer or expired). Never on the server.
  */
 export function ɵautoRefreshFactory(): ((auth: AuthService) => void) | null {
-  const doc = inject(DOCUMENT, { optional: true });
+  const doc = inject(DOCUMENT, ɵOPTIONAL);
   const clock = inject(FRESH_TOKEN_CLOCK);
-  if (!doc || isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown')) return null;
+  if (!doc || ɵonServer()) return null;
   return (auth) => {
     let cancel: (() => void) | undefined;
     const arm = () => {
@@ -33,12 +34,14 @@ export function ɵautoRefreshFactory(): ((auth: AuthService) => void) | null {
         auth.ɵrefreshInBackground();
       });
     };
-    const sub = auth.ɵchanges.subscribe(arm);
     doc.addEventListener?.('visibilitychange', arm);
-    auth.ɵdestroyed$.subscribe(() => {
-      sub.unsubscribe();
-      doc.removeEventListener?.('visibilitychange', arm);
-      cancel?.();
+    // Re-armed at every change; the stream completes when the service is destroyed.
+    auth.ɵchanges.subscribe({
+      next: arm,
+      complete: () => {
+        doc.removeEventListener?.('visibilitychange', arm);
+        cancel?.();
+      },
     });
   };
 }

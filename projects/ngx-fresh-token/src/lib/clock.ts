@@ -47,25 +47,32 @@ const MAX_TIMER_DELAY_MS = 2_147_483_647;
 export function ɵstartTimer(clock: FreshTokenClock, delayMs: number, callback: () => void): () => void {
   const dueMs = clock.now() + Math.max(0, delayMs);
   let handle: FreshTokenTimerHandle;
-  const arm = (leftMs: number) => {
-    handle = leftMs > MAX_TIMER_DELAY_MS ? clock.setTimeout(() => arm(dueMs - clock.now()), MAX_TIMER_DELAY_MS) : clock.setTimeout(callback, Math.max(0, leftMs));
+  const arm = () => {
+    const leftMs = dueMs - clock.now();
+    handle = clock.setTimeout(leftMs > MAX_TIMER_DELAY_MS ? arm : callback, Math.min(Math.max(0, leftMs), MAX_TIMER_DELAY_MS));
   };
-  arm(dueMs - clock.now());
+  arm();
   return () => clock.clearTimeout(handle);
 }
 
-/** @internal Resolves after `delayMs` on `clock`; rejects with `signal.reason` as soon as `signal` aborts (clearing the timer). */
-export function ɵsleep(clock: FreshTokenClock, delayMs: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
+/** @internal
+ * The one way the core waits: settles as `work()` does, unless `signal` aborts first (rejecting with
+ * its reason; an aborted `signal` calls nothing) or `delayMs` pass on `clock` first (then rejecting
+ * with `timeout()`, or without `timeout` resolving: a plain sleep). Clears the timer and the listener
+ * either way, so nothing keeps a Node process alive.
+ */
+export function ɵwithin<T>(clock: FreshTokenClock, delayMs: number, signal?: AbortSignal, work?: () => T | PromiseLike<T>, timeout?: () => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
+    const settle = (ok: unknown, value: unknown) => {
       cancel();
-      reject(signal!.reason);
-    };
-    const cancel = ɵstartTimer(clock, delayMs, () => {
       signal?.removeEventListener('abort', onAbort);
-      resolve();
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
+      (ok ? resolve : reject)(value as T);
+    };
+    const onAbort = () => settle(0, signal!.reason);
+    const cancel = ɵstartTimer(clock, delayMs, () => settle(!timeout, timeout?.()));
+    signal?.addEventListener('abort', onAbort);
+    // Called inside a promise, so that a synchronous throw rejects like an asynchronous one.
+    if (work) new Promise<T>((res) => res(work())).then((value) => settle(1, value), (err) => settle(0, err));
   });
 }

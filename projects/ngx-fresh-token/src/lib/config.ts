@@ -1,9 +1,29 @@
-import { InjectionToken } from '@angular/core';
-import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
+import { InjectionToken, PLATFORM_ID, inject } from '@angular/core';
+import type { RefreshRetryPolicy } from './backoff';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import type { AuthService } from './auth.service';
 import type { TokenSource } from './token';
 import type { UrlMatcher } from './url-matcher';
+
+/** @internal Whether this injector renders on the server platform (no platform at all, as in a plain Node injector, is not). */
+export function ɵonServer(): boolean {
+  return inject(PLATFORM_ID, ɵOPTIONAL) === 'server';
+}
+
+/**
+ * @internal How the core reads the settings of its features: a feature's setting, or `null` when
+ * the app did not give the feature (each reader has its default). Settings without a default
+ * provider are one `InjectionToken` each and nothing more.
+ */
+export const ɵOPTIONAL = { optional: true } as const;
+
+/**
+ * @internal How the core reads the features that act beyond its service (other tabs, timers, the
+ * page, a server render): only those given to the same `provideFreshToken()`, never a parent's
+ * (one in a child injector — a lazy route's, with another source — must not talk on the parent's
+ * channel, refresh by the parent's timer, or start from the parent's render).
+ */
+export const ɵOWN = { optional: true, self: true } as const;
 
 /** @internal The token source set by `withTokenSource()` (or an entry's source feature). */
 export const ɵFRESH_TOKEN_SOURCE = /* @__PURE__ */ new InjectionToken<TokenSource>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'FRESH_TOKEN_SOURCE' : '');
@@ -21,17 +41,11 @@ export const FRESH_TOKEN_REFRESH_BUFFER_MS = /* @__PURE__ */ new InjectionToken<
   factory: () => DEFAULT_REFRESH_BUFFER_MS,
 });
 
-/** @internal Least validity for sending without waiting, set by `withMinValidity()`; `null`: 10 s or the buffer if shorter. */
-export const ɵMIN_VALIDITY_MS = /* @__PURE__ */ new InjectionToken<number | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'MIN_VALIDITY_MS' : '', {
-  providedIn: 'root',
-  factory: () => null,
-});
+/** @internal Least validity for sending without waiting, set by `withMinValidity()` (read with {@link ɵOPTIONAL}; without it 10 s, or the buffer if shorter). */
+export const ɵMIN_VALIDITY_MS = /* @__PURE__ */ new InjectionToken<number>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'MIN_VALIDITY_MS' : '');
 
-/** @internal `withAutoRefresh()`: starts automatic refresh for a service; `null` when off (or on the server). */
-export const ɵAUTO_REFRESH = /* @__PURE__ */ new InjectionToken<((auth: AuthService) => void) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTO_REFRESH' : '', {
-  providedIn: 'root',
-  factory: () => null,
-});
+/** @internal `withAutoRefresh()`: starts automatic refresh for a service (read with {@link ɵOWN}); `null` when off or on the server. */
+export const ɵAUTO_REFRESH = /* @__PURE__ */ new InjectionToken<((auth: AuthService) => void) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTO_REFRESH' : '');
 
 /** @internal What the service asks of cross-tab sync (`withCrossTabSync()`). */
 export interface ɵCrossTabLink {
@@ -43,29 +57,16 @@ export interface ɵCrossTabLink {
   publishEnd(expiredCode?: string): void;
   /** Tells the other tabs this tab's refresh failed transiently. */
   publishFailed(): void;
-  close(): void;
 }
 
-/** @internal `withCrossTabSync()`: links a service to the other tabs; `null` when off, on the server or without the browser APIs. */
-export const ɵCROSS_TAB = /* @__PURE__ */ new InjectionToken<((auth: AuthService) => ɵCrossTabLink) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'CROSS_TAB' : '', {
-  providedIn: 'root',
-  factory: () => null,
-});
+/** @internal `withCrossTabSync()`: links a service to the other tabs (read with {@link ɵOWN}); `null` when off, on the server or without the browser APIs. */
+export const ɵCROSS_TAB = /* @__PURE__ */ new InjectionToken<((auth: AuthService) => ɵCrossTabLink) | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'CROSS_TAB' : '');
 
-/** @internal URL matchers set by `withAuthorizedUrls()`; `null` means same-origin only. */
-export const ɵAUTHORIZED_URLS = /* @__PURE__ */ new InjectionToken<readonly UrlMatcher[] | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTHORIZED_URLS' : '', {
-  providedIn: 'root',
-  factory: () => null,
-});
+/** @internal URL matchers set by `withAuthorizedUrls()` (read with {@link ɵOPTIONAL}; without them, same-origin only). */
+export const ɵAUTHORIZED_URLS = /* @__PURE__ */ new InjectionToken<readonly UrlMatcher[]>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTHORIZED_URLS' : '');
 
-/** @internal Header format set by `withAuthHeader()`. */
-export const ɵAUTH_HEADER = /* @__PURE__ */ new InjectionToken<(token: string) => Record<string, string>>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTH_HEADER' : '', {
-  providedIn: 'root',
-  factory: () => (token: string) => ({ Authorization: `Bearer ${token}` }),
-});
+/** @internal Header format set by `withAuthHeader()` (read with {@link ɵOPTIONAL}; without it `Authorization: Bearer <token>`). */
+export const ɵAUTH_HEADER = /* @__PURE__ */ new InjectionToken<(token: string) => Record<string, string>>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'AUTH_HEADER' : '');
 
-/** @internal Retry policy set by `withRefreshRetry()`. */
-export const ɵREFRESH_RETRY = /* @__PURE__ */ new InjectionToken<RefreshRetryPolicy>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REFRESH_RETRY' : '', {
-  providedIn: 'root',
-  factory: () => DEFAULT_REFRESH_RETRY,
-});
+/** @internal Retry policy set by `withRefreshRetry()` (read with {@link ɵOPTIONAL}; without it `DEFAULT_REFRESH_RETRY`). */
+export const ɵREFRESH_RETRY = /* @__PURE__ */ new InjectionToken<RefreshRetryPolicy>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REFRESH_RETRY' : '');

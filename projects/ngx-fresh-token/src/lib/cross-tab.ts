@@ -1,9 +1,8 @@
-import { isPlatformServer } from '@angular/common';
-import { InjectionToken, PLATFORM_ID, inject } from '@angular/core';
+import { InjectionToken, inject } from '@angular/core';
 import type { AuthService } from './auth.service';
 import { FRESH_TOKEN_CLOCK, FreshTokenClock, ɵstartTimer } from './clock';
-import type { ɵCrossTabLink } from './config';
-import { FreshTokenError } from './errors';
+import { ɵonServer, type ɵCrossTabLink } from './config';
+import { ɵerror } from './errors';
 import { TokenLifetime, msUntilExpiry } from './lifetime';
 
 /**
@@ -117,6 +116,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
     this.lockName = name;
     this.channel = apis.channel(name);
     this.channel.onmessage = (event) => this.receive(event.data);
+    // The service's changes complete when it is destroyed: then this tab stops listening.
+    auth.ɵchanges.subscribe({ complete: () => this.close() });
   }
 
   /**
@@ -193,7 +194,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
     });
   }
 
-  close(): void {
+  /** Stops listening to the other tabs and lets a waiting lock holder go on. */
+  private close(): void {
     this.channel.onmessage = null;
     this.waiting = null;
     this.peerDone?.();
@@ -223,7 +225,7 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
       if (m.s <= this.signOuts) return; // already ended here
       this.signOuts = m.s;
       const code = typeof m.expired === 'string' ? m.expired : undefined;
-      this.auth.ɵend(code ? new FreshTokenError(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The session ended in another tab.' : '') : undefined);
+      this.auth.ɵend(code ? ɵerror(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The session ended in another tab.' : '') : undefined);
     } else if (m.t === 'hello') {
       const current = this.current();
       this.signOuts = Math.max(this.signOuts, m.s);
@@ -260,7 +262,7 @@ export function ɵcrossTabFactory(options: CrossTabSyncOptions): () => ((auth: A
   return () => {
     const { locks, channel } = inject(ɵCROSS_TAB_APIS);
     const clock = inject(FRESH_TOKEN_CLOCK);
-    if (isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? 'unknown') || !locks || !channel) return null;
+    if (ɵonServer() || !locks || !channel) return null;
     return (auth) => new ɵCrossTabSync({ locks, channel }, options, auth, clock);
   };
 }

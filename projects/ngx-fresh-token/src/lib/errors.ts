@@ -1,4 +1,4 @@
-import { FreshTokenError, classifyHttpError, isConfigurationError } from 'ngx-fresh-token/internal';
+import { FreshTokenError, type FreshTokenErrorDetails, classifyHttpError, isConfigurationError } from 'ngx-fresh-token/internal';
 
 /**
  * Stable error codes of ngx-fresh-token. The string values never change between releases,
@@ -49,6 +49,15 @@ export { FreshTokenError, classifyHttpError, parseRetryAfterMs } from 'ngx-fresh
 export type { FreshTokenErrorDetails, HttpErrorClassification } from 'ngx-fresh-token/internal';
 
 /**
+ * @internal The one place the core makes its errors, as Angular's `RuntimeError`: callers pass the
+ * text as `(typeof ngDevMode === 'undefined' || ngDevMode) ? '…' : ''`, so production builds carry
+ * the code only.
+ */
+export function ɵerror(code: string, message: string, details?: FreshTokenErrorDetails): FreshTokenError {
+  return new FreshTokenError(code, message, details);
+}
+
+/**
  * Turns whatever a token source threw into a {@link FreshTokenError}, deciding whether it
  * is transient with {@link classifyHttpError}: network failures, timeouts, 408, 429 and 5xx are;
  * 4xx answers and OAuth `invalid_grant` / `invalid_client` are not. Unknown errors count as
@@ -61,19 +70,19 @@ export type { FreshTokenErrorDetails, HttpErrorClassification } from 'ngx-fresh-
 export function toFreshTokenError(err: unknown, nowMs: number): FreshTokenError {
   if (err instanceof FreshTokenError) return err;
   const { transient, status, retryAfterMs, oauthError, code } = classifyHttpError(err, nowMs);
-  if (status !== undefined && status !== 0) {
-    if (transient) return new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source answered HTTP ${status}.` : '', { transient, status, retryAfterMs });
-    // A configuration error keeps the code the server named (the BFF's NFT410): it is not about the session.
-    return new FreshTokenError(
-      (isConfigurationError(oauthError, code) && code) || 'NFT202',
-      (typeof ngDevMode === 'undefined' || ngDevMode)
-        ? isConfigurationError(oauthError, code)
+  // A configuration error keeps the code the server named (the BFF's NFT410): it is not about the session.
+  const misconfigured = isConfigurationError(oauthError, code);
+  return ɵerror(
+    transient ? 'NFT201' : (misconfigured && code) || 'NFT202',
+    (typeof ngDevMode === 'undefined' || ngDevMode)
+      ? transient
+        ? status
+          ? `The token source answered HTTP ${status}.`
+          : `The token source failed${err instanceof Error && err.name ? ` (${err.name})` : ''}${status === 0 ? ' with a network error' : ''}.`
+        : misconfigured
           ? `The token source says it is misconfigured (HTTP ${status}, ${oauthError ?? code}); no retry is made. Check the client id, its secret and the server's configuration.`
           : `The token source rejected the session (HTTP ${status}${oauthError ? `, ${oauthError}` : ''}). Sign in again.`
-        : '',
-      { status },
-    );
-  }
-  const name = err instanceof Error ? err.name : '';
-  return new FreshTokenError('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source failed${name ? ` (${name})` : ''}${status === 0 ? ' with a network error' : ''}.` : '', { transient: true, status });
+      : '',
+    transient ? { transient, status, retryAfterMs } : { status },
+  );
 }

@@ -1,6 +1,6 @@
 import type { Provider } from '@angular/core';
 import type { RefreshRetryPolicy } from './backoff';
-import { FreshTokenError } from './errors';
+import { ɵerror } from './errors';
 
 /** Kinds of {@link FreshTokenFeature}; each may appear once in `provideFreshToken()`. */
 export const FreshTokenFeatureKind = {
@@ -41,16 +41,11 @@ export function ɵfeature<K extends FreshTokenFeatureKind>(kind: K, providers: P
   return { ɵkind: kind, ɵproviders: providers } as unknown as FreshTokenFeature<K>;
 }
 
-/** @internal `NFT105` with `message`. */
-export function ɵinvalidOption(message: string): FreshTokenError {
-  return new FreshTokenError('NFT105', message);
-}
-
 /** @internal A complete retry policy, checked (`NFT105`, naming `what`, otherwise). */
 export function ɵvalidRetryPolicy(policy: RefreshRetryPolicy, what: string): RefreshRetryPolicy {
   const bad = Object.entries(policy).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
   if (bad || policy.maxAttempts < 1 || policy.attemptTimeoutMs <= 0) {
-    throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? `${what} takes finite, non-negative numbers, maxAttempts >= 1 and attemptTimeoutMs > 0.` : '');
+    throw ɵerror('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? `${what} takes finite, non-negative numbers, maxAttempts >= 1 and attemptTimeoutMs > 0.` : '');
   }
   return policy;
 }

@@ -1,9 +1,9 @@
-import { isPlatformServer } from '@angular/common';
-import { PLATFORM_ID, inject } from '@angular/core';
+import { inject } from '@angular/core';
 import { ActivatedRouteSnapshot, CanActivateFn, CanMatchFn, Route, Router, RouterStateSnapshot, UrlSegment, UrlTree } from '@angular/router';
 import { AuthService } from './auth.service';
-import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { ɵerror } from './errors';
 import { ɵSERVER_HALF } from './server-render';
+import { ɵOPTIONAL, ɵonServer } from './config';
 
 /**
  * The query parameter in which {@link signedInGuard} hands the attempted URL to the login page.
@@ -76,23 +76,23 @@ function attemptedUrl(router: Router, state: RouterStateSnapshot | UrlSegment[])
 export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn & CanMatchFn {
   const redirectTo = options?.redirectTo ?? '/login';
   if (typeof redirectTo !== 'string' || !redirectTo.startsWith('/') || redirectTo.startsWith('//') || redirectTo.startsWith('/\\')) {
-    throw new FreshTokenError(
-      FreshTokenErrorCode.InvalidOption,
+    throw ɵerror(
+      'NFT105',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'signedInGuard({ redirectTo }) needs a URL of this app starting with "/", for example "/login".' : '',
     );
   }
   const guard = (_route: ActivatedRouteSnapshot | Route, state: RouterStateSnapshot | UrlSegment[]): boolean | UrlTree | Promise<boolean | UrlTree> => {
-    const auth = inject(AuthService, { optional: true });
+    const auth = inject(AuthService, ɵOPTIONAL);
     if (!auth) {
-      throw new FreshTokenError(
-        FreshTokenErrorCode.NotProvided,
+      throw ɵerror(
+        'NFT106',
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'signedInGuard() needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the app (or route) providers.' : '',
       );
     }
     const router = inject(Router);
     const attempted = attemptedUrl(router, state);
     // The server's branch lives with the rest of server rendering (server-render.ts); browser builds have none.
-    const server = isPlatformServer(inject(PLATFORM_ID)) ? inject(ɵSERVER_HALF) : null;
+    const server = ɵonServer() ? inject(ɵSERVER_HALF) : null;
     if (server) return server.guard(attempted, () => redirect(router, redirectTo, attempted));
     // Rendered signed in by the server: the same answer now, before the first token arrives.
     if (auth.ɵknownSignedIn()) return true;

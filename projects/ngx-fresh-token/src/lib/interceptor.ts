@@ -1,7 +1,8 @@
 import { HttpErrorResponse, HttpInterceptorFn } from '@angular/common/http';
 import { inject } from '@angular/core';
+import { ɵOPTIONAL } from './config';
 import { SKIP_FRESH_TOKEN } from './context';
-import { FreshTokenError } from './errors';
+import { ɵerror } from './errors';
 import { ɵREQUEST_POLICY } from './request-policy';
 import { retryOnUnauthorized, ɵafter } from './unauthorized-retry';
 
@@ -24,9 +25,9 @@ function isUnauthorized(err: unknown): boolean {
  */
 export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
   // One inject() per request: the policy holds the service and the server rendering support too.
-  const policy = inject(ɵREQUEST_POLICY, { optional: true });
+  const policy = inject(ɵREQUEST_POLICY, ɵOPTIONAL);
   if (!policy) {
-    throw new FreshTokenError(
+    throw ɵerror(
       'NFT106',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'freshTokenInterceptor needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the same injector as provideHttpClient().' : '',
     );

@@ -1,5 +1,6 @@
 import { jwtDecode } from 'jwt-decode';
-import { FreshTokenError, effectiveBufferMs } from 'ngx-fresh-token/internal';
+import { effectiveBufferMs } from 'ngx-fresh-token/internal';
+import { ɵerror } from './errors';
 import type { TokenGrant } from './token';
 
 /** Default time before expiry at which a token counts as expiring and is refreshed: 30 s. */
@@ -59,9 +60,10 @@ interface JwtTimes {
  * readJwtTimes(createTestJwt({ expiresInSeconds: 60 })).expMs; // now + 60 000
  */
 export function readJwtTimes(token: string): { expMs?: number; iatMs?: number } {
+  const times: { expMs?: number; iatMs?: number } = {};
   // A JWS compact token has exactly three segments; anything else (opaque, JWE) is not decoded.
   const segments = token.split('.');
-  if (segments.length !== 3 || !segments[0]) return {};
+  if (segments.length !== 3 || !segments[0]) return times;
   let claims: JwtTimes | null = null;
   try {
     claims = jwtDecode<JwtTimes>(token);
@@ -69,20 +71,20 @@ export function readJwtTimes(token: string): { expMs?: number; iatMs?: number } 
     // handled below, like a payload that is valid JSON but not a claims object
   }
   // `null`, `"x"`, `123` or `[]` are JSON but not a claims set: as malformed as bad base64url.
-  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
-    throw new FreshTokenError(
+  const notClaims = typeof claims !== 'object' || !claims || Array.isArray(claims);
+  if (notClaims || (claims!.exp !== undefined && !Number.isFinite(claims!.exp))) {
+    throw ɵerror(
       'NFT204',
-      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has three segments like a JWT but its payload is not a base64url JSON object.' : '',
+      (typeof ngDevMode === 'undefined' || ngDevMode)
+        ? notClaims
+          ? 'The access token has three segments like a JWT but its payload is not a base64url JSON object.'
+          : 'The access token has an `exp` claim that is not a number.'
+        : '',
     );
   }
-  const times: { expMs?: number; iatMs?: number } = {};
-  if (claims.exp !== undefined) {
-    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) {
-      throw new FreshTokenError('NFT204', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The access token has an `exp` claim that is not a number.' : '');
-    }
-    times.expMs = claims.exp * 1000;
-  }
-  if (typeof claims.iat === 'number' && Number.isFinite(claims.iat)) times.iatMs = claims.iat * 1000;
+  const { exp, iat } = claims!;
+  if (exp !== undefined) times.expMs = (exp as number) * 1000;
+  if (Number.isFinite(iat)) times.iatMs = (iat as number) * 1000;
   return times;
 }
 
@@ -133,7 +135,7 @@ export function resolveLifetime(
   const skewMs = estimateSkewMs(times.iatMs, expiresAt, receivedAtMs, bufferMs);
   const lifetimeMs = expiresAt === null ? null : expiresAt - (receivedAtMs - skewMs);
   if (lifetimeMs !== null && lifetimeMs <= 0) {
-    throw new FreshTokenError(
+    throw ɵerror(
       'NFT205',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned an access token that has already expired. Check the source and the device clock.' : '',
     );

@@ -1,16 +1,16 @@
 import { EnvironmentProviders, inject, makeEnvironmentProviders, Provider, provideEnvironmentInitializer, ValueProvider } from '@angular/core';
 import { DEFAULT_REFRESH_RETRY, RefreshRetryPolicy } from './backoff';
-import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵinvalidOption, ɵvalidRetryPolicy } from './feature';
+import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵvalidRetryPolicy } from './feature';
 import { AuthService } from './auth.service';
 import { ɵREQUEST_POLICY, ɵcreateRequestPolicy } from './request-policy';
 import { CrossTabSyncOptions, ɵcrossTabFactory } from './cross-tab';
 import { ɵautoRefreshFactory } from './auto-refresh';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, FRESH_TOKEN_REFRESH_BUFFER_MS, ɵREFRESH_RETRY } from './config';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
-import { FreshTokenError } from './errors';
+import { ɵerror } from './errors';
 import type { TokenSource } from './token';
 import { compileUrlMatcher, UrlMatcher } from './url-matcher';
-import { ɵSERVER_HALF, ɵSERVER_RENDERING } from './server-render';
+import { ɵSERVER_HALF } from './server-render';
 
 /**
  * Sets up ngx-fresh-token: provides {@link AuthService} configured by the given features.
@@ -23,30 +23,30 @@ import { ɵSERVER_HALF, ɵSERVER_RENDERING } from './server-render';
  * ]});
  */
 export function provideFreshToken(...features: FreshTokenFeature[]): EnvironmentProviders {
-  const seen = new Set<FreshTokenFeatureKind>();
-  for (const f of features) {
-    if (seen.has(f.ɵkind)) {
-      throw new FreshTokenError(
-        'NFT102',
-        (typeof ngDevMode === 'undefined' || ngDevMode) ? `provideFreshToken() got the ${Object.keys(FreshTokenFeatureKind)[f.ɵkind]} feature twice, which is a contradiction. To fix the problem, keep one.` : '',
-      );
-    }
-    seen.add(f.ɵkind);
+  const kinds = features.map((f) => f.ɵkind);
+  if (new Set(kinds).size < kinds.length) {
+    throw ɵerror(
+      'NFT102',
+      (typeof ngDevMode === 'undefined' || ngDevMode)
+        ? `provideFreshToken() got the ${Object.keys(FreshTokenFeatureKind)[kinds.find((k, i) => kinds.indexOf(k) < i)!]} feature twice, which is a contradiction. To fix the problem, keep one.`
+        : '',
+    );
   }
   // Kinds as literals (FreshTokenFeatureKind.MinValidity = 5, RefreshBuffer = 1, TokenSource = 0):
   // an app that never names the enum does not ship it.
-  const valueOf = (kind: FreshTokenFeatureKind) => (features.find((f) => f.ɵkind === kind)?.ɵproviders[0] as ValueProvider | undefined)?.useValue;
+  const featureOf = (kind: FreshTokenFeatureKind) => features[kinds.indexOf(kind)];
+  const valueOf = (kind: FreshTokenFeatureKind) => (featureOf(kind)?.ɵproviders[0] as ValueProvider | undefined)?.useValue;
   const minValidityMs: number | undefined = valueOf(5);
   const bufferMs: number = valueOf(1) ?? DEFAULT_REFRESH_BUFFER_MS;
   if (minValidityMs !== undefined && minValidityMs > bufferMs) {
-    throw new FreshTokenError(
+    throw ɵerror(
       'NFT107',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? `withMinValidity(${minValidityMs}) is above the refresh buffer (${bufferMs} ms): a token would have to wait before its refresh even starts. To fix the problem, lower it or raise withRefreshBuffer().` : '',
     );
   }
-  const source = features.find((f) => f.ɵkind === 0);
+  const source = featureOf(0);
   if (!source) {
-    throw new FreshTokenError(
+    throw ɵerror(
       'NFT101',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'No TokenSource configured. To fix the problem, add withTokenSource(...) (or a source from ngx-fresh-token/oauth or /amplify) to provideFreshToken().' : '',
     );
@@ -56,13 +56,6 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     // declarations in the published .d.ts. The constructor uses inject(), so a factory suffices.
     { provide: AuthService, useFactory: () => new AuthService() },
     { provide: ɵREQUEST_POLICY, useFactory: ɵcreateRequestPolicy },
-    // Features that act beyond this service (other tabs, timers, the page) belong to the
-    // provideFreshToken() they are given to: one in a child injector (a lazy route's, with another
-    // source) must not talk on the parent's channel, refresh by the parent's timer, or start from the
-    // parent's render. Its own features below override these.
-    { provide: ɵCROSS_TAB, useValue: null },
-    { provide: ɵAUTO_REFRESH, useValue: null },
-    { provide: ɵSERVER_RENDERING, useValue: null },
     // The source's own providers (it may bring withServerRendering()) first: the app's features win.
     source.ɵproviders,
     features.map((f) => (f === source ? [] : f.ɵproviders)),
@@ -89,13 +82,19 @@ export function withTokenSource(
   source: TokenSource | (() => TokenSource),
   providers: Array<Provider | FreshTokenFeature> = [],
 ): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
-  if (typeof source !== 'function' && (typeof source !== 'object' || source === null || typeof source.getToken !== 'function')) {
-    throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
+  if (typeof source !== 'function' && typeof source?.getToken !== 'function') {
+    throw ɵerror('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withTokenSource() takes an object with a getToken() method, or a factory returning one.' : '');
   }
   return ɵfeature(0 /* TokenSource */, [
     { provide: ɵFRESH_TOKEN_SOURCE, useFactory: typeof source === 'function' ? source : () => source },
     ...providers.map((p) => (p && 'ɵproviders' in p ? (p as FreshTokenFeature).ɵproviders : p)),
   ]);
+}
+
+/** `ms` when it is a finite number of milliseconds >= 0; otherwise throws `code` with `message`. */
+function validMs(ms: number, code: string, message: string): number {
+  if (!(Number.isFinite(ms) && ms >= 0)) throw ɵerror(code, message);
+  return ms;
 }
 
 /**
@@ -105,13 +104,12 @@ export function withTokenSource(
  * withRefreshBuffer(60_000)
  */
 export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTokenFeatureKind.RefreshBuffer> {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-    throw new FreshTokenError(
-      'NFT103',
-      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshBuffer() takes a finite number of milliseconds >= 0, e.g. withRefreshBuffer(30_000).' : '',
-    );
-  }
-  return ɵfeature(1 /* RefreshBuffer */, [{ provide: FRESH_TOKEN_REFRESH_BUFFER_MS, useValue: ms }]);
+  return ɵfeature(1 /* RefreshBuffer */, [
+    {
+      provide: FRESH_TOKEN_REFRESH_BUFFER_MS,
+      useValue: validMs(ms, 'NFT103', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withRefreshBuffer() takes a finite number of milliseconds >= 0, e.g. withRefreshBuffer(30_000).' : ''),
+    },
+  ]);
 }
 
 /**
@@ -124,13 +122,12 @@ export function withRefreshBuffer(ms: number): FreshTokenFeature<typeof FreshTok
  * withMinValidity(5_000)
  */
 export function withMinValidity(ms: number): FreshTokenFeature<typeof FreshTokenFeatureKind.MinValidity> {
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-    throw new FreshTokenError(
-      'NFT107',
-      (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withMinValidity() takes a finite number of milliseconds >= 0, no more than the refresh buffer, e.g. withMinValidity(10_000).' : '',
-    );
-  }
-  return ɵfeature(5 /* MinValidity */, [{ provide: ɵMIN_VALIDITY_MS, useValue: ms }]);
+  return ɵfeature(5 /* MinValidity */, [
+    {
+      provide: ɵMIN_VALIDITY_MS,
+      useValue: validMs(ms, 'NFT107', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withMinValidity() takes a finite number of milliseconds >= 0, no more than the refresh buffer, e.g. withMinValidity(10_000).' : ''),
+    },
+  ]);
 }
 
 /**
@@ -159,7 +156,7 @@ export function withAutoRefresh(): FreshTokenFeature<typeof FreshTokenFeatureKin
 export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenFeature<typeof FreshTokenFeatureKind.CrossTabSync> {
   const { name, adoptTimeoutMs } = options ?? {};
   if ((name !== undefined && (typeof name !== 'string' || name === '')) || (adoptTimeoutMs !== undefined && !(Number.isFinite(adoptTimeoutMs) && adoptTimeoutMs >= 0))) {
-    throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
+    throw ɵerror('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withCrossTabSync() takes { name?: non-empty string, adoptTimeoutMs?: finite number >= 0 }.' : '');
   }
   return ɵfeature(7 /* CrossTabSync */, [{ provide: ɵCROSS_TAB, useFactory: ɵcrossTabFactory({ ...options }) }]);
 }
@@ -174,7 +171,7 @@ export function withCrossTabSync(options: CrossTabSyncOptions = {}): FreshTokenF
  */
 export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthorizedUrls> {
   if (matchers.length === 0) {
-    throw new FreshTokenError('NFT104', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() needs at least one matcher.' : '');
+    throw ɵerror('NFT104', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() needs at least one matcher.' : '');
   }
   // Validate now, so a typo fails at bootstrap rather than silently sending no token.
   matchers.forEach((m) => compileUrlMatcher(m, 'https://ngx-fresh-token.invalid/'));
@@ -188,7 +185,7 @@ export function withAuthorizedUrls(...matchers: UrlMatcher[]): FreshTokenFeature
  * withAuthHeader((token) => ({ 'X-Api-Token': token }))
  */
 export function withAuthHeader(format: (token: string) => Record<string, string>): FreshTokenFeature<typeof FreshTokenFeatureKind.AuthHeader> {
-  if (typeof format !== 'function') throw ɵinvalidOption((typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
+  if (typeof format !== 'function') throw ɵerror('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthHeader() takes a function (token) => headers.' : '');
   return ɵfeature(3 /* AuthHeader */, [{ provide: ɵAUTH_HEADER, useValue: format }]);
 }
 

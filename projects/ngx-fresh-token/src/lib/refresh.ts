@@ -2,10 +2,11 @@ import type { Observable, Subscription } from 'rxjs';
 import type { RefreshRetryPolicy } from './backoff';
 import { backoffDelayMs } from './backoff';
 import type { FreshTokenClock } from './clock';
-import { ɵsleep, ɵstartTimer } from './clock';
-import { FreshTokenError, toFreshTokenError } from './errors';
+import { ɵwithin } from './clock';
+import { toFreshTokenError, ɵerror } from './errors';
 import type { TokenGrant, TokenRequest, TokenSource } from './token';
 
+/** The first value of a source's Observable; `NFT203` when it completes without one. */
 function firstValue<T>(source: Observable<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
@@ -17,10 +18,9 @@ function firstValue<T>(source: Observable<T>): Promise<T> {
         sub?.unsubscribe();
       },
       error: reject,
-      complete: () =>
-        done ||
-        reject(new FreshTokenError('NFT203', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source Observable completed without a value.' : '')),
+      complete: () => reject(ɵerror('NFT203', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source Observable completed without a value.' : '')),
     });
+    // A synchronous first value arrives before `sub` exists.
     if (done) sub.unsubscribe();
   });
 }
@@ -46,7 +46,7 @@ export function validateGrant(value: unknown): TokenGrant | null {
     (grant.idToken === undefined || (typeof grant.idToken === 'string' && HEADER_SAFE.test(grant.idToken))) &&
     (grant.user == null || (typeof grant.user === 'object' && !Array.isArray(grant.user)));
   if (!valid) {
-    throw new FreshTokenError(
+    throw ɵerror(
       'NFT203',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The token source returned neither null nor a TokenGrant ({ accessToken: non-empty string of visible ASCII characters, expiresAt?: epoch ms, idToken?, user?: object | null }).' : '',
     );
@@ -54,50 +54,15 @@ export function validateGrant(value: unknown): TokenGrant | null {
   return grant as TokenGrant;
 }
 
-/** Calls the source once, bounded by the attempt timeout and by `signal`, and validates the answer. */
-function callSourceOnce(
-  source: TokenSource,
-  request: TokenRequest,
-  clock: FreshTokenClock,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<TokenGrant | null> {
-  return new Promise<TokenGrant | null>((resolve, reject) => {
-    const cancelTimer = ɵstartTimer(clock, timeoutMs, () =>
-      reject(
-        new FreshTokenError('NFT206', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source did not answer within ${timeoutMs} ms.` : '', {
-          transient: true,
-        }),
-      ),
-    );
-    // Sign-out or destroy: stop waiting at once and let go of the timer (it would keep a Node process alive).
-    const onAbort = () => {
-      cancelTimer();
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    new Promise<unknown>((res) => {
-      const answer = source.getToken({ ...request });
-      res(typeof (answer as Observable<unknown>)?.subscribe === 'function' ? firstValue(answer as Observable<unknown>) : answer);
-    })
-      .then(validateGrant)
-      .then(resolve, reject)
-      .finally(() => {
-        cancelTimer();
-        signal?.removeEventListener('abort', onAbort);
-      });
-    if (signal?.aborted) onAbort();
-  });
-}
-
 /**
  * Asks `source` for a token, retrying transient failures with exponential backoff and jitter
- * (honouring `Retry-After`) within `policy`; a permanent failure, exhausted attempts, a
- * `Retry-After` beyond the budget or an aborted `signal` end it at once (an abort rejects with
- * `signal.reason` and clears every timer). Otherwise rejects only with a {@link FreshTokenError}.
+ * (honouring `Retry-After`) within `policy`; each call is bounded by the attempt timeout (`NFT206`).
+ * A permanent failure, exhausted attempts, a `Retry-After` beyond the budget or an aborted `signal`
+ * end it at once (an abort rejects with `signal.reason` and clears every timer). Otherwise rejects
+ * only with a {@link FreshTokenError}.
  *
  * @example
- * const grant = await fetchWithRetry(source, true, DEFAULT_REFRESH_RETRY, clock);
+ * const grant = await fetchWithRetry(source, { forceRefresh: true }, DEFAULT_REFRESH_RETRY, clock);
  */
 export async function fetchWithRetry(
   source: TokenSource,
@@ -105,22 +70,29 @@ export async function fetchWithRetry(
   policy: RefreshRetryPolicy,
   clock: FreshTokenClock,
   signal?: AbortSignal,
-  random: () => number = Math.random,
 ): Promise<TokenGrant | null> {
-  let waitedMs = 0;
-  for (let attempt = 1; ; attempt++) {
-    // Cancelled before this attempt (a sign-out while waiting for the cross-tab lock): no source call.
-    if (signal?.aborted) throw signal.reason;
+  for (let attempt = 1, waitedMs = 0; ; attempt++) {
     try {
-      return await callSourceOnce(source, request, clock, policy.attemptTimeoutMs, signal);
+      return validateGrant(
+        await ɵwithin(
+          clock,
+          policy.attemptTimeoutMs,
+          signal,
+          () => {
+            const answer = source.getToken({ ...request });
+            return typeof (answer as Observable<unknown>)?.subscribe === 'function' ? firstValue(answer as Observable<unknown>) : answer;
+          },
+          () => ɵerror('NFT206', (typeof ngDevMode === 'undefined' || ngDevMode) ? `The token source did not answer within ${policy.attemptTimeoutMs} ms.` : '', { transient: true }),
+        ),
+      );
     } catch (err) {
+      // Cancelled (a sign-out, or destroy): no further call, no timer left.
       if (signal?.aborted) throw signal.reason;
       const error = toFreshTokenError(err, clock.now());
       if (!error.transient || attempt >= policy.maxAttempts) throw error;
-      const delayMs = backoffDelayMs(attempt, policy, random(), error.retryAfterMs);
-      if (waitedMs + delayMs > policy.maxTotalMs) throw error;
-      waitedMs += delayMs;
-      await ɵsleep(clock, delayMs, signal);
+      const delayMs = backoffDelayMs(attempt, policy, Math.random(), error.retryAfterMs);
+      if ((waitedMs += delayMs) > policy.maxTotalMs) throw error;
+      await ɵwithin(clock, delayMs, signal);
     }
   }
 }

@@ -1,24 +1,15 @@
 import { DOCUMENT } from '@angular/common';
 import { InjectionToken, inject } from '@angular/core';
 import { AuthService } from './auth.service';
-import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS } from './config';
-import { FreshTokenError } from './errors';
+import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵOPTIONAL, ɵOWN } from './config';
+import { ɵerror } from './errors';
 import { ɵSERVER_HALF, ɵSERVER_RENDERING, ɵServerRendering } from './server-render';
 import { createUrlAuthorizer } from './url-matcher';
 
-/** The URL relative request URLs resolve against; server DOMs (domino) throw on `baseURI`. */
-function documentBase(doc: Document | null): string | undefined {
+/** What `read()` gives, or `undefined` where it throws: server DOMs (domino) throw on `baseURI`. */
+function tryRead(read: () => string | undefined): string | undefined {
   try {
-    return doc?.baseURI || doc?.location?.href;
-  } catch {
-    return doc?.location?.href;
-  }
-}
-
-/** The page's own origin (`location.origin`), which `<base href>` does not change. */
-function documentOrigin(doc: Document | null): string | undefined {
-  try {
-    return doc?.location?.origin || undefined;
+    return read();
   } catch {
     return undefined;
   }
@@ -48,31 +39,34 @@ export const ɵREQUEST_POLICY = /* @__PURE__ */ new InjectionToken<ɵRequestPoli
 
 /** Builds the request policy in an injection context (a factory, not an injectable class: less code in every app). */
 export function ɵcreateRequestPolicy(): ɵRequestPolicy {
-  const format = inject(ɵAUTH_HEADER);
-  const doc = inject(DOCUMENT, { optional: true });
-  let cache: { token: string; headers: Record<string, string>; names: string[] } | null = null;
-  const entry = (token: string) => {
-    if (cache?.token !== token) {
-      const headers = format(token);
-      if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
-        throw new FreshTokenError('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
-      }
-      // The interceptor has checked `Authorization` already (a request with its own is left alone).
-      cache = { token, headers, names: Object.keys(headers).filter((name) => name.toLowerCase() !== 'authorization') };
+  const format = inject(ɵAUTH_HEADER, ɵOPTIONAL) ?? ((token: string) => ({ Authorization: `Bearer ${token}` }));
+  const doc = inject(DOCUMENT, ɵOPTIONAL);
+  // The headers of the last token, and those of them the request itself may already hold.
+  let cached: string | undefined;
+  let headers: Record<string, string>;
+  let own: string[];
+  const build = (token: string) => {
+    if (token === cached) return;
+    const built = format(token);
+    if (typeof built !== 'object' || !built || Object.values(built).some((v) => typeof v !== 'string')) {
+      throw ɵerror('NFT105', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The withAuthHeader() function must return an object of string header values.' : '');
     }
-    return cache;
+    headers = built;
+    // The interceptor has checked `Authorization` already (a request with its own is left alone).
+    own = Object.keys(built).filter((name) => name.toLowerCase() !== 'authorization');
+    cached = token;
   };
-  const matchers = inject(ɵAUTHORIZED_URLS);
+  const matchers = inject(ɵAUTHORIZED_URLS, ɵOPTIONAL);
   return {
     auth: inject(AuthService),
-    render: inject(ɵSERVER_RENDERING),
-    // In the browser relative URLs resolve against the page; a server render that knows the session
+    render: inject(ɵSERVER_RENDERING, ɵOWN),
+    // In the browser relative URLs resolve against the page (the page's own origin is
+    // `location.origin`, whatever `<base href>` says); a server render that knows the session
     // resolves them against the configured origin (server-render.ts; browser builds have no server half).
-    isAuthorizedUrl: inject(ɵSERVER_HALF)?.authorizer(matchers) || createUrlAuthorizer(matchers, documentBase(doc), documentOrigin(doc)),
-    headersFor: (token) => entry(token).headers,
-    hasOwnAuthHeader: (token, headers) => {
-      const names = entry(token).names;
-      return names.length > 0 && names.some((name) => headers.has(name));
-    },
+    isAuthorizedUrl:
+      inject(ɵSERVER_HALF)?.authorizer(matchers) ||
+      createUrlAuthorizer(matchers, tryRead(() => doc?.baseURI) || doc?.location?.href, tryRead(() => doc?.location?.origin)),
+    headersFor: (token) => (build(token), headers),
+    hasOwnAuthHeader: (token, requestHeaders) => (build(token), own.length > 0 && own.some((name) => requestHeaders.has(name))),
   };
 }

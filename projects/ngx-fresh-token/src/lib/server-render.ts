@@ -6,17 +6,17 @@
 // `typeof ngServerMode !== 'undefined' && ngServerMode`: a browser build sets that to `false`, so the
 // minifier drops the whole half. The browser half (starting from the snapshot, serving the
 // handed-over bodies) comes with `withServerRendering()` only. A browser-only app carries none of it.
-import { isPlatformServer } from '@angular/common';
 import { HttpEvent, HttpRequest, HttpResponse } from '@angular/common/http';
-import { APP_BOOTSTRAP_LISTENER, ApplicationRef, InjectionToken, PLATFORM_ID, REQUEST, RESPONSE_INIT, TransferState, inject, makeStateKey } from '@angular/core';
+import { APP_BOOTSTRAP_LISTENER, ApplicationRef, InjectionToken, REQUEST, RESPONSE_INIT, TransferState, inject, type StateKey } from '@angular/core';
 import { Observable, of, tap } from 'rxjs';
 import type { AuthService } from './auth.service';
 import type { RefreshRetryPolicy } from './backoff';
 import { TRANSFER_AUTHENTICATED_RESPONSE } from './context';
-import { FreshTokenError, FreshTokenErrorCode } from './errors';
+import { FreshTokenErrorCode, ɵerror } from './errors';
 import type { TokenLifetime } from './lifetime';
 import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵvalidRetryPolicy } from './feature';
 import { createUrlAuthorizer, type UrlMatcher } from './url-matcher';
+import { ɵOPTIONAL, ɵonServer } from './config';
 
 // ---------------------------------------------------------------------------------------------
 // Public names
@@ -81,7 +81,8 @@ export interface SessionSnapshot {
  * @example
  * transferState.hasKey(FRESH_TOKEN_SESSION_SNAPSHOT_KEY)
  */
-export const FRESH_TOKEN_SESSION_SNAPSHOT_KEY = /* @__PURE__ */ makeStateKey<SessionSnapshot | null>('ngx-fresh-token:session');
+// A state key is its string (`makeStateKey()` returns it as is): no call, nothing to import.
+export const FRESH_TOKEN_SESSION_SNAPSHOT_KEY = 'ngx-fresh-token:session' as StateKey<SessionSnapshot | null>;
 
 /**
  * How a server render asks its token source, by default: one attempt of at most 3 s. A render waits
@@ -158,11 +159,8 @@ export interface ɵServerRendering {
   drop(): void;
 }
 
-/** @internal The server rendering support of one `provideFreshToken()`; `null` without `withServerRendering()`. */
-export const ɵSERVER_RENDERING = /* @__PURE__ */ new InjectionToken<ɵServerRendering | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SERVER_RENDERING' : '', {
-  providedIn: 'root',
-  factory: () => null,
-});
+/** @internal The server rendering support of one `provideFreshToken()` (read with `ɵOWN`: `null` without `withServerRendering()` given to it). */
+export const ɵSERVER_RENDERING = /* @__PURE__ */ new InjectionToken<ɵServerRendering>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SERVER_RENDERING' : '');
 
 /**
  * @internal How a service starts when a render knew the session: signed in with no token held here
@@ -199,7 +197,7 @@ interface TransferredBody {
 }
 
 /** One key for every body a render hands over, so the browser drops them all at once. */
-const BODIES_KEY = /* @__PURE__ */ makeStateKey<Record<string, TransferredBody>>('ngx-fresh-token:bodies');
+const BODIES_KEY = 'ngx-fresh-token:bodies' as StateKey<Record<string, TransferredBody>>;
 
 const wantsTransfer = (req: HttpRequest<unknown>) =>
   req.method === 'GET' && (req.responseType === 'json' || req.responseType === 'text') && req.context.get(TRANSFER_AUTHENTICATED_RESPONSE);
@@ -212,12 +210,12 @@ function holds(text: string, secret: string | null): boolean {
 }
 
 function createServerRendering(retry: RefreshRetryPolicy): ɵServerRendering {
-  const half = isPlatformServer(inject(PLATFORM_ID, { optional: true }) ?? '') ? inject(ɵSERVER_HALF) : null;
+  const half = ɵonServer() ? inject(ɵSERVER_HALF) : null;
   if (half) return half.rendering(retry, inject(TransferState));
   let bodies: Record<string, TransferredBody> | null = null;
   let snapshot: unknown = null;
   try {
-    const state = inject(TransferState, { optional: true });
+    const state = inject(TransferState, ɵOPTIONAL);
     bodies = state?.get(BODIES_KEY, null) ?? null;
     snapshot = state?.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null);
     state?.remove(BODIES_KEY);
@@ -318,7 +316,7 @@ function varyOnCookie(init: ResponseInit | null, why: string): boolean {
 function serverStart(auth: AuthService): ɵSessionStart | null {
   const session = inject(FRESH_TOKEN_SERVER_SESSION);
   if (!session) return null;
-  const request = inject(REQUEST, { optional: true });
+  const request = inject(REQUEST, ɵOPTIONAL);
   if (request && (typeof ngDevMode === 'undefined' || ngDevMode)) {
     const url = new URL(request.url);
     if (url.protocol === 'http:' && session.origin === `https://${url.host}`) {
@@ -329,7 +327,7 @@ function serverStart(auth: AuthService): ɵSessionStart | null {
       );
     }
   }
-  const init = inject(RESPONSE_INIT, { optional: true });
+  const init = inject(RESPONSE_INIT, ɵOPTIONAL);
   if (!session.signedIn) {
     varyOnCookie(init, 'Vary: Cookie');
     return { life: null, user: null, masked: true };
@@ -352,7 +350,7 @@ function serverStart(auth: AuthService): ɵSessionStart | null {
 function serverAuthorizer(matchers: readonly UrlMatcher[] | null): ((url: string) => boolean) | null {
   const session = inject(FRESH_TOKEN_SERVER_SESSION);
   if (!session) return null;
-  const request = inject(REQUEST, { optional: true });
+  const request = inject(REQUEST, ɵOPTIONAL);
   let sameOrigin = true;
   if (request) {
     try {
@@ -375,11 +373,11 @@ function guardOnServer<T>(attempted: string, redirect: () => T | true): T | true
   if (session) {
     if (session.signedIn) return true;
     const answer = redirect();
-    if (answer !== true) privateAnswer(inject(RESPONSE_INIT, { optional: true }), 'a redirect to the login page is private');
+    if (answer !== true) privateAnswer(inject(RESPONSE_INIT, ɵOPTIONAL), 'a redirect to the login page is private');
     return answer;
   }
-  if (!inject(REQUEST, { optional: true })) {
-    throw new FreshTokenError(
+  if (!inject(REQUEST, ɵOPTIONAL)) {
+    throw ɵerror(
       FreshTokenErrorCode.GuardedRouteWithoutRequest,
       (typeof ngDevMode === 'undefined' || ngDevMode)
         ? `signedInGuard() guards "${attempted}", which is rendered with no request (a prerender or the app shell): that page would be the same for every user. To fix the problem, give the route renderMode: RenderMode.Server (with bff.renderContext() in server.ts) or RenderMode.Client in the server routes.`
@@ -397,7 +395,7 @@ function guardOnServer<T>(attempted: string, redirect: () => T | true): T | true
  * (none without `RESPONSE_INIT`).
  */
 function serverRendering(retry: RefreshRetryPolicy, state: TransferState): ɵServerRendering {
-  const init = inject(RESPONSE_INIT, { optional: true });
+  const init = inject(RESPONSE_INIT, ɵOPTIONAL);
   return {
     retry,
     start: () => null,
@@ -441,5 +439,5 @@ export const ɵserverHalf: ɵServerHalf = {
  */
 export const ɵSERVER_HALF = /* @__PURE__ */ new InjectionToken<ɵServerHalf | null>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SERVER_HALF' : '', {
   providedIn: 'root',
-  factory: () => (typeof ngServerMode !== 'undefined' && ngServerMode && isPlatformServer(inject(PLATFORM_ID)) ? ɵserverHalf : null),
+  factory: () => (typeof ngServerMode !== 'undefined' && ngServerMode && ɵonServer() ? ɵserverHalf : null),
 });

@@ -1,4 +1,4 @@
-import { FreshTokenError } from './errors';
+import { ɵerror } from './errors';
 
 /**
  * One entry of `withAuthorizedUrls()`: a URL prefix (`'https://api.example.com/v1'`, or a
@@ -9,13 +9,8 @@ export type UrlMatcher = string | RegExp | ((url: URL) => boolean);
 
 /** URLs are resolved against this when there is no document (plain Node, some servers). */
 const FALLBACK_BASE = 'https://ngx-fresh-token.invalid/';
-const CACHE_LIMIT = 2_048;
-
-function pathMatches(prefix: string, path: string): boolean {
-  if (prefix === '/' || path === prefix) return true;
-  // Segment-aware: '/api' matches '/api/x' but not '/apix'.
-  return path.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`);
-}
+/** Cached decisions at most (URLs as sent and their paths). */
+const CACHE_LIMIT = 4_096;
 
 /**
  * Compiles one matcher into a predicate on parsed URLs. Strings are parsed once, here; a
@@ -33,21 +28,24 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
     };
   }
   let prefix: URL | null = null;
-  if (typeof matcher === 'string' && (/^https?:\/\//i.test(matcher) || /^\/(?![/\\])/.test(matcher))) {
+  // An http(s) URL, or a path on the app's origin ('//host' and '/\host' are other hosts).
+  if (typeof matcher === 'string' && /^(https?:\/\/|\/(?![/\\]))/i.test(matcher)) {
     try {
       prefix = new URL(matcher, baseHref);
     } catch {
-      prefix = null;
+      // not a URL: refused below
     }
   }
   if (!prefix || prefix.username || prefix.password || prefix.search || prefix.hash) {
-    throw new FreshTokenError(
+    throw ɵerror(
       'NFT104',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() takes http(s) URL prefixes without credentials, query or hash (e.g. "https://api.example.com/v1"), paths on the app origin (e.g. "/api"), RegExps or (url: URL) => boolean functions.' : '',
     );
   }
   const { origin, pathname } = prefix;
-  return (url) => url.origin === origin && pathMatches(pathname, url.pathname);
+  // Segment-aware: '/api' matches '/api' and '/api/x' but not '/apix'.
+  const under = pathname.endsWith('/') ? pathname : `${pathname}/`;
+  return (url) => url.origin === origin && (pathname === '/' || url.pathname === pathname || url.pathname.startsWith(under));
 }
 
 /**
@@ -56,8 +54,8 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
  * seen for what they are), then compares origins and path prefixes, never substrings.
  * With `matchers === null` only `appOrigin` (default: the base URL's origin) is authorized;
  * path matchers such as `'/api'` also mean paths on `appOrigin`. Decisions are cached per URL
- * string (2 048 entries: a repeated URL costs one lookup) and, with string matchers only, per URL
- * without its query and fragment (2 048 more: another query on a known path is decided without parsing).
+ * string and, with string matchers only, per URL without its query and fragment (another query on
+ * a known path is decided without parsing), 4 096 entries at most; the last decision is checked first.
  *
  * @example
  * const isAuthorized = createUrlAuthorizer(null, document.baseURI);
@@ -72,45 +70,35 @@ export function createUrlAuthorizer(
   const base = baseHref || FALLBACK_BASE;
   // The app's own origin is where the page came from, not where `<base href>` points (a CDN).
   const origin = appOrigin && appOrigin !== 'null' ? appOrigin : new URL(base).origin;
-  const compiled = matchers
-    ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`))
-    : [(url: URL) => url.origin === origin];
-  // Decisions by the URL as sent (a hit costs one lookup), and by its path (see below) for the
-  // first sight of a URL that differs only in its query or fragment: no parse then either.
-  const byUrl = new Map<string, boolean>();
-  const byPath = new Map<string, boolean>();
+  const compiled = matchers ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`)) : [(url: URL) => url.origin === origin];
   // String matchers look at the origin and the path only, so the query and fragment (where URLs
   // differ most: pages, ids, cache busters) need not be part of the parsed decision.
   const pathOnly = !matchers || matchers.every((m) => typeof m === 'string');
+  // Decisions by the URL as sent (a hit costs one lookup) and by what decides them (the URL without
+  // its query and fragment, for string matchers): both kinds of key in one map.
+  const decisions = new Map<string, boolean>();
   // The last decision, checked first: an app sends the same URL many times in a row.
   let lastUrl = '';
   let last = false;
   return (raw: string) => {
     if (raw === lastUrl) return last;
-    let allowed = byUrl.get(raw);
+    let allowed = decisions.get(raw);
     if (allowed === undefined) {
       // '?' and '#' end the authority and the path in every URL the parser accepts.
-      let cut = -1;
-      if (pathOnly) {
-        const q = raw.indexOf('?');
-        const h = raw.indexOf('#');
-        cut = q < 0 ? h : h < 0 ? q : Math.min(q, h);
-      }
+      const cut = pathOnly ? raw.search(/[?#]/) : -1;
       const key = cut < 0 ? raw : raw.slice(0, cut);
-      allowed = byPath.get(key);
+      allowed = decisions.get(key);
       if (allowed === undefined) {
-        let url: URL | null = null;
+        let url: URL | undefined;
         try {
           url = new URL(key, base);
         } catch {
-          url = null;
+          // not a URL: no token
         }
-        allowed = !!url && (url.protocol === 'https:' || url.protocol === 'http:') && compiled.some((match) => match(url!));
-        if (byPath.size >= CACHE_LIMIT) byPath.clear();
-        byPath.set(key, allowed);
+        allowed = !!url && /^https?:$/.test(url.protocol) && compiled.some((match) => match(url!));
       }
-      if (byUrl.size >= CACHE_LIMIT) byUrl.clear();
-      byUrl.set(raw, allowed);
+      if (decisions.size >= CACHE_LIMIT) decisions.clear();
+      decisions.set(key, allowed).set(raw, allowed);
     }
     lastUrl = raw;
     return (last = allowed);
