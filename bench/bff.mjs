@@ -57,8 +57,13 @@ const origins = ports.map((p) => `http://localhost:${p}`);
 // 10-minute access tokens: in the cached runs nothing expires, so nothing redeems.
 // oidc-provider's development adapter keeps 1 000 entries: 400 sign-ins would evict live grants.
 const idpStorage = new LRU({ maxSize: 200_000 });
+// The API the proxy table calls (a small JSON answer), up for the whole run: every instance proxies to it.
+const upstream = await startUpstream();
+const proxyTarget = upstream.origin;
 // Plain http, as in the earlier runs of this bench (the tests reach the IdP over HTTPS).
-const idp = await startBffIdp({ appOrigin: origins[0], accessTokenTtlSeconds: 600, adapter: (model) => new MemoryAdapter(model, idpStorage), tls: false });
+// The proxied API's resource: the login asks for it (the proxy table's sessions are the cached runs' sessions).
+const ORDERS = 'https://orders.bench.test';
+const idp = await startBffIdp({ appOrigin: origins[0], accessTokenTtlSeconds: 600, adapter: (model) => new MemoryAdapter(model, idpStorage), tls: false, apis: { [ORDERS]: 'orders:read' } });
 const running = new Set();
 const results = { machine: machine(), sessions: SESSIONS, quick, cached: [], trips: null, storms: [], proxy: { rows: [], streams: null }, errors: [] };
 
@@ -85,6 +90,7 @@ const config = (i, store) => ({
   // The storms measure the lock: forced calls right after the login are not bounded here.
   minRefreshIntervalMs: 0,
   reportRequests: false,
+  apis: { orders: { resource: ORDERS, proxy: { path: '/api/orders', target: `${proxyTarget}/v1`, token: 'user' } }, files: { proxy: { path: '/api/files', target: proxyTarget, token: 'none', methods: ['GET', 'POST'] } } },
 });
 
 async function startInstances(n, store, extra = {}) {
@@ -412,15 +418,9 @@ try {
   await stopInstances(list);
 
   log('proxy: direct vs a plain Node reverse proxy vs the BFF’s proxy…');
-  const upstream = await startUpstream();
   const plain = await startPlainProxy(`${upstream.origin}/v1`);
   // The BFF on Redis again (the same sessions), proxying /api/orders with the session's token, /api/files with none.
-  list = await startInstances(1, 'redis', {
-    apis: {
-      orders: { proxy: { path: '/api/orders', target: `${upstream.origin}/v1`, token: 'user' } },
-      files: { proxy: { path: '/api/files', target: upstream.origin, token: 'none', methods: ['GET', 'POST'] } },
-    },
-  });
+  list = await startInstances(1, 'redis');
   try {
     await apiLoad('direct (no proxy)', `${upstream.origin}/status/200`, sessions, () => ({}));
     await apiLoad('plain Node reverse proxy (floor)', `${plain.origin}/status/200`, sessions, () => ({}));
@@ -428,13 +428,13 @@ try {
     await proxyStreams(list[0]);
   } finally {
     plain.stop();
-    await upstream.close();
     await stopInstances(list);
   }
 } catch (err) {
   results.errors.push(String(err?.stack ?? err));
 } finally {
   for (const b of running) await b.stop();
+  await upstream.close();
   await inspector.destroy();
   await idp.close();
   await redis.stop();
