@@ -15,6 +15,7 @@ import type { SessionRenderContext } from 'ngx-fresh-token/oauth/server';
 import { createSessions, tokenKey, type LoadedSession } from './sessions';
 import { createClientTokens } from './client-tokens';
 import { createProxy, type BffRequestInfo } from './proxy';
+import { createDpopKeys, tokenBinding } from './dpop';
 import { createWebSocketProxy, type BffUpgradeRequest, type BffUpgradeSocket } from './websocket';
 
 /**
@@ -136,8 +137,10 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   const sealer = await createSealer(resolved.secrets);
   const sessions = createSessions(resolved, sealer);
   const grantErrors = createGrantErrors(resolved);
-  const issuer = createTokenIssuer(resolved, sessions, config, grantErrors, installRotationCapture(config));
-  const { login, callback } = createLoginRoutes(resolved, sessions, sealer, config, grantErrors);
+  const dpop = resolved.dpop ? await createDpopKeys(resolved.dpop, config, resolved.clientId) : null;
+  const binding = tokenBinding(dpop, resolved.logger);
+  const issuer = createTokenIssuer(resolved, sessions, config, grantErrors, installRotationCapture(config), binding);
+  const { login, callback } = createLoginRoutes(resolved, sessions, sealer, config, grantErrors, binding);
   // A session that ends closes its proxied WebSockets (webSockets is made below; this runs later).
   const { logout, endSession, backchannelLogout } = createLogoutRoutes(resolved, sessions, config, issuer, (key) => webSockets.endSession(key));
   const userApiToken = async (request: Request, api: { resource?: string; scope?: string }, force?: { replaces: string }) => {
@@ -147,7 +150,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     const issued = await issuer.issue(session, { forceRefresh: force !== undefined, replacesToken, resource: api.resource, scope: api.scope });
     return issued?.token ?? null;
   };
-  const clientTokens = createClientTokens(resolved, config, grantErrors);
+  const clientTokens = createClientTokens(resolved, config, grantErrors, binding);
   /** The token slots of proxied APIs with user tokens: /session/token never hands them out. */
   const proxiedSlots = new Set(resolved.proxies.filter((p) => p.token !== 'none' && p.token !== 'client').map((p) => tokenKey(p.resource, p.scope)));
   const ownCookie = (name: string) => name === resolved.cookieName || name.startsWith(resolved.transactionCookiePrefix);
@@ -155,6 +158,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     allowedOrigins: resolved.allowedOrigins,
     appOrigin: new URL(resolved.redirectUri.origin),
     clientTokens,
+    dpop,
     ownCookie,
     userToken: userApiToken,
   });
@@ -162,6 +166,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     allowedOrigins: resolved.allowedOrigins,
     appOrigin: new URL(resolved.redirectUri.origin),
     match: proxy.match,
+    dpop,
     now: resolved.now,
     sessionKey: (request) => sessions.keyOfRequest(request),
     sessionAlive: async (key) => (await sessions.loadKey(key, false).catch(() => 'unknown')) !== null,
@@ -185,6 +190,10 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     return { key: session.key, sub: session.data.sub, user, expiresAt: session.record.expiresAt };
   };
 
+  /** A DPoP-bound token is useless without the BFF's key: it never leaves the BFF (`NFT420`). */
+  const dpopBound = () =>
+    bffError(BffErrorCode.DpopBound, 'the token is DPoP-bound to the BFF\'s key (createBff({ dpop })) and is not handed out: call the API through its proxy path.', { status: 403 });
+
   /** The resource and scope of a named API; `NFT413` (400) for a name `apis` does not configure. */
   function apiTarget(name: string): { resource?: string; scope?: string } {
     const api = resolved.apis.get(name);
@@ -204,6 +213,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     };
     const issued = await issuer.issue(session, issueRequest);
     if (!issued) return null;
+    if (issued.token.jkt) throw dpopBound();
     return issued.token.expiresAt === null ? { accessToken: issued.token.accessToken } : { accessToken: issued.token.accessToken, expiresAt: issued.token.expiresAt };
   }
 
@@ -215,6 +225,8 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     const target = apiName === null ? {} : apiTarget(apiName);
     // Proxy mode: a proxied API's tokens never leave the server (nor any token, with handOutTokens: false).
     const slot = tokenKey(target.resource, target.scope);
+    // DPoP: every token of this BFF is bound to its key, so none is handed to the browser (checked before any grant).
+    if (dpop) return errorResponse(dpopBound());
     if (!resolved.handOutTokens || (apiName !== null && resolved.apis.get(apiName)?.proxied) || proxiedSlots.has(slot)) {
       return errorResponse(bffError(BffErrorCode.ApiProxied, 'this token is not handed to the browser (proxy mode): call the API through its proxy path.', { status: 403 }));
     }

@@ -6,7 +6,8 @@ import { effectiveBufferMs } from 'ngx-fresh-token/internal';
 import { classifyGrantFailure, client, type GrantErrors, type OidcConfiguration } from './oidc';
 import type { ResolvedBffOptions } from './options';
 import { bffError, BffErrorCode } from './errors';
-import { cachedTokenOf, retryAfterSecondsOf } from './refresh';
+import type { TokenBinding } from './dpop';
+import { retryAfterSecondsOf } from './refresh';
 import type { CachedToken } from './sessions';
 
 /** What an API's client token is for. */
@@ -22,7 +23,7 @@ export interface ClientTokens {
 }
 
 /** Makes the {@link ClientTokens} of one BFF. */
-export function createClientTokens(options: ResolvedBffOptions, config: OidcConfiguration, grantErrors: GrantErrors): ClientTokens {
+export function createClientTokens(options: ResolvedBffOptions, config: OidcConfiguration, grantErrors: GrantErrors, binding: TokenBinding): ClientTokens {
   const cache = new Map<string, { token?: CachedToken; pending?: Promise<CachedToken>; lastAttemptAt?: number }>();
   /** Until when the IdP asked for a pause (its Retry-After on a 429 or 503). */
   let pausedUntil = 0;
@@ -57,10 +58,10 @@ export function createClientTokens(options: ResolvedBffOptions, config: OidcConf
       if (target.resource) params.set('resource', target.resource);
       if (target.scope) params.set('scope', target.scope);
       slot.pending = client
-        .clientCredentialsGrant(config, params)
+        .clientCredentialsGrant(config, params, binding.grantOptions)
         .then(
           (response) => {
-            slot.token = cachedTokenOf(response, options.now());
+            slot.token = binding.tokenOf(response, options.now());
             return slot.token;
           },
           async (err: unknown) => {

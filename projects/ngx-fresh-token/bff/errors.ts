@@ -46,6 +46,12 @@ export const BffErrorCode = {
   ProxyMethodRefused: 'NFT418',
   /** A WebSocket upgrade was refused (no session for a `user` API, a foreign or missing Origin, a cross-site fetch, or an API without `websocket: true`). */
   WebSocketRefused: 'NFT419',
+  /**
+   * DPoP (`createBff({ dpop })`): the token is bound to the BFF's key, useless without it, so it is not
+   * handed out — not to the browser (`/session/token`: 403), not to server code or a render
+   * (`bff.accessToken()`, a render context's `getToken`). Call the API through its proxy path.
+   */
+  DpopBound: 'NFT420',
 } as const;
 
 /** One of the {@link BffErrorCode} values. */

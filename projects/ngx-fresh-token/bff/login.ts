@@ -8,7 +8,7 @@ import { bffError, BffErrorCode, FreshTokenError, type BffErrorCodeValue } from 
 import { errorResponse, escapeHtml } from './http';
 import { classifyGrantFailure, client, type GrantErrors, type OidcConfiguration } from './oidc';
 import type { ResolvedBffOptions } from './options';
-import { cachedTokenOf } from './refresh';
+import type { TokenBinding } from './dpop';
 import { safeReturnUrl } from './return-url';
 import { tokenKey, type SessionData, type Sessions } from './sessions';
 
@@ -76,7 +76,7 @@ async function openTransaction(sealer: Sealer, sealed: string): Promise<LoginTra
 }
 
 /** The login and callback routes of one BFF. */
-export function createLoginRoutes(options: ResolvedBffOptions, sessions: Sessions, sealer: Sealer, config: OidcConfiguration, grantErrors: GrantErrors) {
+export function createLoginRoutes(options: ResolvedBffOptions, sessions: Sessions, sealer: Sealer, config: OidcConfiguration, grantErrors: GrantErrors, binding: TokenBinding) {
   const origin = options.redirectUri.origin;
   const bffPaths = new Set(Object.values(options.routes));
   // The login asks for everything the named APIs' tokens will be minted from (a refresh may only ask for a
@@ -136,6 +136,8 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
     });
+    // DPoP: the code is bound to the BFF's key (RFC 9449 §10), so only the BFF can redeem it.
+    if (binding.jkt) params['dpop_jkt'] = binding.jkt;
     const authorizationUrl = client.buildAuthorizationUrl(config, params);
     for (const r of loginResources) authorizationUrl.searchParams.append('resource', r);
     const cookie = serializeCookie(await transactionCookieName(options, state), await sealer.seal(JSON.stringify(transaction), TRANSACTION_AAD), {
@@ -180,6 +182,7 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
         currentUrl,
         { pkceCodeVerifier: transaction.verifier, expectedState: transaction.state, expectedNonce: transaction.nonce, idTokenExpected: true },
         extra,
+        binding.grantOptions,
       );
     } catch (err) {
       if (err instanceof client.AuthorizationResponseError) return reject('the identity provider answered with an error');
@@ -203,7 +206,7 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       claims,
       idToken: response.id_token,
       refreshToken: response.refresh_token,
-      tokens: { [tokenKey()]: cachedTokenOf(response, now) },
+      tokens: { [tokenKey()]: binding.tokenOf(response, now) },
       createdAt: now,
     };
     // The session never outlives its refresh token, when the IdP says how long that lives.

@@ -90,7 +90,8 @@ async function oauthErrorOf(err: unknown): Promise<string | null> {
 export async function classifyGrantFailure(err: unknown): Promise<GrantFailure> {
   const error = await oauthErrorOf(err);
   if (error === 'invalid_grant') return 'ended';
-  if (isConfigurationError(error ?? undefined, undefined)) return 'client';
+  // invalid_dpop_proof: the IdP refused the BFF's own proof (its key, its algorithm, its clock): configuration.
+  if (error === 'invalid_dpop_proof' || isConfigurationError(error ?? undefined, undefined)) return 'client';
   if (error === 'invalid_target' || error === 'invalid_scope') return 'request';
   if (error === null && err instanceof client.ClientError && typeof err.code === 'string' && VERIFICATION_FAILURES.has(err.code)) return 'rejected';
   return 'unavailable';

@@ -1,5 +1,6 @@
 import { bffError, BffErrorCode } from './errors';
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PROXY_METHODS, DEFAULT_PROXY_TIMEOUT_MS, NEVER_FORWARDED_HEADERS, type BffProxyOptions, type ResolvedProxy } from './proxy';
+import type { BffDpopOptions } from './dpop';
 import { memorySessionStore, type SessionStore } from './session-store';
 
 /** How the BFF authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523). */
@@ -151,6 +152,13 @@ export interface BffOptions {
    * proxy mode only (default `true`).
    */
   handOutTokens?: boolean;
+  /**
+   * DPoP (RFC 9449): every token request (code, refresh, client credentials) and every proxied call carries
+   * a proof signed with this key, so the IdP binds the tokens to it (`cnf.jkt`) and a copied token is useless.
+   * The same key on every instance; rotate through `previousKeys`. Bound tokens never leave the server:
+   * `/session/token` and `bff.accessToken()` refuse them (`NFT420`); the browser calls APIs through the proxy.
+   */
+  dpop?: BffDpopOptions;
   /** Extra origins accepted in the `Origin` header of state-changing requests (default: only the redirect URI's origin). */
   allowedOrigins?: readonly string[];
   /**
@@ -207,6 +215,7 @@ export interface ResolvedBffOptions {
   minRefreshIntervalMs: number;
   keptGrantMs: number;
   handOutTokens: boolean;
+  dpop: BffDpopOptions | null;
   allowedOrigins: ReadonlySet<string>;
   forwardedLoginParams: readonly string[];
   authorizationParams: Readonly<Record<string, string>>;
@@ -267,6 +276,18 @@ export const PROTOCOL_LOGIN_PARAMS = [
   'dpop_jkt',
 ] as const;
 const MIN_SECRET_LENGTH = 32;
+
+/** `dpop`, shape-checked (the keys themselves are imported, and checked, by createBff). */
+function dpopOptions(dpop: BffDpopOptions | undefined): BffDpopOptions | null {
+  if (dpop === undefined) return null;
+  if (typeof dpop !== 'object' || dpop === null || typeof dpop.privateKey !== 'object' || dpop.privateKey === null) {
+    throw invalid('dpop.privateKey', 'is needed: a private JWK (ES256 or stronger) or { privateKey, publicKey } CryptoKeys');
+  }
+  if (dpop.previousKeys !== undefined && (!Array.isArray(dpop.previousKeys) || dpop.previousKeys.length > 8)) {
+    throw invalid('dpop.previousKeys', 'must be an array of at most 8 keys');
+  }
+  return { privateKey: dpop.privateKey, previousKeys: [...(dpop.previousKeys ?? [])] };
+}
 const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const API_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
@@ -537,6 +558,7 @@ export function resolveBffOptions(options: BffOptions): ResolvedBffOptions {
     minRefreshIntervalMs: nonNegative('minRefreshIntervalMs', options.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS),
     keptGrantMs: positive('keptGrantMs', options.keptGrantMs, DEFAULT_KEPT_GRANT_MS),
     handOutTokens: options.handOutTokens !== false,
+    dpop: dpopOptions(options.dpop),
     allowedOrigins,
     forwardedLoginParams,
     authorizationParams: { ...authorizationParams },

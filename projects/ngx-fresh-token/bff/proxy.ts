@@ -13,6 +13,8 @@ import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import { errorResponse, json, methodNotAllowed, readBytesLimited, SECURITY_HEADERS } from './http';
 import type { ClientTokens } from './client-tokens';
+import type { DpopKeys } from './dpop';
+import { client } from './oidc';
 import type { CachedToken } from './sessions';
 
 /**
@@ -147,6 +149,8 @@ export interface ProxyDeps {
   appOrigin: URL;
   /** The BFF's own cookie names (an upstream may never set them). */
   ownCookie(name: string): boolean;
+  /** DPoP, when the BFF has a key: proofs for tokens bound to it (see dpop.ts). */
+  dpop: Pick<DpopKeys, 'handleFor' | 'resourceConfig'> | null;
   /** The session's token for an API (`null`: no session), forcing a new one that replaces `replaces`. */
   userToken(request: Request, api: ResolvedProxy, force?: { replaces: string }): Promise<CachedToken | null>;
   clientTokens: ClientTokens;
@@ -216,64 +220,56 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     return headers;
   }
 
-  async function forward(
-    request: Request,
+  /** Why a call to the upstream failed: no connection (502) or no answer in time (504). */
+  class UpstreamFailure extends Error {
+    constructor(readonly status: 502 | 504) {
+      super(status === 504 ? 'upstream timeout' : 'upstream unreachable');
+    }
+  }
+
+  /**
+   * One HTTP exchange with the upstream through node:http(s): the raw answer as a Web Response (small
+   * answers of known length read whole, the rest streamed), or an {@link UpstreamFailure}. Also openid-client's
+   * `customFetch` for DPoP calls, so DPoP proofs and nonces stay openid-client's while bodies still stream.
+   */
+  async function send(
     api: ResolvedProxy,
     upstream: URL,
-    body: Uint8Array | ReadableStream<Uint8Array> | null,
-    sent: Sent,
-    info: BffRequestInfo | undefined,
+    method: string,
+    headers: Record<string, string>,
+    body: Uint8Array | ReadableStream<Uint8Array> | null | undefined,
+    declaredLength: number | null,
+    signal?: AbortSignal | null,
   ): Promise<Response> {
     const { http, https, stream, agents } = await loadTransports();
     const transport = upstream.protocol === 'https:' ? https : http;
-    const headers = upstreamHeaders(request, api, sent, info);
-    const declared = request.headers.get('content-length');
-    const declaredLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
     if (body instanceof Uint8Array) headers['content-length'] = String(body.byteLength);
     else if (body && declaredLength !== null) headers['content-length'] = String(declaredLength);
-    return new Promise<Response>((resolve) => {
+    return new Promise<Response>((resolve, reject) => {
       let settled = false;
-      const settle = (response: Response) => {
+      const settle = (response: Response | UpstreamFailure) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve(response);
+        if (response instanceof UpstreamFailure) reject(response);
+        else resolve(response);
       };
-      const upstreamRequest = transport.request(upstream, { method: request.method, headers, agent: agents[upstream.protocol] }, (res: import('node:http').IncomingMessage) => {
-        try {
-          answerWith(res);
-        } catch {
-          res.destroy();
-          settle(errorResponse(gateway(502)));
-        }
-      });
-      const answerWith = (res: import('node:http').IncomingMessage) => {
-        const answer = new Headers();
-        const listed = new Set(String(res.headers['connection'] ?? '').split(',').map((h) => h.trim().toLowerCase()));
-        for (let i = 0; i < res.rawHeaders.length; i += 2) {
-          const name = res.rawHeaders[i].toLowerCase();
-          if (DROPPED_RESPONSE_HEADERS.has(name) || listed.has(name)) continue;
-          if (name === 'set-cookie' && (!api.forwardSetCookie || deps.ownCookie(res.rawHeaders[i + 1].split('=')[0].trim()))) continue;
-          answer.append(name, res.rawHeaders[i + 1]);
-        }
-        if (sent.kind === 'user' || api.token === 'user-or-none' || api.token === 'user-or-client') {
-          answer.append('vary', 'Cookie');
-          // One user's answer: never for a shared cache (the browser's request carries a cookie, not Authorization).
-          const cacheControl = answer.get('cache-control');
-          if (!cacheControl || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
-            const rest = (cacheControl ?? '').split(',').map((d) => d.trim()).filter((d) => d && !/^(?:public|s-maxage=.*)$/i.test(d));
-            answer.set('cache-control', ['private', ...rest].join(', '));
-          }
-        }
-        if (!answer.has('x-content-type-options')) answer.set('x-content-type-options', SECURITY_HEADERS['X-Content-Type-Options']);
+      const upstreamRequest = transport.request(upstream, { method, headers, agent: agents[upstream.protocol] }, (res: import('node:http').IncomingMessage) => {
         const status = res.statusCode ?? 502;
-        // A status a Response cannot carry (1xx but 101 handled by ws, 600–999): the upstream is broken.
+        // A status a Response cannot carry (1xx, 600–999): the upstream is broken.
         if (status < 200 || status > 599) {
           res.destroy();
-          return settle(errorResponse(gateway(502)));
+          return settle(new UpstreamFailure(502));
         }
-        const empty = request.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
-        if (empty) {
+        const answer = new Headers();
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          try {
+            answer.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+          } catch {
+            // a header value a Headers object refuses: dropped
+          }
+        }
+        if (method === 'HEAD' || status === 204 || status === 304) {
           res.resume();
           return settle(new Response(null, { status, headers: answer }));
         }
@@ -284,18 +280,18 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
           const chunks: Uint8Array[] = [];
           res.on('data', (chunk: Uint8Array) => chunks.push(chunk));
           res.on('end', () => settle(new Response(concat(chunks), { status, headers: answer })));
-          res.on('error', () => settle(errorResponse(gateway(502))));
+          res.on('error', () => settle(new UpstreamFailure(502)));
           return;
         }
         settle(new Response(stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>, { status, headers: answer }));
-      };
+      });
       const timer = setTimeout(() => {
         upstreamRequest.destroy();
-        settle(errorResponse(gateway(504)));
+        settle(new UpstreamFailure(504));
       }, api.timeoutMs);
-      upstreamRequest.on('error', () => settle(errorResponse(gateway(502))));
+      upstreamRequest.on('error', () => settle(new UpstreamFailure(502)));
       // The browser went away: so does the upstream call.
-      request.signal?.addEventListener('abort', () => upstreamRequest.destroy(), { once: true });
+      signal?.addEventListener('abort', () => upstreamRequest.destroy(), { once: true });
       if (body instanceof Uint8Array) upstreamRequest.end(body);
       else if (body) {
         // A streamed body's length is enforced, not trusted: more bytes than declared would be a second
@@ -318,6 +314,90 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         source.pipe(counter).pipe(upstreamRequest);
       } else upstreamRequest.end();
     });
+  }
+
+  /** The upstream's answer as the browser gets it: hop-by-hop and dangerous headers dropped, user answers private. */
+  function shape(raw: Response, api: ResolvedProxy, sent: Sent): Response {
+    const answer = new Headers();
+    const listed = new Set((raw.headers.get('connection') ?? '').split(',').map((h) => h.trim().toLowerCase()));
+    for (const [name, value] of raw.headers) {
+      if (DROPPED_RESPONSE_HEADERS.has(name) || listed.has(name) || name === 'set-cookie') continue;
+      answer.append(name, value);
+    }
+    if (api.forwardSetCookie) for (const line of raw.headers.getSetCookie()) if (!deps.ownCookie(line.split('=')[0].trim())) answer.append('set-cookie', line);
+    if (sent.kind === 'user' || api.token === 'user-or-none' || api.token === 'user-or-client') {
+      answer.append('vary', 'Cookie');
+      // One user's answer: never for a shared cache (the browser's request carries a cookie, not Authorization).
+      const cacheControl = answer.get('cache-control');
+      if (!cacheControl || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
+        const rest = (cacheControl ?? '').split(',').map((d) => d.trim()).filter((d) => d && !/^(?:public|s-maxage=.*)$/i.test(d));
+        answer.set('cache-control', ['private', ...rest].join(', '));
+      }
+    }
+    if (!answer.has('x-content-type-options')) answer.set('x-content-type-options', SECURITY_HEADERS['X-Content-Type-Options']);
+    return new Response(raw.body, { status: raw.status, headers: answer });
+  }
+
+  /** One call upstream with `sent`'s token: bearer, or DPoP through openid-client when the token is bound to the BFF's key. */
+  async function forward(
+    request: Request,
+    api: ResolvedProxy,
+    upstream: URL,
+    body: Uint8Array | ReadableStream<Uint8Array> | null,
+    sent: Sent,
+    info: BffRequestInfo | undefined,
+  ): Promise<Response> {
+    const declared = request.headers.get('content-length');
+    const declaredLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
+    try {
+      if (sent.kind !== 'none' && sent.token.jkt) return shape(await sendDpop(request, api, upstream, body, declaredLength, sent.token, info), api, sent);
+      const headers = upstreamHeaders(request, api, sent, info);
+      return shape(await send(api, upstream, request.method, headers, body, declaredLength, request.signal), api, sent);
+    } catch (err) {
+      if (err instanceof FreshTokenError) return errorResponse(err);
+      const failure = err instanceof UpstreamFailure ? err : (err as { cause?: unknown } | null)?.cause;
+      return errorResponse(gateway(failure instanceof UpstreamFailure ? failure.status : 502));
+    }
+  }
+
+  /**
+   * A call with a DPoP-bound token: `Authorization: DPoP <token>` and a fresh proof (htm, htu, ath) made by
+   * openid-client's DPoP handle for the key the token is bound to; a 401 asking for a nonce
+   * (`use_dpop_nonce` + `DPoP-Nonce`) is retried once with it, and the nonce is remembered per origin.
+   */
+  async function sendDpop(
+    request: Request,
+    api: ResolvedProxy,
+    upstream: URL,
+    body: Uint8Array | ReadableStream<Uint8Array> | null,
+    declaredLength: number | null,
+    token: CachedToken,
+    info: BffRequestInfo | undefined,
+  ): Promise<Response> {
+    const handle = deps.dpop?.handleFor(token.jkt!);
+    if (!handle || !deps.dpop) {
+      throw bffError(BffErrorCode.IdpUnavailable, 'the token is bound to a DPoP key this instance does not hold (a key rotation); try again shortly.', { status: 503, retryAfterSeconds: 5 });
+    }
+    const headers = new Headers(upstreamHeaders(request, api, { kind: 'none' }, info));
+    // A streamed body cannot be sent twice: when the API asks for a (new) nonce on it, its 401 goes back
+    // as it is (the nonce is remembered, so the browser's next request carries it).
+    let last: Response | undefined;
+    const fetch: client.CustomFetch = async (url, init) => {
+      if (last) {
+        if (body && !(body instanceof Uint8Array)) return last;
+        await last.body?.cancel().catch(() => undefined);
+      }
+      last = await send(api, new URL(url), init.method, { ...init.headers }, init.body as Uint8Array | ReadableStream<Uint8Array> | null, declaredLength, request.signal);
+      return last;
+    };
+    try {
+      return await client.fetchProtectedResource(deps.dpop.resourceConfig(fetch), token.accessToken, upstream, request.method, body, headers, { DPoP: handle });
+    } catch (err) {
+      // The API answered, and openid-client refused the answer (a challenge left after its one nonce
+      // retry, a WWW-Authenticate it cannot parse): the API's answer goes back as it is.
+      if (last && !(err instanceof UpstreamFailure) && !((err as { cause?: unknown } | null)?.cause instanceof UpstreamFailure)) return last;
+      throw err;
+    }
   }
 
   /** Answers one proxied request (see the top of this file for the order of the checks). */

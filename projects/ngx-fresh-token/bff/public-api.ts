@@ -12,6 +12,7 @@ export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStor
 export { createBff } from './bff';
 export { safeReturnUrl } from './return-url';
 export type { BffProxyOptions, BffProxyTokenType, BffRequestInfo } from './proxy';
+export type { BffDpopKey, BffDpopOptions } from './dpop';
 export { WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE } from './websocket';
 export type { BffUpgradeRequest, BffUpgradeSocket } from './websocket';
 export type { Bff, BffAccessToken, BffAccessTokenOptions, BffSession } from './bff';

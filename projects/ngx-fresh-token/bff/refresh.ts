@@ -34,6 +34,7 @@ import { bffError, BffErrorCode } from './errors';
 import { withTimeout } from './http';
 import { classifyGrantFailure, client, type GrantErrors, type OidcConfiguration, type RotationCapture } from './oidc';
 import type { ResolvedBffOptions } from './options';
+import type { TokenBinding } from './dpop';
 import { tokenKey, type CachedToken, type LoadedSession, type SessionData, type Sessions } from './sessions';
 
 /** Margin added to what the lock holder does (token request + 2 store calls) to make the refresh lock's TTL. */
@@ -145,6 +146,7 @@ export function createTokenIssuer(
   config: OidcConfiguration,
   grantErrors: GrantErrors,
   capture: RotationCapture,
+  binding: TokenBinding,
 ): TokenIssuer {
   const flights = new Map<string, Promise<IssuedToken | null>>();
   const sessionChains = new Map<string, Promise<unknown>>();
@@ -361,7 +363,7 @@ export function createTokenIssuer(
       const watch = capture.watch(refreshToken);
       let response: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
       try {
-        response = await client.refreshTokenGrant(config, refreshToken, params);
+        response = await client.refreshTokenGrant(config, refreshToken, params, binding.grantOptions);
       } catch (err) {
         const kind = await classifyGrantFailure(err);
         if (kind !== 'ended') {
@@ -405,7 +407,7 @@ export function createTokenIssuer(
       } finally {
         watch.done();
       }
-      const token = cachedTokenOf(response, options.now());
+      const token = binding.tokenOf(response, options.now());
       const tokens = { ...current.data.tokens, [slot]: token };
       // A session caches a bounded number of token slots (server code may ask for many resources or scopes).
       const slots = Object.keys(tokens);

@@ -19,6 +19,8 @@ export interface CachedToken {
   expiresAt: number | null;
   /** When the BFF received it (epoch ms): with `expiresAt`, the token's lifetime. */
   issuedAt?: number;
+  /** DPoP: the thumbprint of the BFF key the token is bound to (`cnf.jkt`); absent for a bearer token. */
+  jkt?: string;
 }
 
 /** What a session holds, sealed: only this process (and its key holders) can read it. */

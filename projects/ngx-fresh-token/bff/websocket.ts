@@ -11,6 +11,7 @@
 // client reconnects, and the new handshake gets a fresh token (or is refused).
 import { BffErrorCode, FreshTokenError } from './errors';
 import { isSafeRest, type BffRequestInfo, type ResolvedProxy } from './proxy';
+import type { DpopKeys } from './dpop';
 import type { CachedToken } from './sessions';
 
 /** The close code sent to both sides when the connection's token expires or its session ends: reconnect for a fresh one. */
@@ -58,6 +59,8 @@ export interface WebSocketDeps {
   sessionKey(request: Request): Promise<string | null>;
   /** Whether the session under `key` still exists (a store failure counts as yes: no sign-out on a hiccup). */
   sessionAlive(key: string): Promise<boolean>;
+  /** DPoP, when the BFF has a key: the handshake's proof for a bound token, and the API's nonces. */
+  dpop: Pick<DpopKeys, 'proofHeaders' | 'rememberNonce'> | null;
   now(): number;
 }
 
@@ -164,30 +167,58 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
     target.pathname = `${api.target.pathname.replace(/\/$/, '')}${url.pathname.slice(api.path.length)}` || '/';
     target.search = url.search;
-    const upstreamHeaders: Record<string, string> = { 'x-forwarded-host': deps.appOrigin.host, 'x-forwarded-proto': deps.appOrigin.protocol.slice(0, -1) };
-    if (token) upstreamHeaders['authorization'] = `Bearer ${token.accessToken}`;
-    if (info?.clientAddress) upstreamHeaders['x-forwarded-for'] = info.clientAddress;
-    const upstream = new ws.WebSocket(target, subprotocols, { headers: upstreamHeaders, handshakeTimeout: api.timeoutMs, maxPayload: api.maxMessageBytes });
-    upstream.on('error', () => undefined);
+    const baseHeaders: Record<string, string> = { 'x-forwarded-host': deps.appOrigin.host, 'x-forwarded-proto': deps.appOrigin.protocol.slice(0, -1) };
+    if (info?.clientAddress) baseHeaders['x-forwarded-for'] = info.clientAddress;
+    // A DPoP-bound token goes with a proof for the handshake's HTTP request (htm GET, htu its http(s) URI).
+    const proofUrl = new URL(target.href);
+    proofUrl.protocol = api.target.protocol;
+    const dpopToken = token?.jkt ? { accessToken: token.accessToken, jkt: token.jkt } : null;
     let browserUp = false;
+    let browserGone = false;
+    let upstream: import('ws').WebSocket | undefined;
     const socketEvents = socket as unknown as { once?(event: string, listener: () => void): unknown };
     socketEvents.once?.('close', () => {
-      if (!browserUp) upstream.terminate();
+      browserGone = true;
+      if (!browserUp) upstream?.terminate();
     });
-    const opened = await new Promise<boolean>((resolve) => {
-      upstream.once('open', () => resolve(true));
-      upstream.once('close', () => resolve(false));
-      upstream.once('unexpected-response', (_req, res) => {
-        res.resume();
-        resolve(false);
+    /** One handshake with the API: open, or refused (with the `DPoP-Nonce` of a 401 asking for one). */
+    const connect = async (): Promise<{ socket: import('ws').WebSocket; opened: boolean; nonce?: string } | null> => {
+      const headers = { ...baseHeaders };
+      if (dpopToken) {
+        const proof = await deps.dpop?.proofHeaders(dpopToken, proofUrl, 'GET');
+        if (!proof) return null;
+        Object.assign(headers, proof);
+      } else if (token) headers['authorization'] = `Bearer ${token.accessToken}`;
+      const attempt = new ws.WebSocket(target, subprotocols, { headers, handshakeTimeout: api.timeoutMs, maxPayload: api.maxMessageBytes });
+      upstream = attempt;
+      attempt.on('error', () => undefined);
+      return new Promise((resolve) => {
+        attempt.once('open', () => resolve({ socket: attempt, opened: true }));
+        attempt.once('close', () => resolve({ socket: attempt, opened: false }));
+        attempt.once('unexpected-response', (_req, res) => {
+          res.resume();
+          const nonce = res.headers['dpop-nonce'];
+          const challenge = String(res.headers['www-authenticate'] ?? '');
+          const wantsNonce = res.statusCode === 401 && typeof nonce === 'string' && /^dpop\b/i.test(challenge) && /use_dpop_nonce/.test(challenge);
+          resolve({ socket: attempt, opened: false, nonce: wantsNonce ? nonce : undefined });
+        });
       });
-    });
-    if (!opened) {
-      upstream.terminate();
+    };
+    let attempt = await connect();
+    // use_dpop_nonce: once more with the API's nonce (remembered for its origin, as for HTTP calls).
+    if (attempt && !attempt.opened && attempt.nonce && dpopToken && !browserGone) {
+      attempt.socket.terminate();
+      deps.dpop?.rememberNonce(dpopToken.jkt, proofUrl, attempt.nonce);
+      attempt = await connect();
+    }
+    if (!attempt) return refuse(socket, 503, BffErrorCode.IdpUnavailable);
+    if (!attempt.opened) {
+      attempt.socket.terminate();
       return refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
     }
+    const live = attempt.socket;
     const nodeRequest = req as import('node:http').IncomingMessage;
-    chosen.set(nodeRequest, upstream.protocol || false);
+    chosen.set(nodeRequest, live.protocol || false);
     open++;
     let counted = true;
     const uncount = () => {
@@ -199,7 +230,7 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     try {
       server.handleUpgrade(nodeRequest, socket as import('node:stream').Duplex, Buffer.from(head), (browser) => {
         browserUp = true;
-        relay(ws, browser, upstream, token, sessionKey, uncount);
+        relay(ws, browser, live, token, sessionKey, uncount);
       });
     } finally {
       chosen.delete(nodeRequest);
@@ -208,7 +239,7 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     if (!browserUp) {
       queueMicrotask(() => {
         if (!browserUp) {
-          upstream.terminate();
+          live.terminate();
           uncount();
         }
       });
