@@ -376,7 +376,8 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   ): Promise<Response> {
     const handle = deps.dpop?.handleFor(token.jkt!);
     if (!handle || !deps.dpop) {
-      throw bffError(BffErrorCode.IdpUnavailable, 'the token is bound to a DPoP key this instance does not hold (a key rotation); try again shortly.', { status: 503, retryAfterSeconds: 5 });
+      // Bound to a key this instance lacks even after a new token (another instance's newer key: a rolling deploy).
+      throw bffError(BffErrorCode.IdpUnavailable, 'the token is bound to a DPoP key this instance does not hold (a key rotation under way); try again shortly.', { status: 503, retryAfterSeconds: 5 });
     }
     const headers = new Headers(upstreamHeaders(request, api, { kind: 'none' }, info));
     // A streamed body cannot be sent twice: when the API asks for a (new) nonce on it, its 401 goes back
@@ -423,6 +424,8 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     let sent: Sent | null;
     try {
       sent = await tokenFor(request, api);
+      // A token bound to a DPoP key this BFF no longer holds (removed from previousKeys): one new token, bound to the current key.
+      if (sent && sent.kind !== 'none' && sent.token.jkt && !deps.dpop?.handleFor(sent.token.jkt)) sent = await tokenFor(request, api, { replaces: sent.token.accessToken });
     } catch (err) {
       if (err instanceof FreshTokenError) return errorResponse(err);
       throw err;

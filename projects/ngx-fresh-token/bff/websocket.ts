@@ -193,7 +193,11 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
       upstream = attempt;
       attempt.on('error', () => undefined);
       return new Promise((resolve) => {
-        attempt.once('open', () => resolve({ socket: attempt, opened: true }));
+        attempt.once('open', () => {
+          // Nothing the API sends before the browser's side is up is lost: read again once relaying.
+          attempt.pause();
+          resolve({ socket: attempt, opened: true });
+        });
         attempt.once('close', () => resolve({ socket: attempt, opened: false }));
         attempt.once('unexpected-response', (_req, res) => {
           res.resume();
@@ -271,6 +275,7 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     };
     pipe(browser, upstream);
     pipe(upstream, browser);
+    upstream.resume();
     const closeBoth = (code: number, reason: string) => {
       if (browser.readyState === OPEN) browser.close(code, reason);
       if (upstream.readyState === OPEN) upstream.close(1000, reason);

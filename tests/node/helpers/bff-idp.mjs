@@ -33,6 +33,8 @@ export const BFF_CLIENTS = {
   client_secret_basic: { clientId: 'bff-basic', clientSecret: 'bff-basic-SeCrEt-7f3a9c1e5b2d4068-do-not-log' },
   client_secret_post: { clientId: 'bff-post', clientSecret: 'bff-post-SeCrEt-0c8e2a4f6b1d3957-do-not-log' },
   private_key_jwt: { clientId: 'bff-jwt' },
+  /** A confidential client whose access tokens must be DPoP-bound (`dpop_bound_access_tokens`). */
+  dpop: { clientId: 'bff-dpop', clientSecret: 'bff-dpop-SeCrEt-5e1b7d3a9c2f4086-do-not-log' },
 };
 /** Claims of every account; `internal_role` and `phone_number` are in the ID token but must never reach /session/user by default. */
 export const accountClaims = (sub) => ({
@@ -77,6 +79,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
   const timeline = []; // shared with recordingStore(): the order of store calls and IdP requests
   const faults = new Map(); // route → status (fail())
   let injected = []; // inject(): { route, fault, left }
+  const dpopState = { requireNonce: false };
   let gate = null;
 
   const redirectUri = `${appOrigin}${callbackPath}`;
@@ -101,6 +104,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
         token_endpoint_auth_signing_alg: 'ES256',
         jwks: { keys: [clientPublicJwk] },
       },
+      { ...common, client_id: BFF_CLIENTS.dpop.clientId, client_secret: BFF_CLIENTS.dpop.clientSecret, token_endpoint_auth_method: 'client_secret_basic', dpop_bound_access_tokens: true },
     ],
     jwks: { keys: [signingJwk] },
     cookies: { keys: ['bff-idp-cookie-key'] },
@@ -123,6 +127,9 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
       devInteractions: { enabled: false },
       revocation: { enabled: true, allowedPolicy: () => true },
       clientCredentials: { enabled: true },
+      // DPoP (RFC 9449): proofs are verified on every token request that carries one; `idp.dpop.requireNonce`
+      // makes the token endpoint ask for its nonce (use_dpop_nonce) first.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => dpopState.requireNonce },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -225,7 +232,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
     if (route === 'token') {
       const grantType = params.grant_type;
       const error = ctx.status >= 400 ? ctx.body?.error : undefined;
-      tokenRequests.push({ grantType, clientAuth, status: ctx.status, error });
+      tokenRequests.push({ grantType, clientAuth, status: ctx.status, error, dpop: ctx.get('dpop') || undefined, tokenType: ctx.body?.token_type });
       if (grantType in counts) counts[grantType]++;
       if (error === 'invalid_grant') counts.invalid_grant++;
       if (ctx.status === 200 && ctx.body) {
@@ -303,6 +310,8 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
     backchannelPosts,
     timeline,
     redirectUri,
+    /** DPoP at the token endpoint: `requireNonce = true` makes it answer use_dpop_nonce to proofs without its current nonce. */
+    dpop: dpopState,
     /** The private_key_jwt client's private key (a WebCrypto CryptoKey) and kid. */
     clientPrivateKey: { key: clientKeys.privateKey, kid: clientPublicJwk.kid },
     /** All tokens the IdP issued so far (access, refresh, ID). */

@@ -33,7 +33,7 @@ const SELF = fileURLToPath(import.meta.url);
  * Starts one BFF process; resolves once it listens. `config`: { issuer, clientId, clientSecret,
  * redirectUri, postLogoutRedirectUri?, scope, secrets, allowedOrigins?, store: 'redis' | 'memory',
  * redisUrl?, client?: 'node-redis' | 'ioredis', prefix?, port? (0), name?, storeTimeoutMs?,
- * tokenRequestTimeoutMs?, refreshBufferMs?, minRefreshIntervalMs?, keptGrantMs?, apis?, resource?, reportRequests? (true) }.
+ * tokenRequestTimeoutMs?, refreshBufferMs?, minRefreshIntervalMs?, keptGrantMs?, apis?, resource?, dpop? ({ privateKey: JWK }), reportRequests? (true) }.
  */
 export async function spawnBffInstance(config, { readyTimeoutMs = 20_000 } = {}) {
   const child = fork(SELF, [], {
@@ -235,6 +235,7 @@ async function runInstance(config) {
     ...(config.keptGrantMs !== undefined ? { keptGrantMs: config.keptGrantMs } : {}),
     ...(config.apis ? { apis: config.apis } : {}),
     ...(config.resource ? { resource: config.resource } : {}),
+    ...(config.dpop ? { dpop: config.dpop } : {}),
     logger: { warn: (m) => process.stderr.write(`${m}\n`) },
     onEvent: (e) => report({ event: e.type }),
   });
