@@ -18,6 +18,8 @@ const root = resolve(here, '..');
 const dist = join(root, 'dist', 'ngx-fresh-token');
 const ANGULAR_RXJS = ['@angular/*', 'rxjs', 'rxjs/*'];
 const OPTIONAL_PEERS = ['aws-amplify', 'aws-amplify/*', 'centrifuge'];
+// The server entries' Node built-ins (the bff's proxy streams through node:http): a server has them.
+const NODE_BUILTINS = ['node:*'];
 
 async function measure(label, contents, external) {
   const work = join(here, '.apps', 'size');
@@ -48,7 +50,7 @@ export async function measureSizes() {
   for (const sub of Object.keys(pkg.exports)) {
     if (sub === './package.json' || !pkg.exports[sub].default) continue;
     const name = sub === '.' ? 'ngx-fresh-token' : `ngx-fresh-token/${sub.slice(2)}`;
-    const external = [...ANGULAR_RXJS, ...OPTIONAL_PEERS, 'jwt-decode', 'ngx-fresh-token', 'ngx-fresh-token/*'];
+    const external = [...ANGULAR_RXJS, ...OPTIONAL_PEERS, ...NODE_BUILTINS, 'jwt-decode', 'ngx-fresh-token', 'ngx-fresh-token/*'];
     entries.push({ entry: name, ...(await measure(`${name}, everything exported`, `export * from ${JSON.stringify(fesm(sub))};`, external)) });
     if (sub === '.') {
       entries.push({
@@ -58,6 +60,15 @@ export async function measureSizes() {
           // provideFreshToken(withTokenSource(...), withAuthorizedUrls(...)), the interceptor, and
           // AuthService (auth.state() is a member of it, so always in).
           `export { provideFreshToken, withTokenSource, withAuthorizedUrls, freshTokenInterceptor, AuthService } from ${JSON.stringify(fesm(sub))};`,
+          [...ANGULAR_RXJS, 'jwt-decode'],
+        )),
+      });
+      // Tokens per API (#25): the typical app plus one named token, and what injectAuth() adds.
+      entries.push({
+        entry: 'ngx-fresh-token (typical app + one withApiToken)',
+        ...(await measure(
+          'core as a typical app with one named token imports it',
+          `export { provideFreshToken, withTokenSource, withAuthorizedUrls, freshTokenInterceptor, AuthService, withApiToken, injectAuth } from ${JSON.stringify(fesm(sub))};`,
           [...ANGULAR_RXJS, 'jwt-decode'],
         )),
       });

@@ -1,8 +1,8 @@
 import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Hub } from 'aws-amplify/utils';
-import { FreshTokenError } from 'ngx-fresh-token';
-import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+import { FreshTokenError, withApiToken, withTokenSource } from 'ngx-fresh-token';
+import { FreshTokenTestingController, createTestJwt, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
 import { AmplifyFreshToken, AmplifyFreshTokenOptions, provideAmplifyFreshToken } from './amplify-fresh-token';
 import { ɵresetChildInjectorWarning } from './child-injector-warning';
 import { AmplifyFreshTokenErrorCode } from './errors';
@@ -101,5 +101,25 @@ describe('provideAmplifyFreshToken', () => {
     } finally {
       stop();
     }
+  });
+});
+
+describe('provideAmplifyFreshToken({ apiToken }) with tokens per API', () => {
+  it('binds the GraphQL headers, the TokenProvider and the context to the named token, not the default one', async () => {
+    let named = '';
+    TestBed.configureTestingModule({
+      providers: [
+        provideZonelessChangeDetection(),
+        provideFreshTokenTesting(
+          withApiToken('appsync', ['https://api.example.test/graphql'], withTokenSource({ getToken: async () => ({ accessToken: (named = createTestJwt({ expiresInSeconds: 3600, claims: { aud: 'appsync' } })) }) })),
+        ),
+        provideAmplifyFreshToken(GRAPHQL, { apiToken: 'appsync', configureAmplify: false }),
+      ],
+    });
+    const defaultToken = TestBed.inject(FreshTokenTestingController).setToken({ expiresInSeconds: 3600 });
+    const amplify = TestBed.inject(AmplifyFreshToken);
+    expect(await amplify.headers()).toEqual({ Authorization: named });
+    expect(named).not.toBe(defaultToken);
+    expect((await amplify.context.fetchAuthSession()).tokens?.accessToken.toString()).toBe(named);
   });
 });

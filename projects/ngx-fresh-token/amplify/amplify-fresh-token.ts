@@ -16,7 +16,7 @@ import { type TokenProvider } from 'aws-amplify/auth';
 import { cognitoUserPoolsTokenProvider } from 'aws-amplify/auth/cognito';
 import { Hub, defaultStorage, parseAmplifyConfig } from 'aws-amplify/utils';
 import { EMPTY, Observable } from 'rxjs';
-import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError } from 'ngx-fresh-token';
+import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError, injectAuth } from 'ngx-fresh-token';
 import { warnIfInChildInjector } from './child-injector-warning';
 import { AmplifyFreshTokenErrorCode, amplifyError } from './errors';
 import { FreshEventsOptions, connectFreshEvents } from './events-connection';
@@ -55,6 +55,13 @@ export interface AmplifyFreshTokenOptions {
    * run, that this is on purpose (no `NFT506` warning). The server never configures the global `Amplify`.
    */
   configureAmplify?: boolean;
+  /**
+   * The token whose service the pieces are bound to, by its name in `withApiToken()` (default: the
+   * app's default token): `provideAmplifyFreshToken(outputs, { apiToken: 'appsync' })` with
+   * `withApiToken('appsync', [/\.appsync-api\./], withAmplifyTokenSource())`. Events renew by
+   * `renewBeforeExpiryMs` when given, else by the app's default refresh buffer.
+   */
+  apiToken?: string;
 }
 
 interface AmplifyFreshTokenConfig {
@@ -74,8 +81,8 @@ const AMPLIFY_FRESH_TOKEN_CONFIG = new InjectionToken<AmplifyFreshTokenConfig>((
  */
 @Injectable()
 export class AmplifyFreshToken {
-  private readonly auth = inject(AuthService);
   private readonly config = inject(AMPLIFY_FRESH_TOKEN_CONFIG);
+  private readonly auth: AuthService = injectAuth(this.config.options.apiToken);
   private readonly clock = inject(FRESH_TOKEN_CLOCK);
   private readonly link = inject(AMPLIFY_LINK);
   private readonly destroyRef = inject(DestroyRef);

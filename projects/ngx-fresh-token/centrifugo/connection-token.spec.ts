@@ -1,8 +1,10 @@
 import { TestBed } from '@angular/core/testing';
 import { HttpErrorResponse } from '@angular/common/http';
 import { UnauthorizedError } from 'centrifuge';
-import { FreshTokenError } from 'ngx-fresh-token';
-import { centrifugoGetToken } from 'ngx-fresh-token/centrifugo';
+import { provideZonelessChangeDetection } from '@angular/core';
+import { FreshTokenError, injectAuth, withApiToken, withTokenSource } from 'ngx-fresh-token';
+import { FreshTokenTestingController, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+import { centrifugoGetToken, centrifugoHeaderMode } from 'ngx-fresh-token/centrifugo';
 import { expectMessageShape, failure, setup } from './centrifugo-testbed.spec-helper';
 
 describe('centrifugoGetToken', () => {
@@ -129,5 +131,25 @@ describe('centrifugoGetToken', () => {
     const token = ctrl.setToken({ expiresInSeconds: 20 });
     ctrl.failNextRefresh();
     expect(await centrifugoGetToken(auth)({})).toBe(token);
+  });
+});
+
+describe('centrifugoGetToken(name) with tokens per API', () => {
+  it('takes the token named in withApiToken() instead of the default one', async () => {
+    let issued = 0;
+    TestBed.configureTestingModule({
+      providers: [
+        provideZonelessChangeDetection(),
+        provideFreshTokenTesting(withApiToken('realtime', [/^wss:\/\//], withTokenSource({ getToken: async () => ({ accessToken: `realtime-${++issued}` }) }))),
+      ],
+    });
+    const defaultToken = TestBed.inject(FreshTokenTestingController).setToken();
+    const getToken = TestBed.runInInjectionContext(() => centrifugoGetToken('realtime'));
+    expect(await getToken()).toBe('realtime-1');
+    expect(await getToken()).withContext('asked again for the token it holds: one forced refresh of the named token').toBe('realtime-2');
+    expect(TestBed.runInInjectionContext(() => injectAuth()).state().token).toBe(defaultToken);
+    const headers = TestBed.runInInjectionContext(() => centrifugoHeaderMode({}, 'realtime'));
+    expect(headers).toBeDefined();
+    expect(() => TestBed.runInInjectionContext(() => centrifugoGetToken('nope'))).toThrowMatching((e) => (e as FreshTokenError).code === 'NFT111');
   });
 });

@@ -1,5 +1,5 @@
 import { inject } from '@angular/core';
-import { AuthService } from 'ngx-fresh-token';
+import { AuthService, injectAuth } from 'ngx-fresh-token';
 import { CentrifugoErrorCode, ɵforCentrifugo, ɵsignedOut } from './errors';
 
 /** The `getToken` option of a `Centrifuge` client. */
@@ -17,20 +17,30 @@ export async function ɵnextToken(auth: AuthService, last: string | null): Promi
 }
 
 /**
+ * @internal The service a Centrifugo function works with: the one given, or the token of that name
+ * in `withApiToken()` (looked up in the injection context; `NFT111` for an unknown name).
+ */
+export function ɵauthOf(auth: AuthService | string): AuthService {
+  return typeof auth === 'string' ? injectAuth(auth) : auth;
+}
+
+/**
  * Creates the connection `getToken` for `new Centrifuge(url, { getToken })`, backed by
  * {@link AuthService}: it resolves to a fresh access token (refreshing first if needed, and
  * forcing one shared refresh when the client asks again for the token it already has, as at the
  * connection's `ttl` or after error 109); it rejects with Centrifugo's `UnauthorizedError` when
  * no one is signed in or the session ended (the client disconnects and does not retry), and with
  * an ordinary error for a transient failure (the client retries with backoff). Create one per
- * client. Without `auth`, call it in an injection context.
+ * client. Without `auth`, or with the name of a token of `withApiToken()` (`centrifugoGetToken('realtime')`),
+ * call it in an injection context.
  *
  * @example
  * const centrifuge = new Centrifuge('wss://rt.example.com/connection/websocket', {
- *   getToken: centrifugoGetToken(),
+ *   getToken: centrifugoGetToken(), // or centrifugoGetToken('realtime'): withApiToken('realtime', …)
  * });
  */
-export function centrifugoGetToken(auth: AuthService = inject(AuthService)): CentrifugoConnectionGetToken {
+export function centrifugoGetToken(service: AuthService | string = inject(AuthService)): CentrifugoConnectionGetToken {
+  const auth = ɵauthOf(service);
   let last: string | null = null;
   return async () => {
     let token: string | null;

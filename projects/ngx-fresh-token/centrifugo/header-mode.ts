@@ -1,7 +1,7 @@
 import { inject } from '@angular/core';
 import { AuthService } from 'ngx-fresh-token';
 import type { Centrifuge } from 'centrifuge';
-import { ɵnextToken } from './connection-token';
+import { ɵauthOf, ɵnextToken } from './connection-token';
 import { CentrifugoErrorCode, ɵforCentrifugo, ɵinvalidSetup, ɵsignedOut } from './errors';
 
 /** Options of {@link centrifugoHeaderMode}. */
@@ -33,7 +33,7 @@ export interface CentrifugoHeaderMode {
  * `Authorization` is listed in the proxy's `emulated_headers`, not `http_headers`). After a
  * disconnect saying the connection expired it forces one shared refresh. Signed out or a permanent failure stops the
  * client with `UnauthorizedError`; a transient failure makes it retry with backoff. Without
- * `auth`, call it in an injection context.
+ * `auth`, or with the name of a token of `withApiToken()`, call it in an injection context.
  *
  * @example
  * const headers = centrifugoHeaderMode();
@@ -42,8 +42,9 @@ export interface CentrifugoHeaderMode {
  */
 export function centrifugoHeaderMode(
   options: CentrifugoHeaderModeOptions = {},
-  auth: AuthService = inject(AuthService),
+  service: AuthService | string = inject(AuthService),
 ): CentrifugoHeaderMode {
+  const auth = ɵauthOf(service);
   const format = options.headers ?? ((token: string) => ({ Authorization: `Bearer ${token}` }));
   const expiredCodes = options.expiredCodes ?? [3005, 4001];
   let client: Centrifuge | null = null;

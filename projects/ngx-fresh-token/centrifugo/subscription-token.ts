@@ -1,5 +1,6 @@
 import { inject } from '@angular/core';
 import { AuthService } from 'ngx-fresh-token';
+import { ɵauthOf } from './connection-token';
 import { Observable, firstValueFrom, isObservable } from 'rxjs';
 import { CentrifugoErrorCode, ɵforCentrifugo, ɵinvalidSetup, ɵsignedOut, ɵunauthorized } from './errors';
 
@@ -34,7 +35,8 @@ function isUnauthorizedStatus(err: unknown): boolean {
  * the backend for a subscription token. A 401 from the fetcher is retried once with a new access
  * token; signed out, a refused subscription (4xx) or an empty answer reject with Centrifugo's
  * `UnauthorizedError` (the subscription stops), transient failures with an ordinary error (the
- * client retries with backoff). Without `auth`, call it in an injection context.
+ * client retries with backoff). Without `auth`, or with the name of a token of `withApiToken()`,
+ * call it in an injection context.
  *
  * @example
  * const http = inject(HttpClient);
@@ -46,8 +48,9 @@ function isUnauthorizedStatus(err: unknown): boolean {
  */
 export function centrifugoSubscriptionGetToken(
   fetcher: CentrifugoSubscriptionTokenFetcher,
-  auth: AuthService = inject(AuthService),
+  service: AuthService | string = inject(AuthService),
 ): CentrifugoSubscriptionGetToken {
+  const auth = ɵauthOf(service);
   if (typeof fetcher !== 'function') {
     throw ɵinvalidSetup('centrifugoSubscriptionGetToken() needs a function that fetches a subscription token for a channel.');
   }

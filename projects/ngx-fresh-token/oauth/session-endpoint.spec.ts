@@ -334,4 +334,50 @@ describe('withSessionEndpoint dev-mode warnings (#24)', () => {
     expect(await auth.getValidToken()).toBe('opaque-render');
     expect(auth.state().expiresAt).toBe(clock.now() + 120_000);
   });
+
+  describe('a named API of the BFF ({ api }: /session/token?api=)', () => {
+    it('asks the endpoint for that API\'s token with ?api=, and defaults url to createBff\'s /session/token', async () => {
+      const { auth, httpMock, clock } = setupOAuthTestBed(withSessionEndpoint({ api: 'reports' }));
+      const token = auth.getValidToken();
+      await flushMicrotasks();
+      const req = httpMock.expectOne('/session/token?api=reports');
+      expect(req.request.headers.get('X-CSRF')).toBe('1');
+      req.flush(JSON.stringify({ accessToken: 'at-reports', expiresAt: clock.now() + 300_000 }));
+      expect(await token).toBe('at-reports');
+    });
+
+    it('keeps a query the url has, and encodes the name', async () => {
+      const { auth, httpMock } = setupOAuthTestBed(withSessionEndpoint({ url: '/bff/session/token?v=2', api: 'partner v1' }));
+      const token = auth.getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne('/bff/session/token?v=2&api=partner%20v1').flush(JSON.stringify({ accessToken: 'at-p', expiresIn: 300 }));
+      expect(await token).toBe('at-p');
+    });
+
+    it('refuses an api that is not a non-empty string (NFT303)', () => {
+      expect(() => withSessionEndpoint({ api: '' })).toThrowMatching((e) => (e as FreshTokenError).code === OAuthErrorCode.InvalidOAuthOption);
+    });
+
+    it('in a server render asks the render context for that API\'s token', async () => {
+      const calls: Array<{ forceRefresh: boolean; currentToken?: string | null; api?: string }> = [];
+      const context = createSessionRenderContext({
+        origin: 'https://app.example.com',
+        user: { sub: 'alice' },
+        getToken: async (request) => {
+          calls.push(request);
+          return { accessToken: createTestJwt({ expiresInSeconds: 300 }) };
+        },
+      });
+      const { auth, httpMock } = setupOAuthTestBed(withSessionEndpoint({ api: 'reports' }), {
+        providers: [
+          { provide: PLATFORM_ID, useValue: 'server' },
+          { provide: REQUEST, useValue: new Request('https://app.example.com/') },
+          { provide: REQUEST_CONTEXT, useValue: context },
+        ],
+      });
+      await auth.getValidToken();
+      expect(calls).toEqual([{ forceRefresh: false, currentToken: null, api: 'reports' }]);
+      httpMock.expectNone(() => true);
+    });
+  });
 });

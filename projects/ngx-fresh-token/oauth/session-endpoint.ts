@@ -74,8 +74,18 @@ function grantOf(body: Record<string, unknown>, accessToken: string, nowMs: numb
  * const options: SessionEndpointOptions = { url: '/api/session/token', signOutUrl: '/api/session/logout' };
  */
 export interface SessionEndpointOptions extends TokenRequestTimeoutOptions {
-  /** The same-origin endpoint answering `{ accessToken, expiresAt | expiresIn, idToken?, user? }`, or 401 when signed out. */
-  url: string;
+  /**
+   * The same-origin endpoint answering `{ accessToken, expiresAt | expiresIn, idToken?, user? }`, or 401
+   * when signed out. Default `/session/token` (`createBff()`'s route).
+   */
+  url?: string;
+  /**
+   * A named API of the backend-for-frontend (`createBff({ apis })`): its own token, with its own
+   * audience and scopes, asked for as `?api=<name>` (the browser names an API, never a resource or a
+   * scope). In a server render, the render context's `getToken({ api })`. Pair it with
+   * `withApiToken()`: `withApiToken('reports', ['https://reports.example.com'], withSessionEndpoint({ api: 'reports' }))`.
+   */
+  api?: string;
   /** HTTP method of the token request (default `GET`). */
   method?: 'GET' | 'POST';
   /** An endpoint to `POST` to on `auth.signOut()` (it should clear the session cookie); only an explicit sign-out calls it. */
@@ -97,13 +107,25 @@ export interface SessionEndpointOptions extends TokenRequestTimeoutOptions {
  * prerender, `RenderMode.Client`, a `server.ts` that passes none) it answers signed out and the browser
  * loads the session itself.
  *
+ * With `api`, the token of one of the BFF's named APIs (`/session/token?api=reports`), for
+ * `withApiToken()`.
+ *
  * @example
  * provideFreshToken(withSessionEndpoint({ url: '/api/session/token', signOutUrl: '/api/session/logout' }))
+ * provideFreshToken(
+ *   withSessionEndpoint({ signOutUrl: '/auth/logout' }), // url: '/session/token'
+ *   withApiToken('reports', ['https://reports.example.com'], withSessionEndpoint({ api: 'reports' })),
+ * )
  */
-export function withSessionEndpoint(options: SessionEndpointOptions): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
+export function withSessionEndpoint(options: SessionEndpointOptions = {}): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenSource> {
   const fn = 'withSessionEndpoint';
-  ɵrequireString(fn, 'url', options?.url);
+  options ??= {};
+  if (options.url !== undefined) ɵrequireString(fn, 'url', options.url);
   if (options.signOutUrl !== undefined) ɵrequireString(fn, 'signOutUrl', options.signOutUrl);
+  const api = options.api;
+  if (api !== undefined) ɵrequireString(fn, 'api', api);
+  const base = options.url ?? '/session/token';
+  const url = api === undefined ? base : `${base}${base.includes('?') ? '&' : '?'}api=${encodeURIComponent(api)}`;
   const timeoutMs = ɵtokenRequestTimeoutMs(fn, options);
   return withTokenSource(() => {
     const http = new HttpClient(inject(HttpBackend));
@@ -127,8 +149,8 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
       }
       const request =
         options.method === 'POST'
-          ? http.post(options.url, null, { headers: requestHeaders, withCredentials: true, observe: 'response', responseType: 'text' })
-          : http.get(options.url, { headers: requestHeaders, withCredentials: true, observe: 'response', responseType: 'text' });
+          ? http.post(url, null, { headers: requestHeaders, withCredentials: true, observe: 'response', responseType: 'text' })
+          : http.get(url, { headers: requestHeaders, withCredentials: true, observe: 'response', responseType: 'text' });
       let text: string;
       try {
         text = (await ɵsendBounded(request, clock, timeoutMs, what)).body;
@@ -149,7 +171,7 @@ export function withSessionEndpoint(options: SessionEndpointOptions): FreshToken
       getToken: ({ forceRefresh, currentToken }) =>
         isServer
           ? context
-            ? context.getToken({ forceRefresh, currentToken: currentToken ?? null }).then((issued) => renderGrant(issued, clock.now()))
+            ? context.getToken({ forceRefresh, currentToken: currentToken ?? null, ...(api === undefined ? {} : { api }) }).then((issued) => renderGrant(issued, clock.now()))
             : Promise.resolve(null)
           : (pending ??= fetchToken(forceRefresh, currentToken).finally(() => {
               pending = null;

@@ -2,6 +2,8 @@
  * Public API of ngx-fresh-token (core entry: no optional dependencies).
  */
 export { AuthService } from './lib/auth.service';
+export { injectAuth, withApiToken } from './lib/api-token';
+export type { ApiUrlRule } from './lib/api-token';
 export { DEFAULT_REFRESH_RETRY, backoffDelayMs } from './lib/backoff';
 export type { RefreshRetryPolicy } from './lib/backoff';
 export { FRESH_TOKEN_CLOCK } from './lib/clock';

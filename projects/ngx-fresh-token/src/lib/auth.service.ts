@@ -2,7 +2,7 @@ import { DestroyRef, Signal, inject, signal, untracked } from '@angular/core';
 import { BehaviorSubject, Observable, Subject, Subscriber, Subscription } from 'rxjs';
 import { DEFAULT_REFRESH_RETRY, backoffDelayMs } from './backoff';
 import { FRESH_TOKEN_CLOCK, ɵstartTimer } from './clock';
-import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵOPTIONAL, ɵOWN, ɵonServer, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY } from './config';
+import { FRESH_TOKEN_REFRESH_BUFFER_MS, ɵOPTIONAL, ɵOWN, ɵonServer, ɵAUTO_REFRESH, ɵCROSS_TAB, ɵCrossTabLink, ɵFRESH_TOKEN_SOURCE, ɵMIN_VALIDITY_MS, ɵREFRESH_RETRY, ɵSIGN_OUT_ALSO } from './config';
 import { FreshTokenError, toFreshTokenError, ɵerror } from './errors';
 import { DEFAULT_MIN_VALIDITY_MS, TokenLifetime, msUntilExpiry, msUntilNextStatus, refreshAt, resolveLifetime, tokenStatus } from './lifetime';
 import { fetchWithRetry, validateGrant } from './refresh';
@@ -89,6 +89,8 @@ export class AuthService {
   #watchers = 0;
   /** `withCrossTabSync()` where the browser supports it, else `null` (each tab on its own). */
   readonly #crossTab: ɵCrossTabLink | null;
+  /** `withApiToken()`: the sign-out of the named tokens, which this (the default) service's sign-out ends too. */
+  readonly #alsoSignOut = inject(ɵSIGN_OUT_ALSO, ɵOWN);
 
   /** The token's lifetime; replays the current state and re-emits when the status changes with time (browser only). */
   readonly state$: Observable<TokenState> = new Observable<TokenState>((subscriber) => {
@@ -205,7 +207,9 @@ export class AuthService {
    * Signs out: forgets the token, stops any refresh in flight (its answer is dropped), calls
    * `TokenSource.signOut()` and emits a `signed-out` event. Final for everything started before
    * it: no answer, 401 or refresh from before may put a token back. With `withCrossTabSync()`
-   * every tab signs out.
+   * every tab signs out. The app's default service ends the user's session: every token of
+   * `withApiToken()` is dropped with it (each source's `signOut()` called once); a named token's
+   * `signOut()` ends that token only.
    *
    * @example
    * await auth.signOut();
@@ -213,7 +217,7 @@ export class AuthService {
   async signOut(): Promise<void> {
     this.#endSession(SIGNED_OUT);
     this.#crossTab?.publishEnd();
-    await this.#signOutAtSource();
+    await Promise.all([this.#signOutAtSource(), this.#alsoSignOut?.()]);
     // After destroy `events$` has completed, and this emits nothing.
     this.#events.next({ type: 'signed-out' });
   }

@@ -70,3 +70,16 @@ export const ɵAUTH_HEADER = /* @__PURE__ */ new InjectionToken<(token: string) 
 
 /** @internal Retry policy set by `withRefreshRetry()` (read with {@link ɵOPTIONAL}; without it `DEFAULT_REFRESH_RETRY`). */
 export const ɵREFRESH_RETRY = /* @__PURE__ */ new InjectionToken<RefreshRetryPolicy>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'REFRESH_RETRY' : '');
+
+/**
+ * @internal The name of a `withApiToken()` token, provided in its own injector; `null` (not provided)
+ * for the default token. Cross-tab sync names its lock and channel with it, server rendering its
+ * `TransferState` keys.
+ */
+export const ɵTOKEN_NAME = /* @__PURE__ */ new InjectionToken<string>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'TOKEN_NAME' : '');
+
+/**
+ * @internal `withApiToken()`: what the default service's `signOut()` also ends — every named token —
+ * called at once, before the sources answer (read with {@link ɵOWN}: the named services have none).
+ */
+export const ɵSIGN_OUT_ALSO = /* @__PURE__ */ new InjectionToken<() => Promise<unknown>>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SIGN_OUT_ALSO' : '');

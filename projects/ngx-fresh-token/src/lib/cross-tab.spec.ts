@@ -1,6 +1,6 @@
 // Cross-tab sync (issue #13): several AuthServices ("tabs") sharing a Web Lock manager and a
 // BroadcastChannel — faked here for determinism, and once with the browser's real ones.
-import { EnvironmentInjector, PLATFORM_ID, createEnvironmentInjector, provideZonelessChangeDetection } from '@angular/core';
+import { EnvironmentInjector, PLATFORM_ID, createEnvironmentInjector, provideZonelessChangeDetection, runInInjectionContext } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { ManualClock, createTestJwt, flushMicrotasks } from 'ngx-fresh-token/testing';
 import { AuthService } from './auth.service';
@@ -8,6 +8,7 @@ import { FRESH_TOKEN_CLOCK } from './clock';
 import { CrossTabSyncOptions, ɵCROSS_TAB_APIS, ɵChannel, ɵCrossTabApis } from './cross-tab';
 import { FreshTokenErrorCode } from './errors';
 import { provideFreshToken, withAutoRefresh, withCrossTabSync, withRefreshRetry, withTokenSource } from './provider';
+import { injectAuth, withApiToken } from './api-token';
 import type { TokenEvent, TokenGrant } from './token';
 
 /** Web Locks as the browser runs them: one holder per name, the rest wait in order; a signal aborts waiting. */
@@ -342,5 +343,72 @@ describe('withCrossTabSync()', () => {
     expect(tokens).toBeDefined();
     expect(tokens![0]).toBe(tokens![1]);
     expect(sourceCalls(tabs)).toBe(1);
+  });
+
+  describe('with tokens per API (withApiToken)', () => {
+    /** A "tab" with a default token and a named token "reports", each with cross-tab sync; `calls` counts per token. */
+    function openApiTab(apis: ɵCrossTabApis, clock: ManualClock) {
+      const calls = { default: 0, reports: 0 };
+      const source = (name: 'default' | 'reports') =>
+        withTokenSource({
+          getToken: async (): Promise<TokenGrant> => {
+            calls[name]++;
+            return { accessToken: createTestJwt({ expiresInSeconds: 60, claims: { aud: name }, nowMs: clock.now() }) };
+          },
+        });
+      const injector = createEnvironmentInjector(
+        [
+          { provide: ɵCROSS_TAB_APIS, useValue: apis },
+          provideFreshToken(source('default'), withCrossTabSync(), withApiToken('reports', ['https://reports.example.com'], source('reports'), withCrossTabSync())),
+        ],
+        TestBed.inject(EnvironmentInjector),
+      );
+      return { calls, auth: injector.get(AuthService), reports: runInInjectionContext(injector, () => injectAuth('reports')), injector };
+    }
+
+    it('each token keeps its own lock and channel: a named token\'s refresh is adopted by the same token in other tabs, never by another token', async () => {
+      const { channels, locks, clock } = world();
+      const apis: ɵCrossTabApis = { locks, channel: channels.create };
+      const requested: string[] = [];
+      const request = locks.request.bind(locks);
+      locks.request = (name, options, callback) => (requested.push(name), request(name, options, callback));
+      const a = openApiTab(apis, clock);
+      const b = openApiTab(apis, clock);
+      const names = [...channels.open].map((c) => c.name).sort();
+      expect(names).toEqual(['ngx-fresh-token:default', 'ngx-fresh-token:default', 'ngx-fresh-token:default#reports', 'ngx-fresh-token:default#reports']);
+      const reportsToken = await a.reports.refresh();
+      await settle();
+      expect(b.reports.state().token).toBe(reportsToken);
+      expect(b.auth.state().token).withContext("the default token adopts nothing of the named one's").toBeNull();
+      expect(requested).toEqual(['ngx-fresh-token:default#reports']);
+      const defaultToken = await b.auth.refresh();
+      await settle();
+      expect(a.auth.state().token).toBe(defaultToken);
+      expect(a.reports.state().token).toBe(reportsToken);
+      expect(a.calls).toEqual({ default: 0, reports: 1 });
+      expect(b.calls).toEqual({ default: 1, reports: 0 });
+      expect(requested).toEqual(['ngx-fresh-token:default#reports', 'ngx-fresh-token:default']);
+      a.injector.destroy();
+      b.injector.destroy();
+    });
+
+    it("signing out in one tab signs every token out in every tab", async () => {
+      const { channels, locks, clock } = world();
+      const apis: ɵCrossTabApis = { locks, channel: channels.create };
+      const a = openApiTab(apis, clock);
+      const b = openApiTab(apis, clock);
+      await a.auth.refresh();
+      await a.reports.refresh();
+      await settle();
+      expect(b.reports.state().status).toBe('fresh');
+      await a.auth.signOut();
+      await settle();
+      for (const tab of [a, b]) {
+        expect(tab.auth.state().status).toBe('signed-out');
+        expect(tab.reports.state().status).toBe('signed-out');
+      }
+      a.injector.destroy();
+      b.injector.destroy();
+    });
   });
 });

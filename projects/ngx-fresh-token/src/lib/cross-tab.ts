@@ -1,7 +1,7 @@
 import { InjectionToken, inject } from '@angular/core';
 import type { AuthService } from './auth.service';
 import { FRESH_TOKEN_CLOCK, FreshTokenClock, ɵstartTimer } from './clock';
-import { ɵonServer, type ɵCrossTabLink } from './config';
+import { ɵOPTIONAL, ɵTOKEN_NAME, ɵonServer, type ɵCrossTabLink } from './config';
 import { ɵerror } from './errors';
 import { TokenLifetime, msUntilExpiry } from './lifetime';
 
@@ -14,7 +14,9 @@ import { TokenLifetime, msUntilExpiry } from './lifetime';
 export interface CrossTabSyncOptions {
   /**
    * Names the Web Lock and the BroadcastChannel (prefixed `ngx-fresh-token:`). Default
-   * `'default'`. Give each app or token source on the same origin its own name.
+   * `'default'`. Give each app or token source on the same origin its own name. A token of
+   * `withApiToken()` adds its own name (`ngx-fresh-token:default#reports`), so every token keeps
+   * its own lock and channel.
    */
   name?: string;
   /** How long a tab that opens asks the running tabs for their token before calling its own source. Default 300 ms. */
@@ -109,10 +111,11 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
     options: CrossTabSyncOptions,
     private readonly auth: AuthService,
     private readonly clock: FreshTokenClock,
+    tokenName?: string | null,
   ) {
     this.adoptTimeoutMs = options.adoptTimeoutMs ?? 300;
     this.startTimer = (ms, done) => ɵstartTimer(clock, ms, done);
-    const name = `ngx-fresh-token:${options.name ?? 'default'}`;
+    const name = `ngx-fresh-token:${options.name ?? 'default'}${tokenName ? `#${tokenName}` : ''}`;
     this.lockName = name;
     this.channel = apis.channel(name);
     this.channel.onmessage = (event) => this.receive(event.data);
@@ -262,7 +265,8 @@ export function ɵcrossTabFactory(options: CrossTabSyncOptions): () => ((auth: A
   return () => {
     const { locks, channel } = inject(ɵCROSS_TAB_APIS);
     const clock = inject(FRESH_TOKEN_CLOCK);
+    const tokenName = inject(ɵTOKEN_NAME, ɵOPTIONAL);
     if (ɵonServer() || !locks || !channel) return null;
-    return (auth) => new ɵCrossTabSync({ locks, channel }, options, auth, clock);
+    return (auth) => new ɵCrossTabSync({ locks, channel }, options, auth, clock, tokenName);
   };
 }

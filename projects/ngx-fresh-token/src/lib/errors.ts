@@ -28,6 +28,14 @@ export const FreshTokenErrorCode = {
   MissingResponseInit: 'NFT109',
   /** Dev-mode warning: a server render's request is `http://` for an app whose origin is `https://` on the same host — a TLS proxy Angular does not trust, so no token is attached. */
   UntrustedProxy: 'NFT110',
+  /** `injectAuth(name)` named a token no `withApiToken()` declares. */
+  UnknownApiToken: 'NFT111',
+  /** Two tokens have a URL rule with the same prefix and the same (or overlapping) methods: which one a request gets would be a guess. */
+  UrlRuleConflict: 'NFT112',
+  /** Dev-mode warning, once per pair of rules: one URL matched the rules of two tokens and the ranking chose one. */
+  UrlMatchedTwoTokens: 'NFT113',
+  /** A proxied path (`withBffProxy()`) was requested during a server render: it is not sent (it would reach the app's own origin without the browser's cookie). */
+  ProxiedInServerRender: 'NFT114',
   /** The token source failed transiently (network, 5xx, 408, 429) and retries ran out. */
   RefreshFailed: 'NFT201',
   /** The token source rejected the session (400/401, `invalid_grant`): the user must sign in again. */

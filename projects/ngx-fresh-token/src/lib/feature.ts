@@ -13,6 +13,9 @@ export const FreshTokenFeatureKind = {
   AutoRefresh: 6,
   CrossTabSync: 7,
   ServerRendering: 8,
+  /** `withApiToken()`: may appear once per token name. */
+  ApiToken: 9,
+  BffProxy: 10,
 } as const;
 
 /** One of the {@link FreshTokenFeatureKind} values. */
@@ -36,8 +39,12 @@ export interface FreshTokenFeature<K extends FreshTokenFeatureKind = FreshTokenF
   ɵproviders: Provider[];
 }
 
-/** @internal Makes a feature of `kind` (the one place a {@link FreshTokenFeature} is created). */
-export function ɵfeature<K extends FreshTokenFeatureKind>(kind: K, providers: Provider[]): FreshTokenFeature<K> {
+/**
+ * @internal Makes a feature of `kind` (the one place a {@link FreshTokenFeature} is created). `kind`
+ * may be a string at run time — `withApiToken()` uses `'ApiToken:<name>'`, so that the duplicate
+ * check of `provideFreshToken()` allows one per name — while its type stays the numeric kind.
+ */
+export function ɵfeature<K extends FreshTokenFeatureKind>(kind: K | string, providers: Provider[]): FreshTokenFeature<K> {
   return { ɵkind: kind, ɵproviders: providers } as unknown as FreshTokenFeature<K>;
 }
 

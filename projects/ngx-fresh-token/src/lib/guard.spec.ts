@@ -2,11 +2,12 @@ import { HttpErrorResponse } from '@angular/common/http';
 import { Component, EnvironmentProviders, PLATFORM_ID, Provider, REQUEST, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { CanActivateFn, CanMatchFn, Route, Router, Routes, UrlSegment, UrlTree, provideRouter } from '@angular/router';
-import { FreshTokenTestingController, flushMicrotasks, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
+import { FreshTokenTestingController, createTestJwt, flushMicrotasks, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
 import { AuthService } from './auth.service';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { SIGNED_IN_GUARD_RETURN_URL_PARAM, signedInGuard } from './guard';
-import { FreshTokenFeature, withRefreshRetry } from './provider';
+import { FreshTokenFeature, withRefreshRetry, withTokenSource } from './provider';
+import { withApiToken } from './api-token';
 import { ɵSERVER_HALF, ɵserverHalf } from './server-render';
 
 @Component({ template: 'page' })
@@ -213,5 +214,38 @@ describe('signedInGuard() configuration errors', () => {
       error = e;
     }
     expect(error instanceof FreshTokenError && error.code).toBe(FreshTokenErrorCode.NotProvided);
+  });
+});
+
+describe('signedInGuard({ apiToken }) with tokens per API', () => {
+  /** A named token "reports" whose source is signed in or not. */
+  function reports(signedIn: { value: boolean }) {
+    return withApiToken(
+      'reports',
+      ['https://reports.example.com'],
+      withTokenSource({ getToken: async () => (signedIn.value ? { accessToken: createTestJwt({ expiresInSeconds: 3600 }) } : null) }),
+    );
+  }
+
+  it('decides by the named token: through when it is signed in, whatever the default token says', async () => {
+    const signedIn = { value: true };
+    const { router, ctrl } = setup({ routes: guardedRoutes(signedInGuard({ apiToken: 'reports' })), features: [reports(signedIn)] });
+    ctrl.signedInAtSource = false;
+    expect(await router.navigateByUrl('/dashboard')).toBeTrue();
+    expect(router.url).toBe('/dashboard');
+    expect(ctrl.refreshCount).withContext('the default token was not asked').toBe(0);
+  });
+
+  it('and redirects when the named token is signed out, while the default one is signed in', async () => {
+    const signedIn = { value: false };
+    const { router, ctrl } = setup({ routes: guardedRoutes(signedInGuard({ apiToken: 'reports' })), features: [reports(signedIn)] });
+    ctrl.setToken();
+    await router.navigateByUrl('/dashboard');
+    expect(router.url).toBe('/login?returnUrl=%2Fdashboard');
+  });
+
+  it('an unknown name is NFT111 when the guard runs', async () => {
+    const { router } = setup({ routes: guardedRoutes(signedInGuard({ apiToken: 'nope' })) });
+    await expectAsync(router.navigateByUrl('/dashboard')).toBeRejectedWith(jasmine.objectContaining({ code: 'NFT111' }));
   });
 });

@@ -1,6 +1,7 @@
 import { inject } from '@angular/core';
 import { ActivatedRouteSnapshot, CanActivateFn, CanMatchFn, Route, Router, RouterStateSnapshot, UrlSegment, UrlTree } from '@angular/router';
 import { AuthService } from './auth.service';
+import { injectAuth } from './api-token';
 import { ɵerror } from './errors';
 import { ɵSERVER_HALF } from './server-render';
 import { ɵOPTIONAL, ɵonServer } from './config';
@@ -25,6 +26,11 @@ export interface SignedInGuardOptions {
    * carry query parameters of its own; `returnUrl` is added to them.
    */
   redirectTo?: string;
+  /**
+   * The token that decides, by its name in `withApiToken()` (default: the app's default token). A
+   * name no `withApiToken()` declares is `NFT111` when the guard runs.
+   */
+  apiToken?: string;
 }
 
 /** The path of a URL, without query and fragment, to tell whether two URLs name the same page. */
@@ -71,6 +77,7 @@ function attemptedUrl(router: Router, state: RouterStateSnapshot | UrlSegment[])
  *   { path: 'login', component: Login },
  *   { path: '', component: Dashboard, canActivate: [signedInGuard()] },
  *   { path: 'admin', loadChildren: () => import('./admin/routes'), canMatch: [signedInGuard({ redirectTo: '/auth/sign-in' })] },
+ *   { path: 'reports', component: Reports, canActivate: [signedInGuard({ apiToken: 'reports' })] },
  * ];
  */
 export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn & CanMatchFn {
@@ -82,7 +89,7 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
     );
   }
   const guard = (_route: ActivatedRouteSnapshot | Route, state: RouterStateSnapshot | UrlSegment[]): boolean | UrlTree | Promise<boolean | UrlTree> => {
-    const auth = inject(AuthService, ɵOPTIONAL);
+    const auth = options?.apiToken === undefined ? inject(AuthService, ɵOPTIONAL) : injectAuth(options.apiToken);
     if (!auth) {
       throw ɵerror(
         'NFT106',

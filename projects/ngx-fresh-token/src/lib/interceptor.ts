@@ -25,17 +25,19 @@ function isUnauthorized(err: unknown): boolean {
  */
 export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
   // One inject() per request: the policy holds the service and the server rendering support too.
-  const policy = inject(ɵREQUEST_POLICY, ɵOPTIONAL);
-  if (!policy) {
+  const root = inject(ɵREQUEST_POLICY, ɵOPTIONAL);
+  if (!root) {
     throw ɵerror(
       'NFT106',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'freshTokenInterceptor needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the same injector as provideHttpClient().' : '',
     );
   }
   // `has` before `get`: reading a token that was never set would store its default in every request's context.
-  if ((req.context.has(SKIP_FRESH_TOKEN) && req.context.get(SKIP_FRESH_TOKEN)) || req.headers.has('Authorization') || !policy.isAuthorizedUrl(req.url)) {
-    return next(req);
-  }
+  // Which token (if any) the URL gets: the default's rules, or the ranking of withApiToken()/withBffProxy().
+  const policy = (req.context.has(SKIP_FRESH_TOKEN) && req.context.get(SKIP_FRESH_TOKEN)) || req.headers.has('Authorization') ? null : root.pick(req);
+  if (!policy) return next(req);
+  // A proxied path (withBffProxy()): X-CSRF and the session cookie, never a token.
+  if (policy.send) return policy.send(req, next);
   const auth = policy.auth;
   // Requests that carry the token never enter the SSR transfer cache, whatever the header is called:
   // Angular skips only Authorization/Proxy-Authorization by itself.

@@ -28,7 +28,7 @@ export function provideFreshToken(...features: FreshTokenFeature[]): Environment
     throw ɵerror(
       'NFT102',
       (typeof ngDevMode === 'undefined' || ngDevMode)
-        ? `provideFreshToken() got the ${Object.keys(FreshTokenFeatureKind)[kinds.find((k, i) => kinds.indexOf(k) < i)!]} feature twice, which is a contradiction. To fix the problem, keep one.`
+        ? `provideFreshToken() got the ${((k: FreshTokenFeatureKind | string) => (typeof k === 'string' ? `${k.replace(':', ' "')}"` : Object.keys(FreshTokenFeatureKind)[k]))(kinds.find((k, i) => kinds.indexOf(k) < i)!)} feature twice, which is a contradiction. To fix the problem, keep one.`
         : '',
     );
   }

@@ -1,5 +1,7 @@
 import { DOCUMENT } from '@angular/common';
+import type { HttpEvent, HttpHandlerFn, HttpRequest } from '@angular/common/http';
 import { InjectionToken, inject } from '@angular/core';
+import type { Observable } from 'rxjs';
 import { AuthService } from './auth.service';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵOPTIONAL, ɵOWN } from './config';
 import { ɵerror } from './errors';
@@ -16,18 +18,33 @@ function tryRead(read: () => string | undefined): string | undefined {
 }
 
 /**
+ * @internal The base URL relative request URLs resolve against and the app's own origin, in the
+ * browser: the page's (`location.origin`, whatever `<base href>` says).
+ */
+export function ɵpageBase(): [base: string | undefined, origin: string | undefined] {
+  const doc = inject(DOCUMENT, ɵOPTIONAL);
+  return [tryRead(() => doc?.baseURI) || doc?.location?.href, tryRead(() => doc?.location?.origin)];
+}
+
+/**
  * HTTP request policy, kept beside the interceptor that applies it (as Angular keeps XSRF policy
  * in `xsrf.ts`): which URLs get the token (`withAuthorizedUrls`) and which headers carry it
  * (`withAuthHeader`, built once per token). `AuthService` knows nothing of HTTP. Also what else the
  * interceptor needs, so that a request costs one `inject()`.
  */
 export interface ɵRequestPolicy {
-  /** The service of this `provideFreshToken()`. */
+  /** The service of this `provideFreshToken()` (or of one `withApiToken()`). */
   auth: AuthService;
   /** `withServerRendering()`, or `null`. */
   render: ɵServerRendering | null;
-  /** Whether the token may be sent to `url` (parsed, compared by origin and whole path segments). */
-  isAuthorizedUrl(url: string): boolean;
+  /**
+   * The policy of the token `req` gets — this one, when the URL is authorized (parsed, compared by
+   * origin and whole path segments), a named token's (`withApiToken()`), a proxied path's
+   * (`withBffProxy()`) — or `null`: no token.
+   */
+  pick(req: HttpRequest<unknown>): ɵRequestPolicy | null;
+  /** A policy that sends the request itself rather than with a token (a proxied path: `X-CSRF`, no token). */
+  send?(req: HttpRequest<unknown>, next: HttpHandlerFn): Observable<HttpEvent<unknown>>;
   /** The auth headers for `token`, built once per token. */
   headersFor(token: string): Record<string, string>;
   /** Whether `headers` already holds one of the headers that carry `token`, other than `Authorization` (checked before). */
@@ -40,7 +57,6 @@ export const ɵREQUEST_POLICY = /* @__PURE__ */ new InjectionToken<ɵRequestPoli
 /** Builds the request policy in an injection context (a factory, not an injectable class: less code in every app). */
 export function ɵcreateRequestPolicy(): ɵRequestPolicy {
   const format = inject(ɵAUTH_HEADER, ɵOPTIONAL) ?? ((token: string) => ({ Authorization: `Bearer ${token}` }));
-  const doc = inject(DOCUMENT, ɵOPTIONAL);
   // The headers of the last token, and those of them the request itself may already hold.
   let cached: string | undefined;
   let headers: Record<string, string>;
@@ -57,16 +73,16 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
     cached = token;
   };
   const matchers = inject(ɵAUTHORIZED_URLS, ɵOPTIONAL);
-  return {
+  // In the browser relative URLs resolve against the page (the page's own origin is
+  // `location.origin`, whatever `<base href>` says); a server render that knows the session
+  // resolves them against the configured origin (server-render.ts; browser builds have no server half).
+  const isAuthorized = inject(ɵSERVER_HALF)?.authorizer(matchers) || createUrlAuthorizer(matchers, ...ɵpageBase());
+  const policy: ɵRequestPolicy = {
     auth: inject(AuthService),
     render: inject(ɵSERVER_RENDERING, ɵOWN),
-    // In the browser relative URLs resolve against the page (the page's own origin is
-    // `location.origin`, whatever `<base href>` says); a server render that knows the session
-    // resolves them against the configured origin (server-render.ts; browser builds have no server half).
-    isAuthorizedUrl:
-      inject(ɵSERVER_HALF)?.authorizer(matchers) ||
-      createUrlAuthorizer(matchers, tryRead(() => doc?.baseURI) || doc?.location?.href, tryRead(() => doc?.location?.origin)),
+    pick: (req) => (isAuthorized(req.url) ? policy : null),
     headersFor: (token) => (build(token), headers),
     hasOwnAuthHeader: (token, requestHeaders) => (build(token), own.length > 0 && own.some((name) => requestHeaders.has(name))),
   };
+  return policy;
 }

@@ -1,6 +1,6 @@
 import { HttpClient, HttpContext, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
-import { ApplicationRef, Component, PLATFORM_ID, Provider, REQUEST, RESPONSE_INIT, TransferState, makeStateKey, provideZonelessChangeDetection } from '@angular/core';
+import { ApplicationRef, Component, PLATFORM_ID, inject, Provider, REQUEST, RESPONSE_INIT, TransferState, makeStateKey, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Router, UrlTree, provideRouter } from '@angular/router';
 import { FreshTokenTestingController, flushMicrotasks, provideFreshTokenTesting } from 'ngx-fresh-token/testing';
@@ -8,6 +8,11 @@ import { AuthService } from './auth.service';
 import { TRANSFER_AUTHENTICATED_RESPONSE } from './context';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { signedInGuard } from './guard';
+import { injectAuth, withApiToken } from './api-token';
+import { withTokenSource } from './provider';
+import { createTestJwt } from 'ngx-fresh-token/testing';
+import type { TokenGrant } from './token';
+import { FRESH_TOKEN_CLOCK } from './clock';
 import { freshTokenInterceptor } from './interceptor';
 import { resolveLifetime } from './lifetime';
 import type { FreshTokenFeature } from './provider';
@@ -477,6 +482,122 @@ describe('issue #24: what a server render may keep, and for how long', () => {
       expect(calls.length).toBe(1);
       expect(String(calls[0][0])).not.toMatch(/eyJ/);
     });
+  });
+});
+
+describe('server rendering with tokens per API (withApiToken)', () => {
+  /** A named token "reports" whose source knows the render's session, as withSessionEndpoint({ api }) does. */
+  function reportsToken(session: ServerSession | null, calls: Array<{ forceRefresh: boolean }>, latencyMs = 0) {
+    return withApiToken(
+      'reports',
+      ['/reports', 'https://reports.example.com'],
+      withTokenSource(
+        () => {
+          const clock = inject(FRESH_TOKEN_CLOCK);
+          return {
+            getToken: async ({ forceRefresh }): Promise<TokenGrant> => {
+              calls.push({ forceRefresh });
+              if (latencyMs) await new Promise<void>((resolve) => clock.setTimeout(resolve, latencyMs));
+              return { accessToken: createTestJwt({ expiresInSeconds: 600, claims: { aud: 'reports' }, nowMs: clock.now() }) };
+            },
+          };
+        },
+        [withServerRendering(), { provide: FRESH_TOKEN_SERVER_SESSION, useValue: session }],
+      ),
+    );
+  }
+  const reportsAuth = () => TestBed.runInInjectionContext(() => injectAuth('reports'));
+  const audOf = (header: string | null) => (header ? JSON.parse(atob(header.slice(7).split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).aud ?? 'default' : null);
+
+  it('a render of a signed-in session resolves both tokens in process: each request its own token, neither shown, a snapshot each', async () => {
+    const reportsCalls: Array<{ forceRefresh: boolean }> = [];
+    const responseInit = { status: 200, headers: new Headers() };
+    const { auth, ctrl, http, httpMock, transferState } = setup({
+      platform: 'server',
+      session: ALICE,
+      request: new Request(`${ORIGIN}/dashboard`),
+      responseInit,
+      features: [withServerRendering(), reportsToken(ALICE, reportsCalls)],
+    });
+    const reports = reportsAuth();
+    expect(reports.state()).toEqual(jasmine.objectContaining({ status: 'fresh', token: null }));
+    http.get('/api/profile').subscribe();
+    http.get('/reports/summary').subscribe();
+    http.get('https://reports.example.com/x').subscribe();
+    await flushMicrotasks();
+    const sent = httpMock.match(() => true);
+    expect(sent.map((r) => [r.request.url, audOf(r.request.headers.get('Authorization'))])).toEqual([
+      ['/api/profile', 'default'],
+      ['/reports/summary', 'reports'],
+      ['https://reports.example.com/x', 'reports'],
+    ]);
+    sent.forEach((r) => r.flush({}));
+    expect(ctrl.refreshCount).toBe(1);
+    expect(reportsCalls.length).toBe(1);
+    for (const service of [auth, reports]) {
+      expect(service.state().token).toBeNull();
+      let token: string | null | undefined;
+      service.token$.subscribe((t) => (token = t));
+      expect(token).toBeNull();
+    }
+    expect(responseInit.headers.get('Cache-Control')).toBe('private, no-store');
+    const json = JSON.parse(transferState.toJson());
+    expect(json['ngx-fresh-token:session']).toEqual(jasmine.objectContaining({ user: ALICE.user }));
+    expect(json['ngx-fresh-token:session#reports']).toEqual(jasmine.objectContaining({ user: ALICE.user, expiresAt: reports.state().expiresAt }));
+    for (const r of sent) expect(transferState.toJson()).not.toContain(r.request.headers.get('Authorization')!.slice(7));
+  });
+
+  it('a render whose request is for another origin sends neither token (the same Host check)', async () => {
+    const reportsCalls: Array<{ forceRefresh: boolean }> = [];
+    const { ctrl, http, httpMock } = setup({
+      platform: 'server',
+      session: ALICE,
+      request: new Request('https://evil.example/dashboard'),
+      features: [withServerRendering(), reportsToken(ALICE, reportsCalls)],
+    });
+    http.get('/api/profile').subscribe();
+    http.get('/reports/summary').subscribe();
+    http.get('https://reports.example.com/x').subscribe();
+    await flushMicrotasks();
+    for (const sent of httpMock.match(() => true)) {
+      expect(sent.request.headers.has('Authorization')).withContext(sent.request.url).toBeFalse();
+      sent.flush({});
+    }
+    expect(ctrl.refreshCount).toBe(0);
+    expect(reportsCalls.length).toBe(0);
+  });
+
+  it("a named token has the render's budget: one attempt of at most 3 s, whatever its withRefreshRetry()", async () => {
+    const reportsCalls: Array<{ forceRefresh: boolean }> = [];
+    const { http, httpMock, ctrl } = setup({
+      platform: 'server',
+      session: ALICE,
+      request: new Request(`${ORIGIN}/dashboard`),
+      features: [withServerRendering(), reportsToken(ALICE, reportsCalls, 60_000)],
+    });
+    let failed: unknown;
+    http.get('/reports/summary').subscribe({ error: (e) => (failed = e) });
+    await ctrl.advance(3_000);
+    expect(failed instanceof FreshTokenError && failed.code).toBe(FreshTokenErrorCode.RefreshTimeout);
+    expect(reportsCalls.length).toBe(1);
+    httpMock.expectNone('/reports/summary');
+    expect(reportsAuth().state().status).toBe('fresh');
+  });
+
+  it('hydrating, each token starts from its own snapshot', () => {
+    const { auth } = setup({
+      platform: 'browser',
+      state: {
+        'ngx-fresh-token:session': { user: { sub: 'alice' }, expiresAt: null, refreshAt: null },
+        'ngx-fresh-token:session#reports': { user: { sub: 'alice' }, expiresAt: Date.now() + 1e9, refreshAt: Date.now() + 1e9 - 30_000 },
+      },
+      features: [withServerRendering(), reportsToken(null, [])],
+    });
+    expect(auth.state().status).toBe('fresh');
+    expect(auth.state().expiresAt).toBeNull();
+    expect(reportsAuth().state().status).toBe('fresh');
+    expect(reportsAuth().state().expiresAt).not.toBeNull();
+    expect(reportsAuth().sessionUser()).toEqual({ sub: 'alice' });
   });
 });
 });

@@ -16,7 +16,7 @@ import { FreshTokenErrorCode, ɵerror } from './errors';
 import type { TokenLifetime } from './lifetime';
 import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature, ɵvalidRetryPolicy } from './feature';
 import { createUrlAuthorizer, type UrlMatcher } from './url-matcher';
-import { ɵOPTIONAL, ɵonServer } from './config';
+import { ɵOPTIONAL, ɵTOKEN_NAME, ɵonServer } from './config';
 
 // ---------------------------------------------------------------------------------------------
 // Public names
@@ -199,6 +199,12 @@ interface TransferredBody {
 /** One key for every body a render hands over, so the browser drops them all at once. */
 const BODIES_KEY = 'ngx-fresh-token:bodies' as StateKey<Record<string, TransferredBody>>;
 
+/** `key` for this token: as is for the default token, `key#name` for a `withApiToken()` one (in an injection context). */
+function keyOf<T>(key: StateKey<T>): StateKey<T> {
+  const name = inject(ɵTOKEN_NAME, ɵOPTIONAL);
+  return (name ? `${key}#${name}` : key) as StateKey<T>;
+}
+
 const wantsTransfer = (req: HttpRequest<unknown>) =>
   req.method === 'GET' && (req.responseType === 'json' || req.responseType === 'text') && req.context.get(TRANSFER_AUTHENTICATED_RESPONSE);
 
@@ -214,11 +220,12 @@ function createServerRendering(retry: RefreshRetryPolicy): ɵServerRendering {
   if (half) return half.rendering(retry, inject(TransferState));
   let bodies: Record<string, TransferredBody> | null = null;
   let snapshot: unknown = null;
+  const bodiesKey = keyOf(BODIES_KEY);
   try {
     const state = inject(TransferState, ɵOPTIONAL);
-    bodies = state?.get(BODIES_KEY, null) ?? null;
-    snapshot = state?.get(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, null);
-    state?.remove(BODIES_KEY);
+    bodies = state?.get(bodiesKey, null) ?? null;
+    snapshot = state?.get(keyOf(FRESH_TOKEN_SESSION_SNAPSHOT_KEY), null);
+    state?.remove(bodiesKey);
   } catch {
     // No DOCUMENT, or one that is no page (a plain Node injector, a stub in tests): nothing was handed over.
   }
@@ -257,6 +264,8 @@ export interface ɵServerHalf {
   start(auth: AuthService): ɵSessionStart | null;
   /** Which URLs get the token in a render that knows the session (see {@link serverAuthorizer}). */
   authorizer(matchers: readonly UrlMatcher[] | null): ((url: string) => boolean) | null;
+  /** What relative URLs resolve against in this render (see {@link serverOrigin}). */
+  origin(): string | null | undefined;
   /** `signedInGuard()` in a render (see {@link guardOnServer}). */
   guard<T>(attempted: string, redirect: () => T | true): T | true;
   /** Whether this render knows the request's session (`provideFreshToken()`'s initializer then starts the service). */
@@ -334,7 +343,7 @@ function serverStart(auth: AuthService): ɵSessionStart | null {
   }
   // One user's page must never be kept by a CDN or a shared cache for another.
   privateAnswer(init, 'a signed-in page is private, no-store');
-  inject(TransferState).onSerialize(FRESH_TOKEN_SESSION_SNAPSHOT_KEY, () => {
+  inject(TransferState).onSerialize(keyOf(FRESH_TOKEN_SESSION_SNAPSHOT_KEY), () => {
     const s = auth.state();
     return s.status === 'signed-out' ? null : { user: auth.sessionUser(), expiresAt: s.expiresAt, refreshAt: s.refreshAt };
   });
@@ -342,24 +351,32 @@ function serverStart(auth: AuthService): ɵSessionStart | null {
 }
 
 /**
- * Which URLs get the token in a render that knows the session: relative URLs and `'/'`-style
- * matchers resolve against the configured origin, never the request's `Host` (the client chooses
- * it), and a render whose request is for another origin sends no token at all. `null` without a
- * session (the browser's rules apply).
+ * The origin relative URLs resolve against in a render that knows the session: the configured
+ * origin, never the request's `Host` (the client chooses it); `null` for a render whose request is for
+ * another origin (it sends no token at all); `undefined` without a session (the browser's rules apply).
  */
-function serverAuthorizer(matchers: readonly UrlMatcher[] | null): ((url: string) => boolean) | null {
+function serverOrigin(): string | null | undefined {
   const session = inject(FRESH_TOKEN_SERVER_SESSION);
-  if (!session) return null;
+  if (!session) return undefined;
   const request = inject(REQUEST, ɵOPTIONAL);
-  let sameOrigin = true;
   if (request) {
     try {
-      sameOrigin = new URL(request.url).origin === session.origin;
+      return new URL(request.url).origin === session.origin ? session.origin : null;
     } catch {
-      sameOrigin = false;
+      return null;
     }
   }
-  return sameOrigin ? createUrlAuthorizer(matchers, `${session.origin}/`, session.origin) : () => false;
+  return session.origin;
+}
+
+/**
+ * Which URLs get the token in a render that knows the session: relative URLs and `'/'`-style
+ * matchers resolve against the configured origin ({@link serverOrigin}), and a render whose request
+ * is for another origin sends no token at all. `null` without a session (the browser's rules apply).
+ */
+function serverAuthorizer(matchers: readonly UrlMatcher[] | null): ((url: string) => boolean) | null {
+  const origin = serverOrigin();
+  return origin === undefined ? null : origin ? createUrlAuthorizer(matchers, `${origin}/`, origin) : () => false;
 }
 
 /**
@@ -396,6 +413,7 @@ function guardOnServer<T>(attempted: string, redirect: () => T | true): T | true
  */
 function serverRendering(retry: RefreshRetryPolicy, state: TransferState): ɵServerRendering {
   const init = inject(RESPONSE_INIT, ɵOPTIONAL);
+  const bodiesKey = keyOf(BODIES_KEY);
   return {
     retry,
     start: () => null,
@@ -416,7 +434,7 @@ function serverRendering(retry: RefreshRetryPolicy, state: TransferState): ɵSer
                 if (text === undefined || auth.ɵsecrets(token).some((secret) => holds(text!, secret))) return;
                 // The body is one user's data: kept only in a page no shared cache may keep.
                 if (!privateAnswer(init, 'TRANSFER_AUTHENTICATED_RESPONSE')) return;
-                state.set(BODIES_KEY, { ...state.get(BODIES_KEY, null), [bodyKey(req)]: { b: event.body, s: event.status } });
+                state.set(bodiesKey, { ...state.get(bodiesKey, null), [bodyKey(req)]: { b: event.body, s: event.status } });
               }),
             )
         : send,
@@ -428,6 +446,7 @@ export const ɵserverHalf: ɵServerHalf = {
   retry: DEFAULT_SERVER_RENDER_RETRY,
   start: serverStart,
   authorizer: serverAuthorizer,
+  origin: serverOrigin,
   guard: guardOnServer,
   knowsSession: () => inject(FRESH_TOKEN_SERVER_SESSION) !== null,
   rendering: serverRendering,
