@@ -143,6 +143,22 @@ describe('bff DPoP: tokens bound to the BFF’s key', () => {
     assert.ok(!text.includes(seen.authorization.slice(5)), 'no token in the answer');
   });
 
+  test('a server render calls the API in process through bff.handle() (the README’s way): the proxy proves possession, no token reaches the render', async () => {
+    const { jar } = await signedIn('renata');
+    const bff = await tb.newBff({ apis: apis() });
+    // What server code has in a render: the browser's cookie, nothing else (no Origin: a server-side call).
+    const cookie = jar.header(`${tb.app.origin}/`);
+    const res = await bff.handle(new Request(`${tb.app.origin}/api/orders/mine`, { headers: { cookie, 'x-csrf': '1' } }));
+    assert.ok(res, 'the proxy answers the in-process call');
+    assert.equal(res.status, 200, JSON.stringify(api.seen.at(-1)?.reason));
+    const body = await res.json();
+    assert.equal(body.sub, 'renata');
+    assert.equal(body.jkt, keyA.jkt);
+    const seen = api.seen.at(-1);
+    assert.equal(api.proofOf(seen).payload.htu, `${api.origin}/mine`);
+    assert.ok(!JSON.stringify(body).includes(seen.authorization.slice(5)), 'no token in the answer');
+  });
+
   test('client credentials: the BFF’s own token is bound too and sent with a proof', async () => {
     const res = await call(null, '/api/reports/q1');
     assert.equal(res.status, 200, JSON.stringify(api.seen.at(-1)?.reason));
