@@ -7,8 +7,9 @@
 // once without spending a refresh token twice; key rotation; WebSockets; 3 instances on Redis.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { calculateJwkThumbprint, exportJWK, SignJWT, generateKeyPair } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT, generateKeyPair } from 'jose';
 import { WebSocket } from 'ws';
 import * as bffModule from 'ngx-fresh-token/bff';
 import { ensureRedis, freeLoopbackPort } from '../../scripts/ensure-redis.mjs';
@@ -354,6 +355,126 @@ describe('bff DPoP: WebSockets', () => {
     } finally {
       api.state.requireNonce = false;
     }
+  });
+});
+
+/** A hostile API: records every request and answers with `state.handler`. */
+async function startHostileApi() {
+  const seen = [];
+  const state = { handler: (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}') };
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push({ method: req.method, url: req.url, headers: req.headers });
+      state.handler(req, res);
+    });
+  });
+  server.maxHeaderSize = 64 * 1024;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { origin: `http://127.0.0.1:${server.address().port}`, seen, state, close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))) };
+}
+
+describe('bff DPoP: attacker review (mixed deploys, foreign keys, hostile APIs, bad keys)', () => {
+  let evil;
+  const withEvil = () => ({ ...apis(), evil: { resource: ORDERS, proxy: { path: '/api/evil', target: evil.origin, token: 'user' } } });
+  before(async () => {
+    evil = await startHostileApi();
+  });
+  after(async () => {
+    tb.mount(await tb.newBff({ apis: apis() }));
+    await evil?.close();
+  });
+
+  test('an instance without dpop on the same store never hands out a bound token, and never redeems it without a proof (503, the session kept)', async () => {
+    const { jar } = await signedIn('mixed');
+    assert.equal((await call(jar, '/api/orders/k')).status, 200);
+    tb.mount(await tb.newBff({ dpop: undefined, apis: {}, handOutTokens: true }));
+    try {
+      const handed = await call(jar, '/session/token');
+      assert.equal(handed.status, 403);
+      const body = await handed.json();
+      assert.equal(body.code, 'NFT420');
+      assert.equal(body.accessToken, undefined, 'the bound token stays on the server');
+      tb.clock.advance(120_000);
+      const grants = tb.idp.counts.refresh_token;
+      const later = await call(jar, '/session/token');
+      assert.equal(later.status, 503);
+      assert.equal((await later.json()).code, 'NFT420');
+      assert.ok(Number(later.headers.get('retry-after')) > 0);
+      assert.equal(tb.idp.counts.refresh_token, grants, 'no redemption without a proof (the IdP would answer invalid_grant)');
+    } finally {
+      tb.mount(await tb.newBff({ apis: apis() }));
+    }
+    const back = await call(jar, '/api/orders/k');
+    assert.equal(back.status, 200, 'the session survived the instance without the key');
+  });
+
+  test('a WebSocket whose session holds a token bound to a removed key gets one new token (and a warning, once)', async () => {
+    const { jar } = await signedIn('wsrot');
+    const cookie = jar.header(`${tb.app.origin}/`);
+    assert.equal((await call(jar, '/api/orders/k')).status, 200);
+    const keyC = await newKey();
+    const warnings = [];
+    tb.mount(await tb.newBff({ apis: apis(), dpop: { privateKey: keyC.jwk }, logger: { warn: (m) => warnings.push(m), error: () => {} } }));
+    try {
+      const grants = tb.idp.counts.refresh_token;
+      const socket = new WebSocket(`${tb.app.origin.replace(/^http/, 'ws')}/api/orders/live`, { headers: { cookie, origin: tb.app.origin } });
+      const first = await within(new Promise((resolve, reject) => (socket.once('message', (d) => resolve(String(d))), socket.once('unexpected-response', (_q, res) => reject(new Error(`refused ${res.statusCode}`))))), 5_000, 'the greeting');
+      assert.equal(JSON.parse(first).jkt, keyC.jkt);
+      socket.close();
+      assert.equal(tb.idp.counts.refresh_token - grants, 1);
+      assert.equal((await (await call(jar, '/api/orders/k')).json()).jkt, keyC.jkt);
+      assert.equal(warnings.filter((w) => /does not hold/.test(w)).length, 1);
+      assert.ok(!warnings.some((w) => /ey[A-Za-z0-9_-]{20,}\./.test(w)), 'no token in a warning');
+    } finally {
+      tb.mount(await tb.newBff({ apis: apis() }));
+    }
+  });
+
+  test('an API that always asks for a new nonce costs two requests per call and no redemption', async () => {
+    const { jar } = await signedIn('noncer');
+    assert.equal((await call(jar, '/api/orders/k')).status, 200, 'the session holds its token for this resource');
+    let n = 0;
+    evil.state.handler = (_req, res) => res.writeHead(401, { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': `n${n++}` }).end('{}');
+    tb.mount(await tb.newBff({ apis: withEvil(), minRefreshIntervalMs: 0 }));
+    const before = evil.seen.length;
+    const grants = tb.idp.counts.refresh_token;
+    for (let i = 0; i < 3; i++) {
+      const res = await call(jar, '/api/evil/x');
+      assert.equal(res.status, 401);
+      await res.text();
+    }
+    assert.equal(evil.seen.length - before, 6);
+    assert.equal(tb.idp.counts.refresh_token - grants, 0, 'a nonce challenge is not a reason for a new token');
+  });
+
+  test('a nonce that is huge or not RFC 9449 syntax is never remembered for later proofs', async () => {
+    const { jar } = await signedIn('bignonce');
+    tb.mount(await tb.newBff({ apis: withEvil() }));
+    for (const bad of ['N'.repeat(12_000), 'a"b', 'a\\b', 'a b']) {
+      evil.state.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'dpop-nonce': bad }).end('{}');
+      await (await call(jar, '/api/evil/x')).text();
+      evil.state.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      await (await call(jar, '/api/evil/y')).text();
+      const proof = evil.seen.at(-1).headers.dpop;
+      assert.equal(decodeJwt(proof).nonce, undefined, JSON.stringify(bad.slice(0, 10)));
+      assert.ok(proof.length < 2_000);
+    }
+  });
+
+  test('key checks on what WebCrypto holds: a padded RSA-1024 JWK, an RSA-1024 pair and a mismatched pair are NFT401; an extractable pair is accepted', async () => {
+    const rsa = await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign', 'verify']);
+    const rsaJwk = await crypto.subtle.exportKey('jwk', rsa.privateKey);
+    const n = Buffer.from(rsaJwk.n, 'base64url');
+    const padded = { ...rsaJwk, n: Buffer.concat([Buffer.alloc(256 - n.length), n]).toString('base64url') };
+    const a = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    const b = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    for (const [what, key] of [['padded RSA-1024 JWK', padded], ['RSA-1024 pair', rsa], ['mismatched pair', { privateKey: a.privateKey, publicKey: b.publicKey }]]) {
+      await assert.rejects(tb.newBff({ apis: apis(), dpop: { privateKey: key } }), (err) => err.code === 'NFT401' && /dpop\.privateKey/.test(err.message) && !err.message.includes(rsaJwk.d), what);
+    }
+    const extractable = await tb.newBff({ apis: apis(), dpop: { privateKey: a } });
+    assert.ok(extractable);
   });
 });
 

@@ -150,6 +150,21 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     const issued = await issuer.issue(session, { forceRefresh: force !== undefined, replacesToken, resource: api.resource, scope: api.scope });
     return issued?.token ?? null;
   };
+  let foreignKeyWarned = false;
+  /**
+   * The user's token for a proxied call or WebSocket: one bound to a DPoP key this BFF does not hold (a key
+   * removed from `previousKeys`, or another instance's key) is replaced once by one bound to this BFF's key
+   * (without `dpop`, that redemption answers 503 `NFT420`: see refresh.ts).
+   */
+  const proxiedUserToken = async (request: Request, api: { resource?: string; scope?: string }, force?: { replaces: string }) => {
+    const token = await userApiToken(request, api, force);
+    if (force || !token?.jkt || dpop?.handleFor(token.jkt)) return token;
+    if (!foreignKeyWarned && dpop) {
+      foreignKeyWarned = true;
+      resolved.logger.warn('ngx-fresh-token/bff: a token bound to a DPoP key this BFF does not hold was replaced. Expected once per session after a key was removed from dpop.previousKeys; if it keeps happening, instances run with different dpop keys (each replacement costs a redemption). (Logged once.)');
+    }
+    return userApiToken(request, api, { replaces: token.accessToken });
+  };
   const clientTokens = createClientTokens(resolved, config, grantErrors, binding);
   /** The token slots of proxied APIs with user tokens: /session/token never hands them out. */
   const proxiedSlots = new Set(resolved.proxies.filter((p) => p.token !== 'none' && p.token !== 'client').map((p) => tokenKey(p.resource, p.scope)));
@@ -160,7 +175,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     clientTokens,
     dpop,
     ownCookie,
-    userToken: userApiToken,
+    userToken: proxiedUserToken,
   });
   const webSockets = createWebSocketProxy({
     allowedOrigins: resolved.allowedOrigins,
@@ -173,7 +188,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     async token(request, api) {
       if (api.token === 'none') return null;
       if (api.token !== 'client') {
-        const user = await userApiToken(request, api);
+        const user = await proxiedUserToken(request, api);
         if (user) return user;
         if (api.token === 'user') return 'unauthenticated';
         if (api.token === 'user-or-none') return null;
@@ -235,6 +250,8 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     if (!session) return signedOut();
     const issued = await issuer.issue(session, { forceRefresh, replacesToken: replaces && /^[A-Za-z0-9_-]{43}$/.test(replaces) ? replaces : null, ...target });
     if (!issued) return signedOut();
+    // A token bound by another instance's DPoP key (a rolling deploy of `dpop`): never handed out either.
+    if (issued.token.jkt) return errorResponse(dpopBound());
     // `user`: the allowed claims, so the browser's sessionUser follows the session (a sign-in in another tab, say).
     const body: Record<string, unknown> = { accessToken: issued.token.accessToken, user: userOf(session).user };
     if (issued.token.expiresAt !== null) {

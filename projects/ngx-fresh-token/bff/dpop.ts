@@ -79,23 +79,60 @@ function algorithmOf(jwk: JsonWebKey): EcKeyImportParams | RsaHashedImportParams
   throw invalidKey('must be an EC P-256/P-384/P-521, Ed25519 or RSA (≥ 2048 bits) key');
 }
 
+/** The parameters to sign and verify with a key of one of the accepted algorithms, or throws NFT401. */
+function signingParams(key: CryptoKey): Algorithm | EcdsaParams {
+  const algorithm = key.algorithm as Partial<EcKeyAlgorithm & RsaHashedKeyAlgorithm>;
+  if (algorithm.name === 'ECDSA' && ['P-256', 'P-384', 'P-521'].includes(algorithm.namedCurve ?? '')) {
+    return { name: 'ECDSA', hash: { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' }[algorithm.namedCurve as 'P-256'] };
+  }
+  if (algorithm.name === 'Ed25519') return { name: 'Ed25519' };
+  // The modulus as WebCrypto imported it (a JWK's `n` can be padded with leading zeros).
+  if ((algorithm.name === 'RSASSA-PKCS1-v1_5' || algorithm.name === 'RSA-PSS') && (algorithm.modulusLength ?? 0) >= 2048) {
+    return algorithm.name === 'RSA-PSS' ? ({ name: 'RSA-PSS', saltLength: 32 } as Algorithm) : { name: algorithm.name };
+  }
+  throw invalidKey('must be an EC P-256/P-384/P-521, Ed25519 or RSA (≥ 2048 bits) key');
+}
+
 async function keyPairOf(key: BffDpopKey): Promise<CryptoKeyPair> {
+  let pair: CryptoKeyPair;
   if (typeof key === 'object' && key !== null && 'privateKey' in key && 'publicKey' in key) {
-    const pair = key as { privateKey: CryptoKey; publicKey: CryptoKey };
-    if (pair.privateKey?.type !== 'private' || pair.publicKey?.type !== 'public') throw invalidKey('must be a private JWK or { privateKey, publicKey } CryptoKeys');
-    return pair;
+    const given = key as { privateKey: CryptoKey; publicKey: CryptoKey };
+    if (given.privateKey?.type !== 'private' || given.publicKey?.type !== 'public') throw invalidKey('must be a private JWK or { privateKey, publicKey } CryptoKeys');
+    pair = given;
+    // An extractable private key is imported again, not extractable: the key material stays in WebCrypto.
+    if (pair.privateKey.extractable) {
+      try {
+        const jwk = await crypto.subtle.exportKey('jwk', pair.privateKey);
+        pair = { privateKey: await crypto.subtle.importKey('jwk', jwk, pair.privateKey.algorithm as EcKeyImportParams, false, ['sign']), publicKey: pair.publicKey };
+      } catch {
+        throw invalidKey('could not be imported');
+      }
+    }
+  } else {
+    const jwk = key as JsonWebKey;
+    if (typeof jwk !== 'object' || jwk === null || typeof jwk.d !== 'string') throw invalidKey('must be a private JWK (with "d") or { privateKey, publicKey } CryptoKeys');
+    const algorithm = algorithmOf(jwk);
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, key_ops: _ops, ...publicJwk } = jwk;
+    try {
+      const privateKey = await crypto.subtle.importKey('jwk', { ...jwk, key_ops: ['sign'] }, algorithm, false, ['sign']);
+      const publicKey = await crypto.subtle.importKey('jwk', { ...publicJwk, key_ops: ['verify'] }, algorithm, true, ['verify']);
+      pair = { privateKey, publicKey };
+    } catch {
+      throw invalidKey('could not be imported');
+    }
   }
-  const jwk = key as JsonWebKey;
-  if (typeof jwk !== 'object' || jwk === null || typeof jwk.d !== 'string') throw invalidKey('must be a private JWK (with "d") or { privateKey, publicKey } CryptoKeys');
-  const algorithm = algorithmOf(jwk);
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, key_ops: _ops, ...publicJwk } = jwk;
+  // The algorithm and size of what WebCrypto holds, and one signature: the two halves must be one pair.
+  const params = signingParams(pair.privateKey);
+  signingParams(pair.publicKey);
+  const probe = new TextEncoder().encode('ngx-fresh-token DPoP key check');
+  let matches = false;
   try {
-    const privateKey = await crypto.subtle.importKey('jwk', { ...jwk, key_ops: ['sign'] }, algorithm, false, ['sign']);
-    const publicKey = await crypto.subtle.importKey('jwk', { ...publicJwk, key_ops: ['verify'] }, algorithm, true, ['verify']);
-    return { privateKey, publicKey };
+    matches = await crypto.subtle.verify(params, pair.publicKey, await crypto.subtle.sign(params, pair.privateKey, probe), probe);
   } catch {
-    throw invalidKey('could not be imported');
+    matches = false;
   }
+  if (!matches) throw invalidKey('and its public key are not one key pair (a signature made with it does not verify)');
+  return pair;
 }
 
 /** Imports the DPoP keys (the key material never leaves WebCrypto: the private keys are not extractable). */
@@ -132,10 +169,16 @@ export async function createDpopKeys(options: BffDpopOptions, config: OidcConfig
     },
     rememberNonce(jkt, url, nonce) {
       const handle = byJkt.get(jkt);
-      if (handle && nonce.length <= 1024) proofMaker(handle).cacheNonce(new Response(null, { headers: { 'dpop-nonce': nonce } }), url);
+      if (handle && isUsableNonce(nonce)) proofMaker(handle).cacheNonce(new Response(null, { headers: { 'dpop-nonce': nonce } }), url);
     },
   };
 }
+
+/**
+ * Whether a server's `DPoP-Nonce` is one the BFF keeps: RFC 9449's syntax (`1*NQCHAR`: visible ASCII but `"`
+ * and `\\`) and at most 1 KB — a hostile or broken API must not make every later proof to its origin huge.
+ */
+export const isUsableNonce = (nonce: string) => nonce.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(nonce);
 
 /** Whether a token-endpoint answer is a DPoP-bound token (its `token_type`). */
 export const isDpopBound = (response: { token_type?: string }) => typeof response.token_type === 'string' && response.token_type.toLowerCase() === 'dpop';

@@ -13,7 +13,7 @@ import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import { errorResponse, json, methodNotAllowed, readBytesLimited, SECURITY_HEADERS } from './http';
 import type { ClientTokens } from './client-tokens';
-import type { DpopKeys } from './dpop';
+import { isUsableNonce, type DpopKeys } from './dpop';
 import { client } from './oidc';
 import type { CachedToken } from './sessions';
 
@@ -82,6 +82,9 @@ export const DEFAULT_PROXY_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** An answer of known length up to this size is read whole before it is handed on; a larger one (or one of unknown length: SSE) streams. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
+/** Statuses whose answers carry no body (a `Response` with one of them refuses a body). */
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
 /** A request body up to this size is kept, so a 401 can be retried with a new token; a larger one streams and is not retried. */
 export const MAX_REPLAYED_BODY_BYTES = 64 * 1024;
 
@@ -389,6 +392,13 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         await last.body?.cancel().catch(() => undefined);
       }
       last = await send(api, new URL(url), init.method, { ...init.headers }, init.body as Uint8Array | ReadableStream<Uint8Array> | null, declaredLength, request.signal);
+      // A nonce openid-client would remember for every later proof to this origin: only a well-formed, small one.
+      const nonce = last.headers.get('dpop-nonce');
+      if (nonce !== null && !isUsableNonce(nonce)) {
+        const headers = new Headers(last.headers);
+        headers.delete('dpop-nonce');
+        last = new Response(NULL_BODY_STATUSES.has(last.status) ? null : last.body, { status: last.status, statusText: last.statusText, headers });
+      }
       return last;
     };
     try {
@@ -423,9 +433,8 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
 
     let sent: Sent | null;
     try {
+      // (A user token bound to a DPoP key this BFF does not hold is replaced once by userToken: see bff.ts.)
       sent = await tokenFor(request, api);
-      // A token bound to a DPoP key this BFF no longer holds (removed from previousKeys): one new token, bound to the current key.
-      if (sent && sent.kind !== 'none' && sent.token.jkt && !deps.dpop?.handleFor(sent.token.jkt)) sent = await tokenFor(request, api, { replaces: sent.token.accessToken });
     } catch (err) {
       if (err instanceof FreshTokenError) return errorResponse(err);
       throw err;
@@ -449,6 +458,9 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
 
     const first = await forward(request, api, upstream, body, sent, info);
     if (first.status !== 401 || sent.kind === 'none' || !replayable) return first;
+    // A DPoP nonce challenge left after openid-client's one nonce retry is about the proof, not the token:
+    // a new token would not help (an API that always asks for a new nonce must not cost redemptions).
+    if (sent.token.jkt && /\buse_dpop_nonce\b/i.test(first.headers.get('www-authenticate') ?? '')) return first;
     // One new token (the same single redemption as /session/token), then one retry.
     let again: Sent | null;
     try {

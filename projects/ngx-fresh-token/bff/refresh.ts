@@ -349,6 +349,12 @@ export function createTokenIssuer(
         if (await sessions.removeIfVersion(key, current.record.version)) options.onEvent({ type: 'session-ended', sessionKey: key, sub: current.data.sub });
         return null;
       }
+      // DPoP: a grant whose tokens are bound (another instance holds `dpop`: a rolling deploy) is never
+      // redeemed without a proof here; an IdP that binds the client's tokens would answer invalid_grant
+      // and end the session. 503: the next call may reach an instance with the key.
+      if (!binding.grantOptions && Object.values(current.data.tokens).some((t) => t.jkt)) {
+        throw bffError(BffErrorCode.DpopBound, 'the session\'s tokens are DPoP-bound and this instance has no DPoP key (createBff({ dpop })): not redeemed here; try again shortly.', { status: 503, retryAfterSeconds: 5 });
+      }
       // Step 6: another holder redeemed this version and its write is in doubt (a kept grant, or a holder
       // that died mid-flight): redeeming the same refresh token now would be reuse. Wait for it instead.
       const marker = await sessions.call((s) => s.get(inDoubtKey(key)));
