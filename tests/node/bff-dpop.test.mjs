@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT, generateKeyPair } from 'jose';
+import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import * as bffModule from 'ngx-fresh-token/bff';
 import { ensureRedis, freeLoopbackPort } from '../../scripts/ensure-redis.mjs';
@@ -461,6 +462,31 @@ describe('bff DPoP: attacker review (mixed deploys, foreign keys, hostile APIs, 
       assert.equal(decodeJwt(proof).nonce, undefined, JSON.stringify(bad.slice(0, 10)));
       assert.ok(proof.length < 2_000);
     }
+  });
+
+  test('property: whatever DPoP-Nonce an API sends, the next proof carries exactly it when RFC 9449 allows it (1*NQCHAR, ≤ 1 KB), else none', async () => {
+    const { jar } = await signedIn('fcnonce');
+    tb.mount(await tb.newBff({ apis: withEvil() }));
+    const nqchar = fc.constantFrom(...[...Array(0x7f - 0x21).keys()].map((i) => String.fromCharCode(0x21 + i)));
+    const headerSafe = fc.string({ unit: fc.constantFrom(...' \t!"#$%&\'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~'.split('')), minLength: 1, maxLength: 40 });
+    const nonce = fc.oneof(
+      fc.string({ unit: nqchar, minLength: 1, maxLength: 64 }),
+      headerSafe,
+      fc.string({ unit: nqchar, minLength: 1000, maxLength: 1100 }),
+    ).filter((v) => v.trim() === v && v.length > 0);
+    await fc.assert(
+      fc.asyncProperty(nonce, async (value) => {
+        evil.state.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'dpop-nonce': value }).end('{}');
+        await (await call(jar, '/api/evil/x')).text();
+        evil.state.handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        await (await call(jar, '/api/evil/y')).text();
+        const sent = decodeJwt(evil.seen.at(-1).headers.dpop).nonce;
+        const allowed = value.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(value);
+        if (allowed) assert.equal(sent, value);
+        else assert.notEqual(sent, value);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   test('key checks on what WebCrypto holds: a padded RSA-1024 JWK, an RSA-1024 pair and a mismatched pair are NFT401; an extractable pair is accepted', async () => {
