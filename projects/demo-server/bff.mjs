@@ -72,11 +72,12 @@ export async function createDemoBff({ origin, issuer, clientSecret, accessTokenT
           remember(event.accessToken);
           break;
         case 'refresh': {
-          // The counters count the default token's refreshes; the other APIs' tokens count apart.
+          // The counters count the default token's refreshes; the other APIs' tokens (whose first one is a
+          // redemption too: the login's tokens are the default API's) count apart, in total only — the
+          // per-session counters keep their shape.
           const session = sessionStats.get(event.sessionKey);
           if (event.accessToken && !forDefaultApi(event.accessToken)) {
             stats.apiRefreshes++;
-            if (session) session.apiRefreshes = (session.apiRefreshes ?? 0) + 1;
           } else {
             stats.refreshes++;
             if (session) session.refreshes++;
