@@ -97,6 +97,36 @@ describe('demo, tokens per API, end to end', { concurrency: false }, () => {
     assert.deepEqual(seen('reports'), [REPORTS_AUDIENCE], 'the reports API saw only reports tokens');
   });
 
+  test('each token refreshes on its own schedule, and after both refreshed each API still receives only its own token', async () => {
+    const before = await stats();
+    const { context: ctx, watch } = await context();
+    const page = await logIn(ctx, demo.url);
+    const generationOf = (name) => lifetime(page, name).getByTestId('lifetime-generation').innerText();
+    await lifetime(page, 'reports').getByTestId('lifetime-jti').waitFor();
+    assert.equal(await generationOf('reports'), 'reports #1');
+    // Auto refresh at the buffer (30 s before expiry): the default token (40 s) at about 10 s, the
+    // reports token (60 s) at about 30 s; each from its own source, neither waiting for the other.
+    await lifetime(page, 'default').getByTestId('lifetime-generation').filter({ hasText: /^#2$/ }).waitFor({ timeout: 25_000 });
+    assert.equal(await generationOf('reports'), 'reports #1', "the default token's refresh did not refresh the reports token");
+    await lifetime(page, 'reports').getByTestId('lifetime-generation').filter({ hasText: /^reports #2$/ }).waitFor({ timeout: 40_000 });
+    const rows = await clickAndWaitForRows(page, 'call-both', 2);
+    assert.deepEqual(rows.flat().sort().map((a) => a.replace(/\d+$/, 'N')), ['200 · #N', '200 · reports #N']);
+    assert.deepEqual(
+      [...new Set(watch.apiTokenRequests.map((r) => r.api))],
+      ['reports'],
+      'the reports token came from /session/token?api=reports only',
+    );
+    // Every call that left the browser, before and after the refreshes, carried its own API's token.
+    const apiCalls = watch.apiCalls.filter((c) => c.token);
+    assert.ok(apiCalls.length >= 1 && apiCalls.every((c) => c.aud === API_AUDIENCE), `app API calls carried: ${apiCalls.map((c) => c.aud)}`);
+    assert.ok(watch.reportsCalls.length >= 1 && watch.reportsCalls.every((c) => c.aud === REPORTS_AUDIENCE), `reports calls carried: ${watch.reportsCalls.map((c) => c.aud)}`);
+    const after = await stats();
+    const seen = (api) => Object.keys(after.audiences[api]).filter((aud) => after.audiences[api][aud] !== (before.audiences[api][aud] ?? 0));
+    assert.deepEqual(seen('reports'), [REPORTS_AUDIENCE], 'the reports API saw only reports tokens');
+    assert.ok(seen('api').every((aud) => aud === API_AUDIENCE || aud === 'none'), `the app's API saw: ${seen('api')}`);
+    assert.ok(after.apiRefreshes - before.apiRefreshes >= 2, 'the reports token was redeemed at the BFF for its own API (first token and its refresh)');
+  });
+
   test('both APIs check the audience: each refuses the other\'s token (so a mix-up would show as a 401, not pass)', async () => {
     const { context: ctx, watch } = await context();
     const page = await logIn(ctx, demo.url);
