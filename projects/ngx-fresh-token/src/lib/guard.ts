@@ -106,7 +106,8 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
     // getValidToken() loads the session on first use and keeps a token it could not refresh
     // transiently while that token is still valid; any failure left is "not signed in".
     return auth.getValidToken().then(
-      (token) => token !== null || redirect(router, redirectTo, attempted),
+      // A session that holds no token in the browser (withBffSession()) is signed in with none.
+      (token) => token !== null || auth.ɵknownSignedIn() || redirect(router, redirectTo, attempted),
       () => redirect(router, redirectTo, attempted),
     );
   };
