@@ -19,7 +19,7 @@ function claimsOf(token) {
  * (a Redis store and one sealing key shared by the instances); by default the memory store and a
  * random key.
  */
-export async function createDemoBff({ origin, issuer, clientSecret, accessTokenTtlSeconds, stats, generations, store, secrets, allowedOrigins }) {
+export async function createDemoBff({ origin, issuer, clientSecret, accessTokenTtlSeconds, stats, generations, store, secrets, allowedOrigins, apis }) {
   /** Per-session counters by the session's store key (a hash of the cookie's id, never the id). */
   const sessionStats = new Map();
   let generation = 0;
@@ -39,6 +39,8 @@ export async function createDemoBff({ origin, issuer, clientSecret, accessTokenT
     secrets: secrets ?? [randomBytes(32).toString('base64url')],
     ...(store ? { store } : {}),
     ...(allowedOrigins ? { allowedOrigins } : {}),
+    // Proxied APIs (proxied-api.mjs): their tokens stay in the BFF.
+    ...(apis ? { apis } : {}),
     // The login page hands the user name over as login_hint; `prompt=login` makes the IdP's
     // password-less interaction take it every time (not an earlier IdP session's user), and
     // `consent` is what oidc-provider needs to grant offline_access (the refresh token).

@@ -4,8 +4,9 @@
 // The browser signs in through the real authorization endpoint (code + PKCE S256, required); the
 // interaction page (`completeInteraction`) finishes login and consent for the account named by
 // `login_hint`: the demo has no passwords. RP-initiated and back-channel logout are on.
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
+import { ORDERS_AUDIENCE } from './proxied-api.mjs';
 import { randomBytes } from 'node:crypto';
 
 export const API_AUDIENCE = 'urn:ngx-fresh-token:demo-api';
@@ -83,12 +84,11 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         enabled: true,
         defaultResource: () => API_AUDIENCE,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({
-          scope: 'api',
-          audience: API_AUDIENCE,
-          accessTokenTTL: accessTokenTtlSeconds,
-          accessTokenFormat: 'jwt',
-        }),
+        // Each API's tokens carry its own audience (the proxied orders API's too, proxied-api.mjs).
+        getResourceServerInfo: (_ctx, resource) => {
+          if (resource !== API_AUDIENCE && resource !== ORDERS_AUDIENCE) throw new errors.InvalidTarget();
+          return { scope: 'api', audience: resource, accessTokenTTL: accessTokenTtlSeconds, accessTokenFormat: 'jwt' };
+        },
       },
     },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub, name: sub }) }),
@@ -114,6 +114,7 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         : new provider.Grant({ clientId: details.params.client_id, accountId: details.session.accountId });
       grant.addOIDCScope(SCOPE);
       grant.addResourceScope(API_AUDIENCE, 'api');
+      grant.addResourceScope(ORDERS_AUDIENCE, 'api');
       result = { consent: { grantId: await grant.save() } };
     }
     await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });

@@ -2,7 +2,7 @@ import { FetchBackend, HttpBackend, provideHttpClient, withFetch, withIntercepto
 import { ApplicationConfig, inject, provideZonelessChangeDetection } from '@angular/core';
 import { provideClientHydration, withEventReplay } from '@angular/platform-browser';
 import { provideRouter } from '@angular/router';
-import { freshTokenInterceptor, provideFreshToken, withAutoRefresh, withCrossTabSync } from 'ngx-fresh-token';
+import { freshTokenInterceptor, provideFreshToken, withAutoRefresh, withBffProxy, withCrossTabSync } from 'ngx-fresh-token';
 import { withSessionEndpoint } from 'ngx-fresh-token/oauth';
 import { routes } from './app.routes';
 import { SessionTokenAnswers, recordingBackend, requestLogInterceptor } from './request-log';
@@ -25,6 +25,8 @@ export const appConfig: ApplicationConfig = {
       withSessionEndpoint({ url: '/session/token', signOutUrl: '/auth/logout' }),
       withAutoRefresh(),
       withCrossTabSync(),
+      // The orders API is reached through the BFF's proxy: X-CSRF and the cookie, never a token (#26).
+      withBffProxy('/api/orders'),
     ),
   ],
 };

@@ -6,6 +6,7 @@ import { Subscription, filter, take } from 'rxjs';
 import { LOG_ENTRY, LogEntry, RequestLog, SessionTokenAnswers, TokenGenerations, TokenHistory } from './request-log';
 import { TokenEvents } from './token-events';
 import { TokenPanel } from './token-panel';
+import { ProxyPanel } from './proxy-panel';
 
 /** What one session (or the whole server) counted. */
 interface Counters {
@@ -42,7 +43,7 @@ const BURST_SIZE = 50;
 
 @Component({
   selector: 'app-dashboard',
-  imports: [DatePipe, TokenEvents, TokenPanel],
+  imports: [DatePipe, TokenEvents, TokenPanel, ProxyPanel],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <section class="grid">
@@ -123,6 +124,8 @@ const BURST_SIZE = 50;
         <app-token-events [events]="history()" [showOrigin]="true" />
       </article>
     </section>
+
+    <app-proxy-panel />
 
     <article class="card log">
       <header>
