@@ -34,7 +34,7 @@ export const ɵPROXIED_SESSION = /* @__PURE__ */ new InjectionToken<ɵProxiedSes
 const ɵPROXY_PATHS = /* @__PURE__ */ new InjectionToken<readonly string[]>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'PROXY_PATHS' : '');
 
 /**
- * `path` as `withBffProxy()` matches it (without a trailing `/`), or `null` when it is not a path the
+ * @internal `path` as `withBffProxy()` matches it (without a trailing `/`), or `null` when it is not a path the
  * BFF could proxy: a path on the app's origin starting with `/`, of the same characters `createBff()`
  * takes (unreserved characters and sub-delimiters, `:` and `@`), no empty or dot segment, not `/` alone.
  *
