@@ -152,6 +152,19 @@ describe('withBffSession() (proxy-only mode)', () => {
     tab.httpMock.verify();
   });
 
+  it('a successful proxied answer after the absolute end still reaches the caller (no end in the past is set)', async () => {
+    const tab = setup();
+    // Idle end at 1 min, absolute end at 2 min; the answer comes after both (a device clock that runs ahead, another tab's activity).
+    await signedIn(tab, { user: USER, expiresIn: 120, idleMs: MIN });
+    await tab.clock.advance(121_000);
+    expect(tab.auth.state().status).toBe('expired');
+    const out = send(tab.http, '/api/orders');
+    tab.httpMock.expectOne('/api/orders').flush(['late']);
+    await settle();
+    expect(out.error).toBeUndefined();
+    expect(out.body).toEqual(['late']);
+  });
+
   it('once its end has passed the session is expired, and the next question re-reads it (401: session-expired)', async () => {
     const tab = setup();
     await signedIn(tab);

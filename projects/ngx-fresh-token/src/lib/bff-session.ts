@@ -90,9 +90,10 @@ class BffSession implements TokenSource, ɵProxiedSession {
     // The BFF slid the session's idle end when it read it for this call: it ends `idleMs` from now, or at its absolute end.
     const auth = this.#auth();
     if (this.#idleMs === null || !auth.ɵknownSignedIn()) return;
-    const end = Math.min(this.#clock.now() + this.#idleMs, this.#endsAt ?? Infinity);
-    // One state change a second at most, however many calls answer.
-    if (this.#end !== null && end - this.#end < 1_000) return;
+    const now = this.#clock.now();
+    const end = Math.min(now + this.#idleMs, this.#endsAt ?? Infinity);
+    // One state change a second at most, however many calls answer; never an end in the past (the caller's answer stands).
+    if (end <= now || (this.#end !== null && end - this.#end < 1_000)) return;
     auth.setGrant(this.#grant(end, auth.sessionUser()));
   }
 
