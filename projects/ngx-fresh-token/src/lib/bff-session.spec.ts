@@ -222,6 +222,20 @@ describe('withBffSession() (proxy-only mode)', () => {
     expect(TestBed.inject(Router).serializeUrl(tree)).toMatch(/^\/login/);
   });
 
+  it('signedInGuard() reads the session again once its end has passed (a 401 then sends the user to /login)', async () => {
+    const tab = setup();
+    await signedIn(tab);
+    const guard = signedInGuard();
+    const run = () => TestBed.runInInjectionContext(() => tab.injector.runInContext(() => guard({} as Route, [], undefined as never)) as Promise<boolean | UrlTree>);
+    expect(await run()).toBeTrue();
+    tab.httpMock.verify(); // from memory
+    await tab.clock.advance(10 * MIN);
+    const again = run();
+    answerSession(tab, {}, unauthorized);
+    expect(TestBed.inject(Router).serializeUrl((await again) as UrlTree)).toMatch(/^\/login/);
+    expect(tab.auth.state().status).toBe('signed-out');
+  });
+
   it('with withCrossTabSync(), a proxied 401 in one tab signs every tab out', async () => {
     TestBed.configureTestingModule({ providers: [provideZonelessChangeDetection(), { provide: FRESH_TOKEN_CLOCK, useFactory: () => new ManualClock() }] });
     const channels: ɵChannel[] = [];
