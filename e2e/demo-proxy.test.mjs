@@ -110,6 +110,30 @@ describe('BFF proxy (demo)', () => {
     }
   });
 
+  test('proxy-only mode in two tabs: signing out in one signs the other out (withCrossTabSync)', async () => {
+    const { context } = await newContext(browser, demo.url);
+    try {
+      const a = await context.newPage();
+      await a.goto(`${demo.url}/proxy`);
+      await a.waitForURL(/\/login\?returnUrl=%2Fproxy$/);
+      await submitLogin(a, 'carol');
+      await a.waitForURL(`${demo.url}/proxy`);
+      const b = await context.newPage();
+      await b.goto(`${demo.url}/proxy`);
+      for (const tab of [a, b]) await tab.getByTestId('proxy-status').filter({ hasText: /^fresh$/ }).waitFor();
+      assert.equal(await b.getByTestId('proxy-user').innerText(), 'carol');
+      await a.getByTestId('proxy-sign-out').click();
+      await a.waitForURL(/\/login$/);
+      await b.getByTestId('proxy-status').filter({ hasText: /^signed-out$/ }).waitFor();
+      await b.locator('[data-testid=proxy-event][data-type=signed-out]').waitFor();
+      // The session is gone on the server too: B's next proxied call is refused, and nothing is retried.
+      await b.getByTestId('proxy-page-call').click();
+      assert.equal(await b.getByTestId('proxy-page-error').innerText(), 'HTTP 401');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('dashboard panel: the proxied call carries no token; the API saw one for an audience this browser never held', async () => {
     const { context, watch } = await newContext(browser, demo.url);
     const seen = record(context);
