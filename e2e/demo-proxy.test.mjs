@@ -49,6 +49,15 @@ describe('BFF proxy (demo)', () => {
   test('proxy-only mode: guard, session, proxied call, and no access token in the page state, storage or any answer', async () => {
     const { context } = await newContext(browser, demo.url);
     const seen = record(context);
+    // The answers of the app's own session and API routes, taken exactly as the browser gets them (fetched here and
+    // handed over): a passive recorder can miss a body the page has already consumed.
+    const exact = [];
+    await context.route(/^[^?#]*\/(api|session)\//, async (route) => {
+      const response = await route.fetch({ maxRedirects: 0 });
+      const body = await response.text();
+      exact.push({ path: new URL(route.request().url()).pathname, status: response.status(), headers: JSON.stringify(response.headers()), body });
+      await route.fulfill({ response, body });
+    });
     try {
       const page = await context.newPage();
       // Signed out: the guard (this route's AuthService reads /session/user: 401) sends the user to the login page.
@@ -83,6 +92,10 @@ describe('BFF proxy (demo)', () => {
       // No access token in any answer the browser got (login pages, the app, /session/user, the proxied call) ...
       await until(() => seen.bodies.some((b) => b.path === '/api/orders'), 5_000, 'the proxied answer recorded');
       assert.ok(seen.bodies.length > 5, `answers recorded: ${seen.bodies.length}`);
+      // Exactly what the app's session and API routes answered (a failed read would hide a token): no JWT there either.
+      assert.ok(exact.some((b) => b.path === '/session/user' && b.status === 200 && b.body.includes('"alice"')), 'the /session/user answer taken');
+      assert.ok(exact.some((b) => b.path === '/api/orders' && b.status === 200 && b.body.includes('A-1001')), 'the proxied answer taken');
+      for (const b of exact) assert.doesNotMatch(`${b.headers}\n${b.body}`, JWT, `no JWT in the answer of ${b.path} (${b.status})`);
       for (const b of seen.bodies) assert.doesNotMatch(`${b.headers}\n${b.body}`, JWT, `no JWT in the answer of ${b.path} (${b.status})`);
       // ... nor anywhere the page's JavaScript can read.
       const state = await visibleState(page);
@@ -149,8 +162,11 @@ describe('BFF proxy (demo)', () => {
       assert.equal(orders.length, 1);
       assert.equal(orders[0].headers['x-csrf'], '1');
       assert.equal(orders[0].headers.authorization, undefined, 'withBffProxy: no token on a proxied path, though the tab holds one');
-      // Every token this browser ever saw is for the demo API, never for the orders API.
-      await until(() => watch.tokens.size >= 1, 5_000, 'the tab\'s own token recorded');
+      // The tab's own token (read from its API call's header: no second reader of an answer body) is for the demo API;
+      // no token this browser sent or got is for the orders API.
+      await page.getByTestId('call').click();
+      const own = await until(() => watch.apiCalls.find((c) => c.path === '/api/data' && c.token)?.token, 10_000, "the tab's own token on /api/data");
+      assert.notEqual(claimsOf(own).aud, ORDERS_AUDIENCE);
       for (const token of watch.tokens) assert.notEqual(claimsOf(token).aud, ORDERS_AUDIENCE);
     } finally {
       await context.close();
