@@ -128,6 +128,20 @@ describe('withBffSession() (proxy-only mode)', () => {
     expect(tab.events.filter((e) => e.type === 'session-expired').length).toBe(1);
   });
 
+  it('a 2xx that comes right after a proxied 401 does not keep the ending session alive', async () => {
+    const tab = setup();
+    await signedIn(tab);
+    send(tab.http, '/api/orders/a');
+    send(tab.http, '/api/orders/b');
+    await tab.clock.advance(2 * MIN); // b's answer would move the idle end
+    tab.httpMock.expectOne('/api/orders/a').flush({}, unauthorized);
+    tab.httpMock.expectOne('/api/orders/b').flush([]);
+    await settle();
+    expect(tab.auth.state().status).toBe('signed-out');
+    expect(tab.events.filter((e) => e.type === 'session-expired').length).toBe(1);
+    tab.httpMock.verify();
+  });
+
   it('a successful proxied call moves the idle end, never past the absolute end', async () => {
     const tab = setup();
     await signedIn(tab, { user: USER, expiresIn: 15 * 60, idleMs: 10 * MIN });
