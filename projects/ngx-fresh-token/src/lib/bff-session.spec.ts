@@ -286,6 +286,47 @@ describe('withBffSession() (proxy-only mode)', () => {
     b.httpMock.verify();
   });
 
+  it('with withCrossTabSync(), one tab\'s session read does not hold up another tab\'s next read', async () => {
+    TestBed.configureTestingModule({ providers: [provideZonelessChangeDetection(), { provide: FRESH_TOKEN_CLOCK, useFactory: () => new ManualClock() }] });
+    const channels: ɵChannel[] = [];
+    const apis = {
+      locks: { request: <T>(_: string, __: unknown, callback: () => Promise<T>) => callback() },
+      channel: () => {
+        const channel: ɵChannel = {
+          onmessage: null,
+          postMessage: (data) => channels.filter((c) => c !== channel).forEach((c) => setTimeout(() => c.onmessage?.({ data: structuredClone(data) }))),
+          close: () => channels.splice(channels.indexOf(channel), 1),
+        };
+        channels.push(channel);
+        return channel;
+      },
+    };
+    const parent = TestBed.inject(EnvironmentInjector);
+    const clock = TestBed.inject(FRESH_TOKEN_CLOCK) as ManualClock;
+    const a = openTab(parent, [withCrossTabSync({ adoptTimeoutMs: 300 })], [{ provide: ɵCROSS_TAB_APIS, useValue: apis }]);
+    const b = openTab(parent, [withCrossTabSync({ adoptTimeoutMs: 300 })], [{ provide: ɵCROSS_TAB_APIS, useValue: apis }]);
+    for (const tab of [a, b]) {
+      const loaded = tab.auth.getValidToken();
+      await settle();
+      await clock.advance(300); // a first load asks the other tabs first
+      await settle();
+      answerSession(tab, { user: USER, expiresIn: 3600, idleMs: 10 * MIN });
+      await loaded;
+      await settle();
+    }
+    // A reads the session again (announced to the other tabs as "busy")...
+    const again = a.auth.refresh();
+    await settle();
+    answerSession(a, { user: USER, expiresIn: 3600, idleMs: 10 * MIN });
+    await again;
+    await settle();
+    // ... and B's next read goes out at once, without waiting for a result A has no token to send.
+    const next = b.auth.refresh();
+    await settle();
+    answerSession(b, { user: USER, expiresIn: 3600, idleMs: 10 * MIN });
+    expect(await next).toBeNull();
+  });
+
   it('in a server render it reads nothing and knows no session', async () => {
     const tab = setup([], [{ provide: PLATFORM_ID, useValue: 'server' }]);
     expect(await tab.auth.getValidToken()).toBeNull();

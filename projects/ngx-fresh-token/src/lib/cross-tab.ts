@@ -175,7 +175,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
   /** Tells the other tabs about the token this tab now holds (from its source, or a sign-in). */
   publish(): void {
     const shared = this.current();
-    if (shared) this.post({ t: 'grant', s: this.signOuts, from: this.id, v: shared });
+    // Nothing to share (a session without a token, withBffSession()): 'done' still ends the "busy" this tab announced.
+    this.post(shared ? { t: 'grant', s: this.signOuts, from: this.id, v: shared } : { t: 'done', s: this.signOuts, from: this.id });
   }
 
   /** Tells the other tabs the session ended here (sign-out, or expiry with its error code). */
