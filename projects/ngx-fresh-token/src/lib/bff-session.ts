@@ -151,12 +151,12 @@ class BffSession implements TokenSource, ɵProxiedSession {
  * session's end and `signed-out` without one, `state().expiresAt` is when the session ends — its idle
  * end (`idleMs` after the last successful proxied call or session read) or its absolute end, whichever
  * comes first, as `GET /session/user` says — `sessionUser()` is its user, and `state().token`,
- * `token$` and `getValidToken()` are always `null`. The session is read once at start (and again when
- * asked after it should have ended: by `getValidToken()`, `refresh()` or `signedInGuard()`); a 401 from
- * the session route or the proxy ends it: `signed-out`, a `session-expired` event, no retry. `signOut()`
- * POSTs `signOutUrl`. `signedInGuard()`, `withCrossTabSync()` (every tab signs out) and `withAutoRefresh()`
- * (reads the session before it ends, which keeps it alive) work as with tokens. In a server render it
- * knows no session and makes no call: the browser loads it.
+ * `token$` and `getValidToken()` are always `null`. The session is read once at start, again when asked
+ * after it should have ended (`getValidToken()`, `signedInGuard()`) and on every `refresh()`; time alone reads
+ * nothing (`withAutoRefresh()` has no effect: a timed read would keep an idle session alive). A 401 from the
+ * session route or the proxy ends it: `signed-out`, a `session-expired` event, no retry. `signOut()` POSTs
+ * `signOutUrl`. `signedInGuard()` and `withCrossTabSync()` (every tab signs out, or sees the session end) work
+ * as with tokens. In a server render it knows no session and makes no call: the browser loads it.
  *
  * Throws `NFT115` for a `url` or `signOutUrl` that is not a path on the app's origin.
  *
