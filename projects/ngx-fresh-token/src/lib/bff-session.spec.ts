@@ -14,7 +14,7 @@ import { ɵCROSS_TAB_APIS, ɵChannel } from './cross-tab';
 import { FreshTokenError } from './errors';
 import { signedInGuard } from './guard';
 import { freshTokenInterceptor } from './interceptor';
-import { FreshTokenFeature, provideFreshToken, withCrossTabSync } from './provider';
+import { FreshTokenFeature, provideFreshToken, withAutoRefresh, withCrossTabSync } from './provider';
 import type { TokenEvent } from './token';
 import { get as send } from './core-testbed.spec-helper';
 
@@ -193,6 +193,14 @@ describe('withBffSession() (proxy-only mode)', () => {
     expect(((await asked) as FreshTokenError).code).toBe('NFT202');
     expect(tab.auth.state().status).toBe('signed-out');
     expect(tab.events.map((e) => e.type)).toContain('session-expired');
+  });
+
+  it('withAutoRefresh() reads nothing on a timer (that would keep an idle session alive)', async () => {
+    const tab = setup([withAutoRefresh()]);
+    await signedIn(tab);
+    await tab.clock.advance(11 * MIN);
+    expect(tab.auth.state().status).toBe('expired');
+    tab.httpMock.verify();
   });
 
   it('other URLs of the origin get no token and cost no session read', async () => {
