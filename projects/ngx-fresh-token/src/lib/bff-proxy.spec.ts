@@ -140,6 +140,37 @@ describe('withBffProxy()', () => {
       );
     });
 
+    it('decides as the URL parser resolves the path: dot segments (plain or %2e-encoded), query and fragment included', () => {
+      const piece = fc.oneof(segment, fc.constantFrom('.', '..', '%2e', '%2E%2e', '.%2e', 'orders', 'api', ''));
+      // Often starting at or near the proxied path, where a wrong decision would matter.
+      const start = fc.constantFrom('', 'api/orders/', 'api/ordersx/', 'api/', 'api/orders/../', 'api/%2e%2e/api/orders/', 'api/orders/%2e%2e/');
+      const raw = fc
+        .tuple(start, fc.array(piece, { maxLength: 5 }), fc.constantFrom('', '?a=1', '#f', '?x=/api/orders'))
+        .map(([head, p, tail]) => `/${head}${p.join('/')}${tail}`);
+      fc.assert(
+        fc.property(raw, (url) => {
+          TestBed.resetTestingModule();
+          const { http, httpMock, ctrl } = coreTestBed([withBffProxy('/api/orders')]);
+          const token = ctrl.setToken({ expiresInSeconds: 3600 });
+          // The reference: the browser's URL parser ('//x/…' is another host; one that does not parse gets nothing).
+          let parsed: URL | null = null;
+          try {
+            parsed = new URL(url, location.href);
+          } catch {
+            // not a URL
+          }
+          const ours = parsed?.origin === location.origin;
+          const proxied = ours && (parsed!.pathname === '/api/orders' || parsed!.pathname.startsWith('/api/orders/'));
+          send(http, url);
+          const req = httpMock.expectOne((r) => r.url === url);
+          expect([bearer(req), csrf(req)]).withContext(url).toEqual(proxied ? [null, '1'] : ours ? [`Bearer ${token}`, null] : [null, null]);
+          req.flush({});
+          httpMock.verify();
+        }),
+        { numRuns: 150 },
+      );
+    });
+
     it('every URL under a proxied path gets X-CSRF and no token; a sibling that only shares a prefix gets the token', () => {
       fc.assert(
         fc.property(path, fc.array(segment, { maxLength: 3 }), segment, (proxied, rest, suffix) => {
