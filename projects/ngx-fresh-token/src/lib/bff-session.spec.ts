@@ -335,6 +335,19 @@ describe('withBffSession() (proxy-only mode)', () => {
     expect(await next).toBeNull();
   });
 
+  it('with withCrossTabSync(), a tab that opens reads its session at once (no other tab has a token to hand it)', async () => {
+    const apis = {
+      locks: { request: <T>(_: string, __: unknown, callback: () => Promise<T>) => callback() },
+      channel: (): ɵChannel => ({ onmessage: null, postMessage: () => undefined, close: () => undefined }),
+    };
+    const tab = setup([withCrossTabSync()], [{ provide: ɵCROSS_TAB_APIS, useValue: apis }]);
+    const loaded = tab.auth.getValidToken();
+    await settle();
+    answerSession(tab, { user: USER, expiresIn: 3600, idleMs: 10 * MIN }); // no 300 ms wait for an answer that cannot come
+    expect(await loaded).toBeNull();
+    expect(tab.auth.state().status).toBe('fresh');
+  });
+
   it('in a server render it reads nothing and knows no session', async () => {
     const tab = setup([], [{ provide: PLATFORM_ID, useValue: 'server' }]);
     expect(await tab.auth.getValidToken()).toBeNull();
