@@ -74,6 +74,23 @@ export async function measureSizes({ dist = DIST } = {}) {
           [...ANGULAR_RXJS, 'jwt-decode'],
         ).catch(() => ({ label, error: 'no withApiToken in this build (before #25)' }))),
       });
+      // The BFF proxy (#26): the typical app plus proxied paths, and the proxy-only app (no token source).
+      entries.push({
+        entry: 'ngx-fresh-token (typical app + withBffProxy)',
+        ...(await measure(
+          'core as a typical app with proxied paths imports it',
+          `export { provideFreshToken, withTokenSource, withAuthorizedUrls, freshTokenInterceptor, AuthService, withBffProxy } from ${JSON.stringify(fesm(sub))};`,
+          [...ANGULAR_RXJS, 'jwt-decode'],
+        )),
+      });
+      entries.push({
+        entry: 'ngx-fresh-token (proxy only: withBffSession + withBffProxy)',
+        ...(await measure(
+          'core as a proxy-only app imports it',
+          `export { provideFreshToken, withBffSession, withBffProxy, freshTokenInterceptor, AuthService } from ${JSON.stringify(fesm(sub))};`,
+          [...ANGULAR_RXJS, 'jwt-decode'],
+        )),
+      });
       entries.push({ entry: 'jwt-decode', ...(await measure('jwt-decode (dependency of the core)', `export { jwtDecode } from 'jwt-decode';`, ANGULAR_RXJS)) });
     }
   }

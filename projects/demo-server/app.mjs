@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { createApi } from './api.mjs';
 import { createDemoBff } from './bff.mjs';
 import { createOidcProvider } from './oidc.mjs';
+import { startProxiedApi } from './proxied-api.mjs';
 
 function freshStats() {
   // profileRequests*: GET /api/profile, which the dashboard calls during its server render too.
@@ -134,6 +135,8 @@ export async function startDemoServer({
   server.on('request', app);
 
   let demoBff;
+  // The API reached only through the BFF's proxy (/api/orders): its own loopback server.
+  const proxied = await startProxiedApi({ issuer, publicJwks: oidc ? oidc.publicJwks : await fetchJwks(issuer) });
   try {
     demoBff = await createDemoBff({
       origin: publicOrigin,
@@ -146,9 +149,11 @@ export async function startDemoServer({
       store,
       secrets,
       allowedOrigins: clusterOrigins,
+      apis: proxied.apis,
     });
   } catch (err) {
     server.close();
+    await proxied.close();
     throw err;
   }
   const { bff, sessionStatsOf: sessionStatsOfRequest } = demoBff;
@@ -227,6 +232,7 @@ export async function startDemoServer({
   return {
     url: publicOrigin,
     stats: () => stats,
+    proxiedStats: () => proxied.stats,
     bff,
     oidc,
     close: async () => {
@@ -235,6 +241,7 @@ export async function startDemoServer({
         server.close(() => resolve());
       });
       await bff.close();
+      await proxied.close();
     },
   };
 }

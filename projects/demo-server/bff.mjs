@@ -23,7 +23,7 @@ const forDefaultApi = (accessToken) => [claimsOf(accessToken).aud].flat().includ
  * `npm run demo:cluster` (a Redis store and one sealing key shared by the instances); by default the
  * memory store and a random key.
  */
-export async function createDemoBff({ origin, issuer, clientSecret, accessTokenTtlSeconds, stats, generations, apiGenerations, store, secrets, allowedOrigins }) {
+export async function createDemoBff({ origin, issuer, clientSecret, accessTokenTtlSeconds, stats, generations, apiGenerations, store, secrets, allowedOrigins, apis }) {
   /** Per-session counters by the session's store key (a hash of the cookie's id, never the id). */
   const sessionStats = new Map();
   // Each API numbers its own tokens: the default token's generations stay 1, 2, 3… whatever the others do.
@@ -46,8 +46,10 @@ export async function createDemoBff({ origin, issuer, clientSecret, accessTokenT
     resource: API_AUDIENCE,
     // Tokens per API (#25): the reports API on another origin gets its own token (its own audience,
     // only reports:read), from /session/token?api=reports.
+    // Proxied APIs (proxied-api.mjs, #26) are added by the caller: their tokens stay in the BFF.
     apis: {
       reports: { resource: REPORTS_AUDIENCE, scope: REPORTS_SCOPE },
+      ...(apis ?? {}),
     },
     // Random at each start: the memory store's sessions end with the process anyway.
     secrets: secrets ?? [randomBytes(32).toString('base64url')],

@@ -6,6 +6,7 @@
 // `login_hint`: the demo has no passwords. RP-initiated and back-channel logout are on.
 import Provider from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
+import { ORDERS_AUDIENCE } from './proxied-api.mjs';
 import { randomBytes } from 'node:crypto';
 
 export const API_AUDIENCE = 'urn:ngx-fresh-token:demo-api';
@@ -18,6 +19,8 @@ export const SCOPE = 'openid offline_access api';
 const RESOURCES = {
   [API_AUDIENCE]: { scope: 'api', ttlFactor: 1 },
   [REPORTS_AUDIENCE]: { scope: REPORTS_SCOPE, ttlFactor: 1.5 },
+  // The orders API reached only through the BFF's proxy (proxied-api.mjs, #26).
+  [ORDERS_AUDIENCE]: { scope: 'api', ttlFactor: 1 },
 };
 
 /** A bare HTML page of the IdP's own (sign-out) screens. */

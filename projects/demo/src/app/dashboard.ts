@@ -8,6 +8,7 @@ import { TokenEvents } from './token-events';
 import { TokenPanel } from './token-panel';
 import { TokenLifetime } from './token-lifetime';
 import { reportsApiUrl } from './reports-api';
+import { ProxyPanel } from './proxy-panel';
 
 /** What one session (or the whole server) counted. */
 interface Counters {
@@ -52,7 +53,7 @@ const BURST_SIZE = 50;
 
 @Component({
   selector: 'app-dashboard',
-  imports: [DatePipe, TokenEvents, TokenLifetime, TokenPanel],
+  imports: [DatePipe, TokenEvents, TokenLifetime, TokenPanel, ProxyPanel],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <section class="grid">
@@ -160,6 +161,8 @@ const BURST_SIZE = 50;
         </p>
       }
     </article>
+
+    <app-proxy-panel />
 
     <article class="card log">
       <header>
