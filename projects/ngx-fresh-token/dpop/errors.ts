@@ -1,0 +1,24 @@
+/**
+ * Stable error codes added by `ngx-fresh-token/dpop` (NFT7xx), carried by the core's `FreshTokenError`;
+ * the string values never change between releases.
+ *
+ * @example
+ * if (err instanceof FreshTokenError && err.code === DpopErrorCode.KeyUnavailable) showUnsupportedBrowser();
+ */
+export const DpopErrorCode = {
+  /**
+   * No DPoP key: the browser lacks WebCrypto (an insecure origin) or IndexedDB (some private modes), or
+   * the key could not be created or loaded — and `withDpop()` was not told to fall back to bearer.
+   */
+  KeyUnavailable: 'NFT701',
+  /** `withDpop()` or `injectDpop()` got an unusable option, or `injectDpop()` found no `withDpop()` for the token. */
+  InvalidDpopOption: 'NFT702',
+} as const;
+
+/**
+ * Union of the {@link DpopErrorCode} values.
+ *
+ * @example
+ * const code: DpopErrorCodeValue = DpopErrorCode.KeyUnavailable;
+ */
+export type DpopErrorCodeValue = (typeof DpopErrorCode)[keyof typeof DpopErrorCode];

@@ -1,0 +1,310 @@
+// withDpop(): tokens the browser holds, bound to a key the browser holds (RFC 9449). One binding per
+// token (the default one, each withApiToken() name): its key pair in IndexedDB, its nonces per origin,
+// the proofs of every request that carries the token and of its source's token requests.
+import { DOCUMENT } from '@angular/common';
+import { HttpErrorResponse, HttpEventType } from '@angular/common/http';
+import type { HttpEvent, HttpHandlerFn, HttpRequest } from '@angular/common/http';
+import { DestroyRef, PLATFORM_ID, inject, provideEnvironmentInitializer } from '@angular/core';
+import type { Provider } from '@angular/core';
+import { AuthService, FRESH_TOKEN_BINDING, FRESH_TOKEN_CLOCK, FreshTokenError, injectAuth, injectTokenName, withTokenBinding } from 'ngx-fresh-token';
+import type { FreshTokenClock, FreshTokenFeature, FreshTokenFeatureKind, TokenBinding } from 'ngx-fresh-token';
+import { Observable, catchError, from, switchMap, tap, throwError } from 'rxjs';
+import type { JWK } from 'jose';
+import { calculateJwkThumbprint } from 'jose';
+import { DpopErrorCode } from './errors';
+import { ɵStoredDpopKey, ɵdeleteKey, ɵkeyStoreSupported, ɵloadOrCreateKey } from './key-store';
+import { ɵath, ɵhtu, ɵpublicJwk, ɵsignProof } from './proof';
+
+/**
+ * Options of {@link withDpop}.
+ *
+ * @example
+ * const options: DpopOptions = { unsupported: 'bearer' };
+ */
+export interface DpopOptions {
+  /**
+   * What happens where there can be no key — no WebCrypto (an insecure origin), no IndexedDB (some
+   * private modes), or a key that cannot be created or loaded: `'error'` (default) fails every request
+   * that would carry the token, and the source's token requests, with `FreshTokenError` `NFT701`;
+   * `'bearer'` sends no proofs and the token as `Authorization: Bearer` (the IdP then issues bearer
+   * tokens), which only an API that also accepts bearer tokens will take.
+   */
+  unsupported?: 'error' | 'bearer';
+  /** The IndexedDB database of the keys (default `ngx-fresh-token.dpop`); one record per token name in it. */
+  databaseName?: string;
+}
+
+/**
+ * Default IndexedDB database of {@link withDpop}'s keys.
+ *
+ * @example
+ * indexedDB.deleteDatabase(DEFAULT_DPOP_DATABASE);
+ */
+export const DEFAULT_DPOP_DATABASE = 'ngx-fresh-token.dpop';
+
+/**
+ * A token's DPoP key, for code that sends the token itself (after `getValidToken()`), for the login's
+ * code exchange, and for custom token sources. Get it with {@link injectDpop}.
+ *
+ * @example
+ * const dpop = injectDpop();
+ * const response = await fetch(url, { headers: await dpop.headers('GET', url) });
+ */
+export interface DpopClient {
+  /**
+   * A fresh proof for one request (`htm`, `htu` without query or fragment, `iat`, a unique `jti`, the
+   * origin's last nonce, and `ath` when `accessToken` is given); `null` when the browser has no key
+   * and `withDpop({ unsupported: 'bearer' })` was chosen. Throws `NFT701` without a key otherwise.
+   */
+  proof(method: string, url: string, accessToken?: string | null): Promise<string | null>;
+  /**
+   * The headers for one request with the token: `Authorization: DPoP <token>` and `DPoP: <proof>` (a
+   * valid token, refreshed first if needed); `{}` when signed out; `Authorization: Bearer` in the
+   * bearer fallback.
+   */
+  headers(method: string, url: string): Promise<Record<string, string>>;
+  /**
+   * `fetch` with a proof (and `Authorization: DPoP <accessToken>` when `init.accessToken` is given),
+   * retried once with the server's nonce when it answers `use_dpop_nonce` (a token endpoint's 400 or an
+   * API's 401); nonces are remembered per origin. For token requests (the login's code exchange) and
+   * custom sources; `HttpClient` requests get all this from `freshTokenInterceptor`.
+   */
+  fetch(input: string | URL, init?: RequestInit & { accessToken?: string | null }): Promise<Response>;
+  /** The JWK SHA-256 thumbprint of the public key (the authorization request's `dpop_jkt`); `null` without a key in the bearer fallback. */
+  thumbprint(): Promise<string | null>;
+}
+
+/** Services of a token whose binding is a {@link DpopBinding}: how `injectDpop(name)` finds a named token's. */
+const BINDINGS = new WeakMap<AuthService, DpopBinding>();
+
+type Nonce = { nonce: string | null; fresh: boolean };
+
+/** Whether an answer is "use this nonce": an API's 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`, a token endpoint's 400 `{ "error": "use_dpop_nonce" }`. */
+function isNonceError(status: number, header: (name: string) => string | null, body: unknown): boolean {
+  if (status === 401) return /\berror\s*=\s*"?use_dpop_nonce/i.test(header('WWW-Authenticate') ?? '');
+  if (status !== 400) return false;
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return false;
+    }
+  }
+  return typeof parsed === 'object' && parsed !== null && (parsed as { error?: unknown }).error === 'use_dpop_nonce';
+}
+
+/** @internal One token's DPoP key, proofs and nonces; the {@link TokenBinding} of {@link withDpop}. */
+class DpopBinding implements TokenBinding, DpopClient {
+  readonly #database: string;
+  readonly #name: string;
+  readonly #fallback: boolean;
+  readonly #clock: FreshTokenClock;
+  readonly #base: string | undefined;
+  readonly #auth: AuthService;
+  /** The key and its public JWK, loading; `null` inside: no key (the browser cannot, or it failed). */
+  #key: Promise<{ stored: ɵStoredDpopKey; jwk: JWK } | null> | null = null;
+  #held: ɵStoredDpopKey | null = null;
+  /** A deletion in progress (a sign-out): a new key is made only after it. */
+  #deleting: Promise<void> = Promise.resolve();
+  readonly #nonces = new Map<string, string>();
+  #athOf: [token: string, ath: Promise<string>] | null = null;
+
+  constructor(options: DpopOptions, auth: AuthService) {
+    this.#database = options.databaseName ?? DEFAULT_DPOP_DATABASE;
+    this.#name = injectTokenName() ?? '(default)';
+    this.#fallback = options.unsupported === 'bearer';
+    this.#clock = inject(FRESH_TOKEN_CLOCK);
+    const doc = inject(DOCUMENT, { optional: true });
+    this.#base = doc?.baseURI ?? doc?.location?.href;
+    this.#auth = auth;
+    BINDINGS.set(auth, this);
+    const events = auth.events$.subscribe((event) => {
+      // Sign-out is final: the key goes with the session (a new sign-in gets a new key). Another tab's
+      // new token may be bound to a key that tab made after a sign-out here: read the store again.
+      if (event.type === 'signed-out' || event.type === 'session-expired') this.#forget();
+      else if (event.type === 'refreshed' && event.adopted) this.#key = null;
+    });
+    inject(DestroyRef).onDestroy(() => events.unsubscribe());
+  }
+
+  // --- TokenBinding ---------------------------------------------------------------------------
+
+  send(req: HttpRequest<unknown>, next: HttpHandlerFn, token: string | null): Observable<HttpEvent<unknown>> {
+    const url = req.urlWithParams;
+    const attempt = (retried: boolean): Observable<HttpEvent<unknown>> =>
+      from(this.#headersFor(req.method, url, token)).pipe(
+        switchMap((headers) => next(req.clone({ setHeaders: headers }))),
+        tap((event) => {
+          if (event.type === HttpEventType.Response || event.type === HttpEventType.ResponseHeader) this.#note(url, event.headers.get('DPoP-Nonce'));
+        }),
+        catchError((err: unknown) => {
+          if (err instanceof HttpErrorResponse && this.#note(url, err.headers.get('DPoP-Nonce')) && !retried && isNonceError(err.status, (n) => err.headers.get(n), err.error)) {
+            return attempt(true);
+          }
+          return throwError(() => err);
+        }),
+      );
+    return attempt(false);
+  }
+
+  // --- DpopClient -----------------------------------------------------------------------------
+
+  async proof(method: string, url: string, accessToken?: string | null): Promise<string | null> {
+    const key = await this.#loaded();
+    if (!key) return null;
+    const htu = ɵhtu(url, this.#base);
+    const ath = accessToken ? await this.#ath(accessToken) : undefined;
+    return ɵsignProof(key.stored.keyPair.privateKey, key.jwk, {
+      htm: method.toUpperCase(),
+      htu: htu.href,
+      iatSeconds: Math.floor(this.#clock.now() / 1000),
+      ath,
+      nonce: this.#nonces.get(htu.origin),
+    });
+  }
+
+  async headers(method: string, url: string): Promise<Record<string, string>> {
+    const token = await this.#auth.getValidToken();
+    return token === null ? {} : this.#headersFor(method, url, token);
+  }
+
+  async fetch(input: string | URL, init: RequestInit & { accessToken?: string | null } = {}): Promise<Response> {
+    const { accessToken = null, ...rest } = init;
+    const url = String(input);
+    const method = (rest.method ?? 'GET').toUpperCase();
+    for (let retried = false; ; retried = true) {
+      const headers = new Headers(rest.headers);
+      for (const [name, value] of Object.entries(await this.#headersFor(method, url, accessToken))) headers.set(name, value);
+      const response = await fetch(url, { ...rest, headers });
+      const fresh = this.#note(url, response.headers.get('DPoP-Nonce'));
+      if (retried || !fresh || response.ok) return response;
+      const body = response.status === 400 ? await response.clone().text() : null;
+      if (!isNonceError(response.status, (n) => response.headers.get(n), body)) return response;
+    }
+  }
+
+  async thumbprint(): Promise<string | null> {
+    const key = await this.#loaded();
+    return key && calculateJwkThumbprint(key.jwk, 'sha256');
+  }
+
+  // --- internals ------------------------------------------------------------------------------
+
+  /** The headers of one request: the proof, and the token (`null`: a token request) under its scheme. */
+  async #headersFor(method: string, url: string, token: string | null): Promise<Record<string, string>> {
+    const proof = await this.proof(method, url, token);
+    if (proof === null) return token === null ? {} : { Authorization: `Bearer ${token}` };
+    return token === null ? { DPoP: proof } : { Authorization: `DPoP ${token}`, DPoP: proof };
+  }
+
+  /** The key, loaded or made once; `null` in the bearer fallback; throws `NFT701` without a key otherwise. */
+  async #loaded(): Promise<{ stored: ɵStoredDpopKey; jwk: JWK } | null> {
+    const key = await (this.#key ??= this.#load());
+    if (key || this.#fallback) return key;
+    throw new FreshTokenError(
+      DpopErrorCode.KeyUnavailable,
+      typeof ngDevMode === 'undefined' || ngDevMode
+        ? 'No DPoP key: this browser lacks WebCrypto or IndexedDB (is the page served over HTTPS?), or the key could not be loaded. To send bearer tokens instead, use withDpop({ unsupported: "bearer" }).'
+        : '',
+    );
+  }
+
+  async #load(): Promise<{ stored: ɵStoredDpopKey; jwk: JWK } | null> {
+    if (!ɵkeyStoreSupported()) return null;
+    try {
+      await this.#deleting;
+      const stored = await ɵloadOrCreateKey(this.#database, this.#name);
+      this.#held = stored;
+      return { stored, jwk: await ɵpublicJwk(stored.keyPair.publicKey) };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Forgets the key, here and in the store (only the key this tab knew, if it knew one), and the nonces. */
+  #forget(): void {
+    const id = this.#held?.id;
+    this.#key = null;
+    this.#held = null;
+    this.#athOf = null;
+    this.#nonces.clear();
+    if (!ɵkeyStoreSupported()) return;
+    const previous = this.#deleting;
+    this.#deleting = previous.then(() => ɵdeleteKey(this.#database, this.#name, id)).catch(() => undefined);
+  }
+
+  /** The `ath` of the last token, hashed once per token. */
+  #ath(token: string): Promise<string> {
+    if (this.#athOf?.[0] !== token) this.#athOf = [token, ɵath(token)];
+    return this.#athOf[1];
+  }
+
+  /** Remembers the nonce an answer from `url`'s origin gave; whether there was one. */
+  #note(url: string, nonce: string | null): boolean {
+    if (!nonce) return false;
+    this.#nonces.set(ɵhtu(url, this.#base).origin, nonce);
+    return true;
+  }
+}
+
+/** The binding on the server platform: no key there, so a DPoP token is never sent from a render. */
+const SERVER_BINDING: TokenBinding = { send: (req, next) => next(req) };
+
+/**
+ * Binds the token to a key the browser holds (DPoP, RFC 9449): a non-extractable P-256 key pair made
+ * with WebCrypto and kept in IndexedDB — one per app origin and token name, shared by the tabs, kept
+ * across reloads, deleted at sign-out. Every request that carries the token gets
+ * `Authorization: DPoP <token>` and a fresh proof (`htm`, `htu` without query or fragment, `iat`, a
+ * unique `jti`, `ath`, the origin's nonce), retried once with the nonce when the API answers
+ * `use_dpop_nonce` (no token refresh for that). `withOAuthRefreshToken()` sends proofs to the token
+ * endpoint too, so the refresh token is bound as well. Other URLs are untouched. In a server render no
+ * DPoP token is sent (the server has no key): requests go without it. See {@link DpopOptions} for
+ * browsers without a key. Needs `jose` (an optional peer dependency).
+ *
+ * @example
+ * provideFreshToken(
+ *   withOAuthRefreshToken({ tokenUrl: 'https://idp.example.com/token', clientId: 'spa', storage: 'sessionStorage' }),
+ *   withDpop(),
+ *   withAuthorizedUrls('https://api.example.com'),
+ * )
+ */
+export function withDpop(options: DpopOptions = {}): FreshTokenFeature<typeof FreshTokenFeatureKind.TokenBinding> {
+  const unsupported = options?.unsupported;
+  const database = options?.databaseName;
+  if ((unsupported !== undefined && unsupported !== 'error' && unsupported !== 'bearer') || (database !== undefined && (typeof database !== 'string' || database === ''))) {
+    throw new FreshTokenError(
+      DpopErrorCode.InvalidDpopOption,
+      typeof ngDevMode === 'undefined' || ngDevMode ? "withDpop() takes { unsupported?: 'error' | 'bearer', databaseName?: non-empty string }." : '',
+    );
+  }
+  const providers: Provider[] = [
+    // At startup, so that a sign-out before the first request still deletes the key.
+    provideEnvironmentInitializer(() => void inject(FRESH_TOKEN_BINDING)) as unknown as Provider,
+  ];
+  return withTokenBinding(
+    () => (inject(PLATFORM_ID, { optional: true }) === 'server' ? SERVER_BINDING : new DpopBinding({ ...options }, inject(AuthService))),
+    providers,
+  );
+}
+
+/**
+ * The {@link DpopClient} of the token `name` (a `withApiToken()` name), or of the app's default token.
+ * Call it in an injection context. Throws `NFT702` when that token has no `withDpop()` (or in a server
+ * render, where there is no key).
+ *
+ * @example
+ * const dpop = injectDpop();
+ * const headers = await dpop.headers('POST', 'https://api.example.com/orders');
+ */
+export function injectDpop(name?: string): DpopClient {
+  const own = name === undefined ? inject(FRESH_TOKEN_BINDING, { optional: true }) : null;
+  const client = own instanceof DpopBinding ? own : BINDINGS.get(injectAuth(name));
+  if (!client) {
+    throw new FreshTokenError(
+      DpopErrorCode.InvalidDpopOption,
+      typeof ngDevMode === 'undefined' || ngDevMode ? `injectDpop(${name === undefined ? '' : JSON.stringify(name)}): that token has no withDpop() (or this is a server render, which has no key).` : '',
+    );
+  }
+  return client;
+}
