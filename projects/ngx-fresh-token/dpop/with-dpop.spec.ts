@@ -1,0 +1,281 @@
+import { HttpClient, HttpErrorResponse, provideHttpClient, withInterceptors } from '@angular/common/http';
+import { HttpTestingController, TestRequest, provideHttpClientTesting } from '@angular/common/http/testing';
+import { PLATFORM_ID, Provider, inject, provideZonelessChangeDetection } from '@angular/core';
+import { TestBed } from '@angular/core/testing';
+import { EmbeddedJWK, base64url, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify } from 'jose';
+import type { JWK } from 'jose';
+import {
+  AuthService,
+  FRESH_TOKEN_CLOCK,
+  FreshTokenError,
+  FreshTokenFeature,
+  freshTokenInterceptor,
+  injectAuth,
+  provideFreshToken,
+  withApiToken,
+  withAuthorizedUrls,
+  withTokenSource,
+} from 'ngx-fresh-token';
+import type { TokenSource } from 'ngx-fresh-token';
+import { OAuthSession, withOAuthRefreshToken } from 'ngx-fresh-token/oauth';
+import { ManualClock } from 'ngx-fresh-token/testing';
+import { DpopErrorCode } from './errors';
+import { DpopOptions, injectDpop, withDpop } from './with-dpop';
+
+const API = 'https://api.example.com';
+const OTHER = 'https://other.example.com';
+const TOKEN_URL = 'https://idp.example.com/token';
+const START = Date.UTC(2026, 0, 1, 12);
+
+/** Waits (real time: WebCrypto and IndexedDB are real) until `find()` gives something. */
+async function soon<T>(find: () => T | null | undefined | false, what = 'condition'): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const found = find();
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const requestTo = (httpMock: HttpTestingController, url: string) => soon(() => httpMock.match((r) => r.url === url)[0], url);
+
+/** A source with a fixed opaque token per call (`tok-1`, `tok-2`, …) and a call count. */
+function countingSource(clock: ManualClock, prefix = 'tok') {
+  const source = { calls: 0, signOuts: 0, getToken: async () => ({ accessToken: `${prefix}-${++source.calls}`, expiresAt: clock.now() + 3_600_000 }), signOut: () => void source.signOuts++ };
+  return source as TokenSource & { calls: number; signOuts: number };
+}
+
+let databases: string[] = [];
+let lastMock: HttpTestingController | undefined;
+
+/** One app start ("page load") with its own injector; the IndexedDB database outlives it, as in a browser. */
+function start(features: FreshTokenFeature[], providers: Provider[] = []) {
+  TestBed.resetTestingModule();
+  const clock = new ManualClock(START);
+  TestBed.configureTestingModule({
+    providers: [
+      provideZonelessChangeDetection(),
+      { provide: FRESH_TOKEN_CLOCK, useValue: clock },
+      provideHttpClient(withInterceptors([freshTokenInterceptor])),
+      provideHttpClientTesting(),
+      provideFreshToken(...features),
+      ...providers,
+    ],
+  });
+  lastMock = TestBed.inject(HttpTestingController);
+  return { clock, auth: TestBed.inject(AuthService), http: TestBed.inject(HttpClient), httpMock: lastMock };
+}
+
+function dbName(): string {
+  const name = `nft-dpop-spec-${Math.random().toString(36).slice(2)}`;
+  databases.push(name);
+  return name;
+}
+
+async function verifyProof(proof: string) {
+  const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] });
+  return { payload, protectedHeader, jkt: await calculateJwkThumbprint(protectedHeader.jwk as JWK, 'sha256') };
+}
+
+const sha256 = async (text: string) => base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))));
+
+describe('withDpop', () => {
+  let source: ReturnType<typeof countingSource>;
+  let db: string;
+  const dpop = (options: DpopOptions = {}) => withDpop({ databaseName: db, ...options });
+
+  beforeEach(() => {
+    db = dbName();
+  });
+
+  afterEach(async () => {
+    lastMock?.verify();
+    lastMock = undefined;
+    TestBed.resetTestingModule();
+    await Promise.all(databases.map((name) => new Promise((r) => { const d = indexedDB.deleteDatabase(name); d.onsuccess = d.onerror = d.onblocked = r; })));
+    databases = [];
+  });
+
+  function app(options: DpopOptions = {}, extra: FreshTokenFeature[] = []) {
+    const started = start([withTokenSource(() => (source ??= countingSource(inject(FRESH_TOKEN_CLOCK) as ManualClock))), dpop(options), withAuthorizedUrls(API), ...extra]);
+    return started;
+  }
+
+  beforeEach(() => {
+    source = undefined!;
+  });
+
+  it('sends Authorization: DPoP and a proof that jose verifies: htm, htu without query or fragment, iat from the clock, ath, a unique jti', async () => {
+    const { http, httpMock, clock } = app();
+    http.get(`${API}/orders?page=2#top`).subscribe();
+    http.post(`${API}/orders?page=2`, {}).subscribe();
+    const [get, post] = await soon(() => { const m = httpMock.match((r) => r.url.startsWith(`${API}/orders`)); return m.length === 2 && m; }, 'two requests');
+    expect(get.request.headers.get('Authorization')).toBe('DPoP tok-1');
+    const a = await verifyProof(get.request.headers.get('DPoP')!);
+    const b = await verifyProof(post.request.headers.get('DPoP')!);
+    expect(a.protectedHeader).toEqual(jasmine.objectContaining({ typ: 'dpop+jwt', alg: 'ES256' }));
+    expect(Object.keys(a.protectedHeader.jwk!).sort()).toEqual(['crv', 'kty', 'x', 'y']); // the public key only
+    expect(a.payload).toEqual(jasmine.objectContaining({ htm: 'GET', htu: `${API}/orders`, iat: clock.now() / 1000, ath: await sha256('tok-1') }));
+    expect(b.payload).toEqual(jasmine.objectContaining({ htm: 'POST', htu: `${API}/orders` }));
+    expect(a.payload.jti).toEqual(jasmine.any(String));
+    expect(a.payload.jti).not.toBe(b.payload.jti);
+    expect(a.jkt).toBe(b.jkt);
+    get.flush({});
+    post.flush({});
+  });
+
+  it('leaves bearer URLs alone: another token of the app keeps Authorization: Bearer and gets no proof, an unlisted URL gets nothing', async () => {
+    const { http, httpMock } = app({}, [withApiToken('plain', [OTHER], withTokenSource({ getToken: async () => ({ accessToken: 'bearer-1' }) }))]);
+    http.get(`${OTHER}/x`).subscribe();
+    http.get('https://elsewhere.example.com/y').subscribe();
+    const plain = await requestTo(httpMock, `${OTHER}/x`);
+    expect(plain.request.headers.get('Authorization')).toBe('Bearer bearer-1');
+    expect(plain.request.headers.has('DPoP')).toBeFalse();
+    const none = httpMock.expectOne('https://elsewhere.example.com/y');
+    expect(none.request.headers.has('Authorization')).toBeFalse();
+    expect(none.request.headers.has('DPoP')).toBeFalse();
+    plain.flush({});
+    none.flush({});
+  });
+
+  it('retries once with the nonce of a 401 use_dpop_nonce, without a refresh, and uses that nonce next time for that origin only', async () => {
+    const { http, httpMock } = app({}, [withApiToken('plain', [OTHER], withTokenSource({ getToken: async () => ({ accessToken: 'bearer-1' }) }))]);
+    let result: unknown;
+    http.get(`${API}/a`).subscribe((r) => (result = r));
+    const first = await requestTo(httpMock, `${API}/a`);
+    expect((await verifyProof(first.request.headers.get('DPoP')!)).payload['nonce']).toBeUndefined();
+    first.flush({ error: 'use_dpop_nonce' }, { status: 401, statusText: 'Unauthorized', headers: { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce", error_description="nonce"', 'DPoP-Nonce': 'n-1' } });
+    const second = await requestTo(httpMock, `${API}/a`);
+    expect(second.request.headers.get('Authorization')).toBe('DPoP tok-1');
+    expect((await verifyProof(second.request.headers.get('DPoP')!)).payload['nonce']).toBe('n-1');
+    second.flush({ ok: true }, { headers: { 'DPoP-Nonce': 'n-2' } });
+    await soon(() => result, 'the answer');
+    expect(result).toEqual({ ok: true });
+    expect(source.calls).toBe(1); // no refresh for a nonce
+    http.get(`${API}/b`).subscribe();
+    const next = await requestTo(httpMock, `${API}/b`);
+    expect((await verifyProof(next.request.headers.get('DPoP')!)).payload['nonce']).toBe('n-2');
+    next.flush({});
+  });
+
+  it('does not retry a 401 that asks for no nonce with a nonce: the usual one refresh and retry', async () => {
+    const { http, httpMock } = app();
+    let error: unknown;
+    http.get(`${API}/a`).subscribe({ error: (e) => (error = e) });
+    (await requestTo(httpMock, `${API}/a`)).flush({}, { status: 401, statusText: 'Unauthorized', headers: { 'WWW-Authenticate': 'DPoP error="invalid_token"' } });
+    const retry = await requestTo(httpMock, `${API}/a`);
+    expect(retry.request.headers.get('Authorization')).toBe('DPoP tok-2'); // the core's 401 rule: one refresh
+    retry.flush({}, { status: 401, statusText: 'Unauthorized' });
+    await soon(() => error, 'the error');
+    expect((error as HttpErrorResponse).status).toBe(401);
+    expect(source.calls).toBe(2);
+  });
+
+  it('keeps the key across a reload (a new injector) and per token name; deletes it at sign-out', async () => {
+    const first = app({}, [withApiToken('reports', [OTHER], withTokenSource({ getToken: async () => ({ accessToken: 'r-1' }) }), dpop())]);
+    const thumb1 = await TestBed.runInInjectionContext(() => injectDpop()).thumbprint();
+    const reports1 = await TestBed.runInInjectionContext(() => injectDpop('reports')).thumbprint();
+    expect(thumb1).toMatch(/^[\w-]{43}$/);
+    expect(reports1).not.toBe(thumb1);
+    first.http.get(`${OTHER}/r`).subscribe();
+    const r = await requestTo(first.httpMock, `${OTHER}/r`);
+    expect((await verifyProof(r.request.headers.get('DPoP')!)).jkt).toBe(reports1!);
+    r.flush({});
+
+    // Reload: a new app, the same database.
+    const second = app({}, [withApiToken('reports', [OTHER], withTokenSource({ getToken: async () => ({ accessToken: 'r-1' }) }), dpop())]);
+    expect(await TestBed.runInInjectionContext(() => injectDpop()).thumbprint()).toBe(thumb1);
+    second.http.get(`${API}/x`).subscribe();
+    const x = await requestTo(second.httpMock, `${API}/x`);
+    expect((await verifyProof(x.request.headers.get('DPoP')!)).jkt).toBe(thumb1!);
+    x.flush({});
+
+    // Sign-out (the default token's ends every token): both keys are gone, here and after a reload.
+    await second.auth.signOut();
+    const after = await TestBed.runInInjectionContext(() => injectDpop()).thumbprint();
+    expect(after).not.toBe(thumb1);
+    app({}, [withApiToken('reports', [OTHER], withTokenSource({ getToken: async () => ({ accessToken: 'r-1' }) }), dpop())]);
+    expect(await TestBed.runInInjectionContext(() => injectDpop()).thumbprint()).toBe(after);
+    expect(await TestBed.runInInjectionContext(() => injectDpop('reports')).thumbprint()).not.toBe(reports1);
+  });
+
+  it('a named token signing out deletes its own key only', async () => {
+    app({}, [withApiToken('reports', [OTHER], withTokenSource({ getToken: async () => ({ accessToken: 'r-1' }) }), dpop())]);
+    const main = await TestBed.runInInjectionContext(() => injectDpop()).thumbprint();
+    const reports = await TestBed.runInInjectionContext(() => injectDpop('reports')).thumbprint();
+    await TestBed.runInInjectionContext(() => injectAuth('reports')).signOut();
+    app({}, [withApiToken('reports', [OTHER], withTokenSource({ getToken: async () => ({ accessToken: 'r-1' }) }), dpop())]);
+    expect(await TestBed.runInInjectionContext(() => injectDpop()).thumbprint()).toBe(main);
+    expect(await TestBed.runInInjectionContext(() => injectDpop('reports')).thumbprint()).not.toBe(reports);
+  });
+
+  describe('without a key (IndexedDB failing)', () => {
+    beforeEach(() => {
+      spyOn(indexedDB, 'open').and.throwError('IndexedDB is disabled');
+    });
+
+    it('fails the request with NFT701 by default, and sends nothing', async () => {
+      const { http, httpMock } = app();
+      let error: unknown;
+      http.get(`${API}/a`).subscribe({ error: (e) => (error = e) });
+      await soon(() => error, 'the error');
+      expect(error).toEqual(jasmine.any(FreshTokenError));
+      expect((error as FreshTokenError).code).toBe(DpopErrorCode.KeyUnavailable);
+      httpMock.expectNone(`${API}/a`);
+    });
+
+    it("falls back to Authorization: Bearer with { unsupported: 'bearer' }", async () => {
+      const { http, httpMock } = app({ unsupported: 'bearer' });
+      http.get(`${API}/a`).subscribe();
+      const req = await requestTo(httpMock, `${API}/a`);
+      expect(req.request.headers.get('Authorization')).toBe('Bearer tok-1');
+      expect(req.request.headers.has('DPoP')).toBeFalse();
+      req.flush({});
+      expect(await TestBed.runInInjectionContext(() => injectDpop()).thumbprint()).toBeNull();
+    });
+  });
+
+  it('sends no DPoP token from a server render', async () => {
+    const { http, httpMock } = start([withTokenSource({ getToken: async () => ({ accessToken: 'tok-1' }) }), dpop(), withAuthorizedUrls(API)], [{ provide: PLATFORM_ID, useValue: 'server' }]);
+    http.get(`${API}/a`).subscribe();
+    const req = await requestTo(httpMock, `${API}/a`);
+    expect(req.request.headers.has('Authorization')).toBeFalse();
+    expect(req.request.headers.has('DPoP')).toBeFalse();
+    req.flush({});
+  });
+
+  it('auth.headers() for code that sends the token itself: a valid token and a proof for that method and URL', async () => {
+    app();
+    const headers = await TestBed.runInInjectionContext(() => injectDpop()).headers('PUT', `${API}/doc/1?x=1`);
+    expect(headers['Authorization']).toBe('DPoP tok-1');
+    const { payload } = await verifyProof(headers['DPoP']);
+    expect(payload).toEqual(jasmine.objectContaining({ htm: 'PUT', htu: `${API}/doc/1`, ath: await sha256('tok-1') }));
+  });
+
+  describe('withOAuthRefreshToken', () => {
+    it('sends a proof (no ath, no Authorization) to the token endpoint and retries once with the IdP nonce (400 use_dpop_nonce)', async () => {
+      const { auth, httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop(), withAuthorizedUrls(API)]);
+      const session = TestBed.inject(OAuthSession);
+      const signIn = session.signIn({ refreshToken: 'rt-1' });
+      const first = await requestTo(httpMock, TOKEN_URL);
+      expect(first.request.headers.has('Authorization')).toBeFalse();
+      const p1 = await verifyProof(first.request.headers.get('DPoP')!);
+      expect(p1.payload).toEqual(jasmine.objectContaining({ htm: 'POST', htu: TOKEN_URL }));
+      expect(p1.payload['ath']).toBeUndefined();
+      first.flush(JSON.stringify({ error: 'use_dpop_nonce', error_description: 'nonce required' }), { status: 400, statusText: 'Bad Request', headers: { 'DPoP-Nonce': 'idp-n1' } });
+      const second = await requestTo(httpMock, TOKEN_URL);
+      const p2 = await verifyProof(second.request.headers.get('DPoP')!);
+      expect(p2.payload['nonce']).toBe('idp-n1');
+      expect(p2.jkt).toBe(p1.jkt);
+      expect(new URLSearchParams(second.request.body as string).get('refresh_token')).toBe('rt-1');
+      second.flush(JSON.stringify({ access_token: 'dpop-at-1', token_type: 'DPoP', expires_in: 300, refresh_token: 'rt-2' }));
+      await signIn;
+      expect(await auth.getValidToken()).toBe('dpop-at-1');
+    });
+  });
+
+  it('rejects unusable options with NFT702', () => {
+    expect(() => withDpop({ unsupported: 'maybe' as 'error' })).toThrowMatching((e) => e instanceof FreshTokenError && e.code === 'NFT702');
+    expect(decodeProtectedHeader).toBeDefined();
+  });
+});
