@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 export const API_AUDIENCE = 'urn:ngx-fresh-token:demo-api';
 export const BFF_CLIENT_ID = 'demo-bff';
 export const SCOPE = 'openid offline_access api';
+/** The /dpop page's public client (the browser is the OAuth client): code + PKCE, DPoP-bound tokens (issue #27). */
+export const DPOP_SPA_CLIENT_ID = 'demo-spa-dpop';
 
 /** A bare HTML page of the IdP's own (sign-out) screens. */
 const page = (title, body) =>
@@ -20,7 +22,7 @@ const page = (title, body) =>
  * `redirectUri` and `postLogoutRedirectUri` may be lists (`npm run demo:cluster` registers every
  * instance's); `clientSecret` defaults to a random one (the cluster's other instances are told it).
  */
-export async function createOidcProvider({ issuer, redirectUri, postLogoutRedirectUri, backchannelLogoutUri, accessTokenTtlSeconds, clientSecret: givenSecret }) {
+export async function createOidcProvider({ issuer, redirectUri, postLogoutRedirectUri, backchannelLogoutUri, accessTokenTtlSeconds, clientSecret: givenSecret, dpopRedirectUri }) {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'demo-key', alg: 'RS256', use: 'sig' };
   const clientSecret = givenSecret ?? randomBytes(24).toString('base64url');
@@ -40,6 +42,10 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         token_endpoint_auth_method: 'client_secret_basic',
         scope: SCOPE,
       },
+      // The /dpop page: a public client whose access and refresh tokens are bound to the browser's key.
+      ...(dpopRedirectUri
+        ? [{ client_id: DPOP_SPA_CLIENT_ID, token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [dpopRedirectUri].flat(), scope: SCOPE, dpop_bound_access_tokens: true }]
+        : []),
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(16).toString('hex')] },
@@ -79,6 +85,8 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         },
       },
       backchannelLogout: { enabled: true },
+      // DPoP (RFC 9449) for the /dpop page's client; proofs at the token endpoint must carry the IdP's nonce.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => API_AUDIENCE,

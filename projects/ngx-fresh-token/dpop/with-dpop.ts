@@ -75,7 +75,10 @@ export interface DpopClient {
 }
 
 /** Services of a token whose binding is a {@link DpopBinding}: how `injectDpop(name)` finds a named token's. */
-const BINDINGS = new WeakMap<AuthService, DpopBinding>();
+const BINDINGS = new WeakMap<AuthService, DpopClient>();
+/** Every client made here (the browser's and the server's): what `injectDpop()` accepts as a token's binding. */
+const isClient = (binding: unknown): binding is DpopClient => binding instanceof DpopBinding || (typeof binding === 'object' && binding !== null && SERVER_CLIENTS.has(binding));
+const SERVER_CLIENTS = new WeakSet<object>();
 
 type Nonce = { nonce: string | null; fresh: boolean };
 
@@ -248,8 +251,18 @@ class DpopBinding implements TokenBinding, DpopClient {
   }
 }
 
-/** The binding on the server platform: no key there, so a DPoP token is never sent from a render. */
-const SERVER_BINDING: TokenBinding = { send: (req, next) => next(req) };
+/**
+ * The binding on the server platform: no key there, so a DPoP token is never sent from a render — its
+ * requests go without it, `headers()` is `{}`, and a proof cannot be made (`NFT701`).
+ */
+function serverBinding(auth: AuthService): TokenBinding & DpopClient {
+  const noKey = () =>
+    Promise.reject(new FreshTokenError(DpopErrorCode.KeyUnavailable, typeof ngDevMode === 'undefined' || ngDevMode ? 'No DPoP key in a server render: make DPoP requests in the browser.' : ''));
+  const client = { send: (req: HttpRequest<unknown>, next: HttpHandlerFn) => next(req), proof: noKey, fetch: noKey, headers: async () => ({}), thumbprint: async () => null };
+  BINDINGS.set(auth, client);
+  SERVER_CLIENTS.add(client);
+  return client;
+}
 
 /**
  * Binds the token to a key the browser holds (DPoP, RFC 9449): a non-extractable P-256 key pair made
@@ -283,15 +296,15 @@ export function withDpop(options: DpopOptions = {}): FreshTokenFeature<typeof Fr
     provideEnvironmentInitializer(() => void inject(FRESH_TOKEN_BINDING)) as unknown as Provider,
   ];
   return withTokenBinding(
-    () => (inject(PLATFORM_ID, { optional: true }) === 'server' ? SERVER_BINDING : new DpopBinding({ ...options }, inject(AuthService))),
+    () => (inject(PLATFORM_ID, { optional: true }) === 'server' ? serverBinding(inject(AuthService)) : new DpopBinding({ ...options }, inject(AuthService))),
     providers,
   );
 }
 
 /**
  * The {@link DpopClient} of the token `name` (a `withApiToken()` name), or of the app's default token.
- * Call it in an injection context. Throws `NFT702` when that token has no `withDpop()` (or in a server
- * render, where there is no key).
+ * Call it in an injection context. Throws `NFT702` when that token has no `withDpop()`. In a server
+ * render (no key there) it gives a client whose `headers()` is `{}` and whose proofs fail with `NFT701`.
  *
  * @example
  * const dpop = injectDpop();
@@ -299,11 +312,11 @@ export function withDpop(options: DpopOptions = {}): FreshTokenFeature<typeof Fr
  */
 export function injectDpop(name?: string): DpopClient {
   const own = name === undefined ? inject(FRESH_TOKEN_BINDING, { optional: true }) : null;
-  const client = own instanceof DpopBinding ? own : BINDINGS.get(injectAuth(name));
+  const client = isClient(own) ? own : BINDINGS.get(injectAuth(name));
   if (!client) {
     throw new FreshTokenError(
       DpopErrorCode.InvalidDpopOption,
-      typeof ngDevMode === 'undefined' || ngDevMode ? `injectDpop(${name === undefined ? '' : JSON.stringify(name)}): that token has no withDpop() (or this is a server render, which has no key).` : '',
+      typeof ngDevMode === 'undefined' || ngDevMode ? `injectDpop(${name === undefined ? '' : JSON.stringify(name)}): that token has no withDpop().` : '',
     );
   }
   return client;

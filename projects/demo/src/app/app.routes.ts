@@ -8,5 +8,7 @@ export const routes: Routes = [
   { path: '', component: Dashboard, title: 'ngx-fresh-token demo', canActivate: [signedInGuard()] },
   { path: 'login', component: Login, title: 'Log in · ngx-fresh-token demo' },
   { path: 'amplify', loadChildren: () => import('./amplify/amplify.routes').then((m) => m.AMPLIFY_ROUTES) },
+  // The browser as the OAuth client, with DPoP-bound tokens (withDpop(), issue #27).
+  { path: 'dpop', loadChildren: () => import('./dpop/dpop.routes').then((m) => m.DPOP_ROUTES) },
   { path: '**', redirectTo: '' },
 ];
