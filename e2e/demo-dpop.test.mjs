@@ -103,6 +103,16 @@ describe('demo /dpop: the browser as a DPoP client', () => {
       await call(page);
       await until(() => traffic.filter((t) => t.path === '/dpop-api/hello').length >= 3, 5_000, 'the third call');
       assert.deepEqual(traffic.filter((t) => t.path === '/dpop-api/hello').map((t) => t.status), [401, 200, 200]);
+      // The API changes its nonce: the next call is answered use_dpop_nonce once and retried with the new one — no refresh.
+      const tokenRequests = traffic.filter((t) => t.path === '/oidc/token').length;
+      await fetch(`${env.demo.url}/dpop-api/rotate-nonce`, { method: 'POST' });
+      assert.equal((await call(page)).ok, true);
+      const rotated = await until(() => { const a = traffic.filter((t) => t.path === '/dpop-api/hello'); return a.length >= 5 && a.slice(3); }, 5_000, 'the calls after the rotation');
+      assert.deepEqual(rotated.map((t) => t.status), [401, 200]);
+      assert.equal(payloadOf(rotated[1].dpop).nonce, rotated[0].nonce);
+      assert.notEqual(rotated[0].nonce, api[0].nonce);
+      assert.equal(rotated[1].authorization, rotated[0].authorization, 'the same token: a nonce is no reason to refresh');
+      assert.equal(traffic.filter((t) => t.path === '/oidc/token').length, tokenRequests);
       // The page shows the last proof, decoded.
       const shown = JSON.parse(await page.getByTestId('dpop-proof').innerText());
       assert.equal(shown.header.typ, 'dpop+jwt');
