@@ -158,6 +158,20 @@ describe('withDpop', () => {
     next.flush({});
   });
 
+  it('ignores a DPoP-Nonce outside RFC 9449 syntax or over 1 KB: not retried with it, never put in a proof', async () => {
+    const { http, httpMock } = app();
+    for (const bad of ['has space', 'quote"d', 'x'.repeat(1025)]) {
+      let error: unknown;
+      http.get(`${API}/a`).subscribe({ error: (e) => (error = e) });
+      (await requestTo(httpMock, `${API}/a`)).flush({}, { status: 401, statusText: 'Unauthorized', headers: { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': bad } });
+      // No nonce retry: the core's one refresh and retry, whose proof carries no nonce.
+      const retry = await requestTo(httpMock, `${API}/a`);
+      expect((await verifyProof(retry.request.headers.get('DPoP')!)).payload['nonce']).toBeUndefined();
+      retry.flush({}, { status: 403, statusText: 'Forbidden' });
+      await soon(() => error, 'the error');
+    }
+  });
+
   it('does not retry a 401 that asks for no nonce with a nonce: the usual one refresh and retry', async () => {
     const { http, httpMock } = app();
     let error: unknown;

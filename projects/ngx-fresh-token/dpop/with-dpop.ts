@@ -82,6 +82,12 @@ const SERVER_CLIENTS = new WeakSet<object>();
 
 type Nonce = { nonce: string | null; fresh: boolean };
 
+/**
+ * Whether a server's `DPoP-Nonce` may go into proofs: RFC 9449's syntax (`1*NQCHAR`: visible ASCII but `"` and `\`)
+ * and at most 1 KB — anything else is ignored (not remembered, no retry), as the BFF does.
+ */
+const isUsableNonce = (nonce: string) => nonce.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(nonce);
+
 /** Whether an answer is "use this nonce": an API's 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`, a token endpoint's 400 `{ "error": "use_dpop_nonce" }`. */
 function isNonceError(status: number, header: (name: string) => string | null, body: unknown): boolean {
   if (status === 401) return /\berror\s*=\s*"?use_dpop_nonce/i.test(header('WWW-Authenticate') ?? '');
@@ -243,9 +249,9 @@ class DpopBinding implements TokenBinding, DpopClient {
     return this.#athOf[1];
   }
 
-  /** Remembers the nonce an answer from `url`'s origin gave; whether there was one. */
+  /** Remembers the nonce an answer from `url`'s origin gave; whether there was a usable one. */
   #note(url: string, nonce: string | null): boolean {
-    if (!nonce) return false;
+    if (!nonce || !isUsableNonce(nonce)) return false;
     this.#nonces.set(ɵhtu(url, this.#base).origin, nonce);
     return true;
   }
