@@ -1,6 +1,6 @@
 import { HttpClient, HttpErrorResponse, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, TestRequest, provideHttpClientTesting } from '@angular/common/http/testing';
-import { PLATFORM_ID, Provider, inject, provideZonelessChangeDetection } from '@angular/core';
+import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, inject, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { EmbeddedJWK, base64url, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { JWK } from 'jose';
@@ -211,6 +211,16 @@ describe('withDpop', () => {
     app({}, [withApiToken('reports', [OTHER], withTokenSource({ getToken: async () => ({ accessToken: 'r-1' }) }), dpop())]);
     expect(await TestBed.runInInjectionContext(() => injectDpop()).thumbprint()).toBe(after);
     expect(await TestBed.runInInjectionContext(() => injectDpop('reports')).thumbprint()).not.toBe(reports1);
+  });
+
+  it('two tabs starting together end up with one key (the read and the write are one IndexedDB transaction)', async () => {
+    app();
+    // A second "tab": another app instance on the same origin, asking for its key at the same moment.
+    const other = createEnvironmentInjector([provideFreshToken(withTokenSource({ getToken: async () => null }), dpop())], TestBed.inject(EnvironmentInjector));
+    const [a, b] = await Promise.all([TestBed.runInInjectionContext(() => injectDpop()).thumbprint(), other.runInContext(() => injectDpop()).thumbprint()]);
+    expect(a).toMatch(/^[\w-]{43}$/);
+    expect(b).toBe(a);
+    other.destroy();
   });
 
   it('a named token signing out deletes its own key only', async () => {
