@@ -13,6 +13,8 @@ export const DpopErrorCode = {
   KeyUnavailable: 'NFT701',
   /** `withDpop()` or `injectDpop()` got an unusable option, or `injectDpop()` found no `withDpop()` for the token. */
   InvalidDpopOption: 'NFT702',
+  /** A token request sent with a proof got a token that is not DPoP-bound (`token_type` other than `DPoP`): the server ignored the proof. */
+  UnboundToken: 'NFT703',
 } as const;
 
 /**

@@ -298,6 +298,38 @@ describe('withDpop', () => {
     });
   });
 
+  it('a token request sent with a proof that comes back with a bearer token ends the session with NFT703, the bearer token never used', async () => {
+    const { auth, httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop(), withAuthorizedUrls(API)]);
+    const signIn = TestBed.inject(OAuthSession).signIn({ refreshToken: 'rt-1' });
+    (await requestTo(httpMock, TOKEN_URL)).flush(JSON.stringify({ access_token: 'plain-at', token_type: 'Bearer', expires_in: 300 }));
+    await signIn.catch(() => undefined);
+    expect(auth.state().status).toBe('signed-out');
+    expect(auth.state().error?.code).toBe(DpopErrorCode.UnboundToken);
+  });
+
+  it('injectDpop().fetch() for a code exchange: a proof without ath, one retry with the IdP nonce, and NFT703 for a bearer answer', async () => {
+    app();
+    const json = { 'Content-Type': 'application/json' };
+    const answers = [
+      new Response(JSON.stringify({ error: 'use_dpop_nonce' }), { status: 400, headers: { ...json, 'DPoP-Nonce': 'idp-n9' } }),
+      new Response(JSON.stringify({ access_token: 'at', token_type: 'DPoP' }), { headers: json }),
+      new Response(JSON.stringify({ access_token: 'at', token_type: 'Bearer' }), { headers: json }),
+    ];
+    const sent: Request[] = [];
+    spyOn(window, 'fetch').and.callFake(async (input: RequestInfo | URL, init?: RequestInit) => (sent.push(new Request(input, init)), answers.shift()!));
+    const client = TestBed.runInInjectionContext(() => injectDpop());
+    const body = () => new URLSearchParams({ grant_type: 'authorization_code', code: 'c' });
+    const ok = await client.fetch(TOKEN_URL, { method: 'POST', body: body() });
+    expect(await ok.json()).toEqual({ access_token: 'at', token_type: 'DPoP' });
+    expect(sent.length).toBe(2);
+    const [p1, p2] = await Promise.all(sent.map((r) => verifyProof(r.headers.get('DPoP')!)));
+    expect(p1.payload).toEqual(jasmine.objectContaining({ htm: 'POST', htu: TOKEN_URL }));
+    expect(p1.payload['ath']).toBeUndefined();
+    expect(p2.payload['nonce']).toBe('idp-n9');
+    expect(sent[1].headers.has('Authorization')).toBeFalse();
+    await expectAsync(client.fetch(TOKEN_URL, { method: 'POST', body: body() })).toBeRejectedWith(jasmine.objectContaining({ code: DpopErrorCode.UnboundToken }));
+  });
+
   it('rejects unusable options with NFT702', () => {
     expect(() => withDpop({ unsupported: 'maybe' as 'error' })).toThrowMatching((e) => e instanceof FreshTokenError && e.code === 'NFT702');
     expect(decodeProtectedHeader).toBeDefined();

@@ -67,7 +67,8 @@ export interface DpopClient {
    * `fetch` with a proof (and `Authorization: DPoP <accessToken>` when `init.accessToken` is given),
    * retried once with the server's nonce when it answers `use_dpop_nonce` (a token endpoint's 400 or an
    * API's 401); nonces are remembered per origin. For token requests (the login's code exchange) and
-   * custom sources; `HttpClient` requests get all this from `freshTokenInterceptor`.
+   * custom sources; `HttpClient` requests get all this from `freshTokenInterceptor`. A token request (no
+   * `accessToken`) whose JSON answer issues a token that is not `DPoP`-bound rejects with `NFT703`.
    */
   fetch(input: string | URL, init?: RequestInit & { accessToken?: string | null }): Promise<Response>;
   /** The JWK SHA-256 thumbprint of the public key (the authorization request's `dpop_jkt`); `null` without a key in the bearer fallback. */
@@ -101,6 +102,29 @@ function isNonceError(status: number, header: (name: string) => string | null, b
     }
   }
   return typeof parsed === 'object' && parsed !== null && (parsed as { error?: unknown }).error === 'use_dpop_nonce';
+}
+
+/** `NFT703`: a token request that carried a proof got a token that is not bound. */
+const unbound = () =>
+  new FreshTokenError(
+    DpopErrorCode.UnboundToken,
+    typeof ngDevMode === 'undefined' || ngDevMode
+      ? 'The token endpoint answered a DPoP proof with a token that is not DPoP-bound (token_type is not "DPoP"). Enable DPoP for this client at the authorization server.'
+      : '',
+  );
+
+/** Whether a token endpoint's answer (JSON, as text or parsed) issued an access token whose `token_type` is not `DPoP`. */
+function issuedBearer(body: unknown): boolean {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return false;
+    }
+  }
+  const answer = parsed as { access_token?: unknown; token_type?: unknown } | null;
+  return typeof answer === 'object' && answer !== null && typeof answer.access_token === 'string' && String(answer.token_type).toLowerCase() !== 'dpop';
 }
 
 /** @internal One token's DPoP key, proofs and nonces; the {@link TokenBinding} of {@link withDpop}. */
@@ -141,11 +165,17 @@ class DpopBinding implements TokenBinding, DpopClient {
 
   send(req: HttpRequest<unknown>, next: HttpHandlerFn, token: string | null): Observable<HttpEvent<unknown>> {
     const url = req.urlWithParams;
+    let headersSent: Record<string, string> | undefined;
     const attempt = (retried: boolean): Observable<HttpEvent<unknown>> =>
       from(this.#headersFor(req.method, url, token)).pipe(
-        switchMap((headers) => next(req.clone({ setHeaders: headers }))),
+        switchMap((headers) => next(req.clone({ setHeaders: (headersSent = headers) }))),
         tap((event) => {
           if (event.type === HttpEventType.Response || event.type === HttpEventType.ResponseHeader) this.#note(url, event.headers.get('DPoP-Nonce'));
+          // A token request that carried a proof must come back bound (RFC 9449 §5): a bearer token here means
+          // the server ignored the proof, and sending it as DPoP would fail everywhere — fail now, coded.
+          if (token === null && event.type === HttpEventType.Response && event.ok && issuedBearer(event.body) && ('DPoP' in (headersSent ?? {}))) {
+            throw unbound();
+          }
         }),
         catchError((err: unknown) => {
           if (err instanceof HttpErrorResponse && this.#note(url, err.headers.get('DPoP-Nonce')) && !retried && isNonceError(err.status, (n) => err.headers.get(n), err.error)) {
@@ -187,6 +217,9 @@ class DpopBinding implements TokenBinding, DpopClient {
       for (const [name, value] of Object.entries(await this.#headersFor(method, url, accessToken))) headers.set(name, value);
       const response = await fetch(url, { ...rest, headers });
       const fresh = this.#note(url, response.headers.get('DPoP-Nonce'));
+      if (response.ok && accessToken === null && headers.has('DPoP') && /json/i.test(response.headers.get('Content-Type') ?? '') && issuedBearer(await response.clone().text())) {
+        throw unbound();
+      }
       if (retried || !fresh || response.ok) return response;
       const body = response.status === 400 ? await response.clone().text() : null;
       if (!isNonceError(response.status, (n) => response.headers.get(n), body)) return response;
