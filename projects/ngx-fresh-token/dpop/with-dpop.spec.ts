@@ -158,18 +158,32 @@ describe('withDpop', () => {
     next.flush({});
   });
 
-  it('ignores a DPoP-Nonce outside RFC 9449 syntax or over 1 KB: not retried with it, never put in a proof', async () => {
+  it('a second use_dpop_nonce after the nonce retry reaches the caller: no token refresh for a nonce, 2 requests in all', async () => {
+    const { http, httpMock } = app();
+    let error: unknown;
+    http.get(`${API}/a`).subscribe({ error: (e) => (error = e) });
+    const challenge = (n: string) => ({ status: 401, statusText: 'Unauthorized', headers: { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': n } });
+    (await requestTo(httpMock, `${API}/a`)).flush({}, challenge('n-1'));
+    (await requestTo(httpMock, `${API}/a`)).flush({}, challenge('n-2'));
+    await soon(() => error, 'the error');
+    expect((error as HttpErrorResponse).status).toBe(401);
+    expect(source.calls).toBe(1);
+    httpMock.expectNone(`${API}/a`);
+  });
+
+  it('ignores a DPoP-Nonce outside RFC 9449 syntax or over 1 KB: no retry with it (the 401 reaches the caller, no refresh), never put in a proof', async () => {
     const { http, httpMock } = app();
     for (const bad of ['has space', 'quote"d', 'x'.repeat(1025)]) {
       let error: unknown;
       http.get(`${API}/a`).subscribe({ error: (e) => (error = e) });
-      (await requestTo(httpMock, `${API}/a`)).flush({}, { status: 401, statusText: 'Unauthorized', headers: { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': bad } });
-      // No nonce retry: the core's one refresh and retry, whose proof carries no nonce.
-      const retry = await requestTo(httpMock, `${API}/a`);
-      expect((await verifyProof(retry.request.headers.get('DPoP')!)).payload['nonce']).toBeUndefined();
-      retry.flush({}, { status: 403, statusText: 'Forbidden' });
+      const req = await requestTo(httpMock, `${API}/a`);
+      expect((await verifyProof(req.request.headers.get('DPoP')!)).payload['nonce']).toBeUndefined();
+      req.flush({}, { status: 401, statusText: 'Unauthorized', headers: { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': bad } });
       await soon(() => error, 'the error');
+      expect((error as HttpErrorResponse).status).toBe(401);
+      httpMock.expectNone(`${API}/a`);
     }
+    expect(source.calls).toBe(1);
   });
 
   it('does not retry a 401 that asks for no nonce with a nonce: the usual one refresh and retry', async () => {

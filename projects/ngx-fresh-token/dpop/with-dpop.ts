@@ -187,6 +187,10 @@ class DpopBinding implements TokenBinding, DpopClient {
     return attempt(false);
   }
 
+  /** A 401 rejects the token — unless it is a nonce challenge, which the retry in `send` has answered already. */
+  readonly rejectsToken = (error: unknown): boolean =>
+    error instanceof HttpErrorResponse && error.status === 401 && !isNonceError(401, (name) => error.headers.get(name), null);
+
   // --- DpopClient -----------------------------------------------------------------------------
 
   async proof(method: string, url: string, accessToken?: string | null): Promise<string | null> {

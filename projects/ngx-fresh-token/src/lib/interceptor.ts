@@ -55,7 +55,7 @@ export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
   // Signed out, or the request brings its own value for one of our headers: leave it alone.
   // The retry goes to `next`, below this interceptor, so it can never be retried again.
   const send = (token: string | null) =>
-    token === null || policy.hasOwnAuthHeader(token, req.headers) ? next(req) : retryOnUnauthorized(auth, token, sendWith, isUnauthorized);
+    token === null || policy.hasOwnAuthHeader(token, req.headers) ? next(req) : retryOnUnauthorized(auth, token, sendWith, bind?.rejectsToken || isUnauthorized);
   const peeked = auth.ɵpeek();
   return peeked === undefined ? ɵafter(auth.getValidToken(), send) : send(peeked);
 };

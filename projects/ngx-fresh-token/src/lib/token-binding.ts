@@ -21,6 +21,12 @@ import { ɵerror } from './errors';
 export interface TokenBinding {
   /** Sends `req` with `token` (`null`: a token request, no `Authorization`), and any retry the binding's protocol calls for. */
   send(req: HttpRequest<unknown>, next: HttpHandlerFn, token: string | null): Observable<HttpEvent<unknown>>;
+  /**
+   * Whether a failed request's error means the server rejected the token — then, as for any 401, one shared
+   * refresh and one retry. Default: an `HttpErrorResponse` with status 401. DPoP says no for a nonce challenge
+   * (`use_dpop_nonce`): a nonce is no reason for a new token. Called as a plain function (no `this`).
+   */
+  rejectsToken?: (error: unknown) => boolean;
 }
 
 /**
