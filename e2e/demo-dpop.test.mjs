@@ -131,7 +131,7 @@ describe('demo /dpop: the browser as a DPoP client', () => {
     }
   });
 
-  test('what a thief copies off the wire is refused: the proof replayed, sent to another URL or with another method, the token with a key of its own', async () => {
+  test('what a thief copies is refused: the proof replayed, sent to another URL or with another method, the token with a key of its own, the refresh token without the key', async () => {
     const { context, traffic } = await dpopContext();
     try {
       const page = await logIn(context, 'erin');
@@ -157,6 +157,29 @@ describe('demo /dpop: the browser as a DPoP client', () => {
       assert.deepEqual(await send(url, { headers: { Authorization: `DPoP ${token}`, DPoP: proof } }), { status: 401, error: 'invalid_token', reason: 'proof key is not the token’s key (cnf.jkt)' });
       // The page's own next call still works (a fresh proof each time).
       assert.equal((await call(page)).ok, true);
+
+      // The refresh token, copied out of sessionStorage, is bound too: the IdP refuses it without a proof and with a
+      // proof of the thief's key (after the IdP's nonce dance, so the proof itself is a valid one).
+      const refreshToken = await page.evaluate(() => sessionStorage.getItem('demo.dpop.refresh-token'));
+      assert.ok(refreshToken);
+      const tokenUrl = `${env.demo.url}/oidc/token`;
+      const form = () => new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'demo-spa-dpop' });
+      const redeem = async (dpop) => {
+        const res = await fetch(tokenUrl, { method: 'POST', body: form(), headers: dpop ? { DPoP: dpop } : {} });
+        return { status: res.status, nonce: res.headers.get('dpop-nonce'), ...(await res.json()) };
+      };
+      const thiefProof = (nonce) =>
+        new SignJWT({ htm: 'POST', htu: tokenUrl, jti: crypto.randomUUID(), ...(nonce ? { nonce } : {}) })
+          .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: { kty, crv, x, y } })
+          .setIssuedAt()
+          .sign(privateKey);
+      const bare = await redeem(null);
+      assert.equal(bare.status, 400);
+      const challenged = await redeem(await thiefProof());
+      assert.equal(challenged.error, 'use_dpop_nonce');
+      const refused = await redeem(await thiefProof(challenged.nonce));
+      assert.equal(refused.status, 400);
+      assert.deepEqual([bare.error, refused.error, bare.access_token, refused.access_token], ['invalid_grant', 'invalid_grant', undefined, undefined]);
     } finally {
       await context.close();
     }
