@@ -273,6 +273,34 @@ describe('withDpop', () => {
     });
   });
 
+  it('tries to load the key again after a failed load: one IndexedDB failure fails one request (NFT701), the next one gets a proof', async () => {
+    let failures = 1;
+    const open = indexedDB.open.bind(indexedDB);
+    spyOn(indexedDB, 'open').and.callFake((name: string, version?: number) => {
+      if (failures > 0) {
+        failures--;
+        throw new Error('IndexedDB is busy');
+      }
+      return open(name, version);
+    });
+    const { http, httpMock } = app();
+    let error: unknown;
+    http.get(`${API}/a`).subscribe({ error: (e) => (error = e) });
+    await soon(() => error, 'the error');
+    expect((error as FreshTokenError).code).toBe(DpopErrorCode.KeyUnavailable);
+    httpMock.expectNone(`${API}/a`);
+    let second: unknown;
+    http.get(`${API}/b`).subscribe({ error: (e) => (second = e) });
+    let req: TestRequest | undefined;
+    await soon(() => second || (req = httpMock.match(`${API}/b`)[0]), 'the second request or its error');
+    expect(second).toBeUndefined();
+    if (!req) return;
+    expect(req.request.headers.get('Authorization')).toBe('DPoP tok-1');
+    expect((await verifyProof(req.request.headers.get('DPoP')!)).payload['htu']).toBe(`${API}/b`);
+    expect(indexedDB.open).toHaveBeenCalledTimes(2); // one attempt per request, no loop
+    req.flush({});
+  });
+
   it('sends no DPoP token from a server render', async () => {
     const { http, httpMock } = start([withTokenSource({ getToken: async () => ({ accessToken: 'tok-1' }) }), dpop(), withAuthorizedUrls(API)], [{ provide: PLATFORM_ID, useValue: 'server' }]);
     http.get(`${API}/a`).subscribe();

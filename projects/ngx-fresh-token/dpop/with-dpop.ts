@@ -135,7 +135,7 @@ class DpopBinding implements TokenBinding, DpopClient {
   readonly #clock: FreshTokenClock;
   readonly #base: string | undefined;
   readonly #auth: AuthService;
-  /** The key and its public JWK, loading; `null` inside: no key (the browser cannot, or it failed). */
+  /** The key and its public JWK, loading or loaded; `null` inside: no key (the browser cannot, or it failed — then dropped, see `#loaded`). */
   #key: Promise<{ stored: ɵStoredDpopKey; jwk: JWK } | null> | null = null;
   #held: ɵStoredDpopKey | null = null;
   /** A deletion in progress (a sign-out): a new key is made only after it. */
@@ -244,9 +244,16 @@ class DpopBinding implements TokenBinding, DpopClient {
     return token === null ? { DPoP: proof } : { Authorization: `DPoP ${token}`, DPoP: proof };
   }
 
-  /** The key, loaded or made once; `null` in the bearer fallback; throws `NFT701` without a key otherwise. */
+  /**
+   * The key, loaded or made once; `null` in the bearer fallback; throws `NFT701` without a key otherwise.
+   * A failed load is not kept: calls that arrive while a load runs share it, and the next call after it
+   * failed tries once more (at most one IndexedDB attempt per request or proof, never a retry loop), so
+   * one IndexedDB hiccup does not switch DPoP off until a reload.
+   */
   async #loaded(): Promise<{ stored: ɵStoredDpopKey; jwk: JWK } | null> {
-    const key = await (this.#key ??= this.#load());
+    const loading = (this.#key ??= this.#load());
+    const key = await loading;
+    if (!key && this.#key === loading) this.#key = null;
     if (key || this.#fallback) return key;
     throw new FreshTokenError(
       DpopErrorCode.KeyUnavailable,
