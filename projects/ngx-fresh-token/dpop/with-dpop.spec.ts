@@ -14,6 +14,7 @@ import {
   provideFreshToken,
   withApiToken,
   withAuthorizedUrls,
+  withCrossTabSync,
   withTokenSource,
 } from 'ngx-fresh-token';
 import type { TokenSource } from 'ngx-fresh-token';
@@ -35,6 +36,14 @@ async function soon<T>(find: () => T | null | undefined | false, what = 'conditi
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Settles `promise` while firing the fake clock's due (0 ms) timers: cross-tab waits run on the injected clock. */
+async function pumped<T>(promise: Promise<T>, clock: ManualClock): Promise<T> {
+  let done = false;
+  const settled = promise.finally(() => (done = true));
+  await soon(() => (done || void clock.advance(0), done), 'the promise');
+  return settled;
 }
 
 const requestTo = (httpMock: HttpTestingController, url: string) => soon(() => httpMock.match((r) => r.url === url)[0], url);
@@ -262,15 +271,51 @@ describe('withDpop', () => {
       httpMock.expectNone(`${API}/a`);
     });
 
-    it("falls back to Authorization: Bearer with { unsupported: 'bearer' }", async () => {
-      const { http, httpMock } = app({ unsupported: 'bearer' });
+    it("falls back to Authorization: Bearer with { unsupported: 'bearer' } for a token the IdP issued to a request without a proof", async () => {
+      const { http, httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop({ unsupported: 'bearer' }), withAuthorizedUrls(API)]);
+      const signIn = TestBed.inject(OAuthSession).signIn({ refreshToken: 'rt-1' });
+      const tokenRequest = await requestTo(httpMock, TOKEN_URL);
+      expect(tokenRequest.request.headers.has('DPoP')).toBeFalse();
+      tokenRequest.flush(JSON.stringify({ access_token: 'plain-1', token_type: 'Bearer', expires_in: 300 }));
+      await signIn;
       http.get(`${API}/a`).subscribe();
       const req = await requestTo(httpMock, `${API}/a`);
-      expect(req.request.headers.get('Authorization')).toBe('Bearer tok-1');
+      expect(req.request.headers.get('Authorization')).toBe('Bearer plain-1');
       expect(req.request.headers.has('DPoP')).toBeFalse();
       req.flush({});
       expect(await TestBed.runInInjectionContext(() => injectDpop()).thumbprint()).toBeNull();
     });
+
+    it("{ unsupported: 'bearer' } never sends a token it did not see issued as bearer as Bearer when the key cannot be loaded: NFT701, nothing sent", async () => {
+      const { http, httpMock } = app({ unsupported: 'bearer' });
+      let error: unknown;
+      http.get(`${API}/a`).subscribe({ error: (e) => (error = e) });
+      await soon(() => error || httpMock.match(`${API}/a`).length, 'the error or a request');
+      expect((error as FreshTokenError | undefined)?.code).toBe(DpopErrorCode.KeyUnavailable);
+      httpMock.expectNone(`${API}/a`);
+    });
+  });
+
+  it("{ unsupported: 'bearer' }: a DPoP-bound token another tab refreshed is never sent as Bearer by a tab that cannot load the key (NFT701)", async () => {
+    const name = `nft-dpop-spec-${Math.random().toString(36).slice(2)}`;
+    const tabA = app({ unsupported: 'bearer' }, [withCrossTabSync({ name, adoptTimeoutMs: 0 })]);
+    expect(await pumped(tabA.auth.getValidToken(), tabA.clock)).toBe('tok-1');
+    expect(await TestBed.runInInjectionContext(() => injectDpop()).thumbprint()).toMatch(/^[\w-]{43}$/); // tab A has its key
+    const tabB = createEnvironmentInjector(
+      [provideFreshToken(withTokenSource({ getToken: async () => ({ accessToken: 'b-own' }) }), dpop({ unsupported: 'bearer' }), withAuthorizedUrls(API), withCrossTabSync({ name, adoptTimeoutMs: 0 }))],
+      TestBed.inject(EnvironmentInjector),
+    );
+    const authB = tabB.get(AuthService);
+    const clientB = tabB.runInContext(() => injectDpop());
+    spyOn(indexedDB, 'open').and.throwError('IndexedDB is busy'); // tab B's key load fails
+    await pumped(tabA.auth.refresh(), tabA.clock); // tok-2, sent to tab B
+    await soon(() => authB.state().token === 'tok-2', 'tab B adopting tok-2');
+    let headers: Record<string, string> | undefined;
+    let error: unknown;
+    await pumped(clientB.headers('GET', `${API}/x`).then((h) => (headers = h), (e) => (error = e)), tabA.clock);
+    expect(headers).toBeUndefined();
+    expect((error as FreshTokenError | undefined)?.code).toBe(DpopErrorCode.KeyUnavailable);
+    tabB.destroy();
   });
 
   it('tries to load the key again after a failed load: one IndexedDB failure fails one request (NFT701), the next one gets a proof', async () => {

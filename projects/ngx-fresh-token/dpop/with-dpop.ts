@@ -26,8 +26,13 @@ export interface DpopOptions {
    * What happens where there can be no key — no WebCrypto (an insecure origin), no IndexedDB (some
    * private modes), or a key that cannot be created or loaded: `'error'` (default) fails every request
    * that would carry the token, and the source's token requests, with `FreshTokenError` `NFT701`;
-   * `'bearer'` sends no proofs and the token as `Authorization: Bearer` (the IdP then issues bearer
-   * tokens), which only an API that also accepts bearer tokens will take.
+   * `'bearer'` sends token requests without a proof (the IdP then issues bearer tokens) and sends the
+   * tokens issued to those requests as `Authorization: Bearer`, which only an API that also accepts bearer
+   * tokens will take. Only such tokens go as bearer (and every token where this origin can hold no key at
+   * all: no WebCrypto or no IndexedDB): a token that may be DPoP-bound — obtained with a proof, or adopted
+   * from another tab — is never sent as bearer; when its key cannot be loaded the request fails with
+   * `NFT701` and the next one tries the key again. A custom source makes its token requests with
+   * {@link DpopClient.fetch} (or through the core's `FRESH_TOKEN_BINDING`) so that its bearer tokens are known.
    */
   unsupported?: 'error' | 'bearer';
   /** The IndexedDB database of the keys (default `ngx-fresh-token.dpop`); one record per token name in it. */
@@ -113,19 +118,34 @@ const unbound = () =>
       : '',
   );
 
-/** Whether a token endpoint's answer (JSON, as text or parsed) issued an access token whose `token_type` is not `DPoP`. */
-function issuedBearer(body: unknown): boolean {
+/** The access token a token endpoint's answer (JSON, as text or parsed) issued, and its `token_type`; `null` when it is no token answer. */
+function issuedToken(body: unknown): { accessToken: string; tokenType: unknown } | null {
   let parsed = body;
   if (typeof body === 'string') {
     try {
       parsed = JSON.parse(body);
     } catch {
-      return false;
+      return null;
     }
   }
   const answer = parsed as { access_token?: unknown; token_type?: unknown } | null;
-  return typeof answer === 'object' && answer !== null && typeof answer.access_token === 'string' && String(answer.token_type).toLowerCase() !== 'dpop';
+  return typeof answer === 'object' && answer !== null && typeof answer.access_token === 'string' && answer.access_token !== ''
+    ? { accessToken: answer.access_token, tokenType: answer.token_type }
+    : null;
 }
+
+/** Whether a token endpoint's answer issued an access token whose `token_type` is not `DPoP`. */
+function issuedBearer(body: unknown): boolean {
+  const issued = issuedToken(body);
+  return issued !== null && String(issued.tokenType).toLowerCase() !== 'dpop';
+}
+
+/** How many bearer tokens (issued to requests without a proof) a binding remembers: the current one and a few before it. */
+const BEARER_TOKENS_KEPT = 4;
+
+/** `NFT701`: no key for a proof. */
+const keyUnavailable = (why: string) =>
+  new FreshTokenError(DpopErrorCode.KeyUnavailable, typeof ngDevMode === 'undefined' || ngDevMode ? why : '');
 
 /** @internal One token's DPoP key, proofs and nonces; the {@link TokenBinding} of {@link withDpop}. */
 class DpopBinding implements TokenBinding, DpopClient {
@@ -141,6 +161,12 @@ class DpopBinding implements TokenBinding, DpopClient {
   /** A deletion in progress (a sign-out): a new key is made only after it. */
   #deleting: Promise<void> = Promise.resolve();
   readonly #nonces = new Map<string, string>();
+  /**
+   * Access tokens the IdP issued to token requests of this binding that carried no proof (the bearer
+   * fallback): the only tokens ever sent as `Authorization: Bearer`. Any other token may be bound to the
+   * key (another tab's refresh, a proof made earlier), so without the key it is not sent at all.
+   */
+  readonly #bearerTokens: string[] = [];
   #athOf: [token: string, ath: Promise<string>] | null = null;
 
   constructor(options: DpopOptions, auth: AuthService) {
@@ -171,11 +197,8 @@ class DpopBinding implements TokenBinding, DpopClient {
         switchMap((headers) => next(req.clone({ setHeaders: (headersSent = headers) }))),
         tap((event) => {
           if (event.type === HttpEventType.Response || event.type === HttpEventType.ResponseHeader) this.#note(url, event.headers.get('DPoP-Nonce'));
-          // A token request that carried a proof must come back bound (RFC 9449 §5): a bearer token here means
-          // the server ignored the proof, and sending it as DPoP would fail everywhere — fail now, coded.
-          if (token === null && event.type === HttpEventType.Response && event.ok && issuedBearer(event.body) && ('DPoP' in (headersSent ?? {}))) {
-            throw unbound();
-          }
+          // A token request's answer: bound if it carried a proof (else NFT703), remembered as bearer if it carried none.
+          if (token === null && event.type === HttpEventType.Response && event.ok) this.#issued(event.body, 'DPoP' in (headersSent ?? {}));
         }),
         catchError((err: unknown) => {
           if (err instanceof HttpErrorResponse && this.#note(url, err.headers.get('DPoP-Nonce')) && !retried && isNonceError(err.status, (n) => err.headers.get(n), err.error)) {
@@ -221,9 +244,7 @@ class DpopBinding implements TokenBinding, DpopClient {
       for (const [name, value] of Object.entries(await this.#headersFor(method, url, accessToken))) headers.set(name, value);
       const response = await fetch(url, { ...rest, headers });
       const fresh = this.#note(url, response.headers.get('DPoP-Nonce'));
-      if (response.ok && accessToken === null && headers.has('DPoP') && /json/i.test(response.headers.get('Content-Type') ?? '') && issuedBearer(await response.clone().text())) {
-        throw unbound();
-      }
+      if (response.ok && accessToken === null && /json/i.test(response.headers.get('Content-Type') ?? '')) this.#issued(await response.clone().text(), headers.has('DPoP'));
       if (retried || !fresh || response.ok) return response;
       const body = response.status === 400 ? await response.clone().text() : null;
       if (!isNonceError(response.status, (n) => response.headers.get(n), body)) return response;
@@ -237,11 +258,38 @@ class DpopBinding implements TokenBinding, DpopClient {
 
   // --- internals ------------------------------------------------------------------------------
 
-  /** The headers of one request: the proof, and the token (`null`: a token request) under its scheme. */
+  /**
+   * The headers of one request: the proof, and the token (`null`: a token request) under its scheme. Only
+   * a token the IdP issued as bearer to this binding goes as `Bearer` — or any token where no tab of this
+   * origin can hold a key (no WebCrypto or IndexedDB at all); a token that may be bound to the key is never
+   * sent as bearer: without the key it fails with `NFT701`.
+   */
   async #headersFor(method: string, url: string, token: string | null): Promise<Record<string, string>> {
+    if (token !== null && this.#bearerTokens.includes(token)) return { Authorization: `Bearer ${token}` };
     const proof = await this.proof(method, url, token);
-    if (proof === null) return token === null ? {} : { Authorization: `Bearer ${token}` };
-    return token === null ? { DPoP: proof } : { Authorization: `DPoP ${token}`, DPoP: proof };
+    if (proof !== null) return token === null ? { DPoP: proof } : { Authorization: `DPoP ${token}`, DPoP: proof };
+    if (token === null) return {};
+    if (!ɵkeyStoreSupported()) return { Authorization: `Bearer ${token}` };
+    throw keyUnavailable(
+      'The DPoP key could not be loaded, and this token was not issued as a bearer token (it may be bound to the key: another tab got it, or it was obtained with a proof). It is not sent as Authorization: Bearer; the next request tries to load the key again.',
+    );
+  }
+
+  /**
+   * Checks a token request's successful answer: a request that carried a proof must get a bound token
+   * (RFC 9449 §5) — a bearer token means the server ignored the proof, and sending it as DPoP would fail
+   * everywhere, so `NFT703` now; a token issued to a request without a proof (the bearer fallback) is
+   * remembered as bearer.
+   */
+  #issued(body: unknown, withProof: boolean): void {
+    if (withProof) {
+      if (issuedBearer(body)) throw unbound();
+      return;
+    }
+    const issued = issuedToken(body);
+    if (!issued || this.#bearerTokens.includes(issued.accessToken)) return;
+    this.#bearerTokens.push(issued.accessToken);
+    if (this.#bearerTokens.length > BEARER_TOKENS_KEPT) this.#bearerTokens.shift();
   }
 
   /**
@@ -255,11 +303,8 @@ class DpopBinding implements TokenBinding, DpopClient {
     const key = await loading;
     if (!key && this.#key === loading) this.#key = null;
     if (key || this.#fallback) return key;
-    throw new FreshTokenError(
-      DpopErrorCode.KeyUnavailable,
-      typeof ngDevMode === 'undefined' || ngDevMode
-        ? 'No DPoP key: this browser lacks WebCrypto or IndexedDB (is the page served over HTTPS?), or the key could not be loaded. To send bearer tokens instead, use withDpop({ unsupported: "bearer" }).'
-        : '',
+    throw keyUnavailable(
+      'No DPoP key: this browser lacks WebCrypto or IndexedDB (is the page served over HTTPS?), or the key could not be loaded. To send bearer tokens instead, use withDpop({ unsupported: "bearer" }).',
     );
   }
 
@@ -282,6 +327,7 @@ class DpopBinding implements TokenBinding, DpopClient {
     this.#held = null;
     this.#athOf = null;
     this.#nonces.clear();
+    this.#bearerTokens.length = 0;
     if (!ɵkeyStoreSupported()) return;
     const previous = this.#deleting;
     this.#deleting = previous.then(() => ɵdeleteKey(this.#database, this.#name, id)).catch(() => undefined);
