@@ -417,6 +417,22 @@ describe('withDpop', () => {
     await expectAsync(client.fetch(TOKEN_URL, { method: 'POST', body: body() })).toBeRejectedWith(jasmine.objectContaining({ code: DpopErrorCode.UnboundToken }));
   });
 
+  it('injectDpop().fetch(): NFT703 for a bearer token answer whatever its Content-Type (text/plain, none)', async () => {
+    app();
+    const bearer = JSON.stringify({ access_token: 'at', token_type: 'Bearer' });
+    const answers = [
+      new Response(bearer, { headers: { 'Content-Type': 'text/plain' } }),
+      new Response(new TextEncoder().encode(bearer)), // no Content-Type at all
+      new Response(JSON.stringify({ access_token: 'at', token_type: 'DPoP' }), { headers: { 'Content-Type': 'text/plain' } }),
+    ];
+    spyOn(window, 'fetch').and.callFake(async () => answers.shift()!);
+    const client = TestBed.runInInjectionContext(() => injectDpop());
+    const post = () => client.fetch(TOKEN_URL, { method: 'POST', body: 'grant_type=authorization_code&code=c' });
+    await expectAsync(post()).toBeRejectedWith(jasmine.objectContaining({ code: DpopErrorCode.UnboundToken }));
+    await expectAsync(post()).toBeRejectedWith(jasmine.objectContaining({ code: DpopErrorCode.UnboundToken }));
+    expect(await (await post()).json()).toEqual({ access_token: 'at', token_type: 'DPoP' });
+  });
+
   it('rejects unusable options with NFT702', () => {
     expect(() => withDpop({ unsupported: 'maybe' as 'error' })).toThrowMatching((e) => e instanceof FreshTokenError && e.code === 'NFT702');
     expect(decodeProtectedHeader).toBeDefined();

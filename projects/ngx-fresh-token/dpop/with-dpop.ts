@@ -73,7 +73,9 @@ export interface DpopClient {
    * retried once with the server's nonce when it answers `use_dpop_nonce` (a token endpoint's 400 or an
    * API's 401); nonces are remembered per origin. For token requests (the login's code exchange) and
    * custom sources; `HttpClient` requests get all this from `freshTokenInterceptor`. A token request (no
-   * `accessToken`) whose JSON answer issues a token that is not `DPoP`-bound rejects with `NFT703`.
+   * `accessToken`) sent with a proof whose successful answer issues a token that is not `DPoP`-bound
+   * (`token_type` absent or other than `DPoP`) rejects with `NFT703` — any answer whose body parses as a
+   * JSON object with an `access_token`, whatever its `Content-Type`.
    */
   fetch(input: string | URL, init?: RequestInit & { accessToken?: string | null }): Promise<Response>;
   /** The JWK SHA-256 thumbprint of the public key (the authorization request's `dpop_jkt`); `null` without a key in the bearer fallback. */
@@ -244,7 +246,9 @@ class DpopBinding implements TokenBinding, DpopClient {
       for (const [name, value] of Object.entries(await this.#headersFor(method, url, accessToken))) headers.set(name, value);
       const response = await fetch(url, { ...rest, headers });
       const fresh = this.#note(url, response.headers.get('DPoP-Nonce'));
-      if (response.ok && accessToken === null && /json/i.test(response.headers.get('Content-Type') ?? '')) this.#issued(await response.clone().text(), headers.has('DPoP'));
+      // Any successful answer to a token request is checked, whatever its Content-Type: a JSON body with an
+      // access_token is a token answer (a server that labels it text/plain, or not at all, issues tokens too).
+      if (response.ok && accessToken === null) this.#issued(await response.clone().text(), headers.has('DPoP'));
       if (retried || !fresh || response.ok) return response;
       const body = response.status === 400 ? await response.clone().text() : null;
       if (!isNonceError(response.status, (n) => response.headers.get(n), body)) return response;
