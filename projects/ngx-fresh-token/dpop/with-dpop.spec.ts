@@ -1,4 +1,4 @@
-import { HttpClient, HttpErrorResponse, provideHttpClient, withInterceptors } from '@angular/common/http';
+import { HttpClient, HttpErrorResponse, HttpHeaders, HttpResponse, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, TestRequest, provideHttpClientTesting } from '@angular/common/http/testing';
 import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, inject, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
@@ -431,6 +431,23 @@ describe('withDpop', () => {
     await expectAsync(post()).toBeRejectedWith(jasmine.objectContaining({ code: DpopErrorCode.UnboundToken }));
     await expectAsync(post()).toBeRejectedWith(jasmine.objectContaining({ code: DpopErrorCode.UnboundToken }));
     expect(await (await post()).json()).toEqual({ access_token: 'at', token_type: 'DPoP' });
+  });
+
+  it('notes a nonce under the origin of the URL that answered (a redirect target), not the request URL (HttpClient and fetch)', async () => {
+    const { http, httpMock } = app();
+    const client = TestBed.runInInjectionContext(() => injectDpop());
+    const nonceIn = async (proof: string | null) => (await verifyProof(proof!)).payload['nonce'];
+    http.get(`${API}/a`).subscribe();
+    (await requestTo(httpMock, `${API}/a`)).event(new HttpResponse({ url: `${OTHER}/landing`, status: 200, body: {}, headers: new HttpHeaders({ 'DPoP-Nonce': 'n-other' }) }));
+    expect(await nonceIn(await client.proof('GET', `${OTHER}/x`))).toBe('n-other');
+    expect(await nonceIn(await client.proof('GET', `${API}/x`))).toBeUndefined();
+
+    const redirected = new Response('{}', { headers: { 'DPoP-Nonce': 'n-idp2' } });
+    Object.defineProperty(redirected, 'url', { value: 'https://idp2.example.com/token' });
+    spyOn(window, 'fetch').and.callFake(async () => redirected);
+    await client.fetch(`${API}/c`, { accessToken: 'tok-1' });
+    expect(await nonceIn(await client.proof('POST', 'https://idp2.example.com/token'))).toBe('n-idp2');
+    expect(await nonceIn(await client.proof('GET', `${API}/x`))).toBeUndefined();
   });
 
   it('rejects unusable options with NFT702', () => {

@@ -198,12 +198,14 @@ class DpopBinding implements TokenBinding, DpopClient {
       from(this.#headersFor(req.method, url, token)).pipe(
         switchMap((headers) => next(req.clone({ setHeaders: (headersSent = headers) }))),
         tap((event) => {
-          if (event.type === HttpEventType.Response || event.type === HttpEventType.ResponseHeader) this.#note(url, event.headers.get('DPoP-Nonce'));
+          // The nonce belongs to the server that answered: after a redirect, the target's origin.
+          if (event.type === HttpEventType.Response || event.type === HttpEventType.ResponseHeader) this.#note(event.url ?? url, event.headers.get('DPoP-Nonce'));
           // A token request's answer: bound if it carried a proof (else NFT703), remembered as bearer if it carried none.
           if (token === null && event.type === HttpEventType.Response && event.ok) this.#issued(event.body, 'DPoP' in (headersSent ?? {}));
         }),
         catchError((err: unknown) => {
-          if (err instanceof HttpErrorResponse && this.#note(url, err.headers.get('DPoP-Nonce')) && !retried && isNonceError(err.status, (n) => err.headers.get(n), err.error)) {
+          // Retried only with a nonce of the request's own origin: another origin's (a redirect's) cannot go into its proof.
+          if (err instanceof HttpErrorResponse && this.#note(err.url ?? url, err.headers.get('DPoP-Nonce'), url) && !retried && isNonceError(err.status, (n) => err.headers.get(n), err.error)) {
             return attempt(true);
           }
           return throwError(() => err);
@@ -245,7 +247,7 @@ class DpopBinding implements TokenBinding, DpopClient {
       const headers = new Headers(rest.headers);
       for (const [name, value] of Object.entries(await this.#headersFor(method, url, accessToken))) headers.set(name, value);
       const response = await fetch(url, { ...rest, headers });
-      const fresh = this.#note(url, response.headers.get('DPoP-Nonce'));
+      const fresh = this.#note(response.url || url, response.headers.get('DPoP-Nonce'), url);
       // Any successful answer to a token request is checked, whatever its Content-Type: a JSON body with an
       // access_token is a token answer (a server that labels it text/plain, or not at all, issues tokens too).
       if (response.ok && accessToken === null) this.#issued(await response.clone().text(), headers.has('DPoP'));
@@ -343,11 +345,15 @@ class DpopBinding implements TokenBinding, DpopClient {
     return this.#athOf[1];
   }
 
-  /** Remembers the nonce an answer from `url`'s origin gave; whether there was a usable one. */
-  #note(url: string, nonce: string | null): boolean {
+  /**
+   * Remembers the nonce an answer from `answeredBy`'s origin gave (the response URL: after a redirect, the
+   * target); whether there was a usable one — and, with `requestUrl`, whether it is for that URL's origin too.
+   */
+  #note(answeredBy: string, nonce: string | null, requestUrl?: string): boolean {
     if (!nonce || !isUsableNonce(nonce)) return false;
-    this.#nonces.set(ɵhtu(url, this.#base).origin, nonce);
-    return true;
+    const origin = ɵhtu(answeredBy, this.#base).origin;
+    this.#nonces.set(origin, nonce);
+    return requestUrl === undefined || origin === ɵhtu(requestUrl, this.#base).origin;
   }
 }
 
