@@ -355,6 +355,29 @@ describe('withDpop', () => {
     req.flush({});
   });
 
+  it('a 401 in a server render goes back to the caller without a token refresh (the server binding sends no token)', async () => {
+    const { http, httpMock } = start([withTokenSource(() => (source = countingSource(inject(FRESH_TOKEN_CLOCK) as ManualClock))), dpop(), withAuthorizedUrls(API)], [{ provide: PLATFORM_ID, useValue: 'server' }]);
+    let error: unknown;
+    http.get(`${API}/a`).subscribe({ error: (e) => (error = e) });
+    (await requestTo(httpMock, `${API}/a`)).flush({}, { status: 401, statusText: 'Unauthorized' });
+    await soon(() => error || httpMock.match(`${API}/a`).length, 'the error or a retry');
+    expect((error as HttpErrorResponse | undefined)?.status).toBe(401);
+    expect(source.calls).toBe(1);
+  });
+
+  it('injectDpop().fetch() does not retry a streamed body after use_dpop_nonce: the answer goes back, one request', async () => {
+    app();
+    const challenge = new Response(JSON.stringify({ error: 'use_dpop_nonce' }), { status: 400, headers: { 'Content-Type': 'application/json', 'DPoP-Nonce': 'idp-n1' } });
+    const fetchSpy = spyOn(window, 'fetch').and.callFake(async () => challenge);
+    const client = TestBed.runInInjectionContext(() => injectDpop());
+    const body = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('grant_type=authorization_code&code=c')), c.close()) });
+    const answer = await client.fetch(TOKEN_URL, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    expect(answer.status).toBe(400);
+    expect(fetchSpy).toHaveBeenCalledTimes(1);
+    // The nonce is still remembered for the caller's own retry with a new body.
+    expect((await verifyProof((await client.proof('POST', TOKEN_URL))!)).payload['nonce']).toBe('idp-n1');
+  });
+
   it('auth.headers() for code that sends the token itself: a valid token and a proof for that method and URL', async () => {
     app();
     const headers = await TestBed.runInInjectionContext(() => injectDpop()).headers('PUT', `${API}/doc/1?x=1`);

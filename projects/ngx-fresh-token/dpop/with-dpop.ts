@@ -71,7 +71,8 @@ export interface DpopClient {
   /**
    * `fetch` with a proof (and `Authorization: DPoP <accessToken>` when `init.accessToken` is given),
    * retried once with the server's nonce when it answers `use_dpop_nonce` (a token endpoint's 400 or an
-   * API's 401); nonces are remembered per origin. For token requests (the login's code exchange) and
+   * API's 401) — except a `ReadableStream` body, which cannot be sent twice: that answer comes back as it
+   * is; nonces are remembered per origin (of the URL that answered). For token requests (the login's code exchange) and
    * custom sources; `HttpClient` requests get all this from `freshTokenInterceptor`. A token request (no
    * `accessToken`) sent with a proof whose successful answer issues a token that is not `DPoP`-bound
    * (`token_type` absent or other than `DPoP`) rejects with `NFT703` — any answer whose body parses as a
@@ -251,7 +252,9 @@ class DpopBinding implements TokenBinding, DpopClient {
       // Any successful answer to a token request is checked, whatever its Content-Type: a JSON body with an
       // access_token is a token answer (a server that labels it text/plain, or not at all, issues tokens too).
       if (response.ok && accessToken === null) this.#issued(await response.clone().text(), headers.has('DPoP'));
-      if (retried || !fresh || response.ok) return response;
+      // A streamed body was read by the first attempt and cannot be sent again: its answer goes back as it
+      // is (the nonce is remembered, so the caller's own retry with a new body carries it).
+      if (retried || !fresh || response.ok || (typeof ReadableStream !== 'undefined' && rest.body instanceof ReadableStream)) return response;
       const body = response.status === 400 ? await response.clone().text() : null;
       if (!isNonceError(response.status, (n) => response.headers.get(n), body)) return response;
     }
@@ -359,12 +362,21 @@ class DpopBinding implements TokenBinding, DpopClient {
 
 /**
  * The binding on the server platform: no key there, so a DPoP token is never sent from a render — its
- * requests go without it, `headers()` is `{}`, and a proof cannot be made (`NFT701`).
+ * requests go without it (and their 401s cause no token refresh), `headers()` is `{}`, and a proof cannot
+ * be made (`NFT701`).
  */
 function serverBinding(auth: AuthService): TokenBinding & DpopClient {
   const noKey = () =>
     Promise.reject(new FreshTokenError(DpopErrorCode.KeyUnavailable, typeof ngDevMode === 'undefined' || ngDevMode ? 'No DPoP key in a server render: make DPoP requests in the browser.' : ''));
-  const client = { send: (req: HttpRequest<unknown>, next: HttpHandlerFn) => next(req), proof: noKey, fetch: noKey, headers: async () => ({}), thumbprint: async () => null };
+  const client = {
+    send: (req: HttpRequest<unknown>, next: HttpHandlerFn) => next(req),
+    // The request went without the token, so no answer can reject it: a 401 goes back without a refresh.
+    rejectsToken: () => false,
+    proof: noKey,
+    fetch: noKey,
+    headers: async () => ({}),
+    thumbprint: async () => null,
+  };
   BINDINGS.set(auth, client);
   SERVER_CLIENTS.add(client);
   return client;
