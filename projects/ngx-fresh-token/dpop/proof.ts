@@ -12,11 +12,20 @@ export async function ɵpublicJwk(publicKey: CryptoKey): Promise<JWK> {
   return { kty, crv, x, y };
 }
 
-/** @internal `url` as a proof's `htu`: absolute, without query and fragment (RFC 9449 §4.2). */
+/**
+ * @internal `url` as a proof's `htu`: the HTTP URI without query and fragment (RFC 9449 §4.2), as a verifier
+ * normalizes its own request URI — absolute, lower-case scheme and host, no default port (the URL parser
+ * does these), no userinfo (credentials must never go into a signed proof that servers log), and no
+ * trailing dot of a fully qualified host name (`api.example.com.` is `api.example.com` to the API, which
+ * checks htu against its configured URL).
+ */
 export function ɵhtu(url: string, base?: string): URL {
   const parsed = new URL(url, base);
   parsed.search = '';
   parsed.hash = '';
+  parsed.username = '';
+  parsed.password = '';
+  if (parsed.hostname.length > 1 && parsed.hostname.endsWith('.')) parsed.hostname = parsed.hostname.slice(0, -1);
   return parsed;
 }
 

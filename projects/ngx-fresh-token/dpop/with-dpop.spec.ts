@@ -4,6 +4,7 @@ import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, 
 import { TestBed } from '@angular/core/testing';
 import { EmbeddedJWK, base64url, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { JWK } from 'jose';
+import fc from 'fast-check';
 import {
   AuthService,
   FRESH_TOKEN_CLOCK,
@@ -471,6 +472,40 @@ describe('withDpop', () => {
     await client.fetch(`${API}/c`, { accessToken: 'tok-1' });
     expect(await nonceIn(await client.proof('POST', 'https://idp2.example.com/token'))).toBe('n-idp2');
     expect(await nonceIn(await client.proof('GET', `${API}/x`))).toBeUndefined();
+  });
+
+  it('htu carries no userinfo, query or fragment and no trailing dot of the host: the request URI as a verifier normalizes it (property)', async () => {
+    app();
+    const client = TestBed.runInInjectionContext(() => injectDpop());
+    // The normalized request URI, written out independently of ɵhtu: scheme, host without userinfo or the FQDN's trailing dot, non-default port, path.
+    const expected = (url: string) => {
+      const u = new URL(url);
+      return `${u.protocol}//${u.hostname.replace(/\.$/, '')}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+    };
+    const urls = fc
+      .tuple(fc.webUrl({ authoritySettings: { withUserInfo: true, withPort: true, withIPv4: true }, withQueryParameters: true, withFragments: true }), fc.boolean())
+      .map(([url, trailingDot]) => {
+        const u = new URL(url);
+        if (trailingDot && /[a-z]$/i.test(u.hostname)) u.hostname = `${u.hostname}.`;
+        return u.href;
+      });
+    await fc.assert(
+      fc.asyncProperty(urls, async (url) => {
+        const htu = String((await verifyProof((await client.proof('GET', url))!)).payload['htu']);
+        const parsed = new URL(htu);
+        expect(parsed.username).toBe('');
+        expect(parsed.password).toBe('');
+        expect(parsed.search).toBe('');
+        expect(parsed.hash).toBe('');
+        expect(parsed.hostname.endsWith('.')).toBeFalse();
+        expect(htu).toBe(expected(url));
+        return htu === expected(url);
+      }),
+      { numRuns: 60 },
+    );
+    // The example the review named: userinfo and a trailing dot.
+    const { payload } = await verifyProof((await client.proof('POST', 'https://alice:secret@API.example.com.:443/a/b?x=1#f'))!);
+    expect(payload['htu']).toBe('https://api.example.com/a/b');
   });
 
   it('rejects unusable options with NFT702', () => {
