@@ -418,6 +418,21 @@ describe('withDpop', () => {
     expect(auth.state().error?.code).toBe(DpopErrorCode.UnboundToken);
   });
 
+  it('OAuthSession.signIn() refuses a login answer whose token_type is Bearer with NFT703 (nothing stored, nothing sent); DPoP is taken', async () => {
+    const { auth, http, httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop(), withAuthorizedUrls(API)]);
+    const session = TestBed.inject(OAuthSession);
+    await expectAsync(session.signIn({ access_token: 'plain-at', token_type: 'Bearer', expires_in: 300, refresh_token: 'rt-1' })).toBeRejectedWith(
+      jasmine.objectContaining({ code: DpopErrorCode.UnboundToken }),
+    );
+    expect(auth.state().token).toBeNull();
+    expect(await session.hasRefreshToken()).toBeFalse();
+    await session.signIn({ access_token: 'dpop-at', token_type: 'DPoP', expires_in: 300, refresh_token: 'rt-1' });
+    http.get(`${API}/a`).subscribe();
+    const req = await requestTo(httpMock, `${API}/a`);
+    expect(req.request.headers.get('Authorization')).toBe('DPoP dpop-at');
+    req.flush({});
+  });
+
   it('injectDpop().fetch() for a code exchange: a proof without ath, one retry with the IdP nonce, and NFT703 for a bearer answer', async () => {
     app();
     const json = { 'Content-Type': 'application/json' };

@@ -117,7 +117,7 @@ const unbound = () =>
   new FreshTokenError(
     DpopErrorCode.UnboundToken,
     typeof ngDevMode === 'undefined' || ngDevMode
-      ? 'The token endpoint answered a DPoP proof with a token that is not DPoP-bound (token_type is not "DPoP"). Enable DPoP for this client at the authorization server.'
+      ? 'The token endpoint issued a token that is not DPoP-bound (token_type is not "DPoP"): it ignored the proof, or the login\'s code exchange sent none (make it with injectDpop().fetch()). Enable DPoP for this client at the authorization server.'
       : '',
   );
 
@@ -218,6 +218,18 @@ class DpopBinding implements TokenBinding, DpopClient {
   /** A 401 rejects the token — unless it is a nonce challenge, which the retry in `send` has answered already. */
   readonly rejectsToken = (error: unknown): boolean =>
     error instanceof HttpErrorResponse && error.status === 401 && !isNonceError(401, (name) => error.headers.get(name), null);
+
+  /**
+   * A login's answer handed to a source (`OAuthSession.signIn()`): a `token_type` present and not `DPoP` is
+   * refused with `NFT703` — unless the bearer fallback knows that token as issued without a proof (its code
+   * exchange went through `fetch()` without a key), or this origin can hold no key at all.
+   */
+  readonly checkTokenResponse = (response: unknown): void => {
+    const issued = issuedToken(response);
+    if (!issued || issued.tokenType === undefined || String(issued.tokenType).toLowerCase() === 'dpop') return;
+    if (this.#fallback && (this.#bearerTokens.includes(issued.accessToken) || !ɵkeyStoreSupported())) return;
+    throw unbound();
+  };
 
   // --- DpopClient -----------------------------------------------------------------------------
 

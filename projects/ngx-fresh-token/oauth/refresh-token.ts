@@ -132,7 +132,9 @@ export class OAuthSession implements TokenSource {
 
   /**
    * Starts a session from the tokens of a login (the token endpoint's answer, or camel case):
-   * stores the refresh token and puts the access token in place, or fetches one when absent.
+   * stores the refresh token and puts the access token in place, or fetches one when absent. With a
+   * token binding (`withDpop()`), an answer whose `token_type` the binding cannot send (not `DPoP`) is
+   * refused with its coded error (`NFT703`) and nothing is kept.
    *
    * @example
    * await inject(OAuthSession).signIn({ refreshToken, accessToken, expiresAt });
@@ -150,6 +152,9 @@ export class OAuthSession implements TokenSource {
           : '',
       );
     }
+    // A token binding (withDpop()) refuses a login answer whose token it cannot send — a bearer token where
+    // DPoP is required (NFT703), as its refresh path does — before anything of it is kept.
+    if (!('refreshToken' in tokens)) this.injector.get(FRESH_TOKEN_BINDING, null, { self: true })?.checkTokenResponse?.(tokens);
     this.generation++;
     this.pending = null;
     await this.storage.set(camel.refreshToken);

@@ -27,6 +27,16 @@ export interface TokenBinding {
    * (`use_dpop_nonce`): a nonce is no reason for a new token. Called as a plain function (no `this`).
    */
   rejectsToken?: (error: unknown) => boolean;
+  /**
+   * Checks a token endpoint's answer (RFC 6749 §5.1, parsed JSON) that did not pass through {@link TokenBinding.send}
+   * — a login's answer the app hands to a source, such as `OAuthSession.signIn()` — and throws a coded
+   * `FreshTokenError` for a token this binding cannot send (DPoP: a `token_type` other than `DPoP`,
+   * `NFT703`). Sources call it before they keep anything of the answer. Called as a plain function (no `this`).
+   *
+   * @example
+   * inject(FRESH_TOKEN_BINDING, { optional: true, self: true })?.checkTokenResponse?.(loginAnswer);
+   */
+  checkTokenResponse?: (response: unknown) => void;
 }
 
 /**
