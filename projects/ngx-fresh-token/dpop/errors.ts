@@ -15,6 +15,12 @@ export const DpopErrorCode = {
   InvalidDpopOption: 'NFT702',
   /** A token request sent with a proof got a token that is not DPoP-bound (`token_type` other than `DPoP`): the server ignored the proof. */
   UnboundToken: 'NFT703',
+  /**
+   * The token endpoint refused the proof (`invalid_dpop_proof`) again after one retry with the clock set
+   * by its `Date` header: transient — the session, its refresh token and the key are kept, the next
+   * refresh tries again. Check the device clock and that the server exposes `Date` (CORS).
+   */
+  ProofRejected: 'NFT704',
 } as const;
 
 /**

@@ -16,11 +16,12 @@ import {
   withApiToken,
   withAuthorizedUrls,
   withCrossTabSync,
+  withRefreshRetry,
   withTokenSource,
 } from 'ngx-fresh-token';
 import type { TokenSource } from 'ngx-fresh-token';
 import { OAuthSession, withOAuthRefreshToken } from 'ngx-fresh-token/oauth';
-import { ManualClock } from 'ngx-fresh-token/testing';
+import { ManualClock, createTestJwt } from 'ngx-fresh-token/testing';
 import { DpopErrorCode } from './errors';
 import { DpopOptions, injectDpop, withDpop } from './with-dpop';
 
@@ -406,6 +407,65 @@ describe('withDpop', () => {
       second.flush(JSON.stringify({ access_token: 'dpop-at-1', token_type: 'DPoP', expires_in: 300, refresh_token: 'rt-2' }));
       await signIn;
       expect(await auth.getValidToken()).toBe('dpop-at-1');
+    });
+  });
+
+  describe('a device clock 10 minutes ahead', () => {
+    const SERVER_NOW = START - 600_000;
+    const serverDate = () => new Date(SERVER_NOW).toUTCString();
+    const iatOf = async (req: TestRequest) => (await verifyProof(req.request.headers.get('DPoP')!)).payload['iat'] as number;
+
+    it("proof iat follows the skew the core estimated from the token's iat", async () => {
+      const { http, httpMock } = start([withTokenSource({ getToken: async () => ({ accessToken: createTestJwt({ expiresInSeconds: 300, nowMs: SERVER_NOW }) }) }), dpop(), withAuthorizedUrls(API)]);
+      http.get(`${API}/a`).subscribe();
+      const req = await requestTo(httpMock, `${API}/a`);
+      expect(await iatOf(req)).toBe(SERVER_NOW / 1000);
+      req.flush({});
+    });
+
+    it("a token endpoint's invalid_dpop_proof with a Date header: one retry with iat on the server's clock, then the session goes on", async () => {
+      const { auth, httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop(), withAuthorizedUrls(API)]);
+      const signIn = TestBed.inject(OAuthSession).signIn({ refreshToken: 'rt-1' });
+      const first = await requestTo(httpMock, TOKEN_URL);
+      expect(await iatOf(first)).toBe(START / 1000);
+      first.flush(JSON.stringify({ error: 'invalid_dpop_proof', error_description: 'iat out of range' }), { status: 400, statusText: 'Bad Request', headers: { Date: serverDate() } });
+      const second = await requestTo(httpMock, TOKEN_URL);
+      expect(Math.abs((await iatOf(second)) - SERVER_NOW / 1000)).toBeLessThanOrEqual(1);
+      second.flush(JSON.stringify({ access_token: 'dpop-at-1', token_type: 'DPoP', expires_in: 300 }));
+      await signIn;
+      expect(await auth.getValidToken()).toBe('dpop-at-1');
+    });
+
+    it("a nonce answer's Date header corrects the retry's iat too", async () => {
+      const { httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop(), withAuthorizedUrls(API)]);
+      const signIn = TestBed.inject(OAuthSession).signIn({ refreshToken: 'rt-1' });
+      (await requestTo(httpMock, TOKEN_URL)).flush(JSON.stringify({ error: 'use_dpop_nonce' }), { status: 400, statusText: 'Bad Request', headers: { 'DPoP-Nonce': 'n-1', Date: serverDate() } });
+      const second = await requestTo(httpMock, TOKEN_URL);
+      expect(Math.abs((await iatOf(second)) - SERVER_NOW / 1000)).toBeLessThanOrEqual(1);
+      second.flush(JSON.stringify({ access_token: 'dpop-at-1', token_type: 'DPoP', expires_in: 300 }));
+      await signIn;
+    });
+
+    it('invalid_dpop_proof twice: a coded transient error (NFT704), 2 requests only, the refresh token and the key kept, no session-expired', async () => {
+      // One attempt of the core: the binding's own single retry is what is counted here.
+      const { auth, httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop(), withAuthorizedUrls(API), withRefreshRetry({ maxAttempts: 1 })]);
+      const session = TestBed.inject(OAuthSession);
+      const client = TestBed.runInInjectionContext(() => injectDpop());
+      const thumbprint = await client.thumbprint();
+      const events: string[] = [];
+      auth.events$.subscribe((e) => events.push(e.type));
+      let error: unknown;
+      const signIn = session.signIn({ refreshToken: 'rt-1' }).catch((e) => (error = e));
+      const rejected = { status: 400, statusText: 'Bad Request', headers: { Date: serverDate() } };
+      (await requestTo(httpMock, TOKEN_URL)).flush(JSON.stringify({ error: 'invalid_dpop_proof' }), rejected);
+      (await requestTo(httpMock, TOKEN_URL)).flush(JSON.stringify({ error: 'invalid_dpop_proof' }), rejected);
+      await pumped(signIn, TestBed.inject(FRESH_TOKEN_CLOCK) as ManualClock);
+      expect((error as FreshTokenError | undefined)?.code).toBe(DpopErrorCode.ProofRejected);
+      expect((error as FreshTokenError | undefined)?.transient).toBeTrue();
+      httpMock.expectNone(TOKEN_URL);
+      expect(await session.hasRefreshToken()).toBeTrue();
+      expect(events).not.toContain('session-expired');
+      expect(await client.thumbprint()).toBe(thumbprint);
     });
   });
 

@@ -97,20 +97,43 @@ type Nonce = { nonce: string | null; fresh: boolean };
  */
 const isUsableNonce = (nonce: string) => nonce.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(nonce);
 
-/** Whether an answer is "use this nonce": an API's 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`, a token endpoint's 400 `{ "error": "use_dpop_nonce" }`. */
-function isNonceError(status: number, header: (name: string) => string | null, body: unknown): boolean {
-  if (status === 401) return /\berror\s*=\s*"?use_dpop_nonce/i.test(header('WWW-Authenticate') ?? '');
-  if (status !== 400) return false;
-  let parsed = body;
-  if (typeof body === 'string') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return false;
+/**
+ * The DPoP error of an answer (RFC 9449 §7.1, §8): an API's 401 with `WWW-Authenticate: DPoP error="…"`, a
+ * token endpoint's 400 `{ "error": "…" }` — `use_dpop_nonce` (send the nonce) or `invalid_dpop_proof`; `null` otherwise.
+ */
+function dpopError(status: number, header: (name: string) => string | null, body: unknown): 'use_dpop_nonce' | 'invalid_dpop_proof' | null {
+  let error: unknown;
+  if (status === 401) {
+    error = /\berror\s*=\s*"?(use_dpop_nonce|invalid_dpop_proof)\b/i.exec(header('WWW-Authenticate') ?? '')?.[1]?.toLowerCase();
+  } else if (status === 400) {
+    let parsed = body;
+    if (typeof body === 'string') {
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        return null;
+      }
     }
+    error = typeof parsed === 'object' && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
   }
-  return typeof parsed === 'object' && parsed !== null && (parsed as { error?: unknown }).error === 'use_dpop_nonce';
+  return error === 'use_dpop_nonce' || error === 'invalid_dpop_proof' ? error : null;
 }
+
+/** Whether an answer is "use this nonce" (see {@link dpopError}). */
+const isNonceError = (status: number, header: (name: string) => string | null, body: unknown) => dpopError(status, header, body) === 'use_dpop_nonce';
+
+/** A server clock this close to the device's (ms) is the device's: `Date` has 1 s resolution, plus latency. */
+const CLOCK_TOLERANCE_MS = 2_000;
+
+/** `NFT704`: the token endpoint refused the proof (`invalid_dpop_proof`) after the one retry there is. */
+const proofRejected = (status: number) =>
+  new FreshTokenError(
+    DpopErrorCode.ProofRejected,
+    typeof ngDevMode === 'undefined' || ngDevMode
+      ? 'The token endpoint refused the DPoP proof (invalid_dpop_proof), also after one retry with its clock when it sent a Date header. The session and its key are kept; the next refresh tries again. Check the device clock, and that the server exposes the Date header (Access-Control-Expose-Headers) next to DPoP-Nonce.'
+      : '',
+    { transient: true, status },
+  );
 
 /** `NFT703`: a token request that carried a proof got a token that is not bound. */
 const unbound = () =>
@@ -165,6 +188,11 @@ class DpopBinding implements TokenBinding, DpopClient {
   #deleting: Promise<void> = Promise.resolve();
   readonly #nonces = new Map<string, string>();
   /**
+   * Server clock minus device clock (ms) per origin, from the `Date` header of that origin's DPoP error
+   * answers (`use_dpop_nonce`, `invalid_dpop_proof`); an origin without one uses the core's skew estimate.
+   */
+  readonly #clockOffsets = new Map<string, number>();
+  /**
    * Access tokens the IdP issued to token requests of this binding that carried no proof (the bearer
    * fallback): the only tokens ever sent as `Authorization: Bearer`. Any other token may be bound to the
    * key (another tab's refresh, a proof made earlier), so without the key it is not sent at all.
@@ -205,10 +233,17 @@ class DpopBinding implements TokenBinding, DpopClient {
           if (token === null && event.type === HttpEventType.Response && event.ok) this.#issued(event.body, 'DPoP' in (headersSent ?? {}));
         }),
         catchError((err: unknown) => {
-          // Retried only with a nonce of the request's own origin: another origin's (a redirect's) cannot go into its proof.
-          if (err instanceof HttpErrorResponse && this.#note(err.url ?? url, err.headers.get('DPoP-Nonce'), url) && !retried && isNonceError(err.status, (n) => err.headers.get(n), err.error)) {
-            return attempt(true);
-          }
+          if (!(err instanceof HttpErrorResponse)) return throwError(() => err);
+          const answeredBy = err.url ?? url;
+          const header = (name: string) => err.headers.get(name);
+          // Retried only with a nonce (or a clock) of the request's own origin: another origin's (a redirect's) cannot go into its proof.
+          const freshNonce = this.#note(answeredBy, header('DPoP-Nonce'), url);
+          const kind = dpopError(err.status, header, err.error);
+          const clockMoved = kind !== null && this.#noteDate(answeredBy, header('Date'), url);
+          // One retry in all: with the nonce, or with the server's clock for a proof refused (its iat, most likely).
+          if (!retried && ((kind === 'use_dpop_nonce' && freshNonce) || (kind === 'invalid_dpop_proof' && clockMoved))) return attempt(true);
+          // A token request's refused proof is no refused grant: transient NFT704, the session and the key stay.
+          if (token === null && kind === 'invalid_dpop_proof') return throwError(() => proofRejected(err.status));
           return throwError(() => err);
         }),
       );
@@ -241,7 +276,8 @@ class DpopBinding implements TokenBinding, DpopClient {
     return ɵsignProof(key.stored.keyPair.privateKey, key.jwk, {
       htm: method.toUpperCase(),
       htu: htu.href,
-      iatSeconds: Math.floor(this.#clock.now() / 1000),
+      // On the server's clock: a device clock minutes off would make every proof's iat out of range.
+      iatSeconds: Math.floor((this.#clock.now() + this.#clockOffset(htu.origin)) / 1000),
       ath,
       nonce: this.#nonces.get(htu.origin),
     });
@@ -264,11 +300,14 @@ class DpopBinding implements TokenBinding, DpopClient {
       // Any successful answer to a token request is checked, whatever its Content-Type: a JSON body with an
       // access_token is a token answer (a server that labels it text/plain, or not at all, issues tokens too).
       if (response.ok && accessToken === null) this.#issued(await response.clone().text(), headers.has('DPoP'));
-      // A streamed body was read by the first attempt and cannot be sent again: its answer goes back as it
-      // is (the nonce is remembered, so the caller's own retry with a new body carries it).
-      if (retried || !fresh || response.ok || (typeof ReadableStream !== 'undefined' && rest.body instanceof ReadableStream)) return response;
+      if (response.ok) return response;
       const body = response.status === 400 ? await response.clone().text() : null;
-      if (!isNonceError(response.status, (n) => response.headers.get(n), body)) return response;
+      const kind = dpopError(response.status, (n) => response.headers.get(n), body);
+      const clockMoved = kind !== null && this.#noteDate(response.url || url, response.headers.get('Date'), url);
+      // A streamed body was read by the first attempt and cannot be sent again: its answer goes back as it
+      // is (the nonce and the clock are remembered, so the caller's own retry with a new body has them).
+      if (retried || (typeof ReadableStream !== 'undefined' && rest.body instanceof ReadableStream)) return response;
+      if (!((kind === 'use_dpop_nonce' && fresh) || (kind === 'invalid_dpop_proof' && clockMoved))) return response;
     }
   }
 
@@ -352,6 +391,27 @@ class DpopBinding implements TokenBinding, DpopClient {
     if (!ɵkeyStoreSupported()) return;
     const previous = this.#deleting;
     this.#deleting = previous.then(() => ɵdeleteKey(this.#database, this.#name, id)).catch(() => undefined);
+  }
+
+  /** Server minus device clock (ms) for proofs to `origin`: what its `Date` said, else the core's estimate from the token's `iat`. */
+  #clockOffset(origin: string): number {
+    return this.#clockOffsets.get(origin) ?? -this.#auth.clockSkewMs;
+  }
+
+  /**
+   * Takes the server's clock from the `Date` header of a DPoP error answer from `answeredBy`'s origin (its
+   * middle second: `Date` has 1 s resolution); within {@link CLOCK_TOLERANCE_MS} of the device it is the
+   * device's. Whether proofs to `requestUrl`'s origin now get an iat more than that tolerance different.
+   */
+  #noteDate(answeredBy: string, date: string | null, requestUrl: string): boolean {
+    const serverMs = date ? Date.parse(date) : NaN;
+    if (!Number.isFinite(serverMs)) return false;
+    const origin = ɵhtu(answeredBy, this.#base).origin;
+    const before = this.#clockOffset(origin);
+    const offset = Math.round(serverMs + 500 - this.#clock.now());
+    if (Math.abs(offset) > CLOCK_TOLERANCE_MS) this.#clockOffsets.set(origin, offset);
+    else this.#clockOffsets.set(origin, 0);
+    return origin === ɵhtu(requestUrl, this.#base).origin && Math.abs(this.#clockOffset(origin) - before) > CLOCK_TOLERANCE_MS;
   }
 
   /** The `ath` of the last token, hashed once per token. */
