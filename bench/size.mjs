@@ -18,7 +18,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const DIST = join(root, 'dist', 'ngx-fresh-token');
 const ANGULAR_RXJS = ['@angular/*', 'rxjs', 'rxjs/*'];
-const OPTIONAL_PEERS = ['aws-amplify', 'aws-amplify/*', 'centrifuge'];
+const OPTIONAL_PEERS = ['aws-amplify', 'aws-amplify/*', 'centrifuge', 'jose'];
 // The server entries' Node built-ins (the bff's proxy streams through node:http): a server has them.
 const NODE_BUILTINS = ['node:*'];
 

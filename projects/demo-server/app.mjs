@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createApi } from './api.mjs';
 import { createDemoBff } from './bff.mjs';
+import { createDpopApi } from './dpop-api.mjs';
 import { createOidcProvider } from './oidc.mjs';
 import { startProxiedApi } from './proxied-api.mjs';
 
@@ -116,6 +117,7 @@ export async function startDemoServer({
         backchannelLogoutUri: `${publicOrigin}/auth/backchannel-logout`,
         accessTokenTtlSeconds,
         clientSecret: oidcClientSecret,
+        dpopRedirectUri: origins.map((o) => `${o}/dpop`),
       });
 
   const app = express();
@@ -190,6 +192,8 @@ export async function startDemoServer({
   app.get('/reports-api/{*rest}', api.reports);
 
   app.get('/api/data', api.requireToken, api.data);
+  // The /dpop page's API: DPoP-bound tokens only (issue #27).
+  app.use('/dpop-api', createDpopApi({ issuer, publicJwks, publicOrigin }).handle);
   app.get('/api/profile', api.profile);
   app.post('/api/revoke', api.requireToken, api.revoke);
   // Dev-only counters for the UI and the e2e tests (no tokens in them): the top-level ones count

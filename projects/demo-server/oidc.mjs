@@ -22,6 +22,8 @@ const RESOURCES = {
   // The orders API reached only through the BFF's proxy (proxied-api.mjs, #26).
   [ORDERS_AUDIENCE]: { scope: 'api', ttlFactor: 1 },
 };
+/** The /dpop page's public client (the browser is the OAuth client): code + PKCE, DPoP-bound tokens (issue #27). */
+export const DPOP_SPA_CLIENT_ID = 'demo-spa-dpop';
 
 /** A bare HTML page of the IdP's own (sign-out) screens. */
 const page = (title, body) =>
@@ -31,7 +33,7 @@ const page = (title, body) =>
  * `redirectUri` and `postLogoutRedirectUri` may be lists (`npm run demo:cluster` registers every
  * instance's); `clientSecret` defaults to a random one (the cluster's other instances are told it).
  */
-export async function createOidcProvider({ issuer, redirectUri, postLogoutRedirectUri, backchannelLogoutUri, accessTokenTtlSeconds, clientSecret: givenSecret }) {
+export async function createOidcProvider({ issuer, redirectUri, postLogoutRedirectUri, backchannelLogoutUri, accessTokenTtlSeconds, clientSecret: givenSecret, dpopRedirectUri }) {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'demo-key', alg: 'RS256', use: 'sig' };
   const clientSecret = givenSecret ?? randomBytes(24).toString('base64url');
@@ -51,6 +53,10 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         token_endpoint_auth_method: 'client_secret_basic',
         scope: [SCOPE, REPORTS_SCOPE].join(' '),
       },
+      // The /dpop page: a public client whose access and refresh tokens are bound to the browser's key.
+      ...(dpopRedirectUri
+        ? [{ client_id: DPOP_SPA_CLIENT_ID, token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [dpopRedirectUri].flat(), scope: SCOPE, dpop_bound_access_tokens: true }]
+        : []),
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(16).toString('hex')] },
@@ -91,6 +97,8 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         },
       },
       backchannelLogout: { enabled: true },
+      // DPoP (RFC 9449) for the /dpop page's client; proofs at the token endpoint must carry the IdP's nonce.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => API_AUDIENCE,

@@ -1,7 +1,7 @@
 import { isPlatformServer } from '@angular/common';
 import { HttpBackend, HttpClient } from '@angular/common/http';
 import { Injectable, InjectionToken, Injector, PLATFORM_ID, inject } from '@angular/core';
-import { AuthService, FRESH_TOKEN_CLOCK, FreshTokenError, withTokenSource } from 'ngx-fresh-token';
+import { AuthService, FRESH_TOKEN_BINDING, FRESH_TOKEN_CLOCK, FreshTokenError, withTokenSource } from 'ngx-fresh-token';
 import type { FreshTokenFeature, FreshTokenFeatureKind, TokenGrant, TokenRequest, TokenSource } from 'ngx-fresh-token';
 import { OAuthErrorCode } from './errors';
 import {
@@ -111,7 +111,8 @@ function sessionStorageOrMemory(key: string, isServer: boolean): RefreshTokenSto
 export class OAuthSession implements TokenSource {
   private readonly options = inject(OAUTH_REFRESH_OPTIONS);
   private readonly injector = inject(Injector);
-  private readonly http = new HttpClient(inject(HttpBackend));
+  private readonly backend = inject(HttpBackend);
+  private readonly http = new HttpClient(this.backend);
   private readonly clock = inject(FRESH_TOKEN_CLOCK);
   private readonly storage: RefreshTokenStorage;
   private pending: Promise<TokenGrant | null> | null = null;
@@ -131,7 +132,9 @@ export class OAuthSession implements TokenSource {
 
   /**
    * Starts a session from the tokens of a login (the token endpoint's answer, or camel case):
-   * stores the refresh token and puts the access token in place, or fetches one when absent.
+   * stores the refresh token and puts the access token in place, or fetches one when absent. With a
+   * token binding (`withDpop()`), an answer whose `token_type` the binding cannot send (not `DPoP`) is
+   * refused with its coded error (`NFT703`) and nothing is kept.
    *
    * @example
    * await inject(OAuthSession).signIn({ refreshToken, accessToken, expiresAt });
@@ -149,6 +152,9 @@ export class OAuthSession implements TokenSource {
           : '',
       );
     }
+    // A token binding (withDpop()) refuses a login answer whose token it cannot send — a bearer token where
+    // DPoP is required (NFT703), as its refresh path does — before anything of it is kept.
+    if (!('refreshToken' in tokens)) this.injector.get(FRESH_TOKEN_BINDING, null, { self: true })?.checkTokenResponse?.(tokens);
     this.generation++;
     this.pending = null;
     await this.storage.set(camel.refreshToken);
@@ -199,8 +205,13 @@ export class OAuthSession implements TokenSource {
     const scope = Array.isArray(this.options.scope) ? this.options.scope.join(' ') : this.options.scope;
     let response: OAuthTokenResponse;
     try {
+      // With withDpop() (a token binding beside this source) the refresh request carries a proof, so the
+      // refresh token of this public client is bound to the same key (RFC 9449 §5); the binding retries
+      // once with the server's nonce (use_dpop_nonce).
+      const binding = this.injector.get(FRESH_TOKEN_BINDING, null, { self: true });
+      const backend = this.backend;
       response = await ɵrequestToken(
-        this.http,
+        binding ? new HttpClient({ handle: (req) => binding.send(req, (r) => backend.handle(r), null) }) : this.http,
         this.clock,
         tokenUrl,
         { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId, scope },

@@ -38,5 +38,7 @@ export type { SignOutRequest, TokenEvent, TokenGrant, TokenRequest, TokenSource,
 export type { UrlMatcher } from './lib/url-matcher';
 export { FRESH_TOKEN_REFRESH_BUFFER_MS } from './lib/config';
 export { retryOnUnauthorized } from './lib/unauthorized-retry';
+export { FRESH_TOKEN_BINDING, injectTokenName, withTokenBinding } from './lib/token-binding';
+export type { TokenBinding } from './lib/token-binding';
 export { DEFAULT_SERVER_RENDER_RETRY, FRESH_TOKEN_SERVER_SESSION, FRESH_TOKEN_SESSION_SNAPSHOT_KEY, withServerRendering } from './lib/server-render';
 export type { ServerRenderingOptions, ServerSession, SessionSnapshot } from './lib/server-render';

@@ -21,5 +21,7 @@ export const routes: Routes = [
     loadComponent: () => import('./proxy-page').then((m) => m.ProxyPage),
   },
   { path: 'amplify', loadChildren: () => import('./amplify/amplify.routes').then((m) => m.AMPLIFY_ROUTES) },
+  // The browser as the OAuth client, with DPoP-bound tokens (withDpop(), issue #27).
+  { path: 'dpop', loadChildren: () => import('./dpop/dpop.routes').then((m) => m.DPOP_ROUTES) },
   { path: '**', redirectTo: '' },
 ];

@@ -10,7 +10,7 @@ import { TokenGenerations, TokenHistory } from './request-log';
     <header class="top">
       <a routerLink="/" class="brand"><span class="logo">⟳</span> ngx-fresh-token <small>demo</small></a>
       <span class="tagline">refresh before expiry · exactly once · retry once on 401 · never loop · never leak</span>
-      <nav><a routerLink="/">session endpoint</a> <a routerLink="/amplify">Amplify mode</a></nav>
+      <nav><a routerLink="/">session endpoint</a> <a routerLink="/amplify">Amplify mode</a> <a routerLink="/dpop">DPoP</a></nav>
     </header>
     <main><router-outlet /></main>
   `,

@@ -157,6 +157,19 @@ export class AuthService {
   }
 
   /**
+   * How far this device's clock is ahead of the token issuer's, in ms (negative: behind), as estimated from
+   * the held token's `iat` when it arrived (the same estimate the lifetime arithmetic uses: a positive skew
+   * is trusted only when the token would otherwise look stale on arrival); `0` when signed out, for an
+   * opaque token, or within rounding. For code that must speak the issuer's time, such as a DPoP proof's `iat`.
+   *
+   * @example
+   * const issuerNowMs = Date.now() - inject(AuthService).clockSkewMs;
+   */
+  get clockSkewMs(): number {
+    return this.ɵheld.life?.skewMs ?? 0;
+  }
+
+  /**
    * The signed-in user's claims (only those the server allows, for example `createBff()`'s
    * `userClaims`): what a server render knew (in the render and, from its snapshot, in the browser),
    * then what the source names with each grant (`TokenGrant.user`, a session endpoint's `user`). It

@@ -16,6 +16,8 @@ export const FreshTokenFeatureKind = {
   /** `withApiToken()`: may appear once per token name. */
   ApiToken: 9,
   BffProxy: 10,
+  /** `withTokenBinding()` (DPoP: `withDpop()` of `ngx-fresh-token/dpop`). */
+  TokenBinding: 11,
 } as const;
 
 /** One of the {@link FreshTokenFeatureKind} values. */

@@ -42,7 +42,11 @@ export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
   const auth = policy.auth;
   // Requests that carry the token never enter the SSR transfer cache, whatever the header is called:
   // Angular skips only Authorization/Proxy-Authorization by itself.
-  let sendWith = (token: string) => next(req.clone({ setHeaders: policy.headersFor(token), transferCache: false }));
+  // A bound token (DPoP) is sent by its binding: its own headers, a proof per request, a nonce retry.
+  const bind = policy.bind;
+  let sendWith = bind
+    ? (token: string) => bind.send(req.clone({ transferCache: false }), next, token)
+    : (token: string) => next(req.clone({ setHeaders: policy.headersFor(token), transferCache: false }));
   const render = policy.render;
   if (render) {
     const handed = render.handed(req);
@@ -52,7 +56,7 @@ export const freshTokenInterceptor: HttpInterceptorFn = (req, next) => {
   // Signed out, or the request brings its own value for one of our headers: leave it alone.
   // The retry goes to `next`, below this interceptor, so it can never be retried again.
   const send = (token: string | null) =>
-    token === null || policy.hasOwnAuthHeader(token, req.headers) ? next(req) : retryOnUnauthorized(auth, token, sendWith, isUnauthorized);
+    token === null || policy.hasOwnAuthHeader(token, req.headers) ? next(req) : retryOnUnauthorized(auth, token, sendWith, bind?.rejectsToken || isUnauthorized);
   const peeked = auth.ɵpeek();
   return peeked === undefined ? ɵafter(auth.getValidToken(), send) : send(peeked);
 };

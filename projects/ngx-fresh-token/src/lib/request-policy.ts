@@ -7,6 +7,7 @@ import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵOPTIONAL, ɵOWN } from './config';
 import { ɵerror } from './errors';
 import { ɵSERVER_HALF, ɵSERVER_RENDERING, ɵServerRendering } from './server-render';
 import { createUrlAuthorizer } from './url-matcher';
+import { FRESH_TOKEN_BINDING, TokenBinding } from './token-binding';
 
 /** What `read()` gives, or `undefined` where it throws: server DOMs (domino) throw on `baseURI`. */
 function tryRead(read: () => string | undefined): string | undefined {
@@ -45,6 +46,8 @@ export interface ɵRequestPolicy {
   pick(req: HttpRequest<unknown>): ɵRequestPolicy | null;
   /** A policy that sends the request itself rather than with a token (a proxied path: `X-CSRF`, no token). */
   send?(req: HttpRequest<unknown>, next: HttpHandlerFn): Observable<HttpEvent<unknown>>;
+  /** `withTokenBinding()` of this token (DPoP), which then sends every request that carries it; `null` without. */
+  bind?: TokenBinding | null;
   /** The auth headers for `token`, built once per token. */
   headersFor(token: string): Record<string, string>;
   /** Whether `headers` already holds one of the headers that carry `token`, other than `Authorization` (checked before). */
@@ -80,6 +83,7 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
   const policy: ɵRequestPolicy = {
     auth: inject(AuthService),
     render: inject(ɵSERVER_RENDERING, ɵOWN),
+    bind: inject(FRESH_TOKEN_BINDING, ɵOWN),
     pick: (req) => (isAuthorized(req.url) ? policy : null),
     headersFor: (token) => (build(token), headers),
     hasOwnAuthHeader: (token, requestHeaders) => (build(token), own.length > 0 && own.some((name) => requestHeaders.has(name))),
