@@ -20,16 +20,21 @@ async function dpopContext() {
   const context = await env.browser.newContext();
   context.setDefaultTimeout(15_000);
   const traffic = [];
-  context.on('response', async (res) => {
-    const req = res.request();
-    const url = new URL(req.url());
-    if (url.pathname !== '/oidc/token' && !url.pathname.startsWith('/dpop-api/')) return;
-    // The body is asked for first, before any other await: Chromium may drop it meanwhile ("No data found for
-    // resource with given identifier"), which made these tests flaky under load.
-    const json = res.json().then((value) => value, () => (process.env.DPOP_E2E_DEBUG ? console.error('body lost', url.pathname, res.status()) : undefined, null));
+  // The test relays these requests itself (route.fetch: the browser's own method, headers and body, sent once) and
+  // records the answer before the browser gets it. Reading bodies from 'response' events lost some under load
+  // ("No data found for resource with given identifier").
+  const recorded = (url) => url.pathname === '/oidc/token' || url.pathname.startsWith('/dpop-api/');
+  await context.route(recorded, async (route) => {
+    const req = route.request();
     const headers = await req.allHeaders();
-    const body = await json; // null: not JSON
-    traffic.push({ method: req.method(), url: req.url(), path: url.pathname, status: res.status(), authorization: headers['authorization'], dpop: headers['dpop'], nonce: (await res.allHeaders())['dpop-nonce'], body });
+    const res = await route.fetch();
+    const text = await res.text();
+    let body = null; // null: not JSON
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    traffic.push({ method: req.method(), url: req.url(), path: new URL(req.url()).pathname, status: res.status(), authorization: headers['authorization'], dpop: headers['dpop'], nonce: res.headers()['dpop-nonce'], body });
+    await route.fulfill({ response: res, body: text });
   });
   return { context, traffic };
 }
