@@ -2,10 +2,11 @@
 // AuthService tracks the BFF session (/session/user) and a 401 from the proxy ends it.
 import { HttpClient, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
-import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, provideZonelessChangeDetection } from '@angular/core';
+import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, provideZonelessChangeDetection, runInInjectionContext } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Route, Router, UrlTree, provideRouter } from '@angular/router';
 import { ManualClock, flushMicrotasks } from 'ngx-fresh-token/testing';
+import { injectAuth, withApiToken } from './api-token';
 import { AuthService } from './auth.service';
 import { withBffProxy } from './bff-proxy';
 import { withBffSession } from './bff-session';
@@ -14,7 +15,7 @@ import { ɵCROSS_TAB_APIS, ɵChannel } from './cross-tab';
 import { FreshTokenError } from './errors';
 import { signedInGuard } from './guard';
 import { freshTokenInterceptor } from './interceptor';
-import { FreshTokenFeature, provideFreshToken, withAutoRefresh, withCrossTabSync } from './provider';
+import { FreshTokenFeature, provideFreshToken, withAutoRefresh, withCrossTabSync, withTokenSource } from './provider';
 import type { TokenEvent } from './token';
 import { get as send } from './core-testbed.spec-helper';
 
@@ -360,5 +361,30 @@ describe('withBffSession() (proxy-only mode)', () => {
       expect(() => withBffSession(options as never)).withContext(JSON.stringify(options)).toThrowMatching((e) => e instanceof FreshTokenError && e.code === 'NFT115');
     }
     expect(() => withBffSession({ signOutUrl: null })).not.toThrow();
+  });
+
+  describe('the end of the session ends every named token (attacker review)', () => {
+    it('a proxied 401 ends the session and drops the named token: its URLs get no token any more', async () => {
+      const reportsSource = { signOuts: 0, getToken: async () => ({ accessToken: 'reports-token' }), signOut() { this.signOuts++; } };
+      const tab = setup([withApiToken('reports', ['https://reports.test'], withTokenSource(reportsSource))]);
+      await signedIn(tab);
+      send(tab.http, 'https://reports.test/a');
+      await settle();
+      const first = tab.httpMock.expectOne('https://reports.test/a');
+      expect(first.request.headers.get('Authorization')).toBe('Bearer reports-token');
+      first.flush({});
+      send(tab.http, '/api/orders');
+      tab.httpMock.expectOne('/api/orders').flush({}, { ...unauthorized, headers: { 'X-BFF-Session': 'none' } });
+      await settle();
+      expect(tab.auth.state().status).toBe('signed-out');
+      const reports = runInInjectionContext(tab.injector, () => injectAuth('reports'));
+      expect(reports.state().status).toBe('signed-out');
+      send(tab.http, 'https://reports.test/b');
+      await settle();
+      const second = tab.httpMock.expectOne('https://reports.test/b');
+      expect(second.request.headers.get('Authorization')).withContext('the named token after the session ended').toBeNull();
+      second.flush({});
+      expect(reportsSource.signOuts).toBe(0);
+    });
   });
 });
