@@ -46,8 +46,8 @@ interface ApiTokenDefinition {
 export interface ɵApiTokens {
   /** The service of the token `name`, or `null` when no `withApiToken()` declares it. */
   auth(name: string): AuthService | null;
-  /** The request policy of the token a request gets, from the default token's policy and every named one's. */
-  router(defaultPolicy: ɵRequestPolicy): (url: string, method: string) => ɵRequestPolicy | null;
+  /** The request policy of the token a request gets, from the default token's policy (`null`: it has no token, proxy-only mode) and every named one's. */
+  router(defaultPolicy: ɵRequestPolicy | null): (url: string, method: string) => ɵRequestPolicy | null;
   /** Ends every named token (the default service's sign-out): each source's `signOut()` once. */
   signOut(): Promise<unknown>;
   /** Drops every named token, calling no source (the default session ended otherwise: expired with `error`, or in another tab). */
@@ -180,9 +180,9 @@ function createApiTokens(): ɵApiTokens {
   });
   // The rules of every token in one table, now: a conflict is a startup error. The default token's rules come first.
   let routing: ɵRequestPolicy | null = null;
-  const decide = ɵcompileTokenRules<ɵRequestPolicy>(
+  const decide = ɵcompileTokenRules<ɵRequestPolicy | null>(
     [
-      { name: null, rules: defaultRules, target: () => routing! },
+      { name: null, rules: defaultRules, target: () => routing },
       ...definitions.map(({ name, rules }) => ({ name, rules, target: () => children.get(name)!.get(ɵREQUEST_POLICY) })),
     ],
     base,

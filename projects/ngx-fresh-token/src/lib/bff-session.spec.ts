@@ -387,4 +387,23 @@ describe('withBffSession() (proxy-only mode)', () => {
       expect(reportsSource.signOuts).toBe(0);
     });
   });
+
+  describe('URLs the proxy does not handle cost no session read (attacker review)', () => {
+    for (const named of [false, true]) {
+      it(`after the idle end, a same-origin asset request is sent at once, reading no session${named ? ' (with a withApiToken() beside)' : ''}`, async () => {
+        const tab = setup(named ? [withApiToken('reports', ['https://reports.test'], withTokenSource({ getToken: async () => ({ accessToken: 'reports-token' }) }))] : []);
+        await signedIn(tab);
+        await tab.clock.advance(11 * MIN);
+        const out = send(tab.http, '/assets/i18n/en.json');
+        await settle();
+        expect(tab.httpMock.match('/session/user').length).withContext('session reads caused by an asset request').toBe(0);
+        const asset = tab.httpMock.expectOne('/assets/i18n/en.json');
+        expect(asset.request.headers.has('Authorization')).toBeFalse();
+        expect(asset.request.headers.has('X-CSRF')).toBeFalse();
+        asset.flush({ hello: 'world' });
+        expect(out.error).toBeUndefined();
+        expect(out.body).toEqual({ hello: 'world' });
+      });
+    }
+  });
 });
