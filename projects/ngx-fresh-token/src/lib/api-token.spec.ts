@@ -473,6 +473,17 @@ describe('withApiToken(): tokens per API', () => {
     });
   });
 
+  describe('userinfo (attacker review)', () => {
+    it('a RegExp rule anchored at its host never sends its token to https://thathost@evil.test (userinfo)', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', [/^https:\/\/reports\.example\.com/], sourceFor('reports')));
+      t.ctrl.setToken();
+      expect(await carried(t, 'https://reports.example.com/a')).toBe('reports');
+      expect(new URL('https://reports.example.com@evil.test/steal').hostname).toBe('evil.test');
+      expect(await carried(t, 'https://reports.example.com@evil.test/steal')).toBeNull();
+      expect(await carried(t, `${location.origin.replace('://', '://user:pw@')}/api/me`)).withContext('same origin with userinfo').toBeNull();
+    });
+  });
+
   describe('the default session ends every named token, in every tab (attacker review)', () => {
     /** Web Locks that run at once and BroadcastChannels between the tabs of one test, delivering on a microtask. */
     function browser(): ɵCrossTabApis {

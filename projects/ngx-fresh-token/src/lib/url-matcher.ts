@@ -17,6 +17,15 @@ const FALLBACK_BASE = 'https://ngx-fresh-token.invalid/';
 const CACHE_LIMIT = 4_096;
 
 /**
+ * @internal Whether a request to `url` may carry anything of ours at all (a token, `X-CSRF`): an http(s) URL
+ * without userinfo. A user name or password is refused whatever the rules say: RegExp and function rules
+ * would see it in `href` (`https://api.example.com@evil.test/` goes to `evil.test`), and no API needs one.
+ */
+export function ɵsendable(url: URL | undefined): url is URL {
+  return !!url && /^https?:$/.test(url.protocol) && !url.username && !url.password;
+}
+
+/**
  * Compiles one matcher into a predicate on parsed URLs. Strings are parsed once, here; a
  * string that is not an http(s) URL or an absolute path throws `NFT104`.
  *
@@ -99,7 +108,7 @@ export function createUrlAuthorizer(
         } catch {
           // not a URL: no token
         }
-        allowed = !!url && /^https?:$/.test(url.protocol) && compiled.some((match) => match(url!));
+        allowed = ɵsendable(url) && compiled.some((match) => match(url!));
       }
       if (decisions.size >= CACHE_LIMIT) decisions.clear();
       decisions.set(key, allowed).set(raw, allowed);

@@ -9,7 +9,7 @@
 // (NFT112): whichever one a request would get is a guess. Decisions are cached per URL (and method,
 // when a rule names methods), so the cost per request stays flat however many rules there are.
 import { ɵerror } from './errors';
-import { compileUrlMatcher, type UrlMatcher } from './url-matcher';
+import { compileUrlMatcher, ɵsendable, type UrlMatcher } from './url-matcher';
 
 /**
  * One URL rule of `withApiToken()`: a {@link UrlMatcher} (a URL prefix, a path on the app's origin, a
@@ -139,7 +139,8 @@ export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, b
     } catch {
       // not a URL: no token
     }
-    if (!url || !/^https?:$/.test(url.protocol)) return -1;
+    // Not http(s), or with userinfo (which RegExp and function rules would see in `href`): no token.
+    if (!ɵsendable(url)) return -1;
     const matching = ranked.filter((r) => (!r.methods || r.methods.has(method)) && r.test(url!));
     const winner = matching[0];
     if (winner && (typeof ngDevMode === 'undefined' || ngDevMode)) {
