@@ -473,6 +473,28 @@ describe('withApiToken(): tokens per API', () => {
     });
   });
 
+  describe('path spellings (attacker review)', () => {
+    it('spellings a normalizing server reads as /api/reports/… get the reports token, never the default one', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', ['/api/reports'], sourceFor('reports')));
+      t.ctrl.setToken();
+      for (const url of ['/api//reports/1', '/api/r%65ports/1', '/api/reports%2F1', '/api/reports%2f1', '/api/reports%5C1', '/api/reports;v=1/1', '/api/reports;v=1', '/api///reports//1']) {
+        expect(await carried(t, url)).withContext(url).toBe('reports');
+      }
+      // Case stays significant (RFC 3986): /api/Reports is another path, the default token's.
+      expect(await carried(t, '/api/Reports/1')).toBe('default');
+      expect(await carried(t, '/api/reportsx/1')).toBe('default');
+      expect(await carried(t, '/api/other/1')).toBe('default');
+    });
+
+    it('a path whose canonical form holds a dot segment (..%2F, ..;) gets no token at all', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', ['/api/reports'], sourceFor('reports')));
+      t.ctrl.setToken();
+      for (const url of ['/api/reports/..%2F1', '/api/x/..%2Freports/1', '/api/reports/..;/admin', '/api/.%2Freports']) {
+        expect(await carried(t, url)).withContext(url).toBeNull();
+      }
+    });
+  });
+
   describe('userinfo (attacker review)', () => {
     it('a RegExp rule anchored at its host never sends its token to https://thathost@evil.test (userinfo)', async () => {
       const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', [/^https:\/\/reports\.example\.com/], sourceFor('reports')));

@@ -93,7 +93,8 @@ export function withBffProxy(...paths: string[]): FreshTokenFeature<typeof Fresh
 function proxyRouter(): (pick: (req: HttpRequest<unknown>) => ɵRequestPolicy | null) => (req: HttpRequest<unknown>) => ɵRequestPolicy | null {
   const serverOrigin = inject(ɵSERVER_HALF)?.origin();
   const [base, origin] = serverOrigin ? [`${serverOrigin}/`, serverOrigin] : ɵpageBase();
-  const isProxied = createUrlAuthorizer(inject(ɵPROXY_PATHS), base, origin);
+  // Loose matching: any spelling of a proxied path a server may normalize to it gets X-CSRF and no token.
+  const isProxied = createUrlAuthorizer(inject(ɵPROXY_PATHS), base, origin, true);
   const onServer = ɵonServer();
   const session = inject(ɵPROXIED_SESSION, ɵOPTIONAL);
   return (pick) => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { UrlMatcher, createUrlAuthorizer } from './url-matcher';
+import { UrlMatcher, createUrlAuthorizer, ɵcanonicalPath } from './url-matcher';
 
 describe('createUrlAuthorizer', () => {
   const base = 'https://app.example.com/page';
@@ -65,5 +65,52 @@ describe('createUrlAuthorizer', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  describe('ɵcanonicalPath (fast-check)', () => {
+    const segment = fc.stringMatching(/^[A-Za-z0-9_~!$&'()*+,=:@-][A-Za-z0-9._~!$&'()*+,=:@-]{0,7}$/).filter((s) => s !== '.' && s !== '..');
+    /** One way to write `/segment` that a normalizing server reads as it. */
+    const spell = (seg: string, how: number, at: number) => {
+      const i = at % seg.length;
+      const encoded = /[\w.~-]/.test(seg[i]) ? `${seg.slice(0, i)}%${seg.charCodeAt(i).toString(16).padStart(2, '0')}${seg.slice(i + 1)}` : seg;
+      return [`/${seg}`, `/${encoded}`, `//${seg}`, `%2F${seg}`, `%5c${seg}`, `/${seg};v=1`, `/${seg}%3Bx`, `///${encoded};a=b`][how];
+    };
+
+    it('reads every spelling of a path as the plain path: escaped unreserved characters, %2F and %5C, ";" parameters, repeated slashes', () => {
+      fc.assert(
+        fc.property(fc.array(fc.tuple(segment, fc.nat(7), fc.nat(20)), { minLength: 1, maxLength: 5 }), (parts) => {
+          const plain = parts.map(([seg]) => `/${seg}`).join('');
+          const spelled = parts.map(([seg, how, at]) => spell(seg, how, at)).join('');
+          // %3B (an escaped ';') is not a separator: a segment spelled with it stays another path.
+          const expected = parts.map(([seg, how]) => `/${seg}${how === 6 ? '%3Bx' : ''}`).join('');
+          // After '/p': a path starting with '//' would be another host.
+          expect(ɵcanonicalPath(new URL(`/p${spelled}`, 'https://app.example/').pathname)).withContext(spelled).toBe(`/p${expected}`);
+          expect(ɵcanonicalPath(plain)).toBe(plain);
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it('is idempotent, and leaves no repeated slash, ";" parameter, escaped separator or unreserved character, nor dot segment', () => {
+      const piece = fc.oneof(segment, fc.constantFrom('', '.', '..', '%2e', '%2E%2e', '..;', '%2F', '%5C', '%2f..', '%25', '%2%65', '%41', ';x', '%3B', '%7e'));
+      fc.assert(
+        fc.property(fc.array(piece, { maxLength: 6 }), (pieces) => {
+          const { pathname } = new URL(`/p/${pieces.join('/')}`, 'https://app.example/');
+          const c = ɵcanonicalPath(pathname);
+          if (c === null) return expect(pathname).toMatch(/%|;/);
+          expect(ɵcanonicalPath(c)).toBe(c);
+          expect(c).not.toMatch(/\/\/|;|%(2[fFeE]|5[cC]|[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|5[fF]|2[dD]|7[eE])/);
+          expect(c.split('/').some((s) => s === '.' || s === '..')).toBeFalse();
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('keeps case (paths are case-sensitive) and leaves a path with nothing to normalize as it is', () => {
+      expect(ɵcanonicalPath('/api/Reports')).toBe('/api/Reports');
+      expect(ɵcanonicalPath('/api//r%65ports;v=1%2F1')).toBe('/api/reports/1');
+      expect(ɵcanonicalPath('/api/x/..%2Fadmin')).toBeNull();
+      expect(ɵcanonicalPath('/api/reports/..;/admin')).toBeNull();
+    });
   });
 });

@@ -26,13 +26,49 @@ export function ɵsendable(url: URL | undefined): url is URL {
 }
 
 /**
+ * @internal The path prefix rules are matched on: `pathname` (as the URL parser leaves it, dot segments
+ * resolved) as a server that normalizes paths may read it — percent-encoded unreserved characters decoded
+ * (`%65` → `e`), `%2F` and `%5C` as separators, `;` path parameters dropped, repeated `/` collapsed — or
+ * `null` when that leaves a dot segment (`..%2F`, `..;`), whose target depends on the server. Case is kept:
+ * paths are case-sensitive (RFC 3986 §6.2.2.1). The request itself is sent as it was written.
+ *
+ * @example
+ * ɵcanonicalPath('/api//r%65ports;v=1%2F1'); // '/api/reports/1'
+ * ɵcanonicalPath('/api/x/..%2Fadmin'); // null
+ */
+export function ɵcanonicalPath(pathname: string): string | null {
+  // Most paths have nothing to normalize: no second parse, no allocation.
+  if (!/[%;]|\/\//.test(pathname)) return pathname;
+  let path = pathname;
+  // Until nothing changes: a decoded character may complete another escape ('%2%65' → '%2e' → '.').
+  for (let before = ''; before !== path; ) {
+    before = path;
+    path = path
+      .replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+        const char = String.fromCharCode(parseInt(hex, 16));
+        return char === '/' || char === '\\' ? '/' : /[\w.~-]/.test(char) ? char : escape;
+      })
+      .replace(/;[^/]*/g, '')
+      .replace(/\/{2,}/g, '/');
+  }
+  return path.split('/').some((segment) => segment === '.' || segment === '..') ? null : path;
+}
+
+/** Whether the canonical `path` is `prefix` or below it by whole segments (`under` is `prefix` ending in `/`). */
+const isUnder = (path: string | null, prefix: string, under: string) => path !== null && (prefix === '/' || path === prefix || path.startsWith(under));
+
+/**
  * Compiles one matcher into a predicate on parsed URLs. Strings are parsed once, here; a
- * string that is not an http(s) URL or an absolute path throws `NFT104`.
+ * string that is not an http(s) URL or an absolute path throws `NFT104`. A prefix matches the URL's
+ * canonical path ({@link ɵcanonicalPath}: `/api//x`, `/%61pi/x` and `/api;v=1/x` are under `/api`, and a
+ * path with a hidden dot segment is under no prefix); `loose` (proxied paths, failing closed) also matches
+ * the path as written, the canonical path without trailing dots in its segments, and any path on the
+ * origin that hides a dot segment.
  *
  * @example
  * compileUrlMatcher('https://api.example.com/v1', location.href)(new URL('https://api.example.com/v1/me')); // true
  */
-export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: URL) => boolean {
+export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string, loose?: boolean): (url: URL) => boolean {
   if (typeof matcher === 'function') return matcher;
   if (matcher instanceof RegExp) {
     return (url) => {
@@ -49,16 +85,25 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
       // not a URL: refused below
     }
   }
-  if (!prefix || prefix.username || prefix.password || prefix.search || prefix.hash) {
+  const path = prefix && ɵcanonicalPath(prefix.pathname);
+  if (!prefix || path === null || prefix.username || prefix.password || prefix.search || prefix.hash) {
     throw ɵerror(
       'NFT104',
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'withAuthorizedUrls() takes http(s) URL prefixes without credentials, query or hash (e.g. "https://api.example.com/v1"), paths on the app origin (e.g. "/api"), RegExps or (url: URL) => boolean functions.' : '',
     );
   }
-  const { origin, pathname } = prefix;
-  // Segment-aware: '/api' matches '/api' and '/api/x' but not '/apix'.
-  const under = pathname.endsWith('/') ? pathname : `${pathname}/`;
-  return (url) => url.origin === origin && (pathname === '/' || url.pathname === pathname || url.pathname.startsWith(under));
+  const { origin } = prefix;
+  // Segment-aware, on the canonical path: '/api' matches '/api', '/api/x' and '/api//x', not '/apix'.
+  const under = path.endsWith('/') ? path : `${path}/`;
+  if (!loose) return (url) => url.origin === origin && isUnder(ɵcanonicalPath(url.pathname), path, under);
+  // Loose (withBffProxy(): a match sends X-CSRF and withholds the token, so it fails closed): the path as
+  // written, or canonical, or canonical without trailing dots ('orders.' → 'orders', which some servers
+  // strip); a path that hides a dot segment could be anything, so it counts as proxied too.
+  return (url) => {
+    if (url.origin !== origin) return false;
+    const canonical = ɵcanonicalPath(url.pathname);
+    return canonical === null || isUnder(url.pathname, path, under) || isUnder(canonical, path, under) || isUnder(canonical.replace(/\.+(?=\/|$)/g, ''), path, under);
+  };
 }
 
 /**
@@ -66,7 +111,9 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: 
  * `baseHref` (so `//evil.test`, `https://api.example.com@evil.test` and `/\evil.test` are
  * seen for what they are), then compares origins and path prefixes, never substrings.
  * With `matchers === null` only `appOrigin` (default: the base URL's origin) is authorized;
- * path matchers such as `'/api'` also mean paths on `appOrigin`. Decisions are cached per URL
+ * path matchers such as `'/api'` also mean paths on `appOrigin`. Prefixes are compared with the
+ * canonical path (see {@link compileUrlMatcher}, `loose` as there); a URL with userinfo is never
+ * authorized. Decisions are cached per URL
  * string and, with string matchers only, per URL without its query and fragment (another query on
  * a known path is decided without parsing), 4 096 entries at most; the last decision is checked first.
  *
@@ -79,11 +126,12 @@ export function createUrlAuthorizer(
   matchers: readonly UrlMatcher[] | null,
   baseHref: string | null | undefined,
   appOrigin?: string | null,
+  loose?: boolean,
 ): (url: string) => boolean {
   const base = baseHref || FALLBACK_BASE;
   // The app's own origin is where the page came from, not where `<base href>` points (a CDN).
   const origin = appOrigin && appOrigin !== 'null' ? appOrigin : new URL(base).origin;
-  const compiled = matchers ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`)) : [(url: URL) => url.origin === origin];
+  const compiled = matchers ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`, loose)) : [(url: URL) => url.origin === origin];
   // String matchers look at the origin and the path only, so the query and fragment (where URLs
   // differ most: pages, ids, cache busters) need not be part of the parsed decision.
   const pathOnly = !matchers || matchers.every((m) => typeof m === 'string');

@@ -9,7 +9,7 @@
 // (NFT112): whichever one a request would get is a guess. Decisions are cached per URL (and method,
 // when a rule names methods), so the cost per request stays flat however many rules there are.
 import { ɵerror } from './errors';
-import { compileUrlMatcher, ɵsendable, type UrlMatcher } from './url-matcher';
+import { compileUrlMatcher, ɵcanonicalPath, ɵsendable, type UrlMatcher } from './url-matcher';
 
 /**
  * One URL rule of `withApiToken()`: a {@link UrlMatcher} (a URL prefix, a path on the app's origin, a
@@ -93,8 +93,10 @@ export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, b
       const text = String(url);
       let prefix: string | null = null;
       if (typeof url === 'string') {
+        // Ranked and compared on the canonical path, as the rule matches (url-matcher.ts; checked by ɵcheckApiRules()).
         const { origin: o, pathname } = new URL(url, `${origin}/`);
-        prefix = `${o}${pathname.endsWith('/') ? pathname : `${pathname}/`}`;
+        const path = ɵcanonicalPath(pathname)!;
+        prefix = `${o}${path.endsWith('/') ? path : `${path}/`}`;
       }
       const compiled: Rule = { token, text, methods: methods && new Set(methods.map((m) => m.toUpperCase())), prefix, test: compileUrlMatcher(url, `${origin}/`) };
       (prefix === null ? others : prefixes).push(compiled);
