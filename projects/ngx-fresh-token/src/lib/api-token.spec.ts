@@ -495,6 +495,20 @@ describe('withApiToken(): tokens per API', () => {
     });
   });
 
+  describe('a URL rule that throws (attacker review)', () => {
+    it('counts as no match: requests to every other API still go out with their token, and dev mode warns once (NFT116)', async () => {
+      const warn = spyOn(console, 'warn');
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('files', [(u: URL) => u.searchParams.get('bucket')!.startsWith('f')], sourceFor('files')));
+      t.ctrl.setToken();
+      expect(await carried(t, '/api/me')).toBe('default');
+      expect(await carried(t, '/api/you')).toBe('default');
+      expect(await carried(t, 'https://files.example.com/x?bucket=files')).toBe('files');
+      expect(await carried(t, 'https://files.example.com/y')).withContext('the rule throws: no match, no token').toBeNull();
+      const nft116 = warn.calls.allArgs().filter((args) => String(args[0]).startsWith('NFT116:'));
+      expect(nft116.length).toBe(1);
+    });
+  });
+
   describe('userinfo (attacker review)', () => {
     it('a RegExp rule anchored at its host never sends its token to https://thathost@evil.test (userinfo)', async () => {
       const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', [/^https:\/\/reports\.example\.com/], sourceFor('reports')));

@@ -3,7 +3,8 @@ import { ɵerror } from './errors';
 /**
  * One entry of `withAuthorizedUrls()`: a URL prefix (`'https://api.example.com/v1'`, or a
  * path such as `'/api'` on the app's own origin), a RegExp tested against the full resolved
- * URL (anchor it: `/^https:\/\/api\.example\.com\//`), or a predicate on the parsed URL.
+ * URL (anchor it: `/^https:\/\/api\.example\.com\//`), or a predicate on the parsed URL (one that
+ * throws counts as no match; dev mode warns once, `NFT116`). A URL with userinfo is never matched.
  *
  * @example
  * const matchers: UrlMatcher[] = ['/api', 'https://api.example.com/v1', /^https:\/\/[a-z]+\.example\.net\//, (url) => url.hostname === 'files.example.com'];
@@ -69,7 +70,21 @@ const isUnder = (path: string | null, prefix: string, under: string) => path !==
  * compileUrlMatcher('https://api.example.com/v1', location.href)(new URL('https://api.example.com/v1/me')); // true
  */
 export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string, loose?: boolean): (url: URL) => boolean {
-  if (typeof matcher === 'function') return matcher;
+  if (typeof matcher === 'function') {
+    // A rule that throws (`u.searchParams.get('x')!…`) matches nothing: it must not fail every request.
+    let warned = false;
+    return (url) => {
+      try {
+        return !!matcher(url);
+      } catch (err) {
+        if ((typeof ngDevMode === 'undefined' || ngDevMode) && !warned) {
+          warned = true;
+          console.warn(`NFT116: The URL rule ${matcher.name || '(url) => …'} threw (${err instanceof Error ? err.name : typeof err}) for a request to ${url.origin}; it counts as no match. To fix the problem, make it return false for URLs it does not expect. (Once per rule.)`);
+        }
+        return false;
+      }
+    };
+  }
   if (matcher instanceof RegExp) {
     return (url) => {
       matcher.lastIndex = 0;

@@ -143,10 +143,21 @@ export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, b
     }
     // Not http(s), or with userinfo (which RegExp and function rules would see in `href`): no token.
     if (!ɵsendable(url)) return -1;
-    const matching = ranked.filter((r) => (!r.methods || r.methods.has(method)) && r.test(url!));
-    const winner = matching[0];
-    if (winner && (typeof ngDevMode === 'undefined' || ngDevMode)) {
-      const loser = matching.find((r) => r.token !== winner.token);
+    // The first matching rule in rank order wins; the rules below it run only in dev mode, for NFT113.
+    const dev = typeof ngDevMode === 'undefined' || !!ngDevMode;
+    let winner: Rule | undefined;
+    let loser: Rule | undefined;
+    for (const r of ranked) {
+      if ((r.methods && !r.methods.has(method)) || !r.test(url)) continue;
+      if (!winner) {
+        winner = r;
+        if (!dev) break;
+      } else if (r.token !== winner.token) {
+        loser = r;
+        break;
+      }
+    }
+    if (winner && dev) {
       const key = loser && `${ranked.indexOf(winner)}>${ranked.indexOf(loser)}`;
       if (key && !warned.has(key)) {
         warned.add(key);
