@@ -509,6 +509,25 @@ describe('withApiToken(): tokens per API', () => {
     });
   });
 
+  describe('<base href> changes after startup (attacker review)', () => {
+    it('a relative URL is decided against the document base the browser resolves it against now, not the one at startup', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', ['/reports'], sourceFor('reports')));
+      t.ctrl.setToken();
+      expect(new URL('api/summary', document.baseURI).pathname).toBe('/api/summary');
+      expect(await carried(t, 'api/summary')).toBe('default');
+      const base = document.createElement('base');
+      base.href = '/reports/';
+      document.head.prepend(base);
+      try {
+        expect(new URL('api/summary', document.baseURI).pathname).toBe('/reports/api/summary');
+        expect(await carried(t, 'api/summary')).withContext('sent to /reports/api/summary').toBe('reports');
+      } finally {
+        base.remove();
+      }
+      expect(await carried(t, 'api/summary')).withContext('the base restored').toBe('default');
+    });
+  });
+
   describe('userinfo (attacker review)', () => {
     it('a RegExp rule anchored at its host never sends its token to https://thathost@evil.test (userinfo)', async () => {
       const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', [/^https:\/\/reports\.example\.com/], sourceFor('reports')));

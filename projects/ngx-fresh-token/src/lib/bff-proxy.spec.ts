@@ -151,6 +151,26 @@ describe('withBffProxy()', () => {
     other.flush({});
   });
 
+  it('a relative URL is matched against the current <base href>, not the one at startup (attacker review)', () => {
+    const { http, httpMock, ctrl } = coreTestBed([withBffProxy('/api/orders')]);
+    ctrl.setToken({ expiresInSeconds: 3600 });
+    send(http, 'orders/1');
+    const before = httpMock.expectOne('orders/1');
+    expect(csrf(before)).toBeNull();
+    before.flush({});
+    const base = document.createElement('base');
+    base.href = '/api/';
+    document.head.prepend(base);
+    try {
+      send(http, 'orders/1');
+      const after = httpMock.expectOne('orders/1');
+      expect([bearer(after), csrf(after)]).withContext('sent to /api/orders/1').toEqual([null, '1']);
+      after.flush({});
+    } finally {
+      base.remove();
+    }
+  });
+
   describe('properties (fast-check)', () => {
     const segment = fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@-]{1,8}$/).filter((s) => s !== '.' && s !== '..');
     const path = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);

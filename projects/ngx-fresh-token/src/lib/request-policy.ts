@@ -19,12 +19,15 @@ function tryRead(read: () => string | undefined): string | undefined {
 }
 
 /**
- * @internal The base URL relative request URLs resolve against and the app's own origin, in the
- * browser: the page's (`location.origin`, whatever `<base href>` says).
+ * @internal The base URL relative request URLs resolve against — read at each decision, since `<base href>`
+ * may change after startup (the decision caches follow it) — and the app's own origin, in the browser: the
+ * page's (`location.origin`, whatever `<base href>` says).
  */
-export function ɵpageBase(): [base: string | undefined, origin: string | undefined] {
+export function ɵpageBase(): [base: () => string | undefined, origin: string | undefined] {
   const doc = inject(DOCUMENT, ɵOPTIONAL);
-  return [tryRead(() => doc?.baseURI) || doc?.location?.href, tryRead(() => doc?.location?.origin)];
+  // Server DOMs (domino) throw on `baseURI`: then the page's URL, for good (no throw per request).
+  const readable = tryRead(() => doc?.baseURI) !== undefined;
+  return [() => (readable && doc!.baseURI) || doc?.location?.href, tryRead(() => doc?.location?.origin)];
 }
 
 /** @internal Whether this `provideFreshToken()` is in proxy-only mode (its own `withBffSession()`): its service holds no token to send. */

@@ -67,6 +67,18 @@ describe('createUrlAuthorizer', () => {
     );
   });
 
+  it('with a base getter, relative URLs are decided against the base of the moment (the cache follows it)', () => {
+    let current = 'https://app.example.com/shop/';
+    const allowed = createUrlAuthorizer(['/shop/api'], () => current, 'https://app.example.com');
+    expect(allowed('api/cart')).toBeTrue();
+    expect(allowed('api/cart')).toBeTrue();
+    current = 'https://app.example.com/blog/';
+    expect(allowed('api/cart')).toBeFalse();
+    expect(allowed('https://app.example.com/shop/api/cart')).toBeTrue();
+    current = 'https://app.example.com/shop/';
+    expect(allowed('api/cart')).toBeTrue();
+  });
+
   describe('ɵcanonicalPath (fast-check)', () => {
     const segment = fc.stringMatching(/^[A-Za-z0-9_~!$&'()*+,=:@-][A-Za-z0-9._~!$&'()*+,=:@-]{0,7}$/).filter((s) => s !== '.' && s !== '..');
     /** One way to write `/segment` that a normalizing server reads as it. */

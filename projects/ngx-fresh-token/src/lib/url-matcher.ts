@@ -131,6 +131,8 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string, loose?:
  * authorized. Decisions are cached per URL
  * string and, with string matchers only, per URL without its query and fragment (another query on
  * a known path is decided without parsing), 4 096 entries at most; the last decision is checked first.
+ * `baseHref` may be a function, read at every call (`document.baseURI`: `<base href>` may change after
+ * startup); when what it returns changes, the cached decisions are dropped.
  *
  * @example
  * const isAuthorized = createUrlAuthorizer(null, document.baseURI);
@@ -139,11 +141,12 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string, loose?:
  */
 export function createUrlAuthorizer(
   matchers: readonly UrlMatcher[] | null,
-  baseHref: string | null | undefined,
+  baseHref: string | null | undefined | (() => string | null | undefined),
   appOrigin?: string | null,
   loose?: boolean,
 ): (url: string) => boolean {
-  const base = baseHref || FALLBACK_BASE;
+  const baseOf = typeof baseHref === 'function' ? baseHref : null;
+  let base = (baseOf ? baseOf() : (baseHref as string | null | undefined)) || FALLBACK_BASE;
   // The app's own origin is where the page came from, not where `<base href>` points (a CDN).
   const origin = appOrigin && appOrigin !== 'null' ? appOrigin : new URL(base).origin;
   const compiled = matchers ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`, loose)) : [(url: URL) => url.origin === origin];
@@ -157,6 +160,13 @@ export function createUrlAuthorizer(
   let lastUrl = '';
   let last = false;
   return (raw: string) => {
+    // Another base, other decisions for relative URLs: the cache starts again.
+    const now = baseOf && (baseOf() || FALLBACK_BASE);
+    if (now && now !== base) {
+      base = now;
+      decisions.clear();
+      lastUrl = '';
+    }
     if (raw === lastUrl) return last;
     let allowed = decisions.get(raw);
     if (allowed === undefined) {

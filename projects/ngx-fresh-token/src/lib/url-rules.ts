@@ -75,15 +75,21 @@ const nameOf = (name: string | null) => (name === null ? 'the default token' : `
 /**
  * @internal Compiles the rules of every token into one decision function: `(url, method)` → the target of the
  * token that gets the request, or `null`. Throws `NFT112` when two tokens have a prefix rule with the
- * same prefix and overlapping methods. `baseHref` and `appOrigin` as for `createUrlAuthorizer()`.
+ * same prefix and overlapping methods. `baseHref` (a string, or a function read at every call: the cache
+ * follows it) and `appOrigin` as for `createUrlAuthorizer()`.
  * In dev mode, warns once per pair of rules (`NFT113`) when one URL matched the rules of two tokens.
  *
  * @example
  * const decide = ɵcompileTokenRules([{ name: null, rules: ['/api'], target: () => 'default' }, { name: 'reports', rules: ['/api/reports'], target: () => 'reports' }], location.href);
  * decide('/api/reports/1', 'GET'); // 'reports'
  */
-export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, baseHref: string | null | undefined, appOrigin?: string | null): (url: string, method: string) => T | null {
-  const base = baseHref || FALLBACK_BASE;
+export function ɵcompileTokenRules<T>(
+  tokens: ReadonlyArray<ɵTokenRules<T>>,
+  baseHref: string | null | undefined | (() => string | null | undefined),
+  appOrigin?: string | null,
+): (url: string, method: string) => T | null {
+  const baseOf = typeof baseHref === 'function' ? baseHref : null;
+  let base = (baseOf ? baseOf() : (baseHref as string | null | undefined)) || FALLBACK_BASE;
   const origin = appOrigin && appOrigin !== 'null' ? appOrigin : new URL(base).origin;
   const prefixes: Rule[] = [];
   const others: Rule[] = [];
@@ -179,6 +185,13 @@ export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, b
   };
 
   return (raw, method) => {
+    // Another base (`<base href>` changed), other decisions for relative URLs: the cache starts again.
+    const now = baseOf && (baseOf() || FALLBACK_BASE);
+    if (now && now !== base) {
+      base = now;
+      decisions.clear();
+      lastRaw = '';
+    }
     let token = last;
     if (raw !== lastRaw || method !== lastMethod) {
       const scope = byMethod ? method : '';
