@@ -17,13 +17,19 @@ import { createUrlAuthorizer } from './url-matcher';
 export const BFF_CSRF_HEADER = 'X-CSRF';
 
 /**
+ * The header `createBff()`'s proxy puts on its OWN 401 (`X-BFF-Session: none`: no session for the call): only
+ * that 401 ends the session in proxy-only mode; an API's own 401, which the proxy passes through, does not.
+ */
+const BFF_SESSION_HEADER = 'X-BFF-Session';
+
+/**
  * @internal What a proxied call tells the session a proxy-only app tracks (`withBffSession()`): an
  * answer of the BFF (the session was used, and its idle time starts again), or a 401 (it ended).
  */
 export interface ɵProxiedSession {
   /** A successful (2xx) answer came through the proxy. */
   used(): void;
-  /** The proxy answered 401: the session ended. */
+  /** The proxy answered its own 401 (`X-BFF-Session: none`): the session ended. */
   ended(error: HttpErrorResponse): void;
 }
 
@@ -61,8 +67,10 @@ export function ɵproxyPath(path: unknown): string | null {
  * Requests with `SKIP_FRESH_TOKEN` or an `Authorization` header of their own are left alone, as everywhere.
  *
  * A 401 from the proxy is not retried (the BFF has already tried one new token). With
- * {@link withBffSession} (proxy-only mode) it ends the session: state `signed-out`, a
- * `session-expired` event, every tab signed out with `withCrossTabSync()`. During a server render a
+ * {@link withBffSession} (proxy-only mode) the BFF's own 401 — marked `X-BFF-Session: none`: no session —
+ * ends the session: state `signed-out`, a `session-expired` event, every tab signed out with
+ * `withCrossTabSync()`; an API's own 401, which the BFF passes through unmarked, goes to the caller and
+ * changes nothing. During a server render a
  * proxied request fails with `NFT114` (it would reach the app's origin without the browser's cookie).
  * Throws `NFT115` for a path `createBff()` would not take, or none at all.
  *
@@ -115,7 +123,8 @@ function proxyRouter(): (pick: (req: HttpRequest<unknown>) => ɵRequestPolicy | 
             ? sent.pipe(
                 tap({
                   next: (event) => event.type === HttpEventType.Response && event.ok && session.used(),
-                  error: (err: unknown) => err instanceof HttpErrorResponse && err.status === 401 && session.ended(err),
+                  // Only the BFF's own "no session" 401: an API's own 401 (passed through) is the caller's alone.
+                  error: (err: unknown) => err instanceof HttpErrorResponse && err.status === 401 && err.headers?.get(BFF_SESSION_HEADER) === 'none' && session.ended(err),
                 }),
               )
             : sent;

@@ -22,6 +22,8 @@ import { get as send } from './core-testbed.spec-helper';
 const MIN = 60_000;
 const USER = { sub: 'bob', name: 'Bob' };
 const unauthorized = { status: 401, statusText: 'Unauthorized' };
+/** The BFF proxy's own 401: no session (createBff() marks it; an API's own 401 is not). */
+const noSession = { ...unauthorized, headers: { 'X-BFF-Session': 'none' } };
 
 async function settle(rounds = 4): Promise<void> {
   for (let i = 0; i < rounds; i++) await flushMicrotasks();
@@ -112,7 +114,7 @@ describe('withBffSession() (proxy-only mode)', () => {
     const first = tab.httpMock.expectOne('/api/orders/1');
     expect(first.request.headers.get('X-CSRF')).toBe('1');
     expect(first.request.headers.has('Authorization')).toBeFalse();
-    first.flush({ error: 'unauthenticated' }, unauthorized);
+    first.flush({ error: 'unauthenticated' }, noSession);
     await settle();
     await tab.clock.advance(60_000);
     tab.httpMock.verify(); // no retry of the call, no /session/user, nothing looping
@@ -124,9 +126,24 @@ describe('withBffSession() (proxy-only mode)', () => {
     expect((expired[0].error as FreshTokenError).code).toBe('NFT202');
     // A second 401 (another call in flight) tells nothing new.
     send(tab.http, '/api/orders/2');
-    tab.httpMock.expectOne('/api/orders/2').flush({}, unauthorized);
+    tab.httpMock.expectOne('/api/orders/2').flush({}, noSession);
     await settle();
     expect(tab.events.filter((e) => e.type === 'session-expired').length).toBe(1);
+  });
+
+  it('an API\'s own 401 (not marked X-BFF-Session: none) goes to the caller and leaves the session alone (attacker review)', async () => {
+    const tab = setup();
+    await signedIn(tab);
+    const out = send(tab.http, '/api/orders/1');
+    tab.httpMock.expectOne('/api/orders/1').flush({ error: 'invalid_token' }, { status: 401, statusText: 'Unauthorized', headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+    await settle();
+    await tab.clock.advance(60_000);
+    tab.httpMock.verify(); // no retry, no session read
+    expect((out.error as { status: number }).status).toBe(401);
+    expect(tab.auth.state().status).toBe('fresh');
+    expect(tab.auth.sessionUser()).toEqual(USER);
+    expect(tab.events.map((e) => e.type)).not.toContain('session-expired');
+    expect(tab.events.map((e) => e.type)).not.toContain('signed-out');
   });
 
   it('a 2xx that comes right after a proxied 401 does not keep the ending session alive', async () => {
@@ -135,7 +152,7 @@ describe('withBffSession() (proxy-only mode)', () => {
     send(tab.http, '/api/orders/a');
     send(tab.http, '/api/orders/b');
     await tab.clock.advance(2 * MIN); // b's answer would move the idle end
-    tab.httpMock.expectOne('/api/orders/a').flush({}, unauthorized);
+    tab.httpMock.expectOne('/api/orders/a').flush({}, noSession);
     tab.httpMock.expectOne('/api/orders/b').flush([]);
     await settle();
     expect(tab.auth.state().status).toBe('signed-out');
@@ -287,7 +304,7 @@ describe('withBffSession() (proxy-only mode)', () => {
     }
     expect(b.auth.state().status).toBe('fresh');
     send(a.http, '/api/orders');
-    a.httpMock.expectOne('/api/orders').flush({}, unauthorized);
+    a.httpMock.expectOne('/api/orders').flush({}, noSession);
     await settle();
     expect(a.auth.state().status).toBe('signed-out');
     expect(b.auth.state().status).toBe('signed-out');
@@ -374,7 +391,7 @@ describe('withBffSession() (proxy-only mode)', () => {
       expect(first.request.headers.get('Authorization')).toBe('Bearer reports-token');
       first.flush({});
       send(tab.http, '/api/orders');
-      tab.httpMock.expectOne('/api/orders').flush({}, { ...unauthorized, headers: { 'X-BFF-Session': 'none' } });
+      tab.httpMock.expectOne('/api/orders').flush({}, noSession);
       await settle();
       expect(tab.auth.state().status).toBe('signed-out');
       const reports = runInInjectionContext(tab.injector, () => injectAuth('reports'));
