@@ -11,7 +11,7 @@ import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature } from './feature';
 import { ɵREQUEST_POLICY, ɵRequestPolicy, ɵpageBase } from './request-policy';
 import { ɵPROXY_ROUTER, ɵcreateRoutedPolicy } from './routed-policy';
 import { ɵSERVER_HALF } from './server-render';
-import { createUrlAuthorizer } from './url-matcher';
+import { createUrlAuthorizer, ɵcanonicalPath, ɵisUnder, type UrlMatcher } from './url-matcher';
 
 /** The header every proxied call carries: no cross-site form, link or image can send it, and `createBff()` requires it. */
 export const BFF_CSRF_HEADER = 'X-CSRF';
@@ -97,12 +97,28 @@ export function withBffProxy(...paths: string[]): FreshTokenFeature<typeof Fresh
   ]);
 }
 
+/**
+ * The match of one proxied path (checked by {@link ɵproxyPath}, on the app's origin), failing closed — a match sends
+ * `X-CSRF` and withholds the token, and the BFF refuses odd spellings with 400 itself: the path as written, its
+ * canonical form ({@link ɵcanonicalPath}), that form without trailing dots in its segments (`orders.`, which some servers
+ * strip); and a path that hides a dot segment (`/x/..%2Forders`) could be anything, so it counts as proxied too.
+ */
+function proxyMatcher(path: UrlMatcher, base: string): (url: URL) => boolean {
+  const { origin } = new URL(base);
+  const prefix = ɵcanonicalPath(path as string) ?? (path as string);
+  const under = `${prefix}/`;
+  return (url) => {
+    if (url.origin !== origin) return false;
+    const canonical = ɵcanonicalPath(url.pathname);
+    return canonical === null || ɵisUnder(url.pathname, prefix, under) || ɵisUnder(canonical, prefix, under) || ɵisUnder(canonical.replace(/\.+(?=\/|$)/g, ''), prefix, under);
+  };
+}
+
 /** The proxied paths in front of the token choice: a proxied path gets the proxy's policy, any other URL `pick(req)`. */
 function proxyRouter(): (pick: (req: HttpRequest<unknown>) => ɵRequestPolicy | null) => (req: HttpRequest<unknown>) => ɵRequestPolicy | null {
   const serverOrigin = inject(ɵSERVER_HALF)?.origin();
   const [base, origin] = serverOrigin ? [`${serverOrigin}/`, serverOrigin] : ɵpageBase();
-  // Loose matching: any spelling of a proxied path a server may normalize to it gets X-CSRF and no token.
-  const isProxied = createUrlAuthorizer(inject(ɵPROXY_PATHS), base, origin, true);
+  const isProxied = createUrlAuthorizer(inject(ɵPROXY_PATHS), base, origin, proxyMatcher);
   const onServer = ɵonServer();
   const session = inject(ɵPROXIED_SESSION, ɵOPTIONAL);
   return (pick) => {

@@ -55,21 +55,19 @@ export function ɵcanonicalPath(pathname: string): string | null {
   return path.split('/').some((segment) => segment === '.' || segment === '..') ? null : path;
 }
 
-/** Whether the canonical `path` is `prefix` or below it by whole segments (`under` is `prefix` ending in `/`). */
-const isUnder = (path: string | null, prefix: string, under: string) => path !== null && (prefix === '/' || path === prefix || path.startsWith(under));
+/** @internal Whether `path` is `prefix` or below it by whole segments (`under` is `prefix` ending in `/`); never when `path` is `null`. */
+export const ɵisUnder = (path: string | null, prefix: string, under: string) => path !== null && (prefix === '/' || path === prefix || path.startsWith(under));
 
 /**
  * Compiles one matcher into a predicate on parsed URLs. Strings are parsed once, here; a
  * string that is not an http(s) URL or an absolute path throws `NFT104`. A prefix matches the URL's
  * canonical path ({@link ɵcanonicalPath}: `/api//x`, `/%61pi/x` and `/api;v=1/x` are under `/api`, and a
- * path with a hidden dot segment is under no prefix); `loose` (proxied paths, failing closed) also matches
- * the path as written, the canonical path without trailing dots in its segments, and any path on the
- * origin that hides a dot segment.
+ * path with a hidden dot segment is under no prefix).
  *
  * @example
  * compileUrlMatcher('https://api.example.com/v1', location.href)(new URL('https://api.example.com/v1/me')); // true
  */
-export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string, loose?: boolean): (url: URL) => boolean {
+export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string): (url: URL) => boolean {
   if (typeof matcher === 'function') {
     // A rule that throws (`u.searchParams.get('x')!…`) matches nothing: it must not fail every request.
     let warned = false;
@@ -110,15 +108,7 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string, loose?:
   const { origin } = prefix;
   // Segment-aware, on the canonical path: '/api' matches '/api', '/api/x' and '/api//x', not '/apix'.
   const under = path.endsWith('/') ? path : `${path}/`;
-  if (!loose) return (url) => url.origin === origin && isUnder(ɵcanonicalPath(url.pathname), path, under);
-  // Loose (withBffProxy(): a match sends X-CSRF and withholds the token, so it fails closed): the path as
-  // written, or canonical, or canonical without trailing dots ('orders.' → 'orders', which some servers
-  // strip); a path that hides a dot segment could be anything, so it counts as proxied too.
-  return (url) => {
-    if (url.origin !== origin) return false;
-    const canonical = ɵcanonicalPath(url.pathname);
-    return canonical === null || isUnder(url.pathname, path, under) || isUnder(canonical, path, under) || isUnder(canonical.replace(/\.+(?=\/|$)/g, ''), path, under);
-  };
+  return (url) => url.origin === origin && ɵisUnder(ɵcanonicalPath(url.pathname), path, under);
 }
 
 /**
@@ -127,8 +117,8 @@ export function compileUrlMatcher(matcher: UrlMatcher, baseHref: string, loose?:
  * seen for what they are), then compares origins and path prefixes, never substrings.
  * With `matchers === null` only `appOrigin` (default: the base URL's origin) is authorized;
  * path matchers such as `'/api'` also mean paths on `appOrigin`. Prefixes are compared with the
- * canonical path (see {@link compileUrlMatcher}, `loose` as there); a URL with userinfo is never
- * authorized. Decisions are cached per URL
+ * canonical path (see {@link compileUrlMatcher}; `compile` replaces it, as `withBffProxy()` does for its
+ * looser match); a URL with userinfo is never authorized. Decisions are cached per URL
  * string and, with string matchers only, per URL without its query and fragment (another query on
  * a known path is decided without parsing), 4 096 entries at most; the last decision is checked first.
  * `baseHref` may be a function, read at every call (`document.baseURI`: `<base href>` may change after
@@ -143,13 +133,13 @@ export function createUrlAuthorizer(
   matchers: readonly UrlMatcher[] | null,
   baseHref: string | null | undefined | (() => string | null | undefined),
   appOrigin?: string | null,
-  loose?: boolean,
+  compile: (matcher: UrlMatcher, baseHref: string) => (url: URL) => boolean = compileUrlMatcher,
 ): (url: string) => boolean {
   const baseOf = typeof baseHref === 'function' ? baseHref : null;
   let base = (baseOf ? baseOf() : (baseHref as string | null | undefined)) || FALLBACK_BASE;
   // The app's own origin is where the page came from, not where `<base href>` points (a CDN).
   const origin = appOrigin && appOrigin !== 'null' ? appOrigin : new URL(base).origin;
-  const compiled = matchers ? matchers.map((m) => compileUrlMatcher(m, `${origin}/`, loose)) : [(url: URL) => url.origin === origin];
+  const compiled = matchers ? matchers.map((m) => compile(m, `${origin}/`)) : [(url: URL) => url.origin === origin];
   // String matchers look at the origin and the path only, so the query and fragment (where URLs
   // differ most: pages, ids, cache busters) need not be part of the parsed decision.
   const pathOnly = !matchers || matchers.every((m) => typeof m === 'string');
