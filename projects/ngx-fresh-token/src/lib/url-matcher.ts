@@ -61,8 +61,8 @@ export const ɵisUnder = (path: string | null, prefix: string, under: string) =>
 /**
  * Compiles one matcher into a predicate on parsed URLs. Strings are parsed once, here; a
  * string that is not an http(s) URL or an absolute path throws `NFT104`. A prefix matches the URL's
- * canonical path ({@link ɵcanonicalPath}: `/api//x`, `/%61pi/x` and `/api;v=1/x` are under `/api`, and a
- * path with a hidden dot segment is under no prefix).
+ * canonical path — as a server that normalizes paths reads it: `/api//x`, `/%61pi/x`, `/api%2Fx` and
+ * `/api;v=1/x` are under `/api`, and a path with a hidden dot segment (`..%2F`, `..;`) is under no prefix.
  *
  * @example
  * compileUrlMatcher('https://api.example.com/v1', location.href)(new URL('https://api.example.com/v1/me')); // true
