@@ -306,6 +306,23 @@ describe('bff proxy: when the API says 401, and when things fail', () => {
     assert.equal(tb.idp.counts.refresh_token - redemptions, 1);
   });
 
+  test('the BFF marks its own "no session" 401 with X-BFF-Session: none; an API’s own 401 goes back unmarked (attacker review 9)', async () => {
+    // No session for a 'user' API: the BFF's own answer, marked.
+    const anonymous = await call(null, '/api/orders/42');
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.headers.get('x-bff-session'), 'none');
+    // A session, and an API that says 401 itself: as it is, unmarked ('none' and 'user' APIs alike).
+    const jar = await signedIn('frank');
+    const open = await call(jar, '/api/open/status/401');
+    assert.equal(open.status, 401);
+    assert.equal(open.headers.get('x-bff-session'), null);
+    up.rejectNext(2);
+    const user = await call(jar, '/api/orders/x');
+    assert.equal(user.status, 401, 'the API refused the new token too');
+    assert.equal(user.headers.get('x-bff-session'), null, 'the session is alive: not the BFF’s 401');
+    up.rejectNext(0);
+  });
+
   test('a large streamed body is not replayed: the API’s 401 goes back as it is', async () => {
     const jar = await signedIn('erin');
     up.rejectNext(1);

@@ -19,7 +19,7 @@ import type { CachedToken } from './sessions';
 
 /**
  * Which token a proxied API gets (Duende BFF's token types):
- * - `user`: the session's token for this API; no session answers 401 and nothing is forwarded;
+ * - `user`: the session's token for this API; no session answers 401 (marked `X-BFF-Session: none`) and nothing is forwarded;
  * - `user-or-none`: the session's token when there is one, else the request goes on without a token;
  * - `client`: the BFF's own client-credentials token for this API (one per process, kept fresh);
  * - `user-or-client`: the session's token, else the BFF's own;
@@ -117,7 +117,7 @@ export const FORWARDED_REQUEST_HEADERS = [
 ] as const;
 /** Names no `forwardHeaders` can add: they carry credentials, framing or forwarding the proxy owns. */
 export const NEVER_FORWARDED_HEADERS = /^(?:cookie|authorization|x-csrf|host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-.*|forwarded|x-forwarded-.*|x-original-.*|x-rewrite-url|.*method-override.*|x-real-ip|true-client-ip|x-client-ip|cf-connecting-ip|x-remote-.*|x-auth-request-.*|dpop)$/;
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'clear-site-data', 'service-worker-allowed']);
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'clear-site-data', 'service-worker-allowed', 'x-bff-session']);
 
 /** Look-alikes of `.`, `/` and `\\` that some servers fold into them (full-width, one-dot leader, division slash, …). */
 const LOOKALIKES = /[\u2024\u2044\u2215\u29f8\u3002\ufe52\ufe68\uff0e\uff0f\uff3c\uff61]/;
@@ -144,6 +144,16 @@ export function isSafeRest(rest: string): boolean {
   if (LOOKALIKES.test(decoded)) return false;
   return !rest.split('/').slice(1).some((segment, i, all) => (segment === '' && i < all.length - 1) || segment === '.' || segment === '..');
 }
+
+/**
+ * The header (and value) that marks the proxy's own 401 — no session (anymore) for an API with `user`
+ * tokens — apart from an API's own 401, which goes back as it is, unmarked. The browser's `withBffProxy()`
+ * ends the session (proxy-only mode) on a marked 401 only.
+ */
+export const BFF_SESSION_HEADER = 'X-BFF-Session';
+
+/** The proxy's own 401: no session; marked with {@link BFF_SESSION_HEADER}. */
+const noSession = () => json(401, { error: 'unauthenticated' }, { headers: { [BFF_SESSION_HEADER]: 'none' } });
 
 /** What the proxy needs of the BFF. */
 export interface ProxyDeps {
@@ -439,7 +449,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
       if (err instanceof FreshTokenError) return errorResponse(err);
       throw err;
     }
-    if (!sent) return json(401, { error: 'unauthenticated' });
+    if (!sent) return noSession();
 
     // The body: none, kept as bytes (small: a 401 can be retried), or streamed (not retried).
     let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
@@ -473,7 +483,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     // No newer token (the bound, or the IdP gave the same one): the API's 401 goes back as it is.
     if (again && again.kind !== 'none' && again.token.accessToken === sent.token.accessToken) return first;
     await first.body?.cancel().catch(() => undefined);
-    if (!again) return json(401, { error: 'unauthenticated' });
+    if (!again) return noSession();
     return forward(request, api, upstream, body, again, info);
   }
 

@@ -11,6 +11,7 @@ export { memorySessionStore } from './session-store';
 export type { MemorySessionStoreOptions, SessionLock, SessionRecord, SessionStore } from './session-store';
 export { createBff } from './bff';
 export { safeReturnUrl } from './return-url';
+export { BFF_SESSION_HEADER } from './proxy';
 export type { BffProxyOptions, BffProxyTokenType, BffRequestInfo } from './proxy';
 export type { BffDpopKey, BffDpopOptions } from './dpop';
 export { WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE } from './websocket';

@@ -9,9 +9,10 @@ import { FreshTokenTestingController, ManualClock, createTestJwt, flushMicrotask
 import { injectAuth, withApiToken } from './api-token';
 import { AuthService } from './auth.service';
 import { FRESH_TOKEN_CLOCK } from './clock';
+import { ɵCROSS_TAB_APIS, ɵChannel, ɵCrossTabApis } from './cross-tab';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { freshTokenInterceptor } from './interceptor';
-import { FreshTokenFeature, withAuthHeader, withAuthorizedUrls, withRefreshBuffer, withTokenSource } from './provider';
+import { FreshTokenFeature, provideFreshToken, withAuthHeader, withAuthorizedUrls, withCrossTabSync, withRefreshBuffer, withTokenSource } from './provider';
 import { ɵresetWarnings } from './server-render';
 import type { TokenGrant, TokenSource } from './token';
 
@@ -469,6 +470,156 @@ describe('withApiToken(): tokens per API', () => {
       expect(completed).toBeTrue();
       await flushMicrotasks();
       expect(await reports.getValidToken()).toBeNull();
+    });
+  });
+
+  describe('path spellings (attacker review)', () => {
+    it('spellings a normalizing server reads as /api/reports/… get the reports token, never the default one', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', ['/api/reports'], sourceFor('reports')));
+      t.ctrl.setToken();
+      for (const url of ['/api//reports/1', '/api/r%65ports/1', '/api/reports%2F1', '/api/reports%2f1', '/api/reports%5C1', '/api/reports;v=1/1', '/api/reports;v=1', '/api///reports//1']) {
+        expect(await carried(t, url)).withContext(url).toBe('reports');
+      }
+      // Case stays significant (RFC 3986): /api/Reports is another path, the default token's.
+      expect(await carried(t, '/api/Reports/1')).toBe('default');
+      expect(await carried(t, '/api/reportsx/1')).toBe('default');
+      expect(await carried(t, '/api/other/1')).toBe('default');
+    });
+
+    it('a path whose canonical form holds a dot segment (..%2F, ..;) gets no token at all', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', ['/api/reports'], sourceFor('reports')));
+      t.ctrl.setToken();
+      for (const url of ['/api/reports/..%2F1', '/api/x/..%2Freports/1', '/api/reports/..;/admin', '/api/.%2Freports']) {
+        expect(await carried(t, url)).withContext(url).toBeNull();
+      }
+    });
+  });
+
+  describe('a URL rule that throws (attacker review)', () => {
+    it('counts as no match: requests to every other API still go out with their token, and dev mode warns once (NFT116)', async () => {
+      const warn = spyOn(console, 'warn');
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('files', [(u: URL) => u.searchParams.get('bucket')!.startsWith('f')], sourceFor('files')));
+      t.ctrl.setToken();
+      expect(await carried(t, '/api/me')).toBe('default');
+      expect(await carried(t, '/api/you')).toBe('default');
+      expect(await carried(t, 'https://files.example.com/x?bucket=files')).toBe('files');
+      expect(await carried(t, 'https://files.example.com/y')).withContext('the rule throws: no match, no token').toBeNull();
+      const nft116 = warn.calls.allArgs().filter((args) => String(args[0]).startsWith('NFT116:'));
+      expect(nft116.length).toBe(1);
+    });
+  });
+
+  describe('<base href> changes after startup (attacker review)', () => {
+    it('a relative URL is decided against the document base the browser resolves it against now, not the one at startup', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', ['/reports'], sourceFor('reports')));
+      t.ctrl.setToken();
+      expect(new URL('api/summary', document.baseURI).pathname).toBe('/api/summary');
+      expect(await carried(t, 'api/summary')).toBe('default');
+      const base = document.createElement('base');
+      base.href = '/reports/';
+      document.head.prepend(base);
+      try {
+        expect(new URL('api/summary', document.baseURI).pathname).toBe('/reports/api/summary');
+        expect(await carried(t, 'api/summary')).withContext('sent to /reports/api/summary').toBe('reports');
+      } finally {
+        base.remove();
+      }
+      expect(await carried(t, 'api/summary')).withContext('the base restored').toBe('default');
+    });
+  });
+
+  describe('userinfo (attacker review)', () => {
+    it('a RegExp rule anchored at its host never sends its token to https://thathost@evil.test (userinfo)', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', [/^https:\/\/reports\.example\.com/], sourceFor('reports')));
+      t.ctrl.setToken();
+      expect(await carried(t, 'https://reports.example.com/a')).toBe('reports');
+      expect(new URL('https://reports.example.com@evil.test/steal').hostname).toBe('evil.test');
+      expect(await carried(t, 'https://reports.example.com@evil.test/steal')).toBeNull();
+      expect(await carried(t, `${location.origin.replace('://', '://user:pw@')}/api/me`)).withContext('same origin with userinfo').toBeNull();
+    });
+  });
+
+  describe('the default session ends every named token, in every tab (attacker review)', () => {
+    /** Web Locks that run at once and BroadcastChannels between the tabs of one test, delivering on a microtask. */
+    function browser(): ɵCrossTabApis {
+      const channels: Array<ɵChannel & { name: string }> = [];
+      return {
+        locks: { request: <T>(_: string, __: unknown, run: () => Promise<T>) => run() },
+        channel: (name: string) => {
+          const channel: ɵChannel & { name: string } = {
+            name,
+            onmessage: null,
+            postMessage: (data: unknown) =>
+              channels.filter((c) => c !== channel && c.name === name).forEach((c) => queueMicrotask(() => c.onmessage?.({ data: structuredClone(data) }))),
+            close: () => void channels.splice(channels.indexOf(channel), 1),
+          };
+          channels.push(channel);
+          return channel;
+        },
+      };
+    }
+    function openTab(apis: ɵCrossTabApis, defaultSource: TokenSource, reportsSource: TokenSource, reportsSynced: boolean) {
+      const injector = createEnvironmentInjector(
+        [
+          { provide: ɵCROSS_TAB_APIS, useValue: apis },
+          provideFreshToken(
+            withTokenSource(defaultSource),
+            withCrossTabSync({ adoptTimeoutMs: 0 }),
+            withApiToken('reports', ['https://reports.example.com'], withTokenSource(reportsSource), ...(reportsSynced ? [withCrossTabSync({ adoptTimeoutMs: 0 })] : [])),
+          ),
+        ],
+        TestBed.inject(EnvironmentInjector),
+      );
+      return { injector, auth: injector.get(AuthService), reports: runInInjectionContext(injector, () => injectAuth('reports')) };
+    }
+    async function settle() {
+      for (let i = 0; i < 10; i++) await flushMicrotasks();
+    }
+
+    for (const variant of ['shares the default token\'s source, both synced', 'has its own source and no cross-tab sync']) {
+      it(`a default signOut() in tab A ends tab B's named token that ${variant}`, async () => {
+        TestBed.configureTestingModule({ providers: [provideZonelessChangeDetection(), { provide: FRESH_TOKEN_CLOCK, useValue: new ManualClock() }, provideHttpClientTesting()] });
+        const apis = browser();
+        const shared = variant.startsWith('shares');
+        const open = () => {
+          const defaultSource = fakeSource('default');
+          return openTab(apis, defaultSource, shared ? defaultSource : fakeSource('reports'), shared);
+        };
+        const a = open();
+        const b = open();
+        for (const tab of [a, b]) {
+          await tab.auth.refresh();
+          await tab.reports.refresh();
+        }
+        await settle();
+        expect(b.reports.state().status).toBe('fresh');
+        await a.auth.signOut();
+        await settle();
+        expect(a.reports.state().status).toBe('signed-out');
+        expect(b.auth.state().status).toBe('signed-out');
+        expect(b.reports.state().status).withContext("tab B's named token after the default sign-out in tab A").toBe('signed-out');
+        expect(b.reports.state().token).toBeNull();
+        a.injector.destroy();
+        b.injector.destroy();
+      });
+    }
+  
+    it('a permanent refresh failure of the default token (session-expired) drops every named token without calling their sources', async () => {
+      const t = setup(withAuthorizedUrls('/api'), withApiToken('reports', ['https://reports.example.com'], sourceFor('reports')));
+      t.ctrl.setToken({ expiresInSeconds: 20 });
+      const reports = t.named('reports');
+      await reports.refresh();
+      expect(await carried(t, 'https://reports.example.com/a')).toBe('reports');
+      const events: string[] = [];
+      reports.events$.subscribe((e) => events.push(e.type));
+      t.ctrl.failNextRefresh(new HttpErrorResponse({ status: 400, statusText: 'Bad Request', error: { error: 'invalid_grant' } }));
+      await t.auth.refresh().catch(() => undefined);
+      await t.ctrl.advance(0);
+      expect(t.auth.state().status).toBe('signed-out');
+      expect(reports.state().status).withContext('the named token after the default session expired').toBe('signed-out');
+      expect(events).toContain('session-expired');
+      expect(await carried(t, 'https://reports.example.com/b')).withContext('a named URL after the default session expired').toBeNull();
+      expect(sources.get('reports')!.signOuts).toBe(0);
     });
   });
 });

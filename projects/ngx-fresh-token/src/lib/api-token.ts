@@ -25,7 +25,7 @@ import {
   ɵSIGN_OUT_ALSO,
   ɵTOKEN_NAME,
 } from './config';
-import { ɵerror } from './errors';
+import { type FreshTokenError, ɵerror } from './errors';
 import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature } from './feature';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import { provideFreshToken } from './provider';
@@ -46,10 +46,12 @@ interface ApiTokenDefinition {
 export interface ɵApiTokens {
   /** The service of the token `name`, or `null` when no `withApiToken()` declares it. */
   auth(name: string): AuthService | null;
-  /** The request policy of the token a request gets, from the default token's policy and every named one's. */
-  router(defaultPolicy: ɵRequestPolicy): (url: string, method: string) => ɵRequestPolicy | null;
+  /** The request policy of the token a request gets, from the default token's policy (`null`: it has no token, proxy-only mode) and every named one's. */
+  router(defaultPolicy: ɵRequestPolicy | null): (url: string, method: string) => ɵRequestPolicy | null;
   /** Ends every named token (the default service's sign-out): each source's `signOut()` once. */
   signOut(): Promise<unknown>;
+  /** Drops every named token, calling no source (the default session ended otherwise: expired with `error`, or in another tab). */
+  end(error?: FreshTokenError): void;
 }
 
 /** @internal Every `withApiToken()` of one `provideFreshToken()`, in declaration order (multi). */
@@ -111,7 +113,7 @@ export function withApiToken(name: string, urls: readonly ApiUrlRule[], ...featu
       provide: ɵSIGN_OUT_ALSO,
       useFactory: () => {
         const injector = inject(EnvironmentInjector);
-        return () => injector.get(ɵAPI_TOKENS).signOut();
+        return (signOut: boolean, error?: FreshTokenError) => (signOut ? injector.get(ɵAPI_TOKENS).signOut() : injector.get(ɵAPI_TOKENS).end(error));
       },
     },
     // At startup: a conflict between the tokens' rules is an error then, not at the first request.
@@ -178,9 +180,9 @@ function createApiTokens(): ɵApiTokens {
   });
   // The rules of every token in one table, now: a conflict is a startup error. The default token's rules come first.
   let routing: ɵRequestPolicy | null = null;
-  const decide = ɵcompileTokenRules<ɵRequestPolicy>(
+  const decide = ɵcompileTokenRules<ɵRequestPolicy | null>(
     [
-      { name: null, rules: defaultRules, target: () => routing! },
+      { name: null, rules: defaultRules, target: () => routing },
       ...definitions.map(({ name, rules }) => ({ name, rules, target: () => children.get(name)!.get(ɵREQUEST_POLICY) })),
     ],
     base,
@@ -205,6 +207,9 @@ function createApiTokens(): ɵApiTokens {
           return auth.signOut();
         }),
       );
+    },
+    end: (error) => {
+      if (!destroyed) children.forEach((child) => child.get(AuthService).ɵend(error));
     },
   };
 }

@@ -230,7 +230,7 @@ export class AuthService {
   async signOut(): Promise<void> {
     this.#endSession(SIGNED_OUT);
     this.#crossTab?.publishEnd();
-    await Promise.all([this.#signOutAtSource(), this.#alsoSignOut?.()]);
+    await Promise.all([this.#signOutAtSource(), this.#alsoSignOut?.(true)]);
     // After destroy `events$` has completed, and this emits nothing.
     this.#events.next({ type: 'signed-out' });
   }
@@ -347,14 +347,17 @@ export class AuthService {
   }
 
   /**
-   * @internal Ends the session without calling the source (another tab signed out, or saw it
-   * expire with `error`): signed out, with a `session-expired` or `signed-out` event.
+   * @internal Ends the session without calling the source (another tab signed out — `elsewhere` —, or
+   * saw it expire with `error`; the source said signed out; a permanent failure): signed out, with a
+   * `session-expired` or `signed-out` event. A session that ended (held, expired, or signed out in
+   * another tab) takes every named token of `withApiToken()` with it, their sources left alone.
    */
-  ɵend(error?: FreshTokenError): void {
+  ɵend(error?: FreshTokenError, elsewhere?: boolean): void {
     if (this.#destroyed) return;
     const hadToken = this.#value.life !== null;
     this.#endSession(error ? { ...SIGNED_OUT, error } : SIGNED_OUT);
     if (error || hadToken) this.#events.next(error ? { type: 'session-expired', error } : { type: 'signed-out' });
+    if (error || hadToken || elsewhere) void this.#alsoSignOut?.(false, error);
   }
 
   /**

@@ -123,14 +123,64 @@ describe('withBffProxy()', () => {
     expect(codeOf(() => withBffProxy('/api/orders/', '/api/a:b@c'))).toBeNull();
   });
 
+  it('a proxied path with userinfo in its URL gets neither X-CSRF nor a token (attacker review)', () => {
+    const { http, httpMock, ctrl } = coreTestBed([withBffProxy('/api/orders')]);
+    ctrl.setToken({ expiresInSeconds: 3600 });
+    const url = `${origin().replace('://', '://user:pw@')}/api/orders/1`;
+    send(http, url);
+    const req = httpMock.expectOne(url);
+    expect(csrf(req)).toBeNull();
+    expect(bearer(req)).toBeNull();
+    req.flush({});
+  });
+
+  it('a proxied path in any spelling a server may normalize gets X-CSRF and never a token (attacker review)', () => {
+    const { http, httpMock, ctrl } = coreTestBed([withBffProxy('/api/orders')]);
+    ctrl.setToken({ expiresInSeconds: 3600 });
+    for (const url of ['/api//orders/1', '/api/%6Frders/1', '/api/orders%2F1', '/api/orders%5c1', '/api/orders;x=1', '/api/orders%2e', '/api/orders./1', '/api/orders/..%2Fx', '/api/orders/..;/x']) {
+      send(http, url);
+      const req = httpMock.expectOne(url);
+      expect(bearer(req)).withContext(url).toBeNull();
+      expect(csrf(req)).withContext(url).toBe('1');
+      req.flush({});
+    }
+    // Case stays significant (RFC 3986): /API/orders is another path (a documented limit).
+    send(http, '/API/orders/1');
+    const other = httpMock.expectOne('/API/orders/1');
+    expect(csrf(other)).toBeNull();
+    other.flush({});
+  });
+
+  it('a relative URL is matched against the current <base href>, not the one at startup (attacker review)', () => {
+    const { http, httpMock, ctrl } = coreTestBed([withBffProxy('/api/orders')]);
+    ctrl.setToken({ expiresInSeconds: 3600 });
+    send(http, 'orders/1');
+    const before = httpMock.expectOne('orders/1');
+    expect(csrf(before)).toBeNull();
+    before.flush({});
+    const base = document.createElement('base');
+    base.href = '/api/';
+    document.head.prepend(base);
+    try {
+      send(http, 'orders/1');
+      const after = httpMock.expectOne('orders/1');
+      expect([bearer(after), csrf(after)]).withContext('sent to /api/orders/1').toEqual([null, '1']);
+      after.flush({});
+    } finally {
+      base.remove();
+    }
+  });
+
   describe('properties (fast-check)', () => {
     const segment = fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@-]{1,8}$/).filter((s) => s !== '.' && s !== '..');
     const path = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);
 
     it('an accepted path is one the URL parser leaves as it is (nothing to normalize away)', () => {
       fc.assert(
-        fc.property(fc.string({ maxLength: 24 }), (raw) => {
+        // Random strings are seldom paths: path-like ones too, so that the property always checks some.
+        fc.property(fc.oneof(fc.string({ maxLength: 24 }), fc.stringMatching(/^(\/[a-z.~%;:@!$&'()*+,=-]{0,5}){1,4}\/?$/)), (raw) => {
           const p = ɵproxyPath(raw);
+          expect(typeof p === 'string' || p === null).toBeTrue();
           if (p === null) return;
           const url = new URL(p, 'https://app.example/');
           expect(url.origin).toBe('https://app.example');
@@ -160,7 +210,14 @@ describe('withBffProxy()', () => {
             // not a URL
           }
           const ours = parsed?.origin === location.origin;
-          const proxied = ours && (parsed!.pathname === '/api/orders' || parsed!.pathname.startsWith('/api/orders/'));
+          // Proxied in any spelling a server may normalize to it (the model: string operations on what the
+          // parser left; pieces hold no escapes but %2e): as written, without ';' parameters, '%2e' as '.',
+          // '//' as '/', trailing dots dropped; a hidden dot segment counts as proxied (fail closed).
+          const under = (p: string) => p === '/api/orders' || p.startsWith('/api/orders/');
+          const raw = parsed?.pathname ?? '';
+          const canonical = raw.replace(/%2e/gi, '.').replace(/;[^/]*/g, '').replace(/\/+/g, '/');
+          const hidden = canonical.split('/').some((s) => s === '.' || s === '..');
+          const proxied = ours && (hidden || under(raw) || under(canonical) || under(canonical.replace(/\.+(?=\/|$)/g, '')));
           send(http, url);
           const req = httpMock.expectOne((r) => r.url === url);
           expect([bearer(req), csrf(req)]).withContext(url).toEqual(proxied ? [null, '1'] : ours ? [`Bearer ${token}`, null] : [null, null]);
@@ -172,8 +229,11 @@ describe('withBffProxy()', () => {
     });
 
     it('every URL under a proxied path gets X-CSRF and no token; a sibling that only shares a prefix gets the token', () => {
+      // Without ';' (a path parameter: '/a;b' and '/a;bc' are both '/a' to the matcher) and trailing dots.
+      const plain = fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,=:@-]{0,7}[A-Za-z0-9_~!$&'()*+,=:@-]$/);
+      const plainPath = fc.array(plain, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);
       fc.assert(
-        fc.property(path, fc.array(segment, { maxLength: 3 }), segment, (proxied, rest, suffix) => {
+        fc.property(plainPath, fc.array(segment, { maxLength: 3 }), plain, (proxied, rest, suffix) => {
           TestBed.resetTestingModule();
           const { http, httpMock, ctrl } = coreTestBed([withBffProxy(proxied)]);
           const token = ctrl.setToken({ expiresInSeconds: 3600 });

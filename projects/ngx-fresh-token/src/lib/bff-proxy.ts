@@ -11,10 +11,16 @@ import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature } from './feature';
 import { ɵREQUEST_POLICY, ɵRequestPolicy, ɵpageBase } from './request-policy';
 import { ɵPROXY_ROUTER, ɵcreateRoutedPolicy } from './routed-policy';
 import { ɵSERVER_HALF } from './server-render';
-import { createUrlAuthorizer } from './url-matcher';
+import { createUrlAuthorizer, ɵcanonicalPath, ɵisUnder, type UrlMatcher } from './url-matcher';
 
 /** The header every proxied call carries: no cross-site form, link or image can send it, and `createBff()` requires it. */
 export const BFF_CSRF_HEADER = 'X-CSRF';
+
+/**
+ * The header `createBff()`'s proxy puts on its OWN 401 (`X-BFF-Session: none`: no session for the call): only
+ * that 401 ends the session in proxy-only mode; an API's own 401, which the proxy passes through, does not.
+ */
+const BFF_SESSION_HEADER = 'X-BFF-Session';
 
 /**
  * @internal What a proxied call tells the session a proxy-only app tracks (`withBffSession()`): an
@@ -23,7 +29,7 @@ export const BFF_CSRF_HEADER = 'X-CSRF';
 export interface ɵProxiedSession {
   /** A successful (2xx) answer came through the proxy. */
   used(): void;
-  /** The proxy answered 401: the session ended. */
+  /** The proxy answered its own 401 (`X-BFF-Session: none`): the session ended. */
   ended(error: HttpErrorResponse): void;
 }
 
@@ -61,8 +67,10 @@ export function ɵproxyPath(path: unknown): string | null {
  * Requests with `SKIP_FRESH_TOKEN` or an `Authorization` header of their own are left alone, as everywhere.
  *
  * A 401 from the proxy is not retried (the BFF has already tried one new token). With
- * {@link withBffSession} (proxy-only mode) it ends the session: state `signed-out`, a
- * `session-expired` event, every tab signed out with `withCrossTabSync()`. During a server render a
+ * {@link withBffSession} (proxy-only mode) the BFF's own 401 — marked `X-BFF-Session: none`: no session —
+ * ends the session: state `signed-out`, a `session-expired` event, every tab signed out with
+ * `withCrossTabSync()`; an API's own 401, which the BFF passes through unmarked, goes to the caller and
+ * changes nothing. During a server render a
  * proxied request fails with `NFT114` (it would reach the app's origin without the browser's cookie).
  * Throws `NFT115` for a path `createBff()` would not take, or none at all.
  *
@@ -89,11 +97,28 @@ export function withBffProxy(...paths: string[]): FreshTokenFeature<typeof Fresh
   ]);
 }
 
+/**
+ * The match of one proxied path (checked by {@link ɵproxyPath}, on the app's origin), failing closed — a match sends
+ * `X-CSRF` and withholds the token, and the BFF refuses odd spellings with 400 itself: the path as written, its
+ * canonical form ({@link ɵcanonicalPath}), that form without trailing dots in its segments (`orders.`, which some servers
+ * strip); and a path that hides a dot segment (`/x/..%2Forders`) could be anything, so it counts as proxied too.
+ */
+function proxyMatcher(path: UrlMatcher, base: string): (url: URL) => boolean {
+  const { origin } = new URL(base);
+  const prefix = ɵcanonicalPath(path as string) ?? (path as string);
+  const under = `${prefix}/`;
+  return (url) => {
+    if (url.origin !== origin) return false;
+    const canonical = ɵcanonicalPath(url.pathname);
+    return canonical === null || ɵisUnder(url.pathname, prefix, under) || ɵisUnder(canonical, prefix, under) || ɵisUnder(canonical.replace(/\.+(?=\/|$)/g, ''), prefix, under);
+  };
+}
+
 /** The proxied paths in front of the token choice: a proxied path gets the proxy's policy, any other URL `pick(req)`. */
 function proxyRouter(): (pick: (req: HttpRequest<unknown>) => ɵRequestPolicy | null) => (req: HttpRequest<unknown>) => ɵRequestPolicy | null {
   const serverOrigin = inject(ɵSERVER_HALF)?.origin();
   const [base, origin] = serverOrigin ? [`${serverOrigin}/`, serverOrigin] : ɵpageBase();
-  const isProxied = createUrlAuthorizer(inject(ɵPROXY_PATHS), base, origin);
+  const isProxied = createUrlAuthorizer(inject(ɵPROXY_PATHS), base, origin, proxyMatcher);
   const onServer = ɵonServer();
   const session = inject(ɵPROXIED_SESSION, ɵOPTIONAL);
   return (pick) => {
@@ -114,7 +139,8 @@ function proxyRouter(): (pick: (req: HttpRequest<unknown>) => ɵRequestPolicy | 
             ? sent.pipe(
                 tap({
                   next: (event) => event.type === HttpEventType.Response && event.ok && session.used(),
-                  error: (err: unknown) => err instanceof HttpErrorResponse && err.status === 401 && session.ended(err),
+                  // Only the BFF's own "no session" 401: an API's own 401 (passed through) is the caller's alone.
+                  error: (err: unknown) => err instanceof HttpErrorResponse && err.status === 401 && err.headers?.get(BFF_SESSION_HEADER) === 'none' && session.ended(err),
                 }),
               )
             : sent;

@@ -2,10 +2,11 @@
 // AuthService tracks the BFF session (/session/user) and a 401 from the proxy ends it.
 import { HttpClient, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
-import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, provideZonelessChangeDetection } from '@angular/core';
+import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, provideZonelessChangeDetection, runInInjectionContext } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { Route, Router, UrlTree, provideRouter } from '@angular/router';
 import { ManualClock, flushMicrotasks } from 'ngx-fresh-token/testing';
+import { injectAuth, withApiToken } from './api-token';
 import { AuthService } from './auth.service';
 import { withBffProxy } from './bff-proxy';
 import { withBffSession } from './bff-session';
@@ -14,13 +15,15 @@ import { ɵCROSS_TAB_APIS, ɵChannel } from './cross-tab';
 import { FreshTokenError } from './errors';
 import { signedInGuard } from './guard';
 import { freshTokenInterceptor } from './interceptor';
-import { FreshTokenFeature, provideFreshToken, withAutoRefresh, withCrossTabSync } from './provider';
+import { FreshTokenFeature, provideFreshToken, withAutoRefresh, withCrossTabSync, withTokenSource } from './provider';
 import type { TokenEvent } from './token';
 import { get as send } from './core-testbed.spec-helper';
 
 const MIN = 60_000;
 const USER = { sub: 'bob', name: 'Bob' };
 const unauthorized = { status: 401, statusText: 'Unauthorized' };
+/** The BFF proxy's own 401: no session (createBff() marks it; an API's own 401 is not). */
+const noSession = { ...unauthorized, headers: { 'X-BFF-Session': 'none' } };
 
 async function settle(rounds = 4): Promise<void> {
   for (let i = 0; i < rounds; i++) await flushMicrotasks();
@@ -111,7 +114,7 @@ describe('withBffSession() (proxy-only mode)', () => {
     const first = tab.httpMock.expectOne('/api/orders/1');
     expect(first.request.headers.get('X-CSRF')).toBe('1');
     expect(first.request.headers.has('Authorization')).toBeFalse();
-    first.flush({ error: 'unauthenticated' }, unauthorized);
+    first.flush({ error: 'unauthenticated' }, noSession);
     await settle();
     await tab.clock.advance(60_000);
     tab.httpMock.verify(); // no retry of the call, no /session/user, nothing looping
@@ -123,9 +126,24 @@ describe('withBffSession() (proxy-only mode)', () => {
     expect((expired[0].error as FreshTokenError).code).toBe('NFT202');
     // A second 401 (another call in flight) tells nothing new.
     send(tab.http, '/api/orders/2');
-    tab.httpMock.expectOne('/api/orders/2').flush({}, unauthorized);
+    tab.httpMock.expectOne('/api/orders/2').flush({}, noSession);
     await settle();
     expect(tab.events.filter((e) => e.type === 'session-expired').length).toBe(1);
+  });
+
+  it('an API\'s own 401 (not marked X-BFF-Session: none) goes to the caller and leaves the session alone (attacker review)', async () => {
+    const tab = setup();
+    await signedIn(tab);
+    const out = send(tab.http, '/api/orders/1');
+    tab.httpMock.expectOne('/api/orders/1').flush({ error: 'invalid_token' }, { status: 401, statusText: 'Unauthorized', headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+    await settle();
+    await tab.clock.advance(60_000);
+    tab.httpMock.verify(); // no retry, no session read
+    expect((out.error as { status: number }).status).toBe(401);
+    expect(tab.auth.state().status).toBe('fresh');
+    expect(tab.auth.sessionUser()).toEqual(USER);
+    expect(tab.events.map((e) => e.type)).not.toContain('session-expired');
+    expect(tab.events.map((e) => e.type)).not.toContain('signed-out');
   });
 
   it('a 2xx that comes right after a proxied 401 does not keep the ending session alive', async () => {
@@ -134,7 +152,7 @@ describe('withBffSession() (proxy-only mode)', () => {
     send(tab.http, '/api/orders/a');
     send(tab.http, '/api/orders/b');
     await tab.clock.advance(2 * MIN); // b's answer would move the idle end
-    tab.httpMock.expectOne('/api/orders/a').flush({}, unauthorized);
+    tab.httpMock.expectOne('/api/orders/a').flush({}, noSession);
     tab.httpMock.expectOne('/api/orders/b').flush([]);
     await settle();
     expect(tab.auth.state().status).toBe('signed-out');
@@ -286,7 +304,7 @@ describe('withBffSession() (proxy-only mode)', () => {
     }
     expect(b.auth.state().status).toBe('fresh');
     send(a.http, '/api/orders');
-    a.httpMock.expectOne('/api/orders').flush({}, unauthorized);
+    a.httpMock.expectOne('/api/orders').flush({}, noSession);
     await settle();
     expect(a.auth.state().status).toBe('signed-out');
     expect(b.auth.state().status).toBe('signed-out');
@@ -360,5 +378,49 @@ describe('withBffSession() (proxy-only mode)', () => {
       expect(() => withBffSession(options as never)).withContext(JSON.stringify(options)).toThrowMatching((e) => e instanceof FreshTokenError && e.code === 'NFT115');
     }
     expect(() => withBffSession({ signOutUrl: null })).not.toThrow();
+  });
+
+  describe('the end of the session ends every named token (attacker review)', () => {
+    it('a proxied 401 ends the session and drops the named token: its URLs get no token any more', async () => {
+      const reportsSource = { signOuts: 0, getToken: async () => ({ accessToken: 'reports-token' }), signOut() { this.signOuts++; } };
+      const tab = setup([withApiToken('reports', ['https://reports.test'], withTokenSource(reportsSource))]);
+      await signedIn(tab);
+      send(tab.http, 'https://reports.test/a');
+      await settle();
+      const first = tab.httpMock.expectOne('https://reports.test/a');
+      expect(first.request.headers.get('Authorization')).toBe('Bearer reports-token');
+      first.flush({});
+      send(tab.http, '/api/orders');
+      tab.httpMock.expectOne('/api/orders').flush({}, noSession);
+      await settle();
+      expect(tab.auth.state().status).toBe('signed-out');
+      const reports = runInInjectionContext(tab.injector, () => injectAuth('reports'));
+      expect(reports.state().status).toBe('signed-out');
+      send(tab.http, 'https://reports.test/b');
+      await settle();
+      const second = tab.httpMock.expectOne('https://reports.test/b');
+      expect(second.request.headers.get('Authorization')).withContext('the named token after the session ended').toBeNull();
+      second.flush({});
+      expect(reportsSource.signOuts).toBe(0);
+    });
+  });
+
+  describe('URLs the proxy does not handle cost no session read (attacker review)', () => {
+    for (const named of [false, true]) {
+      it(`after the idle end, a same-origin asset request is sent at once, reading no session${named ? ' (with a withApiToken() beside)' : ''}`, async () => {
+        const tab = setup(named ? [withApiToken('reports', ['https://reports.test'], withTokenSource({ getToken: async () => ({ accessToken: 'reports-token' }) }))] : []);
+        await signedIn(tab);
+        await tab.clock.advance(11 * MIN);
+        const out = send(tab.http, '/assets/i18n/en.json');
+        await settle();
+        expect(tab.httpMock.match('/session/user').length).withContext('session reads caused by an asset request').toBe(0);
+        const asset = tab.httpMock.expectOne('/assets/i18n/en.json');
+        expect(asset.request.headers.has('Authorization')).toBeFalse();
+        expect(asset.request.headers.has('X-CSRF')).toBeFalse();
+        asset.flush({ hello: 'world' });
+        expect(out.error).toBeUndefined();
+        expect(out.body).toEqual({ hello: 'world' });
+      });
+    }
   });
 });

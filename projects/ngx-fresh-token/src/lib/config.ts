@@ -2,6 +2,7 @@ import { InjectionToken, PLATFORM_ID, inject } from '@angular/core';
 import type { RefreshRetryPolicy } from './backoff';
 import { DEFAULT_REFRESH_BUFFER_MS } from './lifetime';
 import type { AuthService } from './auth.service';
+import type { FreshTokenError } from './errors';
 import type { TokenSource } from './token';
 import type { UrlMatcher } from './url-matcher';
 
@@ -79,7 +80,9 @@ export const ɵREFRESH_RETRY = /* @__PURE__ */ new InjectionToken<RefreshRetryPo
 export const ɵTOKEN_NAME = /* @__PURE__ */ new InjectionToken<string>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'TOKEN_NAME' : '');
 
 /**
- * @internal `withApiToken()`: what the default service's `signOut()` also ends — every named token —
- * called at once, before the sources answer (read with {@link ɵOWN}: the named services have none).
+ * @internal `withApiToken()`: what ends with the default session — every named token. `signOut` true: the
+ * default service's `signOut()` (each named source's `signOut()` once), called at once, before the sources
+ * answer; false: the session ended otherwise (expired with `error`, its source said signed out, another tab
+ * signed out), and the named tokens are only dropped. Read with {@link ɵOWN}: the named services have none.
  */
-export const ɵSIGN_OUT_ALSO = /* @__PURE__ */ new InjectionToken<() => Promise<unknown>>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SIGN_OUT_ALSO' : '');
+export const ɵSIGN_OUT_ALSO = /* @__PURE__ */ new InjectionToken<(signOut: boolean, error?: FreshTokenError) => Promise<unknown> | void>((typeof ngDevMode === 'undefined' || ngDevMode) ? 'SIGN_OUT_ALSO' : '');

@@ -232,7 +232,7 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
       if (m.s <= this.signOuts) return; // already ended here
       this.signOuts = m.s;
       const code = typeof m.expired === 'string' ? m.expired : undefined;
-      this.auth.ɵend(code ? ɵerror(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The session ended in another tab.' : '') : undefined);
+      this.auth.ɵend(code ? ɵerror(code, (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The session ended in another tab.' : '') : undefined, true);
     } else if (m.t === 'hello') {
       const current = this.current();
       this.signOuts = Math.max(this.signOuts, m.s);

@@ -36,6 +36,8 @@ export const FreshTokenErrorCode = {
   UrlMatchedTwoTokens: 'NFT113',
   /** A proxied path (`withBffProxy()`) was requested during a server render: it is not sent (it would reach the app's own origin without the browser's cookie). */
   ProxiedInServerRender: 'NFT114',
+  /** Dev-mode warning, once per rule: a function URL rule (`withAuthorizedUrls()`, `withApiToken()`) threw; it counts as no match. */
+  UrlRuleThrew: 'NFT116',
   /** `withBffProxy()` got no path, or one `createBff()` would not proxy (not a path on the app's origin, dot segments, a query, `/` alone); or `withBffSession()` an unusable option. */
   InvalidProxyPath: 'NFT115',
   /** The token source failed transiently (network, 5xx, 408, 429) and retries ran out. */

@@ -3,6 +3,7 @@ import type { HttpEvent, HttpHandlerFn, HttpRequest } from '@angular/common/http
 import { InjectionToken, inject } from '@angular/core';
 import type { Observable } from 'rxjs';
 import { AuthService } from './auth.service';
+import { ɵPROXIED_SESSION } from './bff-proxy';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵOPTIONAL, ɵOWN } from './config';
 import { ɵerror } from './errors';
 import { ɵSERVER_HALF, ɵSERVER_RENDERING, ɵServerRendering } from './server-render';
@@ -19,12 +20,20 @@ function tryRead(read: () => string | undefined): string | undefined {
 }
 
 /**
- * @internal The base URL relative request URLs resolve against and the app's own origin, in the
- * browser: the page's (`location.origin`, whatever `<base href>` says).
+ * @internal The base URL relative request URLs resolve against — read at each decision, since `<base href>`
+ * may change after startup (the decision caches follow it) — and the app's own origin, in the browser: the
+ * page's (`location.origin`, whatever `<base href>` says).
  */
-export function ɵpageBase(): [base: string | undefined, origin: string | undefined] {
+export function ɵpageBase(): [base: () => string | undefined, origin: string | undefined] {
   const doc = inject(DOCUMENT, ɵOPTIONAL);
-  return [tryRead(() => doc?.baseURI) || doc?.location?.href, tryRead(() => doc?.location?.origin)];
+  // Server DOMs (domino) throw on `baseURI`: then the page's URL, for good (no throw per request).
+  const readable = tryRead(() => doc?.baseURI) !== undefined;
+  return [() => (readable && doc!.baseURI) || doc?.location?.href, tryRead(() => doc?.location?.origin)];
+}
+
+/** @internal Whether this `provideFreshToken()` is in proxy-only mode (its own `withBffSession()`): its service holds no token to send. */
+export function ɵtokenless(): boolean {
+  return inject(ɵPROXIED_SESSION, ɵOWN) !== null;
 }
 
 /**
@@ -80,11 +89,14 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
   // `location.origin`, whatever `<base href>` says); a server render that knows the session
   // resolves them against the configured origin (server-render.ts; browser builds have no server half).
   const isAuthorized = inject(ɵSERVER_HALF)?.authorizer(matchers) || createUrlAuthorizer(matchers, ...ɵpageBase());
+  // Proxy-only mode (withBffSession()): the session holds no token, so no URL gets one, and none waits
+  // for a session read (the session is this service's own: ɵOWN, not a parent's).
+  const tokenless = ɵtokenless();
   const policy: ɵRequestPolicy = {
     auth: inject(AuthService),
     render: inject(ɵSERVER_RENDERING, ɵOWN),
     bind: inject(FRESH_TOKEN_BINDING, ɵOWN),
-    pick: (req) => (isAuthorized(req.url) ? policy : null),
+    pick: (req) => (!tokenless && isAuthorized(req.url) ? policy : null),
     headersFor: (token) => (build(token), headers),
     hasOwnAuthHeader: (token, requestHeaders) => (build(token), own.length > 0 && own.some((name) => requestHeaders.has(name))),
   };

@@ -5,10 +5,10 @@
 import type { HttpRequest } from '@angular/common/http';
 import { InjectionToken, inject } from '@angular/core';
 import { ɵOPTIONAL } from './config';
-import { ɵRequestPolicy, ɵcreateRequestPolicy } from './request-policy';
+import { ɵRequestPolicy, ɵcreateRequestPolicy, ɵtokenless } from './request-policy';
 
 /** @internal `withApiToken()`: from the default token's policy, the policy of the token each `(url, method)` gets. */
-export const ɵTOKEN_ROUTER = /* @__PURE__ */ new InjectionToken<(defaultPolicy: ɵRequestPolicy) => (url: string, method: string) => ɵRequestPolicy | null>(
+export const ɵTOKEN_ROUTER = /* @__PURE__ */ new InjectionToken<(defaultPolicy: ɵRequestPolicy | null) => (url: string, method: string) => ɵRequestPolicy | null>(
   (typeof ngDevMode === 'undefined' || ngDevMode) ? 'TOKEN_ROUTER' : '',
 );
 
@@ -20,7 +20,8 @@ export const ɵPROXY_ROUTER = /* @__PURE__ */ new InjectionToken<(pick: (req: Ht
 /** @internal The request policy of `provideFreshToken()` with `withApiToken()` or `withBffProxy()`. */
 export function ɵcreateRoutedPolicy(): ɵRequestPolicy {
   const policy = ɵcreateRequestPolicy();
-  const router = inject(ɵTOKEN_ROUTER, ɵOPTIONAL)?.(policy);
+  // Proxy-only mode: the default token's URLs get no token (there is none), the named tokens' theirs.
+  const router = inject(ɵTOKEN_ROUTER, ɵOPTIONAL)?.(ɵtokenless() ? null : policy);
   let pick = router ? (req: HttpRequest<unknown>) => router(req.url, req.method) : policy.pick;
   const proxy = inject(ɵPROXY_ROUTER, ɵOPTIONAL);
   if (proxy) pick = proxy(pick);

@@ -214,4 +214,20 @@ describe('URL rules of withApiToken() (property-based)', () => {
       { numRuns: 200 },
     );
   });
+
+  it('a URL carrying userinfo gets no token, whatever rule would match its href (attacker review)', () => {
+    fc.assert(
+      fc.property(
+        genTable.filter((t) => !modelConflict(t)),
+        genUrl.filter((u) => !u.relative || u.origin !== APP),
+        fc.constantFrom('u', 'u:p', ':p', 'reports.example.com', 'api.example.com:443'),
+        (table, u, userinfo) => {
+          const decide = compile(table, [0, 1, 2], [[/^https:\/\/reports\.example\.com/], [() => true], []]);
+          const url = urlText(u).replace('://', `://${userinfo}@`);
+          expect(decide(url, u.method)).withContext(url).toBeNull();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -9,7 +9,7 @@
 // (NFT112): whichever one a request would get is a guess. Decisions are cached per URL (and method,
 // when a rule names methods), so the cost per request stays flat however many rules there are.
 import { ɵerror } from './errors';
-import { compileUrlMatcher, type UrlMatcher } from './url-matcher';
+import { compileUrlMatcher, ɵcanonicalPath, ɵsendable, type UrlMatcher } from './url-matcher';
 
 /**
  * One URL rule of `withApiToken()`: a {@link UrlMatcher} (a URL prefix, a path on the app's origin, a
@@ -75,15 +75,21 @@ const nameOf = (name: string | null) => (name === null ? 'the default token' : `
 /**
  * @internal Compiles the rules of every token into one decision function: `(url, method)` → the target of the
  * token that gets the request, or `null`. Throws `NFT112` when two tokens have a prefix rule with the
- * same prefix and overlapping methods. `baseHref` and `appOrigin` as for `createUrlAuthorizer()`.
+ * same prefix and overlapping methods. `baseHref` (a string, or a function read at every call: the cache
+ * follows it) and `appOrigin` as for `createUrlAuthorizer()`.
  * In dev mode, warns once per pair of rules (`NFT113`) when one URL matched the rules of two tokens.
  *
  * @example
  * const decide = ɵcompileTokenRules([{ name: null, rules: ['/api'], target: () => 'default' }, { name: 'reports', rules: ['/api/reports'], target: () => 'reports' }], location.href);
  * decide('/api/reports/1', 'GET'); // 'reports'
  */
-export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, baseHref: string | null | undefined, appOrigin?: string | null): (url: string, method: string) => T | null {
-  const base = baseHref || FALLBACK_BASE;
+export function ɵcompileTokenRules<T>(
+  tokens: ReadonlyArray<ɵTokenRules<T>>,
+  baseHref: string | null | undefined | (() => string | null | undefined),
+  appOrigin?: string | null,
+): (url: string, method: string) => T | null {
+  const baseOf = typeof baseHref === 'function' ? baseHref : null;
+  let base = (baseOf ? baseOf() : (baseHref as string | null | undefined)) || FALLBACK_BASE;
   const origin = appOrigin && appOrigin !== 'null' ? appOrigin : new URL(base).origin;
   const prefixes: Rule[] = [];
   const others: Rule[] = [];
@@ -93,8 +99,10 @@ export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, b
       const text = String(url);
       let prefix: string | null = null;
       if (typeof url === 'string') {
+        // Ranked and compared on the canonical path, as the rule matches (url-matcher.ts; checked by ɵcheckApiRules()).
         const { origin: o, pathname } = new URL(url, `${origin}/`);
-        prefix = `${o}${pathname.endsWith('/') ? pathname : `${pathname}/`}`;
+        const path = ɵcanonicalPath(pathname)!;
+        prefix = `${o}${path.endsWith('/') ? path : `${path}/`}`;
       }
       const compiled: Rule = { token, text, methods: methods && new Set(methods.map((m) => m.toUpperCase())), prefix, test: compileUrlMatcher(url, `${origin}/`) };
       (prefix === null ? others : prefixes).push(compiled);
@@ -139,11 +147,23 @@ export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, b
     } catch {
       // not a URL: no token
     }
-    if (!url || !/^https?:$/.test(url.protocol)) return -1;
-    const matching = ranked.filter((r) => (!r.methods || r.methods.has(method)) && r.test(url!));
-    const winner = matching[0];
-    if (winner && (typeof ngDevMode === 'undefined' || ngDevMode)) {
-      const loser = matching.find((r) => r.token !== winner.token);
+    // Not http(s), or with userinfo (which RegExp and function rules would see in `href`): no token.
+    if (!ɵsendable(url)) return -1;
+    // The first matching rule in rank order wins; the rules below it run only in dev mode, for NFT113.
+    const dev = typeof ngDevMode === 'undefined' || !!ngDevMode;
+    let winner: Rule | undefined;
+    let loser: Rule | undefined;
+    for (const r of ranked) {
+      if ((r.methods && !r.methods.has(method)) || !r.test(url)) continue;
+      if (!winner) {
+        winner = r;
+        if (!dev) break;
+      } else if (r.token !== winner.token) {
+        loser = r;
+        break;
+      }
+    }
+    if (winner && dev) {
       const key = loser && `${ranked.indexOf(winner)}>${ranked.indexOf(loser)}`;
       if (key && !warned.has(key)) {
         warned.add(key);
@@ -165,6 +185,13 @@ export function ɵcompileTokenRules<T>(tokens: ReadonlyArray<ɵTokenRules<T>>, b
   };
 
   return (raw, method) => {
+    // Another base (`<base href>` changed), other decisions for relative URLs: the cache starts again.
+    const now = baseOf && (baseOf() || FALLBACK_BASE);
+    if (now && now !== base) {
+      base = now;
+      decisions.clear();
+      lastRaw = '';
+    }
     let token = last;
     if (raw !== lastRaw || method !== lastMethod) {
       const scope = byMethod ? method : '';
