@@ -19,6 +19,7 @@ const { linkBuiltPackage } = await import('./link-package.mjs');
 const { ensureChromium } = await import('./ensure-chromium.mjs');
 const { ensureRedis } = await import('./ensure-redis.mjs');
 const { ensureTestTls } = await import('./ensure-test-tls.mjs');
+const { buildSchematics } = await import('./build-schematics.mjs');
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // `--only=unit,node,e2e` runs a subset (npm run e2e uses `--only=e2e`); default: everything.
@@ -54,6 +55,17 @@ function run(label, args, extraEnv = {}) {
   return res.status === 0;
 }
 
+function runStep(label, fn) {
+  console.log(`\n=== ${label} ===`);
+  try {
+    fn();
+    return true;
+  } catch (err) {
+    console.error(err.message);
+    return false;
+  }
+}
+
 function addCounts(label, file, ok) {
   let counts = { passed: 0, failed: 0, skipped: 0 };
   if (existsSync(file)) counts = JSON.parse(readFileSync(file, 'utf8'));
@@ -72,8 +84,8 @@ function findNodeTests(dir) {
     .map((f) => join(dir, f));
 }
 
-// 1. Build the package (both entries); everything below tests what would be published.
-if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token'])) {
+// 1. Build the package (every entry, then `ng add`'s schematics); everything below tests what would be published.
+if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token']) || !runStep('build schematics (ng add)', buildSchematics)) {
   totals.failed++;
 } else {
   linkBuiltPackage(root);

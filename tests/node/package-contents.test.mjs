@@ -16,8 +16,8 @@ import { formatMessage } from 'publint/utils';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = join(root, 'dist', 'ngx-fresh-token');
 const ENTRY_POINTS = ['.', './amplify', './bff', './centrifugo', './centrifugo/server', './internal', './oauth', './oauth/server', './testing'];
-/** Everything a published file may be: built bundles and their maps, bundled types, the manifest and the docs. */
-const ALLOWED = /^(fesm2022\/ngx-fresh-token(-[a-z-]+)?\.mjs(\.map)?|types\/ngx-fresh-token(-[a-z-]+)?\.d\.ts|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/;
+/** Everything a published file may be: built bundles and their maps, bundled types, the manifest, the docs and `ng add`'s schematics. */
+const ALLOWED = /^(fesm2022\/ngx-fresh-token(-[a-z-]+)?\.mjs(\.map)?|types\/ngx-fresh-token(-[a-z-]+)?\.d\.ts|package\.json|README\.md|LICENSE|CHANGELOG\.md|schematics\/(collection\.json|package\.json|ng-add\/[a-z-]+\.(js|json)))$/;
 
 let work;
 let tarball;
