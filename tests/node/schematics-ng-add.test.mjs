@@ -97,7 +97,7 @@ describe('ng add ngx-fresh-token --defaults (BFF with a session endpoint, SSR ap
 
   test('.env.example names every variable, with no value for a secret; .env is git-ignored', () => {
     const env = tree.readText('/.env.example');
-    for (const name of ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'SESSION_SECRETS', 'APP_ORIGIN']) assert.match(env, new RegExp(`^${name}=`, 'm'));
+    for (const name of ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'SESSION_SECRETS', 'APP_ORIGIN', 'NG_ALLOWED_HOSTS']) assert.match(env, new RegExp(`^${name}=`, 'm'));
     assert.match(env, /^OIDC_CLIENT_SECRET=$/m);
     assert.match(env, /^SESSION_SECRETS=$/m);
     assert.match(tree.readText('/.gitignore'), /^\.env$/m);

@@ -144,5 +144,7 @@ OIDC_SCOPE=openid profile offline_access
 SESSION_SECRETS=
 # The app's public origin: the identity provider must accept APP_ORIGIN/auth/callback as a redirect URI.
 APP_ORIGIN=http://localhost:4000
+# Angular's SSR server answers only requests for these hosts (comma-separated): your public host name(s).
+NG_ALLOWED_HOSTS=localhost
 `;
 }
