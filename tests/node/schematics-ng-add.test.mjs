@@ -169,8 +169,32 @@ describe('ng add ngx-fresh-token: other patterns and options', () => {
     assert.deepEqual(syntaxErrors('token-source.ts', source), []);
   });
 
-  test('--pattern=bff-proxy is refused with the way on while the core has no withBffProxy()', async () => {
-    await assert.rejects(ngAdd(ssrApp, { pattern: 'bff-proxy' }), /withBffProxy\(\).*--pattern=bff-session/s);
+  test('--pattern=bff-proxy: proxy-only mode — withBffSession() and withBffProxy(paths); createBff forwards each API, hands out no token', async () => {
+    const tree = await ngAdd(ssrApp, { pattern: 'bff-proxy', apiUrls: '/api/orders, /api/catalog' });
+    const config = tree.readText(CONFIG);
+    assert.match(config, /provideFreshToken\(\n\s+withBffSession\(\),\n\s+withBffProxy\('\/api\/orders', '\/api\/catalog'\),\n\s+\)/);
+    assert.match(config, /import \{ freshTokenInterceptor, provideFreshToken, withBffProxy, withBffSession \} from 'ngx-fresh-token';/);
+    assert.doesNotMatch(config, /withSessionEndpoint|withAuthorizedUrls/);
+    const server = tree.readText(SERVER);
+    assert.match(server, /handOutTokens: false,/);
+    assert.match(server, /orders: \{\n\s+resource: process\.env\['ORDERS_API_RESOURCE'\] \?\? 'https:\/\/orders\.example\.com',/);
+    assert.match(server, /proxy: \{ path: '\/api\/orders', target: process\.env\['ORDERS_API_URL'\] \?\? 'https:\/\/orders\.example\.com', token: 'user' \}/);
+    assert.match(server, /proxy: \{ path: '\/api\/catalog', target: process\.env\['CATALOG_API_URL'\]/);
+    assert.match(server, /b\.handle\(createWebRequestFromNodeRequest\(req\), \{ clientAddress: req\.socket\.remoteAddress \}\)/);
+    assert.deepEqual(syntaxErrors(SERVER, server), []);
+    const env = tree.readText('/.env.example');
+    for (const name of ['ORDERS_API_URL', 'ORDERS_API_RESOURCE', 'CATALOG_API_URL', 'CATALOG_API_RESOURCE']) assert.match(env, new RegExp(`^${name}=`, 'm'));
+    // withBffSession() knows no session in a server render: the guarded page renders in the browser.
+    assert.match(tree.readText(SERVER_ROUTES), /path: 'account', renderMode: RenderMode\.Client/);
+    assert.ok(JSON.parse(tree.readText('/package.json')).dependencies['openid-client']);
+  });
+
+  test('--pattern=bff-proxy with the default API URL proxies /api; an absolute URL or / alone is refused', async () => {
+    const tree = await ngAdd(ssrApp, { pattern: 'bff-proxy' });
+    assert.match(tree.readText(CONFIG), /withBffProxy\('\/api'\)/);
+    assert.match(tree.readText(SERVER), /api: \{\n\s+resource: process\.env\['API_RESOURCE'\]/);
+    await assert.rejects(ngAdd(ssrApp, { pattern: 'bff-proxy', apiUrls: 'https://api.example.com' }), /--api-urls for --pattern=bff-proxy are paths of this app/);
+    await assert.rejects(ngAdd(ssrApp, { pattern: 'bff-proxy', apiUrls: '/api/../x' }), /--api-urls for --pattern=bff-proxy/);
   });
 
   test('--routes=false leaves the routes alone', async () => {

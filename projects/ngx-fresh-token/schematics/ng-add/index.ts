@@ -63,7 +63,33 @@ function normalize(options: NgAddOptions) {
     fail(`--token-url must be an https URL (got "${tokenUrl}").`);
   }
   tokenUrl ||= new URL('token', issuer.endsWith('/') ? issuer : `${issuer}/`).href;
-  return { pattern, apiUrls, issuer, clientId, tokenUrl, routes: options.routes ?? true, skipInstall: options.skipInstall ?? false };
+  let proxied: ProxiedApi[] = [];
+  if (pattern === 'bff-proxy') {
+    // Proxy mode: the API URLs are the app's own paths the BFF forwards (with the token, on the server).
+    const paths = options.apiUrls === undefined || (apiUrls.length === 1 && apiUrls[0] === '/') ? ['/api'] : apiUrls;
+    for (const path of paths) {
+      if (!/^\/[A-Za-z0-9._~!$&()*+,;=:@-]+(\/[A-Za-z0-9._~!$&()*+,;=:@-]+)*$/.test(path) || /(^|\/)\.{1,2}(\/|$)/.test(path)) {
+        fail(`--api-urls for --pattern=bff-proxy are paths of this app that the BFF proxies ("/api", "/api/orders"), comma-separated (got "${path}").`);
+      }
+    }
+    proxied = paths.map((path, i) => proxiedApi(path, i, paths));
+  }
+  return { pattern, apiUrls, proxied, issuer, clientId, tokenUrl, routes: options.routes ?? true, skipInstall: options.skipInstall ?? false };
+}
+
+/** One API the BFF proxies in --pattern=bff-proxy: its path, its name in createBff's `apis` and its variables. */
+export interface ProxiedApi {
+  path: string;
+  name: string;
+  /** Prefix of its environment variables: `${env}_URL` (the upstream) and `${env}_RESOURCE` (its token's audience). */
+  env: string;
+}
+
+function proxiedApi(path: string, index: number, all: string[]): ProxiedApi {
+  // Named after the path's last segment ('/api/orders' → orders), made unique and a valid createBff API name.
+  let name = (path.split('/').pop() ?? '').replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[^A-Za-z]+/, '') || 'api';
+  if (all.slice(0, index).some((p, i) => proxiedApi(p, i, all).name === name)) name = `${name}${index + 1}`;
+  return { path, name: name.slice(0, 64), env: name.toUpperCase().replace(/-/g, '_').slice(0, 60) + (name.toUpperCase() === 'API' ? '' : '_API') };
 }
 
 /** What provideFreshToken(...) gets for a pattern. */
@@ -77,9 +103,10 @@ function freshTokenSetup(o: ReturnType<typeof normalize>): FreshTokenSetup {
         imports: { 'ngx-fresh-token': core, 'ngx-fresh-token/oauth': ['withSessionEndpoint'] },
       };
     case 'bff-proxy':
+      // Proxy-only mode: no token in the browser; AuthService tracks the BFF's session (/session/user).
       return {
-        features: ["withSessionEndpoint({ url: '/session/token', signOutUrl: '/auth/logout' })", "withBffProxy('/api')", urls],
-        imports: { 'ngx-fresh-token': [...core, 'withBffProxy'], 'ngx-fresh-token/oauth': ['withSessionEndpoint'] },
+        features: ['withBffSession()', `withBffProxy(${o.proxied.map((a) => quote(a.path)).join(', ')})`],
+        imports: { 'ngx-fresh-token': ['withBffProxy', 'withBffSession'] },
       };
     case 'refresh-token':
       return {
@@ -147,7 +174,7 @@ export function ngAdd(options: NgAddOptions): Rule {
     }
     if (bff) {
       if (serverEntry && tree.exists(serverEntry)) {
-        const server = editServerEntry(serverEntry, read(serverEntry), { issuer: o.issuer, clientId: o.clientId });
+        const server = editServerEntry(serverEntry, read(serverEntry), { issuer: o.issuer, clientId: o.clientId, proxied: o.proxied });
         if (server !== null) writes.push({ path: serverEntry, text: server, what: 'createBff() mounted before the app, bff.renderContext() in every render' });
       } else {
         notes.push(
@@ -157,9 +184,9 @@ export function ngAdd(options: NgAddOptions): Rule {
       }
       const envPath = '/.env.example'; // the workspace root: where `node --env-file=.env` is run
       if (!tree.exists(envPath)) {
-        writes.push({ path: envPath, text: envExample(o.issuer, o.clientId, projectName), what: 'the variables the BFF reads (no values of secrets)' });
+        writes.push({ path: envPath, text: envExample(o.issuer, o.clientId, projectName, o.proxied), what: 'the variables the BFF reads (no values of secrets)' });
       } else if (!read(envPath).includes('OIDC_CLIENT_SECRET')) {
-        writes.push({ path: envPath, text: `${read(envPath).replace(/\n?$/, '\n')}\n${envExample(o.issuer, o.clientId, projectName)}`, what: 'the variables the BFF reads (no values of secrets)' });
+        writes.push({ path: envPath, text: `${read(envPath).replace(/\n?$/, '\n')}\n${envExample(o.issuer, o.clientId, projectName, o.proxied)}`, what: 'the variables the BFF reads (no values of secrets)' });
       }
       if (tree.exists('/.gitignore')) {
         const ignore = read('/.gitignore');
@@ -184,8 +211,10 @@ export function ngAdd(options: NgAddOptions): Rule {
         }
       }
       if (tree.exists(serverRoutesPath)) {
-        const serverRoutes = editServerRoutes(serverRoutesPath, read(serverRoutesPath), bff ? 'Server' : 'Client');
-        if (serverRoutes !== null) writes.push({ path: serverRoutesPath, text: serverRoutes, what: `'account' rendered ${bff ? 'per request (the guard sees the session)' : 'in the browser'}, 'logout' in the browser` });
+        // withSessionEndpoint() sees the session in a server render (bff.renderContext); withBffSession() does not.
+        const perRequest = o.pattern === 'bff-session';
+        const serverRoutes = editServerRoutes(serverRoutesPath, read(serverRoutesPath), perRequest ? 'Server' : 'Client');
+        if (serverRoutes !== null) writes.push({ path: serverRoutesPath, text: serverRoutes, what: `'account' rendered ${perRequest ? 'per request (the guard sees the session)' : 'in the browser'}, 'logout' in the browser` });
       }
     }
 

@@ -6,6 +6,8 @@ import { applyEdits, calleeName, calls, importEdits, Insertion, parse, Replaceme
 export interface BffServerSetup {
   issuer: string;
   clientId: string;
+  /** Proxy mode: the APIs the BFF forwards, with the session's token, on the server (none: the session endpoint). */
+  proxied?: Array<{ path: string; name: string; env: string }>;
 }
 
 function refuse(path: string, why: string): never {
@@ -81,7 +83,7 @@ function bff(): ReturnType<typeof createBff> {
     redirectUri: \`\${appOrigin}/auth/callback\`,
     postLogoutRedirectUri: \`\${appOrigin}/\`,
     scope: process.env['OIDC_SCOPE'] ?? 'openid profile offline_access',
-    secrets: requiredEnv('SESSION_SECRETS').split(','), // [current, ...previous], each at least 32 characters
+    secrets: requiredEnv('SESSION_SECRETS').split(','), // [current, ...previous], each at least 32 characters${proxyOptions(setup)}
   }).catch((error: unknown) => {
     bffInstance = undefined;
     throw error;
@@ -103,7 +105,7 @@ async function sessionContext(${req}: Parameters<typeof createWebRequestFromNode
 // The BFF's routes (/auth/*, /session/*) first, before static files and any body parser: it reads the bodies it needs.
 ${appName}.use((${req}, res, next) => {
   bff()
-    .then((b) => b.handle(createWebRequestFromNodeRequest(${req})))
+    .then((b) => b.handle(createWebRequestFromNodeRequest(${req})${setup.proxied?.length ? `, { clientAddress: ${req}.socket.remoteAddress }` : ''}))
     .then((response) => (response ? writeResponseToNodeResponse(response, res) : next()))
     .catch(next);
 });`;
@@ -119,6 +121,25 @@ ${appName}.use((${req}, res, next) => {
     ...importEdits(source, 'ngx-fresh-token/bff', ['createBff']),
   ];
   return applyEdits(text, edits);
+}
+
+/** createBff's proxy-mode options: no token for the browser, and each API forwarded with the user's token. */
+function proxyOptions(setup: BffServerSetup): string {
+  if (!setup.proxied?.length) return '';
+  const apis = setup.proxied
+    .map(
+      (a) => `
+      ${a.name}: {
+        resource: process.env['${a.env}_RESOURCE'] ?? 'https://${a.name}.example.com', // its tokens' audience, its own
+        proxy: { path: ${lit(a.path)}, target: process.env['${a.env}_URL'] ?? 'https://${a.name}.example.com', token: 'user' },
+      },`,
+    )
+    .join('');
+  return `
+    // Proxy mode: the browser holds no token; the BFF calls these APIs for it (README, "Proxy mode").
+    handOutTokens: false,
+    apis: {${apis}
+    },`;
 }
 
 function lit(value: string): string {

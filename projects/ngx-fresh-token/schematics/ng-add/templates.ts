@@ -130,7 +130,10 @@ export function appTokenSource(): TokenSource {
 }
 
 /** .env.example for the backend-for-frontend: names every variable server.ts reads; never a value of a secret. */
-export function envExample(issuer: string, clientId: string, projectName: string): string {
+export function envExample(issuer: string, clientId: string, projectName: string, proxied: Array<{ name: string; env: string }> = []): string {
+  const apis = proxied
+    .map((a) => `# The API the BFF proxies as "${a.name}": its URL, and the resource (audience) its tokens are asked for.\n${a.env}_URL=https://${a.name}.example.com\n${a.env}_RESOURCE=https://${a.name}.example.com\n`)
+    .join('');
   return `# ngx-fresh-token's backend-for-frontend (written by ng add ngx-fresh-token).
 # Copy to .env (git-ignored), fill in, and start the server with it:
 #   node --env-file=.env dist/${projectName}/server/server.mjs
@@ -146,5 +149,5 @@ SESSION_SECRETS=
 APP_ORIGIN=http://localhost:4000
 # Angular's SSR server answers only requests for these hosts (comma-separated): your public host name(s).
 NG_ALLOWED_HOSTS=localhost
-`;
+${apis}`;
 }
