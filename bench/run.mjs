@@ -2,7 +2,8 @@
 // `npm run bench`: every measurement of issue #15 in one run, one table, bench/results.json.
 //   1. size of each entry of ngx-fresh-token and of each peer (bench/size.mjs)
 //   2. bytes added to a minimal Angular app's initial JS by `ng build` (bench/apps.mjs)
-//   3. per-request overhead with a fresh token, 1 URL and 1 000 URLs (bench/overhead.mjs)
+//   3. per-request overhead with a fresh token, 1 URL and 1 000 URLs (bench/overhead.mjs), and with
+//      3 tokens and 20 URL rules against 1 token and 1 rule (bench/api-tokens.mjs, #25)
 //   4. storms: expired token, concurrent 401s, the refresh APIs (bench/storms.mjs)
 //   5. waiting on a refresh, before/after zero-wait refresh (bench/refresh-wait.mjs)
 // Builds the package first when dist/ is missing (or with --rebuild), installs the peers into
@@ -85,6 +86,7 @@ if (withApps) {
   apps = phase('2. ng build: minimal apps', () => measureApps({ log }));
 }
 const overhead = phase('3. per-request overhead', () => child('overhead.mjs', quick ? ['--quick'] : []));
+const apiTokens = phase('3b. per-request overhead, tokens per API', () => child('api-tokens.mjs', quick ? ['--quick'] : []));
 const storms = phase('4. storms', () => child('storms.mjs', [], quick ? { STORM_N: '200' } : {}));
 const refreshWait = phase('5. refresh wait (bench/refresh-wait.mjs)', () => child('refresh-wait.mjs', [], quick ? { N: '200' } : {}));
 
@@ -163,14 +165,19 @@ const nftApps = apps
     ].join(' · ')
   : added('nft-core');
 
+const at = Object.fromEntries(apiTokens.rows.map((r) => [r.name, r]));
+const tokensPerApi = (set) =>
+  `3 tokens, 20 rules ${fmt(at['3 tokens, 20 rules'][set].addedNs)} ns vs 1 token, 1 rule ${fmt(at['1 token, 1 rule'][set].addedNs)} ns: ${at['3 tokens, 20 rules'][set].ratioToSingle.toFixed(2)}× (spread over the 3 tokens: ${at['3 tokens, 20 rules, spread'][set].ratioToSingle.toFixed(2)}×)`;
 const rows = [
-  ['Size: whole entry, min+gzip (B)', `core ${fmt(byEntry['ngx-fresh-token'])} (typical app ${fmt(byEntry['ngx-fresh-token (typical app)'])}) + jwt-decode ${fmt(byEntry['jwt-decode'])}`, fmt(byPeer['@auth0/angular-jwt']), fmt(byPeer['angular-oauth2-oidc']), `${fmt(byPeer['keycloak-angular'])} + keycloak-js ${fmt(byPeer['keycloak-js'])}`, fmt(byPeer['angular-auth-oidc-client'])],
+  ['Size: whole entry, min+gzip (B)', `core ${fmt(byEntry['ngx-fresh-token'])} (typical app ${fmt(byEntry['ngx-fresh-token (typical app)'])}; with one withApiToken ${fmt(byEntry['ngx-fresh-token (typical app + one withApiToken)'])}) + jwt-decode ${fmt(byEntry['jwt-decode'])}`, fmt(byPeer['@auth0/angular-jwt']), fmt(byPeer['angular-oauth2-oidc']), `${fmt(byPeer['keycloak-angular'])} + keycloak-js ${fmt(byPeer['keycloak-js'])}`, fmt(byPeer['angular-auth-oidc-client'])],
   ['Size: other entries, min+gzip (B)', otherEntries, '—', '—', '—', '—'],
   ['ng build: added to a minimal app\'s initial JS, gzip (B)', nftApps, ...LIBS.slice(1).map((l) => added(APP_OF[l]))],
   ['Per request, fresh token, 1 URL: added (× fastest peer)', ...LIBS.map((l) => perRequest(l, 'oneUrl'))],
   ['Per request, fresh token, 1 000 URLs: added (× fastest peer)', ...LIBS.map((l) => perRequest(l, 'thousandUrls'))],
   ['Per request: × the floor (clone + set header + one catchError), 1 URL · 1 000 URLs', ...LIBS.map((l) => `${perFloor(l, 'oneUrl')} · ${perFloor(l, 'thousandUrls')}`)],
   ['Fresh path', ...LIBS.map(sync)],
+  ['Tokens per API, 1 URL: added per request (× 1 token, 1 rule)', tokensPerApi('oneUrl'), '—', '—', '—', '—'],
+  ['Tokens per API, 1 000 URLs: added per request (× 1 token, 1 rule)', tokensPerApi('thousandUrls'), '—', '—', '—', '—'],
   [`Storm: ${fmt(N)} requests on an expired token`, ...LIBS.map((l) => storm(l, 'expired'))],
   [`Storm: ${fmt(N)} concurrent 401s`, ...LIBS.map((l) => storm(l, 'unauthorized'))],
   [`${fmt(N)} concurrent calls of the refresh API`, ...LIBS.map(direct)],
@@ -214,6 +221,6 @@ console.log(`\nTotal ${(totalMs / 1000).toFixed(0)} s (${Object.entries(phaseMs)
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), quick, machine, totalMs, phaseMs, caption, table, notes, errors, sizes, apps, overhead, storms, refreshWait }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), quick, machine, totalMs, phaseMs, caption, table, notes, errors, sizes, apps, overhead, apiTokens, storms, refreshWait }, null, 2)}\n`,
 );
 process.exit(errors.length ? 1 : 0);

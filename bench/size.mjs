@@ -7,6 +7,7 @@
 // optional peer (aws-amplify, centrifuge); jwt-decode, the core's one dependency, has its own row.
 // Peers are measured the same way, with their own dependencies bundled (keycloak-js: own row).
 //   node bench/size.mjs            (after `npm run build`; peers from bench/node_modules)
+//   node bench/size.mjs --dist=/path/to/dist/ngx-fresh-token   (another build, e.g. an older commit's, to compare)
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +16,7 @@ import { gzipSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const dist = join(root, 'dist', 'ngx-fresh-token');
+const DIST = join(root, 'dist', 'ngx-fresh-token');
 const ANGULAR_RXJS = ['@angular/*', 'rxjs', 'rxjs/*'];
 const OPTIONAL_PEERS = ['aws-amplify', 'aws-amplify/*', 'centrifuge'];
 // The server entries' Node built-ins (the bff's proxy streams through node:http): a server has them.
@@ -43,7 +44,7 @@ async function measure(label, contents, external) {
 }
 
 /** `{ entries: [...], peers: [...] }`; entries follow dist/ngx-fresh-token/package.json "exports". */
-export async function measureSizes() {
+export async function measureSizes({ dist = DIST } = {}) {
   const pkg = JSON.parse(readFileSync(join(dist, 'package.json'), 'utf8'));
   const fesm = (sub) => join(dist, pkg.exports[sub].default);
   const entries = [];
@@ -64,11 +65,29 @@ export async function measureSizes() {
         )),
       });
       // Tokens per API (#25): the typical app plus one named token, and what injectAuth() adds.
+      const label = 'core as a typical app with one named token imports it';
       entries.push({
         entry: 'ngx-fresh-token (typical app + one withApiToken)',
         ...(await measure(
-          'core as a typical app with one named token imports it',
+          label,
           `export { provideFreshToken, withTokenSource, withAuthorizedUrls, freshTokenInterceptor, AuthService, withApiToken, injectAuth } from ${JSON.stringify(fesm(sub))};`,
+          [...ANGULAR_RXJS, 'jwt-decode'],
+        ).catch(() => ({ label, error: 'no withApiToken in this build (before #25)' }))),
+      });
+      // The BFF proxy (#26): the typical app plus proxied paths, and the proxy-only app (no token source).
+      entries.push({
+        entry: 'ngx-fresh-token (typical app + withBffProxy)',
+        ...(await measure(
+          'core as a typical app with proxied paths imports it',
+          `export { provideFreshToken, withTokenSource, withAuthorizedUrls, freshTokenInterceptor, AuthService, withBffProxy } from ${JSON.stringify(fesm(sub))};`,
+          [...ANGULAR_RXJS, 'jwt-decode'],
+        )),
+      });
+      entries.push({
+        entry: 'ngx-fresh-token (proxy only: withBffSession + withBffProxy)',
+        ...(await measure(
+          'core as a proxy-only app imports it',
+          `export { provideFreshToken, withBffSession, withBffProxy, freshTokenInterceptor, AuthService } from ${JSON.stringify(fesm(sub))};`,
           [...ANGULAR_RXJS, 'jwt-decode'],
         )),
       });
@@ -95,7 +114,8 @@ export async function measureSizes() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { entries, peers } = await measureSizes();
+  const distArg = process.argv.find((a) => a.startsWith('--dist='));
+  const { entries, peers } = await measureSizes(distArg ? { dist: resolve(distArg.slice(7)) } : {});
   for (const row of [...entries, ...peers]) {
     if (row.error) {
       console.log(`${row.label.padEnd(46)} ${row.error}`);

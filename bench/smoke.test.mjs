@@ -34,6 +34,14 @@ test('node bench/run.mjs --quick measures every library and writes one result fi
   assert.deepEqual(r.sizes.peers.map((p) => p.peer).sort(), [...PEERS, 'keycloak-js'].sort());
   for (const row of [...r.sizes.entries, ...r.sizes.peers]) assert.ok(row.gzipBytes > 0 && row.gzipBytes < row.minBytes, row.label);
 
+  // Tokens per API (#25): 1 token + 1 rule and 3 tokens + 20 rules side by side, each with a ratio.
+  for (const name of ['1 token, 1 rule', '3 tokens, 20 rules', '3 tokens, 20 rules, spread']) {
+    const row = r.apiTokens.rows.find((x) => x.name === name);
+    for (const set of ['oneUrl', 'thousandUrls']) assert.equal(typeof row?.[set]?.addedNs, 'number', `${name} ${set}`);
+    if (name !== '1 token, 1 rule') assert.equal(typeof row.oneUrl.ratioToSingle, 'number');
+  }
+  assert.ok(r.sizes.entries.some((e) => e.entry === 'ngx-fresh-token (typical app + one withApiToken)' && e.gzipBytes > 0));
+
   // Per request: every library measured, attaching the token (checked by the harness), ratios present.
   for (const name of ['ngx-fresh-token', ...PEERS]) {
     const row = r.overhead.rows.find((x) => x.name === name);

@@ -143,18 +143,22 @@ describe('demo, cross-tab sync, end to end', { concurrency: false }, () => {
     const tabs = [tab1, ...(await Promise.all([1, 2, 3].map(() => openTab(ctx, demo.url))))];
     const tokenRequests = watch.sessionTokenRequests.length;
 
-    // Each tab notes the moment its status badge turns signed-out; the third tab notes its click.
-    const signedOutAt = tabs.map((tab) =>
-      tab.evaluate(
-        () =>
-          new Promise((resolve) => {
+    // Each tab notes the moment its status badge turns signed-out; the third tab notes its click. Every
+    // observer is in place before the click (installed, then awaited apart): an observer installed after
+    // the broadcast reached its tab would never see the change.
+    await Promise.all(
+      tabs.map((tab) =>
+        tab.evaluate(() => {
+          window.__signedOutAt = new Promise((resolve) => {
             const badge = document.querySelector('[data-testid=status]');
             const seen = () => badge.textContent.trim() === 'signed-out' && (observer.disconnect(), resolve(Date.now()));
             const observer = new MutationObserver(seen);
             observer.observe(badge, { subtree: true, childList: true, characterData: true });
-          }),
+          });
+        }),
       ),
     );
+    const signedOutAt = tabs.map((tab) => tab.evaluate(() => window.__signedOutAt));
     const clickedAt = await tabs[2].evaluate(() => {
       const at = Date.now();
       document.querySelector('[data-testid=signout]').click();

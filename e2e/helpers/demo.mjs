@@ -24,20 +24,30 @@ const bearer = (headers) => (headers.authorization?.startsWith('Bearer ') ? head
 
 /**
  * A new browser context (its own cookies, and its own BroadcastChannel/Web Locks scope) that
- * watches what its tabs send: every `/session/token` request, every API call (not /api/stats) with
- * the token it carried, each `/api/data` answer, and every access token seen (requests and
- * `/session/token` answers).
+ * watches what its tabs send: every `/session/token` request of the default token (and apart, those
+ * of named tokens: `?api=`), every API call (not /api/stats) with the token it carried, each
+ * `/api/data` answer, every call to the reports API (another origin) with its token, and every access
+ * token seen (requests and `/session/token` answers).
  */
 export async function newContext(browser, demoUrl, viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport });
   context.setDefaultTimeout(15_000);
-  const watch = { sessionTokenRequests: [], apiCalls: [], dataAnswers: [], tokens: new Set() };
+  const watch = { sessionTokenRequests: [], apiTokenRequests: [], apiCalls: [], reportsCalls: [], dataAnswers: [], tokens: new Set() };
   context.on('request', (req) => {
     const url = new URL(req.url());
-    if (url.pathname === '/session/token') watch.sessionTokenRequests.push({ at: Date.now(), method: req.method() });
+    if (url.pathname === '/session/token') {
+      const api = url.searchParams.get('api');
+      if (api === null) watch.sessionTokenRequests.push({ at: Date.now(), method: req.method() });
+      else watch.apiTokenRequests.push({ at: Date.now(), api });
+    }
+    if (url.pathname.startsWith('/reports-api/') && req.method() !== 'OPTIONS') {
+      const token = bearer(req.headers());
+      watch.reportsCalls.push({ at: Date.now(), origin: url.origin, token, aud: token && claimsOf(token).aud });
+      if (token) watch.tokens.add(token);
+    }
     if (url.pathname.startsWith('/api/') && url.pathname !== '/api/stats') {
       const token = bearer(req.headers());
-      watch.apiCalls.push({ at: Date.now(), path: url.pathname, token, jti: token && claimsOf(token).jti });
+      watch.apiCalls.push({ at: Date.now(), path: url.pathname, token, jti: token && claimsOf(token).jti, aud: token && claimsOf(token).aud });
       if (token) watch.tokens.add(token);
     }
   });

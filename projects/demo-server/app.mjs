@@ -1,7 +1,8 @@
 // The demo's dev backend in one process: oidc-provider under /oidc, the backend-for-frontend
-// (ngx-fresh-token/bff's createBff: /auth/login, /auth/callback, /auth/logout, /session/token,
-// /session/user, /auth/backchannel-logout), the protected API (/api/*) and, when built, the Angular
-// SSR app. Binds to 127.0.0.1 only.
+// (ngx-fresh-token/bff's createBff: /auth/login, /auth/callback, /auth/logout, /session/token (and
+// ?api=reports), /session/user, /auth/backchannel-logout), the protected API (/api/*), the reports
+// API (/reports-api/*, another origin for the browser: 127.0.0.1) and, when built, the Angular SSR
+// app. Binds to 127.0.0.1 only.
 import '@angular/compiler'; // the built Angular package is partially compiled: JIT-link it on import
 import { createWebRequestFromNodeRequest, writeResponseToNodeResponse } from '@angular/ssr/node';
 import express from 'express';
@@ -12,10 +13,26 @@ import { pathToFileURL } from 'node:url';
 import { createApi } from './api.mjs';
 import { createDemoBff } from './bff.mjs';
 import { createOidcProvider } from './oidc.mjs';
+import { startProxiedApi } from './proxied-api.mjs';
 
 function freshStats() {
   // profileRequests*: GET /api/profile, which the dashboard calls during its server render too.
-  return { logins: 0, refreshes: 0, requests: 0, unauthorized: 0, revocations: 0, requestsByGeneration: {}, profileRequests: 0, profileRequestsWithToken: 0 };
+  // refreshes count the default token's; apiRefreshes those of the other APIs' tokens (reports).
+  // audiences: for each API, the audience of every token it was handed (`none`: no token) — never a token.
+  return {
+    logins: 0,
+    refreshes: 0,
+    requests: 0,
+    unauthorized: 0,
+    revocations: 0,
+    requestsByGeneration: {},
+    profileRequests: 0,
+    profileRequestsWithToken: 0,
+    apiRefreshes: 0,
+    reportsRequests: 0,
+    reportsUnauthorized: 0,
+    audiences: { api: {}, reports: {} },
+  };
 }
 
 /**
@@ -87,6 +104,7 @@ export async function startDemoServer({
   const stats = freshStats();
   const revokedJtis = new Set();
   const generations = new Map();
+  const apiGenerations = { reports: new Map() };
   // The embedded IdP, unless this instance uses another instance's.
   const oidc = idp
     ? null
@@ -117,6 +135,8 @@ export async function startDemoServer({
   server.on('request', app);
 
   let demoBff;
+  // The API reached only through the BFF's proxy (/api/orders): its own loopback server.
+  const proxied = await startProxiedApi({ issuer, publicJwks: oidc ? oidc.publicJwks : await fetchJwks(issuer) });
   try {
     demoBff = await createDemoBff({
       origin: publicOrigin,
@@ -125,12 +145,15 @@ export async function startDemoServer({
       accessTokenTtlSeconds,
       stats,
       generations,
+      apiGenerations,
       store,
       secrets,
       allowedOrigins: clusterOrigins,
+      apis: proxied.apis,
     });
   } catch (err) {
     server.close();
+    await proxied.close();
     throw err;
   }
   const { bff, sessionStatsOf: sessionStatsOfRequest } = demoBff;
@@ -138,7 +161,7 @@ export async function startDemoServer({
   const webRequest = (req) => new Request(`${publicOrigin}/`, { headers: { cookie: req.headers.cookie ?? '' } });
   const sessionStatsOf = (req) => sessionStatsOfRequest(webRequest(req));
   const publicJwks = oidc ? oidc.publicJwks : await fetchJwks(issuer);
-  const api = createApi({ issuer, publicJwks, stats, sessionStatsOf, revokedJtis, generations });
+  const api = createApi({ issuer, publicJwks, stats, sessionStatsOf, revokedJtis, generations, apiGenerations, appOrigins: origins });
 
   // The BFF's routes (Node request → Web Request → bff.handle → Node response), before any body
   // parser: it reads the bodies it needs itself. `null` means not its route.
@@ -161,6 +184,10 @@ export async function startDemoServer({
       next(err);
     }
   });
+
+  // The reports API (#25): for the browser another origin (http://127.0.0.1:PORT), with CORS.
+  app.options('/reports-api/{*rest}', api.reports);
+  app.get('/reports-api/{*rest}', api.reports);
 
   app.get('/api/data', api.requireToken, api.data);
   app.get('/api/profile', api.profile);
@@ -205,6 +232,7 @@ export async function startDemoServer({
   return {
     url: publicOrigin,
     stats: () => stats,
+    proxiedStats: () => proxied.stats,
     bff,
     oidc,
     close: async () => {
@@ -213,6 +241,7 @@ export async function startDemoServer({
         server.close(() => resolve());
       });
       await bff.close();
+      await proxied.close();
     },
   };
 }

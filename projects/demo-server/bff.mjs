@@ -5,25 +5,34 @@
 // and per session, by the session's store key) and the generation of each access token (by its jti).
 import { randomBytes } from 'node:crypto';
 import { createBff } from 'ngx-fresh-token/bff';
-import { API_AUDIENCE, BFF_CLIENT_ID, SCOPE } from './oidc.mjs';
+import { API_AUDIENCE, BFF_CLIENT_ID, REPORTS_AUDIENCE, REPORTS_SCOPE, SCOPE } from './oidc.mjs';
 
 /** The claims of a JWT, unverified: only to read the `jti` of a token the IdP just issued. */
 function claimsOf(token) {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 }
 
+/** Whether a token is for the demo's own API (the default token), by its `aud`. */
+const forDefaultApi = (accessToken) => [claimsOf(accessToken).aud].flat().includes(API_AUDIENCE);
+
 /**
- * Makes the demo's BFF. `stats` (every session) and `generations` (jti → generation) are shared
- * with the API. Returns the BFF and `sessionStatsOf(request)`: the caller's session counters, or
- * `null` without a session. `store`, `secrets` and `allowedOrigins` are for `npm run demo:cluster`
- * (a Redis store and one sealing key shared by the instances); by default the memory store and a
- * random key.
+ * Makes the demo's BFF. `stats` (every session), `generations` (jti → generation of the default
+ * token) and `apiGenerations` (the same for `reports` tokens)
+ * are shared with the APIs. Returns the BFF and `sessionStatsOf(request)`: the caller's
+ * session counters, or `null` without a session. `store`, `secrets` and `allowedOrigins` are for
+ * `npm run demo:cluster` (a Redis store and one sealing key shared by the instances); by default the
+ * memory store and a random key.
  */
-export async function createDemoBff({ origin, issuer, clientSecret, accessTokenTtlSeconds, stats, generations, store, secrets, allowedOrigins }) {
+export async function createDemoBff({ origin, issuer, clientSecret, accessTokenTtlSeconds, stats, generations, apiGenerations, store, secrets, allowedOrigins, apis }) {
   /** Per-session counters by the session's store key (a hash of the cookie's id, never the id). */
   const sessionStats = new Map();
-  let generation = 0;
-  const remember = (accessToken) => generations.set(claimsOf(accessToken).jti, ++generation);
+  // Each API numbers its own tokens: the default token's generations stay 1, 2, 3… whatever the others do.
+  const counters = { api: 0, reports: 0 };
+  const remember = (accessToken) => {
+    const { jti, aud } = claimsOf(accessToken);
+    const api = [aud].flat().includes(REPORTS_AUDIENCE) ? 'reports' : 'api';
+    (api === 'api' ? generations : apiGenerations[api]).set(jti, ++counters[api]);
+  };
 
   const bff = await createBff({
     issuer,
@@ -35,6 +44,13 @@ export async function createDemoBff({ origin, issuer, clientSecret, accessTokenT
     postLogoutRedirectUri: `${origin}/login`,
     scope: SCOPE,
     resource: API_AUDIENCE,
+    // Tokens per API (#25): the reports API on another origin gets its own token (its own audience,
+    // only reports:read), from /session/token?api=reports.
+    // Proxied APIs (proxied-api.mjs, #26) are added by the caller: their tokens stay in the BFF.
+    apis: {
+      reports: { resource: REPORTS_AUDIENCE, scope: REPORTS_SCOPE },
+      ...(apis ?? {}),
+    },
     // Random at each start: the memory store's sessions end with the process anyway.
     secrets: secrets ?? [randomBytes(32).toString('base64url')],
     ...(store ? { store } : {}),
@@ -58,10 +74,17 @@ export async function createDemoBff({ origin, issuer, clientSecret, accessTokenT
           remember(event.accessToken);
           break;
         case 'refresh': {
-          stats.refreshes++;
+          // The counters count the default token's refreshes; the other APIs' tokens (whose first one is a
+          // redemption too: the login's tokens are the default API's) count apart, in total only — the
+          // per-session counters keep their shape.
           const session = sessionStats.get(event.sessionKey);
-          if (session) session.refreshes++;
-          remember(event.accessToken);
+          if (event.accessToken && !forDefaultApi(event.accessToken)) {
+            stats.apiRefreshes++;
+          } else {
+            stats.refreshes++;
+            if (session) session.refreshes++;
+          }
+          if (event.accessToken) remember(event.accessToken);
           break;
         }
         default: // logout, session-ended, backchannel-logout

@@ -6,11 +6,22 @@
 // `login_hint`: the demo has no passwords. RP-initiated and back-channel logout are on.
 import Provider from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
+import { ORDERS_AUDIENCE } from './proxied-api.mjs';
 import { randomBytes } from 'node:crypto';
 
 export const API_AUDIENCE = 'urn:ngx-fresh-token:demo-api';
+/** The second API's audience (tokens per API, #25): the reports API on another origin checks it. */
+export const REPORTS_AUDIENCE = 'urn:ngx-fresh-token:demo-reports';
+export const REPORTS_SCOPE = 'reports:read';
 export const BFF_CLIENT_ID = 'demo-bff';
 export const SCOPE = 'openid offline_access api';
+/** Every resource server: its scope and how long its tokens live (as a multiple of the demo's TTL). */
+const RESOURCES = {
+  [API_AUDIENCE]: { scope: 'api', ttlFactor: 1 },
+  [REPORTS_AUDIENCE]: { scope: REPORTS_SCOPE, ttlFactor: 1.5 },
+  // The orders API reached only through the BFF's proxy (proxied-api.mjs, #26).
+  [ORDERS_AUDIENCE]: { scope: 'api', ttlFactor: 1 },
+};
 
 /** A bare HTML page of the IdP's own (sign-out) screens. */
 const page = (title, body) =>
@@ -38,12 +49,12 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         // The IdP tells the BFF when a user signs out there (OpenID Connect Back-Channel Logout 1.0).
         ...(backchannelLogoutUri ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
         token_endpoint_auth_method: 'client_secret_basic',
-        scope: SCOPE,
+        scope: [SCOPE, REPORTS_SCOPE].join(' '),
       },
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(16).toString('hex')] },
-    scopes: ['openid', 'offline_access', 'api'],
+    scopes: ['openid', 'offline_access', 'api', REPORTS_SCOPE],
     pkce: { required: () => true },
     // Back-channel logout posts to the BFF on loopback, which oidc-provider's own fetch refuses (SSRF
     // protection): drop its dispatcher and use the global fetch. Dev only.
@@ -53,7 +64,8 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
     },
     rotateRefreshToken: true,
     ttl: {
-      AccessToken: accessTokenTtlSeconds,
+      // Each resource server's own TTL (the reports API's tokens live longer than the app API's).
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtlSeconds,
       RefreshToken: 8 * 3600,
       Grant: 8 * 3600,
       Session: 8 * 3600,
@@ -83,12 +95,12 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
         enabled: true,
         defaultResource: () => API_AUDIENCE,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({
-          scope: 'api',
-          audience: API_AUDIENCE,
-          accessTokenTTL: accessTokenTtlSeconds,
-          accessTokenFormat: 'jwt',
-        }),
+        // One resource server per API: each token carries its own audience and no more scope than it needs.
+        getResourceServerInfo: (_ctx, resource) => {
+          const audience = RESOURCES[resource] ? resource : API_AUDIENCE;
+          const { scope, ttlFactor } = RESOURCES[audience];
+          return { scope, audience, accessTokenTTL: Math.round(accessTokenTtlSeconds * ttlFactor), accessTokenFormat: 'jwt' };
+        },
       },
     },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub, name: sub }) }),
@@ -112,8 +124,9 @@ export async function createOidcProvider({ issuer, redirectUri, postLogoutRedire
       const grant = details.grantId
         ? await provider.Grant.find(details.grantId)
         : new provider.Grant({ clientId: details.params.client_id, accountId: details.session.accountId });
-      grant.addOIDCScope(SCOPE);
-      grant.addResourceScope(API_AUDIENCE, 'api');
+      // Every scope the login asks for (the BFF adds each API's scope to it), or consent is asked again.
+      grant.addOIDCScope([SCOPE, ...Object.values(RESOURCES).map((r) => r.scope)].join(' '));
+      for (const [resource, { scope }] of Object.entries(RESOURCES)) grant.addResourceScope(resource, scope);
       result = { consent: { grantId: await grant.save() } };
     }
     await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });

@@ -109,6 +109,9 @@ describe('bff sign-in (real oidc-provider)', () => {
     const expected = accountClaims('bob');
     assert.deepEqual(body.user, { sub: 'bob', name: expected.name, preferred_username: 'bob', email: expected.email });
     assert.equal(typeof body.expiresAt, 'number');
+    // For withBffSession() (#26): the absolute end relative to now, and the idle window this read restarted.
+    assert.ok(Number.isInteger(body.expiresIn) && body.expiresIn > 0 && body.expiresIn <= 8 * 3600, `expiresIn ${body.expiresIn}`);
+    assert.equal(body.idleMs, 30 * 60_000);
     const text = JSON.stringify(body);
     for (const token of tb.idp.allIssuedTokens()) assert.ok(!text.includes(token), 'no token in /session/user');
     assert.ok(!text.includes('payroll-admin') && !text.includes('"sid"'), 'no claim outside the allowed list');

@@ -265,7 +265,9 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     const { session, hadCookie } = await sessions.load(request, true);
     if (!session) return json(401, { user: null }, { cookies: hadCookie ? [sessions.clearCookie()] : [] });
     const { user, expiresAt } = userOf(session);
-    return json(200, { user, expiresAt });
+    // What the browser's withBffSession() shows as the session's end (proxy-only mode): the absolute end,
+    // also relative (a device clock that is off), and the idle window this read has just restarted.
+    return json(200, { user, expiresAt, expiresIn: Math.max(0, Math.floor((expiresAt - resolved.now()) / 1000)), idleMs: resolved.idleMs });
   }
 
   async function route(request: Request, path: string, info?: BffRequestInfo): Promise<Response | null> {

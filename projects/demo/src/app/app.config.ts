@@ -2,10 +2,11 @@ import { FetchBackend, HttpBackend, provideHttpClient, withFetch, withIntercepto
 import { ApplicationConfig, inject, provideZonelessChangeDetection } from '@angular/core';
 import { provideClientHydration, withEventReplay } from '@angular/platform-browser';
 import { provideRouter } from '@angular/router';
-import { freshTokenInterceptor, provideFreshToken, withAutoRefresh, withCrossTabSync } from 'ngx-fresh-token';
+import { freshTokenInterceptor, provideFreshToken, withApiToken, withAutoRefresh, withBffProxy, withCrossTabSync } from 'ngx-fresh-token';
 import { withSessionEndpoint } from 'ngx-fresh-token/oauth';
 import { routes } from './app.routes';
 import { SessionTokenAnswers, recordingBackend, requestLogInterceptor } from './request-log';
+import { REPORTS_API_RULE } from './reports-api';
 
 export const appConfig: ApplicationConfig = {
   providers: [
@@ -25,6 +26,12 @@ export const appConfig: ApplicationConfig = {
       withSessionEndpoint({ url: '/session/token', signOutUrl: '/auth/logout' }),
       withAutoRefresh(),
       withCrossTabSync(),
+      // Tokens per API: the reports API (another origin) gets a token of its own, with its own
+      // audience and only reports:read, from /session/token?api=reports; the default token (same
+      // origin only) never goes there, and the reports token never goes to the app's own API.
+      withApiToken('reports', [REPORTS_API_RULE], withSessionEndpoint({ api: 'reports' }), withAutoRefresh(), withCrossTabSync()),
+      // The orders API is reached through the BFF's proxy: X-CSRF and the cookie, never a token (#26).
+      withBffProxy('/api/orders'),
     ),
   ],
 };

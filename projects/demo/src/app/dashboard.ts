@@ -1,11 +1,14 @@
 import { DatePipe } from '@angular/common';
 import { HttpClient, HttpContext } from '@angular/common/http';
 import { ChangeDetectionStrategy, Component, DestroyRef, afterNextRender, computed, inject, signal } from '@angular/core';
-import { AuthService, SKIP_FRESH_TOKEN, TRANSFER_AUTHENTICATED_RESPONSE, TokenState } from 'ngx-fresh-token';
+import { AuthService, SKIP_FRESH_TOKEN, TRANSFER_AUTHENTICATED_RESPONSE, TokenState, injectAuth } from 'ngx-fresh-token';
 import { Subscription, filter, take } from 'rxjs';
 import { LOG_ENTRY, LogEntry, RequestLog, SessionTokenAnswers, TokenGenerations, TokenHistory } from './request-log';
 import { TokenEvents } from './token-events';
 import { TokenPanel } from './token-panel';
+import { TokenLifetime } from './token-lifetime';
+import { reportsApiUrl } from './reports-api';
+import { ProxyPanel } from './proxy-panel';
 
 /** What one session (or the whole server) counted. */
 interface Counters {
@@ -31,6 +34,14 @@ interface Profile {
   servedAt: number;
 }
 
+/** `GET /reports-api/summary`: what the reports API saw (its own token's audience and generation). */
+interface ReportsAnswer {
+  user: string;
+  aud: string;
+  scope: string;
+  generation: number;
+}
+
 /** One burst of 50 calls, for the summary under the buttons. */
 interface Burst {
   kind: 'now' | 'in-buffer';
@@ -42,7 +53,7 @@ const BURST_SIZE = 50;
 
 @Component({
   selector: 'app-dashboard',
-  imports: [DatePipe, TokenEvents, TokenPanel],
+  imports: [DatePipe, TokenEvents, TokenLifetime, TokenPanel, ProxyPanel],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <section class="grid">
@@ -124,6 +135,35 @@ const BURST_SIZE = 50;
       </article>
     </section>
 
+    <article class="card apis" data-testid="api-tokens">
+      <header>
+        <h2>Tokens per API</h2>
+        <span class="muted small"><code>withApiToken('reports', [REPORTS_API_RULE], withSessionEndpoint({{ '{' }} api: 'reports' {{ '}' }}))</code></span>
+      </header>
+      <p class="hint">
+        Two APIs, two tokens, each kept fresh on its own: this app's API (same origin) takes the default token, the
+        reports API (another origin, 127.0.0.1) takes only tokens for its own audience, with <code>reports:read</code>
+        and nothing more. Each request carries the token of the API it goes to — the request log says which.
+      </p>
+      <div class="lifetimes">
+        <app-token-lifetime name="default" label="Default token → this app's API" />
+        <app-token-lifetime name="reports" label="reports token → the reports API" />
+      </div>
+      <div class="buttons">
+        <button (click)="callReports()" [disabled]="!reportsUrl" data-testid="call-reports">Call reports API</button>
+        <button class="secondary" (click)="callBoth()" [disabled]="!reportsUrl" data-testid="call-both">Call both APIs</button>
+      </div>
+      @if (reportsAnswer(); as r) {
+        <p class="small" data-testid="reports-answer">
+          The reports API answered for <strong data-testid="reports-answer-user">{{ r.user }}</strong>: token
+          <span data-testid="reports-answer-generation">reports #{{ r.generation }}</span>, audience
+          <code data-testid="reports-answer-aud">{{ r.aud }}</code>, scope <code>{{ r.scope }}</code>.
+        </p>
+      }
+    </article>
+
+    <app-proxy-panel />
+
     <article class="card log">
       <header>
         <h2>Requests</h2>
@@ -150,7 +190,7 @@ const BURST_SIZE = 50;
                 <td>{{ row.call.method }} {{ row.call.url }}</td>
                 <td>
                   @for (a of row.call.attempts; track $index) {
-                    <span [class]="'attempt s' + a.status">{{ a.status }} · {{ a.generation ? '#' + a.generation : 'no token' }}</span>
+                    <span [class]="'attempt s' + a.status" [attr.data-token]="a.generation ? a.token : 'none'">{{ a.status }} · {{ a.generation ? (a.token === 'reports' ? 'reports #' : '#') + a.generation : 'no token' }}</span>
                     @if (!$last) { → }
                   }
                 </td>
@@ -173,6 +213,11 @@ const BURST_SIZE = 50;
 })
 export class Dashboard {
   protected readonly auth = inject(AuthService);
+  /** The reports API's token (`withApiToken('reports', …)`): an AuthService of its own. */
+  private readonly reports = injectAuth('reports');
+  /** Where the reports API is (another origin); `null` in the server render. */
+  protected readonly reportsUrl = reportsApiUrl();
+  protected readonly reportsAnswer = signal<ReportsAnswer | null>(null);
   protected readonly tokenAnswers = inject(SessionTokenAnswers);
   private readonly http = inject(HttpClient);
   private readonly generations = inject(TokenGenerations);
@@ -230,6 +275,8 @@ export class Dashboard {
         .getValidToken()
         .then((token) => token && !this.profile() && this.loadProfile())
         .catch(() => undefined);
+      // The reports token too, so both lifetimes show side by side (each refreshes on its own).
+      void this.reports.getValidToken().catch(() => undefined);
       this.loadStats();
       const timer = setInterval(() => this.loadStats(), 2_000);
       destroyRef.onDestroy(() => clearInterval(timer));
@@ -277,6 +324,15 @@ export class Dashboard {
     this.burstWaiting.set(false);
   }
 
+  protected callReports(): void {
+    if (this.reportsUrl) this.send('GET', `${this.reportsUrl}/summary`, (body) => this.reportsAnswer.set(body as ReportsAnswer));
+  }
+
+  protected callBoth(): void {
+    this.callApi();
+    this.callReports();
+  }
+
   protected revoke(): void {
     this.send('POST', '/api/revoke');
   }
@@ -293,11 +349,11 @@ export class Dashboard {
     this.lastBurst.set(burst);
   }
 
-  private send(method: 'GET' | 'POST', url: string): LogEntry {
+  private send(method: 'GET' | 'POST', url: string, onBody?: (body: unknown) => void): LogEntry {
     const entry: LogEntry = this.log.start(method, url);
     const context = new HttpContext().set(LOG_ENTRY, entry);
     this.http.request(method, url, { context }).subscribe({
-      next: () => this.finish(entry),
+      next: (body) => (onBody?.(body), this.finish(entry)),
       error: () => this.finish(entry),
     });
     return entry;

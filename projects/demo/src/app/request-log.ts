@@ -1,7 +1,7 @@
 import { isPlatformServer } from '@angular/common';
 import { HttpBackend, HttpContextToken, HttpErrorResponse, HttpEvent, HttpInterceptorFn, HttpRequest, HttpResponse } from '@angular/common/http';
 import { DestroyRef, Injectable, PLATFORM_ID, computed, inject, signal } from '@angular/core';
-import { AuthService, TokenEvent } from 'ngx-fresh-token';
+import { AuthService, TokenEvent, injectAuth } from 'ngx-fresh-token';
 import { Observable, Subscription, tap } from 'rxjs';
 
 /** One attempt of a request as it left the app (a retry is a second attempt). */
@@ -9,6 +9,8 @@ export interface Attempt {
   status: number;
   /** Which token the attempt carried: 1 for the first token this page saw, 2 for the next… 0 for none. */
   generation: number;
+  /** Whose token it was: the default token's, or the reports API's (`withApiToken('reports', …)`). */
+  token: 'default' | 'reports';
 }
 
 /** One logical request in the demo's log. */
@@ -43,7 +45,7 @@ export class TokenGenerations {
   readonly current = signal(0);
 
   constructor() {
-    const subscription = inject(AuthService).token$.subscribe((token) => {
+    const subscription = this.watched().token$.subscribe((token) => {
       if (token && !this.numbers.has(token)) {
         this.numbers.set(token, this.numbers.size + 1);
         this.current.set(this.numbers.size);
@@ -60,6 +62,19 @@ export class TokenGenerations {
   /** The generation of a token; 0 for none or a token this page never held. */
   ofToken(token: string | null | undefined): number {
     return token ? (this.numbers.get(token) ?? 0) : 0;
+  }
+
+  /** The service whose tokens are numbered (called in the constructor, in an injection context). */
+  protected watched(): AuthService {
+    return inject(AuthService);
+  }
+}
+
+/** Numbers the reports API's tokens (`withApiToken('reports', …)`) apart: reports #1, #2… */
+@Injectable({ providedIn: 'root' })
+export class ReportsGenerations extends TokenGenerations {
+  protected override watched(): AuthService {
+    return injectAuth('reports');
   }
 }
 
@@ -110,13 +125,20 @@ export const requestLogInterceptor: HttpInterceptorFn = (req, next) => {
   const entry = req.context.get(LOG_ENTRY);
   if (!entry) return next(req);
   const log = inject(RequestLog);
-  const generation = inject(TokenGenerations).of(req.headers.get('Authorization'));
+  const authorization = req.headers.get('Authorization');
+  // Which token the attempt carried: the default token's, or else the reports API's.
+  let generation = inject(TokenGenerations).of(authorization);
+  let token: Attempt['token'] = 'default';
+  if (!generation && authorization) {
+    generation = inject(ReportsGenerations).of(authorization);
+    if (generation) token = 'reports';
+  }
   if (entry.sentAt === undefined) {
     entry.sentAt = Date.now();
-    entry.sentGeneration = generation;
+    entry.sentGeneration = token === 'default' ? generation : 0;
   }
   const record = (status: number) => {
-    entry.attempts.push({ status, generation });
+    entry.attempts.push({ status, generation, token });
     log.touch();
   };
   return next(req).pipe(

@@ -300,6 +300,27 @@ describe('withApiToken(): tokens per API', () => {
       expect(t.auth.state().token).toBe(old);
     });
 
+    it("a 401 on a request with the default token refreshes the default token only: no named source is asked", async () => {
+      const t = setup(withAuthorizedUrls('https://api.example.com'), withApiToken('reports', ['https://reports.example.com'], sourceFor('reports')));
+      const old = t.ctrl.setToken();
+      const reports = t.named('reports');
+      await reports.refresh();
+      const reportsToken = reports.state().token;
+      let body: unknown;
+      t.http.get('https://api.example.com/me').subscribe((b) => (body = b));
+      await t.ctrl.advance(0);
+      t.httpMock.expectOne('https://api.example.com/me').flush('no', unauthorized);
+      await t.ctrl.advance(0);
+      const retry = t.httpMock.expectOne('https://api.example.com/me');
+      expect(retry.request.headers.get('Authorization')).toBe(`Bearer ${t.auth.state().token}`);
+      expect(t.auth.state().token).not.toBe(old);
+      retry.flush('ok');
+      expect(body).toBe('ok');
+      expect(t.ctrl.refreshCount).toBe(1);
+      expect(sources.get('reports')!.calls.length).toBe(1);
+      expect(reports.state().token).toBe(reportsToken);
+    });
+
     it('a second 401 reaches the caller and emits unauthorized on the named token only', async () => {
       const t = setup(withApiToken('reports', ['https://reports.example.com'], sourceFor('reports')));
       t.ctrl.setToken();
@@ -386,6 +407,25 @@ describe('withApiToken(): tokens per API', () => {
       expect(reportsEvents).toEqual(['signed-out']);
       // Signed out for good: no token, and no source call for it.
       expect(await reports.getValidToken()).toBeNull();
+    });
+
+    it("sign-out is final for every token: a named refresh in flight when the default signOut() runs never puts its token back", async () => {
+      const t = setup(withApiToken('reports', ['https://reports.example.com'], sourceFor('reports')));
+      t.ctrl.setToken();
+      const reports = t.named('reports');
+      await reports.refresh();
+      sources.get('reports')!.latencyMs = 1_000;
+      const refreshing = reports.refresh();
+      await t.ctrl.advance(10);
+      expect(sources.get('reports')!.calls.length).toBe(2);
+      await t.auth.signOut();
+      await t.ctrl.advance(2_000);
+      expect(await refreshing).toBeNull();
+      expect(reports.state().status).toBe('signed-out');
+      expect(reports.state().token).toBeNull();
+      expect(await reports.getValidToken()).toBeNull();
+      // A request to the reports API after it goes without a token.
+      expect(await carried(t, 'https://reports.example.com/after')).toBeNull();
     });
 
     it("a source shared by two tokens is signed out once", async () => {

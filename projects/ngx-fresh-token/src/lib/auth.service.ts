@@ -239,8 +239,9 @@ export class AuthService {
     const life = this.#value.life;
     // Signed out, unless a load is in flight (a sign-in): then callers wait for it.
     if (!life) return this.#loaded && !this.#inFlight ? null : undefined;
-    // Known signed in, no token here yet: callers wait for the first load.
-    if (!life.token) return undefined;
+    // Known signed in without a token: before the first load (a render's snapshot) callers wait for it;
+    // after it, a session that holds none (withBffSession()) has nothing to send until it is over.
+    if (!life.token) return this.#loaded && (msUntilExpiry(life, this.#clock.now()) ?? 1) > 0 ? null : undefined;
     const left = msUntilExpiry(life, this.#clock.now());
     if (left === null || left > life.refreshBufferMs) return life.token;
     if (left <= life.minValidityMs) return undefined;
@@ -248,7 +249,7 @@ export class AuthService {
     return life.token;
   }
 
-  /** @internal Signed in as a server render knew it, with no token held here yet (the guard lets the route through). */
+  /** @internal Signed in without a token here: as a server render knew it (none yet), or a session that holds none (withBffSession()). */
   ɵknownSignedIn(): boolean {
     return this.#value.life?.token === '';
   }
@@ -343,6 +344,17 @@ export class AuthService {
     if (error || hadToken) this.#events.next(error ? { type: 'session-expired', error } : { type: 'signed-out' });
   }
 
+  /**
+   * @internal Ends the session on a permanent failure (of the source, or a proxied call's 401 with
+   * `withBffSession()`): signed out with `error`, a `session-expired` event, the other tabs told, and
+   * the source's `signOut({ error })` (which forgets only what it holds locally).
+   */
+  ɵexpire(error: FreshTokenError): void {
+    this.ɵend(error);
+    this.#crossTab?.publishEnd(error.code);
+    void this.#signOutAtSource(error);
+  }
+
   /** Starts a new epoch: the refresh in flight is aborted and its answer, whatever it is, dropped. */
   #newEpoch(): void {
     this.#abort.abort(ɵerror('NFT201', (typeof ngDevMode === 'undefined' || ngDevMode) ? 'The refresh was cancelled by a sign-out.' : '', { transient: true }));
@@ -420,7 +432,7 @@ export class AuthService {
         this.#hold(life, grant.idToken ?? null, grant.user !== undefined ? grant.user : explicit ? null : undefined);
         crossTab?.publish();
         this.#events.next({ type: 'refreshed' });
-        return life.token;
+        return life.token || null;
       });
     const flight = (crossTab ? crossTab.exclusive(signal, held(), !forceRefresh, fromSource) : fromSource())
       .catch((err: unknown) => {
@@ -437,9 +449,7 @@ export class AuthService {
           crossTab?.publishFailed();
           this.#events.next({ type: 'refresh-failed', error });
         } else {
-          this.ɵend(error);
-          crossTab?.publishEnd(error.code);
-          void this.#signOutAtSource(error);
+          this.ɵexpire(error);
         }
         throw error;
       })

@@ -1,7 +1,8 @@
 import { InjectionToken, inject } from '@angular/core';
 import type { AuthService } from './auth.service';
 import { FRESH_TOKEN_CLOCK, FreshTokenClock, ɵstartTimer } from './clock';
-import { ɵOPTIONAL, ɵTOKEN_NAME, ɵonServer, type ɵCrossTabLink } from './config';
+import { ɵOPTIONAL, ɵOWN, ɵTOKEN_NAME, ɵonServer, type ɵCrossTabLink } from './config';
+import { ɵPROXIED_SESSION } from './bff-proxy';
 import { ɵerror } from './errors';
 import { TokenLifetime, msUntilExpiry } from './lifetime';
 
@@ -112,6 +113,7 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
     private readonly auth: AuthService,
     private readonly clock: FreshTokenClock,
     tokenName?: string | null,
+    private readonly tokenless = false,
   ) {
     this.adoptTimeoutMs = options.adoptTimeoutMs ?? 300;
     this.startTimer = (ms, done) => ɵstartTimer(clock, ms, done);
@@ -138,7 +140,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
         const left = msUntilExpiry(held.life, this.clock.now());
         if (left === null || left > held.life.minValidityMs) return held.life.token;
       }
-      if (firstLoad && !held.life && !held.loaded) {
+      // A session without a token (withBffSession()) has nothing another tab could hand over: no asking.
+      if (firstLoad && !held.life && !held.loaded && !this.tokenless) {
         const shared = await this.ask();
         if (shared && !signal.aborted) this.adopt(shared);
         const adopted = this.auth.ɵheld.life;
@@ -175,7 +178,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
   /** Tells the other tabs about the token this tab now holds (from its source, or a sign-in). */
   publish(): void {
     const shared = this.current();
-    if (shared) this.post({ t: 'grant', s: this.signOuts, from: this.id, v: shared });
+    // Nothing to share (a session without a token, withBffSession()): 'done' still ends the "busy" this tab announced.
+    this.post(shared ? { t: 'grant', s: this.signOuts, from: this.id, v: shared } : { t: 'done', s: this.signOuts, from: this.id });
   }
 
   /** Tells the other tabs the session ended here (sign-out, or expiry with its error code). */
@@ -266,7 +270,9 @@ export function ɵcrossTabFactory(options: CrossTabSyncOptions): () => ((auth: A
     const { locks, channel } = inject(ɵCROSS_TAB_APIS);
     const clock = inject(FRESH_TOKEN_CLOCK);
     const tokenName = inject(ɵTOKEN_NAME, ɵOPTIONAL);
+    // This provideFreshToken()'s own withBffSession() (not a parent's: a named token's tabs do hand tokens over).
+    const tokenless = inject(ɵPROXIED_SESSION, ɵOWN) !== null;
     if (ɵonServer() || !locks || !channel) return null;
-    return (auth) => new ɵCrossTabSync({ locks, channel }, options, auth, clock, tokenName);
+    return (auth) => new ɵCrossTabSync({ locks, channel }, options, auth, clock, tokenName, tokenless);
   };
 }

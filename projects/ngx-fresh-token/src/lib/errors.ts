@@ -36,6 +36,8 @@ export const FreshTokenErrorCode = {
   UrlMatchedTwoTokens: 'NFT113',
   /** A proxied path (`withBffProxy()`) was requested during a server render: it is not sent (it would reach the app's own origin without the browser's cookie). */
   ProxiedInServerRender: 'NFT114',
+  /** `withBffProxy()` got no path, or one `createBff()` would not proxy (not a path on the app's origin, dot segments, a query, `/` alone); or `withBffSession()` an unusable option. */
+  InvalidProxyPath: 'NFT115',
   /** The token source failed transiently (network, 5xx, 408, 429) and retries ran out. */
   RefreshFailed: 'NFT201',
   /** The token source rejected the session (400/401, `invalid_grant`): the user must sign in again. */

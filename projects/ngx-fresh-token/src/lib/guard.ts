@@ -101,12 +101,14 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
     // The server's branch lives with the rest of server rendering (server-render.ts); browser builds have none.
     const server = ɵonServer() ? inject(ɵSERVER_HALF) : null;
     if (server) return server.guard(attempted, () => redirect(router, redirectTo, attempted));
-    // Rendered signed in by the server: the same answer now, before the first token arrives.
-    if (auth.ɵknownSignedIn()) return true;
+    // Rendered signed in by the server: the same answer now, before the first token arrives. A session
+    // without a token (withBffSession()) past its end is read again below.
+    if (auth.ɵknownSignedIn() && auth.state().status !== 'expired') return true;
     // getValidToken() loads the session on first use and keeps a token it could not refresh
     // transiently while that token is still valid; any failure left is "not signed in".
     return auth.getValidToken().then(
-      (token) => token !== null || redirect(router, redirectTo, attempted),
+      // A session that holds no token in the browser (withBffSession()) is signed in with none.
+      (token) => token !== null || auth.ɵknownSignedIn() || redirect(router, redirectTo, attempted),
       () => redirect(router, redirectTo, attempted),
     );
   };

@@ -16,7 +16,8 @@ function isUnauthorized(err: unknown): boolean {
  * the one shared refresh below that. On a 401 it retries once (see {@link retryOnUnauthorized}):
  * with the current token if it changed since the request left, else after one shared forced
  * refresh. A second 401 reaches the caller unchanged and emits `unauthorized`. Requests with
- * `SKIP_FRESH_TOKEN` or their own auth header are passed through untouched. With
+ * `SKIP_FRESH_TOKEN` or their own auth header are passed through untouched. Paths of `withBffProxy()` get
+ * `X-CSRF: 1` and never a token, whatever the token rules say. With
  * `withServerRendering()`, a `GET` with `TRANSFER_AUTHENTICATED_RESPONSE` has its body handed from
  * the server render to the browser.
  *

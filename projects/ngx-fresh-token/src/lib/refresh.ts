@@ -40,8 +40,8 @@ export function validateGrant(value: unknown): TokenGrant | null {
   const valid =
     typeof grant === 'object' &&
     typeof grant.accessToken === 'string' &&
-    grant.accessToken.length > 0 &&
-    HEADER_SAFE.test(grant.accessToken) &&
+    // '' only for a session that holds no token in the browser (withBffSession()).
+    (HEADER_SAFE.test(grant.accessToken) || (grant.accessToken === '' && (grant as { ɵsession?: boolean }).ɵsession === true)) &&
     (grant.expiresAt === undefined || (typeof grant.expiresAt === 'number' && Number.isFinite(grant.expiresAt))) &&
     (grant.idToken === undefined || (typeof grant.idToken === 'string' && HEADER_SAFE.test(grant.idToken))) &&
     (grant.user == null || (typeof grant.user === 'object' && !Array.isArray(grant.user)));

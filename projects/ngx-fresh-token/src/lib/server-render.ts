@@ -76,7 +76,7 @@ export interface SessionSnapshot {
 }
 
 /**
- * The `TransferState` key of the {@link SessionSnapshot} a signed-in server render writes.
+ * The `TransferState` key of the {@link SessionSnapshot} a signed-in server render writes (a\n * `withApiToken()` token's snapshot is under `<key>#<name>`).
  *
  * @example
  * transferState.hasKey(FRESH_TOKEN_SESSION_SNAPSHOT_KEY)

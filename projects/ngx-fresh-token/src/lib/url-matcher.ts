@@ -4,6 +4,10 @@ import { ɵerror } from './errors';
  * One entry of `withAuthorizedUrls()`: a URL prefix (`'https://api.example.com/v1'`, or a
  * path such as `'/api'` on the app's own origin), a RegExp tested against the full resolved
  * URL (anchor it: `/^https:\/\/api\.example\.com\//`), or a predicate on the parsed URL.
+ *
+ * @example
+ * const matchers: UrlMatcher[] = ['/api', 'https://api.example.com/v1', /^https:\/\/[a-z]+\.example\.net\//, (url) => url.hostname === 'files.example.com'];
+ * provideFreshToken(withTokenSource(source), withAuthorizedUrls(...matchers));
  */
 export type UrlMatcher = string | RegExp | ((url: URL) => boolean);
 

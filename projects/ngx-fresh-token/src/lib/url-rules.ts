@@ -25,7 +25,7 @@ const FALLBACK_BASE = 'https://ngx-fresh-token.invalid/';
 /** Cached decisions at most. */
 const CACHE_LIMIT = 4_096;
 
-/** A token's rules for the table: `null` stands for the same-origin default (the default token without `withAuthorizedUrls()`). */
+/** @internal A token's rules for the table: `null` stands for the same-origin default (the default token without `withAuthorizedUrls()`). */
 export interface ɵTokenRules<T> {
   /** The token's name in messages (`null`: the default token). */
   name: string | null;
@@ -45,7 +45,7 @@ interface Rule {
   test: (url: URL) => boolean;
 }
 
-/** Checks `rules` now, so that a typo fails at bootstrap (`NFT104`), not silently at the first request. */
+/** @internal Checks `rules` now, so that a typo fails at bootstrap (`NFT104`), not silently at the first request. */
 export function ɵcheckApiRules(rules: readonly ApiUrlRule[]): void {
   const bad = () =>
     ɵerror(
@@ -73,7 +73,7 @@ function split(rule: ApiUrlRule): { url: UrlMatcher; methods: readonly string[] 
 const nameOf = (name: string | null) => (name === null ? 'the default token' : `"${name}"`);
 
 /**
- * Compiles the rules of every token into one decision function: `(url, method)` → the target of the
+ * @internal Compiles the rules of every token into one decision function: `(url, method)` → the target of the
  * token that gets the request, or `null`. Throws `NFT112` when two tokens have a prefix rule with the
  * same prefix and overlapping methods. `baseHref` and `appOrigin` as for `createUrlAuthorizer()`.
  * In dev mode, warns once per pair of rules (`NFT113`) when one URL matched the rules of two tokens.
