@@ -5,7 +5,7 @@
 // and NFT_TEST_TLS_KEY (the server's pair) to the node and e2e stages. Nothing here is a secret of the
 // project: the keys are made per run, live in test-results/tls (git-ignored) and sign nothing else.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Runs openssl with `args` in `dir`; throws with its stderr on failure. */
@@ -28,7 +28,18 @@ export function ensureTestTls(dir) {
     writeFileSync(join(dir, 'server.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n');
     openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext']);
   }
-  return { ...paths, env: { NODE_EXTRA_CA_CERTS: paths.ca, NFT_TEST_TLS_CERT: paths.cert, NFT_TEST_TLS_KEY: paths.key } };
+  // NODE_EXTRA_CA_CERTS names one file: a machine that already trusts extra CAs through it (a registry behind a TLS
+  // proxy) keeps them, in a bundle with the test CA, or every npm install a test runs fails on the proxy's certificate.
+  let extraCa = paths.ca;
+  const inherited = process.env.NODE_EXTRA_CA_CERTS;
+  const bundle = join(dir, 'ca-bundle.pem');
+  if (inherited === bundle) {
+    extraCa = bundle; // made by an earlier call (`eval "$(node scripts/ensure-test-tls.mjs)"` twice)
+  } else if (inherited && inherited !== paths.ca && existsSync(inherited)) {
+    extraCa = bundle;
+    writeFileSync(extraCa, `${readFileSync(inherited, 'utf8').replace(/\n?$/, '\n')}${readFileSync(paths.ca, 'utf8')}`);
+  }
+  return { ...paths, env: { NODE_EXTRA_CA_CERTS: extraCa, NFT_TEST_TLS_CERT: paths.cert, NFT_TEST_TLS_KEY: paths.key } };
 }
 
 // `node scripts/ensure-test-tls.mjs [dir]` prints the environment as shell exports, for running one

@@ -19,13 +19,14 @@ const { linkBuiltPackage } = await import('./link-package.mjs');
 const { ensureChromium } = await import('./ensure-chromium.mjs');
 const { ensureRedis } = await import('./ensure-redis.mjs');
 const { ensureTestTls } = await import('./ensure-test-tls.mjs');
+const { buildSchematics } = await import('./build-schematics.mjs');
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-// `--only=unit,node,e2e` runs a subset (npm run e2e uses `--only=e2e`); default: everything.
+// `--only=unit,node,e2e,consumer` runs a subset (npm run e2e uses `--only=e2e`); default: everything.
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
-const stages = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['unit', 'node', 'e2e']);
+const stages = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['unit', 'node', 'e2e', 'consumer']);
 // Karma (unit) and Playwright (e2e) launch Chromium: find it (or stop) before touching anything.
-if (stages.has('unit') || stages.has('e2e')) ensureChromium();
+if (stages.has('unit') || stages.has('e2e') || stages.has('consumer')) ensureChromium();
 // The node and e2e stages test the Redis store against a real redis-server: REDIS_URL, or one started
 // here (on a free loopback port, stopped at the end), or stop at once with the command to run.
 let redis = null;
@@ -46,12 +47,23 @@ const env = { ...process.env, NG_CLI_ANALYTICS: 'false' };
 // REDIS_PID only for a server started here: tests may pause it (SIGSTOP) to simulate a hung Redis.
 const redisEnv = redis ? { REDIS_URL: redis.url, ...(redis.pid ? { REDIS_PID: String(redis.pid) } : {}) } : {};
 // The BFF tests reach the real oidc-provider over HTTPS: a CA and a server certificate made for this run.
-const tlsEnv = stages.has('node') || stages.has('e2e') ? ensureTestTls(join(results, 'tls')).env : {};
+const tlsEnv = stages.has('node') || stages.has('e2e') || stages.has('consumer') ? ensureTestTls(join(results, 'tls')).env : {};
 
 function run(label, args, extraEnv = {}) {
   console.log(`\n=== ${label} ===`);
   const res = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...env, ...extraEnv } });
   return res.status === 0;
+}
+
+function runStep(label, fn) {
+  console.log(`\n=== ${label} ===`);
+  try {
+    fn();
+    return true;
+  } catch (err) {
+    console.error(err.message);
+    return false;
+  }
 }
 
 function addCounts(label, file, ok) {
@@ -72,8 +84,8 @@ function findNodeTests(dir) {
     .map((f) => join(dir, f));
 }
 
-// 1. Build the package (both entries); everything below tests what would be published.
-if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token'])) {
+// 1. Build the package (every entry, then `ng add`'s schematics); everything below tests what would be published.
+if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token']) || !runStep('build schematics (ng add)', buildSchematics)) {
   totals.failed++;
 } else {
   linkBuiltPackage(root);
@@ -95,9 +107,14 @@ if (!run('build ngx-fresh-token', [ng, 'build', 'ngx-fresh-token'])) {
 
   // 5. End-to-end: the demo and its backend, driven by Playwright in Chromium.
   if (stages.has('e2e') && demoBuilt) runNodeTests('end-to-end tests (Playwright, Chromium)', findNodeTests(join(root, 'e2e')), 'e2e.json');
+
+  // 6. The slower consumer stage (README, "Development": about N minutes, mostly registry installs and builds):
+  // apps made with `ng new` from the npm registry, the package installed from its tarball — `ng add --defaults` on
+  // Angular 22, and an Angular 21 app — built, served and checked black-box in Chromium (tests/consumer/).
+  if (stages.has('consumer')) runNodeTests('consumer apps (ng new + ng add, Angular 21 and 22)', findNodeTests(join(root, 'tests', 'consumer')), 'consumer.json', 15 * 60_000);
 }
 
-function runNodeTests(label, files, countsName) {
+function runNodeTests(label, files, countsName, testTimeoutMs = 120_000) {
   if (files.length) {
     const nodeFile = join(results, countsName);
     const nodeOk = run(label, [
@@ -105,7 +122,7 @@ function runNodeTests(label, files, countsName) {
       '--test-concurrency=1',
       // A file whose servers outlive a failure must not hold the run until CI's limit.
       '--test-force-exit',
-      '--test-timeout=120000',
+      `--test-timeout=${testTimeoutMs}`,
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       `--test-reporter=${join(root, 'scripts', 'node-test-counts.mjs')}`,

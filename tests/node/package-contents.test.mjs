@@ -16,8 +16,8 @@ import { formatMessage } from 'publint/utils';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = join(root, 'dist', 'ngx-fresh-token');
 const ENTRY_POINTS = ['.', './amplify', './bff', './centrifugo', './centrifugo/server', './dpop', './internal', './oauth', './oauth/server', './testing'];
-/** Everything a published file may be: built bundles and their maps, bundled types, the manifest and the docs. */
-const ALLOWED = /^(fesm2022\/ngx-fresh-token(-[a-z-]+)?\.mjs(\.map)?|types\/ngx-fresh-token(-[a-z-]+)?\.d\.ts|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/;
+/** Everything a published file may be: built bundles and their maps, bundled types, the manifest, the docs and `ng add`'s schematics. */
+const ALLOWED = /^(fesm2022\/ngx-fresh-token(-[a-z-]+)?\.mjs(\.map)?|types\/ngx-fresh-token(-[a-z-]+)?\.d\.ts|package\.json|README\.md|LICENSE|CHANGELOG\.md|schematics\/(collection\.json|package\.json|ng-add\/[a-z-]+\.(js|json)))$/;
 
 let work;
 let tarball;
@@ -107,8 +107,9 @@ test('the tarball holds only built code, types and docs: no specs, sources, nest
   assert.ok(!files.some((f) => /\.spec\.|\.ts$/.test(f.replace(/\.d\.ts$/, ''))), 'no spec or TypeScript source file');
 });
 
-test('peer dependencies: @angular/router for signedInGuard; aws-amplify, centrifuge, openid-client, jose, redis, ioredis and ws stay optional', () => {
-  assert.equal(pkg.peerDependencies['@angular/router'], '^22.0.0');
+test('peer dependencies: Angular 21 or 22; @angular/router for signedInGuard; aws-amplify, centrifuge, openid-client, jose, redis, ioredis and ws stay optional', () => {
+  // Angular 21 and 22: tests/consumer/angular21.test.mjs builds and runs an Angular 21 app with this package.
+  for (const name of ['@angular/common', '@angular/core', '@angular/router']) assert.equal(pkg.peerDependencies[name], '^21.0.0 || ^22.0.0', name);
   assert.equal(pkg.peerDependenciesMeta?.['@angular/router'], undefined, 'a required peer: every routed Angular app has it');
   assert.deepEqual(Object.keys(pkg.peerDependenciesMeta).sort(), ['aws-amplify', 'centrifuge', 'ioredis', 'jose', 'openid-client', 'redis', 'ws']);
   for (const name of ['aws-amplify', 'centrifuge', 'ioredis', 'jose', 'openid-client', 'redis', 'ws']) assert.equal(pkg.peerDependenciesMeta[name].optional, true);

@@ -66,6 +66,12 @@ export interface WebSocketDeps {
 
 type WsModule = typeof import('ws');
 let wsModule: Promise<WsModule> | null = null;
+/**
+ * `ws` is an optional peer, loaded only when a WebSocket is proxied. Named through a variable so that an app's
+ * bundler (esbuild in `ng build` of a server.ts that imports this entry) leaves the import to run time instead of
+ * failing the build when `ws` is not installed.
+ */
+const WS_MODULE = 'ws';
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -147,7 +153,7 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     const sessionKey = token && api.token !== 'client' ? await deps.sessionKey(request) : null;
     if (sessionKey && (bySession.get(sessionKey)?.size ?? 0) >= MAX_WEBSOCKETS_PER_SESSION) return refuse(socket, 429, BffErrorCode.WebSocketRefused);
 
-    wsModule ??= import('ws');
+    wsModule ??= import(/* @vite-ignore */ WS_MODULE) as Promise<WsModule>;
     let ws: WsModule;
     try {
       ws = await wsModule;
