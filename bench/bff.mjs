@@ -17,7 +17,7 @@
 //            and a 200 MB download through the BFF with its peak RSS and the most it retained.
 // Prints a table and writes bench/bff-results.json. Ratios are within this run; absolute figures
 // hold for the machine named in the output (the load generator, the IdP, Redis and the BFFs share it).
-//   node bench/bff.mjs [--quick] [--json=path]     (after `npm run build`)
+//   node bench/bff.mjs [--quick] [--proxy-only] [--json=path]     (after `npm run build`)
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,6 +38,8 @@ import { createInterface } from 'node:readline';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
+// --proxy-only: only the proxy table (its sessions signed in on Redis), for profiling and side-by-side runs.
+const proxyOnly = process.argv.includes('--proxy-only');
 const jsonArg = process.argv.find((a) => a.startsWith('--json='));
 const outFile = jsonArg ? jsonArg.slice(7) : join(here, 'bff-results.json');
 const SESSIONS = quick ? 30 : 200;
@@ -188,11 +190,21 @@ async function cachedLoad(label, instances, sessions) {
 async function startPlainProxy(target) {
   const child = fork(join(here, 'lib', 'plain-proxy.mjs'), [], { env: { ...process.env, PLAIN_PROXY: JSON.stringify({ port: 0, target }) }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const [line] = await once(createInterface({ input: child.stdout }), 'line');
-  return { origin: `http://127.0.0.1:${JSON.parse(line).port}`, stop: () => child.kill() };
+  return { origin: `http://127.0.0.1:${JSON.parse(line).port}`, pid: child.pid, stop: () => child.kill() };
 }
 
-/** Every session calls `url` (a small JSON answer, `{}`) in a loop, all at once: throughput, p50, p99. */
-async function apiLoad(label, url, sessions, headersOf) {
+/** CPU time (user + system) a process has used so far, in ms (Linux: /proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * Every session calls `url` (a small JSON answer, `{}`) in a loop, all at once: throughput, p50, p99,
+ * and, for a proxy (`pid`), the CPU time its process spent per request (steadier than throughput on a
+ * machine the load generator shares).
+ */
+async function apiLoad(label, url, sessions, headersOf, pid = null) {
   const run = async (durationMs, record) => {
     const latencies = [];
     const statuses = {};
@@ -214,11 +226,13 @@ async function apiLoad(label, url, sessions, headersOf) {
   };
   await run(WARMUP_MS, false);
   const t0 = performance.now();
+  const cpu0 = pid === null ? 0 : cpuMsOf(pid);
   const { latencies, statuses, n } = await run(MEASURE_MS, true);
   const elapsed = performance.now() - t0;
+  const cpuUsPerRequest = pid === null ? null : Math.round(((cpuMsOf(pid) - cpu0) * 1000) / n);
   latencies.sort((a, b) => a - b);
-  const row = { label, requests: n, throughputPerSec: Math.round((n / elapsed) * 1000), p50Ms: +percentile(latencies, 50).toFixed(2), p99Ms: +percentile(latencies, 99).toFixed(2), statuses };
-  log(`  proxy ${label}: ${row.throughputPerSec}/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms ${JSON.stringify(statuses)}`);
+  const row = { label, requests: n, throughputPerSec: Math.round((n / elapsed) * 1000), p50Ms: +percentile(latencies, 50).toFixed(2), p99Ms: +percentile(latencies, 99).toFixed(2), cpuUsPerRequest, statuses };
+  log(`  proxy ${label}: ${row.throughputPerSec}/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms${cpuUsPerRequest === null ? '' : `, ${cpuUsPerRequest} µs CPU per request`} ${JSON.stringify(statuses)}`);
   if (Object.keys(statuses).some((k) => k !== '200')) results.errors.push(`proxy ${label}: answers other than 200: ${JSON.stringify(statuses)}`);
   results.proxy.rows.push(row);
   return row;
@@ -363,6 +377,16 @@ async function storm(label, instances, sessions) {
   }
 }
 
+/** The proxy table: direct, the floor and the BFF's proxy, side by side. */
+function proxyTable() {
+  const [direct] = results.proxy.rows;
+  return [
+    `| Small JSON API, ${SESSIONS} concurrent clients | req/s | p50 ms | p99 ms | req/s vs direct | added p50 ms | proxy CPU µs per request |`,
+    '|---|---|---|---|---|---|---|',
+    ...results.proxy.rows.map((r) => `| ${r.label} | ${r.throughputPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${(r.throughputPerSec / direct.throughputPerSec).toFixed(2)}× | ${(r.p50Ms - direct.p50Ms).toFixed(2)} | ${r.cpuUsPerRequest ?? '–'} |`),
+  ].join('\n');
+}
+
 function table() {
   const mem = results.cached.find((r) => r.label === 'memory');
   const lines = [
@@ -380,15 +404,7 @@ function table() {
     '|---|---|---|---|---|---|---|---|---|',
     ...results.storms.map((r) => `| ${r.label} | ${r.instances} | ${r.sessions} | ${r.calls} | ${r.redemptions} | ${r.redemptionsPerSession} | ${r.invalidGrant} | ${r.p50Ms} | ${r.p99Ms} |`),
   ];
-  if (results.proxy.rows.length === 3) {
-    const [direct] = results.proxy.rows;
-    lines.push(
-      '',
-      `| Small JSON API, ${SESSIONS} concurrent clients | req/s | p50 ms | p99 ms | req/s vs direct | added p50 ms |`,
-      '|---|---|---|---|---|---|',
-      ...results.proxy.rows.map((r) => `| ${r.label} | ${r.throughputPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${(r.throughputPerSec / direct.throughputPerSec).toFixed(2)}× | ${(r.p50Ms - direct.p50Ms).toFixed(2)} |`),
-    );
-  }
+  if (results.proxy.rows.length === 3) lines.push('', proxyTable());
   if (results.proxy.streams) {
     const s = results.proxy.streams;
     lines.push('', `Through the BFF's proxy, ${s.megabytes} MB up and ${s.megabytes} MB down: peak RSS ${s.peakRssBeforeMb} → ${s.peakRssAfterMb} MB; retained after GC ${s.retainedBaselineMb} MB, at most +${(s.retainedUploadMaxMb - s.retainedBaselineMb).toFixed(1)} MB during the upload, +${(s.retainedDownloadMaxMb - s.retainedBaselineMb).toFixed(1)} MB during the download.`);
@@ -399,9 +415,17 @@ function table() {
 try {
   results.machine.redis = (await inspector.info('server')).match(/redis_version:(\S+)/)?.[1];
 
+  let list;
+  let sessions;
+  if (proxyOnly) {
+    log(`Redis store: signing in ${SESSIONS} sessions…`);
+    list = await startInstances(1, 'redis');
+    sessions = await signInSessions(list[0], SESSIONS);
+    await stopInstances(list);
+  } else {
   log(`memory store, 1 process: signing in ${SESSIONS} sessions…`);
-  let list = await startInstances(1, 'memory');
-  let sessions = await signInSessions(list[0], SESSIONS);
+  list = await startInstances(1, 'memory');
+  sessions = await signInSessions(list[0], SESSIONS);
   await cachedLoad('memory', list, sessions);
   await storm('memory', list, sessions);
   await stopInstances(list);
@@ -416,6 +440,7 @@ try {
   await cachedLoad('redis, 3 instances', list, sessions);
   await storm('redis, 3 instances', list, sessions);
   await stopInstances(list);
+  }
 
   log('proxy: direct vs a plain Node reverse proxy vs the BFF’s proxy…');
   const plain = await startPlainProxy(`${upstream.origin}/v1`);
@@ -423,9 +448,9 @@ try {
   list = await startInstances(1, 'redis');
   try {
     await apiLoad('direct (no proxy)', `${upstream.origin}/status/200`, sessions, () => ({}));
-    await apiLoad('plain Node reverse proxy (floor)', `${plain.origin}/status/200`, sessions, () => ({}));
-    await apiLoad('ngx-fresh-token/bff proxy (token type user)', `${list[0].origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }));
-    await proxyStreams(list[0]);
+    await apiLoad('plain Node reverse proxy (floor)', `${plain.origin}/status/200`, sessions, () => ({}), plain.pid);
+    await apiLoad('ngx-fresh-token/bff proxy (token type user)', `${list[0].origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), list[0].pid);
+    if (!proxyOnly) await proxyStreams(list[0]);
   } finally {
     plain.stop();
     await stopInstances(list);
@@ -443,6 +468,7 @@ try {
 results.durationMs = Date.now() - started;
 writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 if (results.cached.length === 3 && results.trips) console.log(table());
+else if (proxyOnly && results.proxy.rows.length === 3) console.log(proxyTable());
 log(`\nwrote ${outFile} in ${(results.durationMs / 1000).toFixed(1)} s`);
 if (results.errors.length) {
   console.error(`errors:\n${results.errors.join('\n')}`);

@@ -201,7 +201,11 @@ export async function createBff(options: BffOptions): Promise<Bff> {
 
   const userOf = (session: LoadedSession): BffSession => {
     const user: Record<string, unknown> = {};
-    for (const claim of resolved.userClaims) if (session.data.claims[claim] !== undefined) user[claim] = session.data.claims[claim];
+    // A copy of a structured claim (an address): the session's data is shared and frozen.
+    for (const claim of resolved.userClaims) {
+      const value = session.data.claims[claim];
+      if (value !== undefined) user[claim] = value !== null && typeof value === 'object' ? structuredClone(value) : value;
+    }
     return { key: session.key, sub: session.data.sub, user, expiresAt: session.record.expiresAt };
   };
 

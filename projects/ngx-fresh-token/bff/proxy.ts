@@ -241,9 +241,10 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   }
 
   /**
-   * One HTTP exchange with the upstream through node:http(s): the raw answer as a Web Response (small
-   * answers of known length read whole, the rest streamed), or an {@link UpstreamFailure}. Also openid-client's
-   * `customFetch` for DPoP calls, so DPoP proofs and nonces stay openid-client's while bodies still stream.
+   * One HTTP exchange with the upstream through node:http(s): the raw answer (small answers of known
+   * length read whole, the rest streamed), or an {@link UpstreamFailure}. Also, as a Response
+   * ({@link asResponse}), openid-client's `customFetch` for DPoP calls, so DPoP proofs and nonces stay
+   * openid-client's while bodies still stream.
    */
   async function send(
     api: ResolvedProxy,
@@ -253,14 +254,14 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     body: Uint8Array | ReadableStream<Uint8Array> | null | undefined,
     declaredLength: number | null,
     signal?: AbortSignal | null,
-  ): Promise<Response> {
+  ): Promise<UpstreamAnswer> {
     const { http, https, stream, agents } = await loadTransports();
     const transport = upstream.protocol === 'https:' ? https : http;
     if (body instanceof Uint8Array) headers['content-length'] = String(body.byteLength);
     else if (body && declaredLength !== null) headers['content-length'] = String(declaredLength);
-    return new Promise<Response>((resolve, reject) => {
+    return new Promise<UpstreamAnswer>((resolve, reject) => {
       let settled = false;
-      const settle = (response: Response | UpstreamFailure) => {
+      const settle = (response: UpstreamAnswer | UpstreamFailure) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -274,17 +275,13 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
           res.destroy();
           return settle(new UpstreamFailure(502));
         }
-        const answer = new Headers();
-        for (let i = 0; i < res.rawHeaders.length; i += 2) {
-          try {
-            answer.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
-          } catch {
-            // a header value a Headers object refuses: dropped
-          }
-        }
-        if (method === 'HEAD' || status === 204 || status === 304) {
+        // Names in lower case, as a Headers object would have them; values are checked once, when the
+        // browser's Response is built (see asResponse).
+        const headers: [string, string][] = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
+        if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
           res.resume();
-          return settle(new Response(null, { status, headers: answer }));
+          return settle({ status, headers, body: null });
         }
         // A small answer of known length is read whole (one buffer instead of a stream: the common JSON
         // case); anything else streams as it comes.
@@ -292,11 +289,11 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         if (Number.isInteger(length) && length <= SMALL_ANSWER_BYTES) {
           const chunks: Uint8Array[] = [];
           res.on('data', (chunk: Uint8Array) => chunks.push(chunk));
-          res.on('end', () => settle(new Response(concat(chunks), { status, headers: answer })));
+          res.on('end', () => settle({ status, headers, body: concat(chunks) }));
           res.on('error', () => settle(new UpstreamFailure(502)));
           return;
         }
-        settle(new Response(stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>, { status, headers: answer }));
+        settle({ status, headers, body: stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array> });
       });
       const timer = setTimeout(() => {
         upstreamRequest.destroy();
@@ -329,26 +326,38 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     });
   }
 
-  /** The upstream's answer as the browser gets it: hop-by-hop and dangerous headers dropped, user answers private. */
-  function shape(raw: Response, api: ResolvedProxy, sent: Sent): Response {
-    const answer = new Headers();
-    const listed = new Set((raw.headers.get('connection') ?? '').split(',').map((h) => h.trim().toLowerCase()));
+  /**
+   * The upstream's answer as the browser gets it: hop-by-hop and dangerous headers dropped, user answers
+   * private. One pass over the upstream's headers, one Response (its Headers object is the only one built).
+   */
+  function shape(raw: UpstreamAnswer, api: ResolvedProxy, sent: Sent): Response {
+    let listed: Set<string> | null = null;
+    const cacheControls: string[] = [];
     for (const [name, value] of raw.headers) {
-      if (DROPPED_RESPONSE_HEADERS.has(name) || listed.has(name) || name === 'set-cookie') continue;
-      answer.append(name, value);
+      if (name === 'connection') for (const h of value.split(',')) (listed ??= new Set()).add(h.trim().toLowerCase());
+      else if (name === 'cache-control') cacheControls.push(value);
     }
-    if (api.forwardSetCookie) for (const line of raw.headers.getSetCookie()) if (!deps.ownCookie(line.split('=')[0].trim())) answer.append('set-cookie', line);
-    if (sent.kind === 'user' || api.token === 'user-or-none' || api.token === 'user-or-client') {
-      answer.append('vary', 'Cookie');
+    const headers: [string, string][] = [];
+    let nosniff = false;
+    const user = sent.kind === 'user' || api.token === 'user-or-none' || api.token === 'user-or-client';
+    for (const entry of raw.headers) {
+      const name = entry[0];
+      if (DROPPED_RESPONSE_HEADERS.has(name) || listed?.has(name) || name === 'set-cookie' || (user && name === 'cache-control')) continue;
+      if (name === 'x-content-type-options') nosniff = true;
+      headers.push(entry);
+    }
+    if (api.forwardSetCookie) for (const [name, line] of raw.headers) if (name === 'set-cookie' && !deps.ownCookie(line.split('=')[0].trim())) headers.push(['set-cookie', line]);
+    if (user) {
+      headers.push(['vary', 'Cookie']);
       // One user's answer: never for a shared cache (the browser's request carries a cookie, not Authorization).
-      const cacheControl = answer.get('cache-control');
+      const cacheControl = cacheControls.length ? cacheControls.join(', ') : null;
       if (!cacheControl || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
         const rest = (cacheControl ?? '').split(',').map((d) => d.trim()).filter((d) => d && !/^(?:public|s-maxage=.*)$/i.test(d));
-        answer.set('cache-control', ['private', ...rest].join(', '));
-      }
+        headers.push(['cache-control', ['private', ...rest].join(', ')]);
+      } else headers.push(['cache-control', cacheControl]);
     }
-    if (!answer.has('x-content-type-options')) answer.set('x-content-type-options', SECURITY_HEADERS['X-Content-Type-Options']);
-    return new Response(raw.body, { status: raw.status, headers: answer });
+    if (!nosniff) headers.push(['x-content-type-options', SECURITY_HEADERS['X-Content-Type-Options']]);
+    return asResponse({ status: raw.status, headers, body: raw.body });
   }
 
   /** One call upstream with `sent`'s token: bearer, or DPoP through openid-client when the token is bound to the BFF's key. */
@@ -363,7 +372,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     const declared = request.headers.get('content-length');
     const declaredLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
     try {
-      if (sent.kind !== 'none' && sent.token.jkt) return shape(await sendDpop(request, api, upstream, body, declaredLength, sent.token, info), api, sent);
+      if (sent.kind !== 'none' && sent.token.jkt) return shape(answerOf(await sendDpop(request, api, upstream, body, declaredLength, sent.token, info)), api, sent);
       const headers = upstreamHeaders(request, api, sent, info);
       return shape(await send(api, upstream, request.method, headers, body, declaredLength, request.signal), api, sent);
     } catch (err) {
@@ -401,7 +410,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         if (body && !(body instanceof Uint8Array)) return last;
         await last.body?.cancel().catch(() => undefined);
       }
-      last = await send(api, new URL(url), init.method, { ...init.headers }, init.body as Uint8Array | ReadableStream<Uint8Array> | null, declaredLength, request.signal);
+      last = asResponse(await send(api, new URL(url), init.method, { ...init.headers }, init.body as Uint8Array | ReadableStream<Uint8Array> | null, declaredLength, request.signal));
       // A nonce openid-client would remember for every later proof to this origin: only a well-formed, small one.
       const nonce = last.headers.get('dpop-nonce');
       if (nonce !== null && !isUsableNonce(nonce)) {
@@ -488,6 +497,39 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   }
 
   return { match, handle };
+}
+
+/** An upstream's answer before it becomes a Response: lower-case header names, every line apart (Set-Cookie too). */
+interface UpstreamAnswer {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+}
+
+/** The answer as a Response; a header line a Headers object refuses is dropped (the rest are kept). */
+function asResponse(answer: UpstreamAnswer): Response {
+  const body = answer.body as BodyInit | null;
+  try {
+    return new Response(body, { status: answer.status, headers: answer.headers });
+  } catch {
+    const headers = new Headers();
+    for (const [name, value] of answer.headers) {
+      try {
+        headers.append(name, value);
+      } catch {
+        // a header line a Headers object refuses: dropped
+      }
+    }
+    return new Response(body, { status: answer.status, headers });
+  }
+}
+
+/** A Response (openid-client's DPoP answer) as an {@link UpstreamAnswer}. */
+function answerOf(response: Response): UpstreamAnswer {
+  const headers: [string, string][] = [];
+  for (const [name, value] of response.headers) if (name !== 'set-cookie') headers.push([name, value]);
+  for (const line of response.headers.getSetCookie()) headers.push(['set-cookie', line]);
+  return { status: response.status, headers, body: response.body };
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {

@@ -36,7 +36,7 @@ export interface SessionData {
   createdAt: number;
 }
 
-/** A session read from the store: its key, the record (for the version fence) and the opened data. */
+/** A session read from the store: its key, the record (for the version fence) and the opened data (deeply frozen: shared between reads of the same record). */
 export interface LoadedSession {
   key: string;
   record: SessionRecord;
@@ -79,10 +79,12 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
   };
 
   // Hot-path caches (every /session/token and proxied call reads the session): the store key of a cookie
-  // id, and the opened data of a sealed value under its exact binding. Both are pure functions of their
-  // keys, so a cached answer is the answer; both are bounded (the oldest entries go first).
+  // id, and the opened data of a sealed value under its exact binding. Both are pure functions of what
+  // they are looked up by, so a cached answer is the answer; both are bounded (the oldest entries go first).
+  // The opened data is found by its binding (short) and used only when the sealed value read now is the
+  // very one it was opened from (a string comparison, not a hash of the whole sealed value per lookup).
   const keys = new BoundedCache<string, Promise<string>>(10_000);
-  const opened = new BoundedCache<string, SessionData>(10_000);
+  const opened = new BoundedCache<string, { sealed: string; data: SessionData }>(10_000);
   const keyOf = (sessionId: string) => keys.get(sessionId) ?? keys.set(sessionId, sha256(`nft-session:${sessionId}`));
   /** The index entries of a `sid` or `sub`: keyed HMACs (a store dump does not tell whether a known user has a session), one per secret held. */
   const indexEntries = (kind: 'sid' | 'sub', value: string) => sealer.indexEntries(kind, `${options.issuer.href}\n${value}`);
@@ -92,18 +94,18 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
 
   async function open(key: string, record: SessionRecord): Promise<SessionData | 'newer-key' | null> {
     const binding = boundTo(key, record.version, record.expiresAt);
-    // The same sealed value under the same binding opens to the same data: skip the decryption (a copy,
-    // so a caller changing its object cannot change what the next caller reads).
-    const cacheKey = `${binding}\n${record.data}`;
-    const known = opened.get(cacheKey);
-    if (known) return structuredClone(known);
+    // The same sealed value under the same binding opens to the same data: skip the decryption. The data
+    // is deeply frozen, so no caller can change what the next caller reads (no copy per read).
+    const known = opened.get(binding);
+    if (known && known.sealed === record.data) return known.data;
     const result = await sealer.open(record.data, binding);
     if (result === null) return null;
     if ('newerKey' in result) return 'newer-key';
     try {
       const data = JSON.parse(result.plaintext) as SessionData;
       if (!data || typeof data !== 'object' || typeof data.sub !== 'string') return null;
-      opened.set(cacheKey, structuredClone(data));
+      deepFreeze(data);
+      opened.set(binding, { sealed: record.data, data });
       return data;
     } catch {
       return null;
@@ -233,6 +235,13 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
       return serializeCookie(options.cookieName, '', { sameSite: 'Strict', secure: options.secureCookies, maxAgeSeconds: 0 });
     },
   };
+}
+
+/** Freezes `value` and everything it holds (JSON data: plain objects and arrays). */
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const inner of Object.values(value)) deepFreeze(inner);
 }
 
 /** A Map that keeps at most `max` entries, dropping the oldest first. */
