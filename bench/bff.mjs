@@ -17,10 +17,10 @@
 //            and a 200 MB download through the BFF with its peak RSS and the most it retained.
 // Prints a table and writes bench/bff-results.json. Ratios are within this run; absolute figures
 // hold for the machine named in the output (the load generator, the IdP, Redis and the BFFs share it).
-//   node bench/bff.mjs [--quick] [--proxy-only] [--json=path]     (after `npm run build`)
+//   node bench/bff.mjs [--quick] [--proxy-only] [--angular-adapter] [--vs=path] [--json=path]     (after `npm run build`)
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'redis';
@@ -40,6 +40,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 // --proxy-only: only the proxy table (its sessions signed in on Redis), for profiling and side-by-side runs.
 const proxyOnly = process.argv.includes('--proxy-only');
+// --vs=<path of another build's fesm2022/ngx-fresh-token-bff.mjs, inside this checkout so its imports resolve>:
+// a second BFF proxy on that build, loaded in turns with this one (3 rounds each), for before/after in one run.
+const vsArg = process.argv.find((a) => a.startsWith('--vs='));
+const vsModule = vsArg ? resolvePath(vsArg.slice(5)) : null;
+// --angular-adapter: one more BFF proxy row, the BFF mounted with @angular/ssr/node's adapter
+// (createWebRequestFromNodeRequest / writeResponseToNodeResponse) instead of the test helper's.
+const angularAdapter = process.argv.includes('--angular-adapter');
 const jsonArg = process.argv.find((a) => a.startsWith('--json='));
 const outFile = jsonArg ? jsonArg.slice(7) : join(here, 'bff-results.json');
 const SESSIONS = quick ? 30 : 200;
@@ -404,7 +411,7 @@ function table() {
     '|---|---|---|---|---|---|---|---|---|',
     ...results.storms.map((r) => `| ${r.label} | ${r.instances} | ${r.sessions} | ${r.calls} | ${r.redemptions} | ${r.redemptionsPerSession} | ${r.invalidGrant} | ${r.p50Ms} | ${r.p99Ms} |`),
   ];
-  if (results.proxy.rows.length === 3) lines.push('', proxyTable());
+  if (results.proxy.rows.length >= 3) lines.push('', proxyTable());
   if (results.proxy.streams) {
     const s = results.proxy.streams;
     lines.push('', `Through the BFF's proxy, ${s.megabytes} MB up and ${s.megabytes} MB down: peak RSS ${s.peakRssBeforeMb} → ${s.peakRssAfterMb} MB; retained after GC ${s.retainedBaselineMb} MB, at most +${(s.retainedUploadMaxMb - s.retainedBaselineMb).toFixed(1)} MB during the upload, +${(s.retainedDownloadMaxMb - s.retainedBaselineMb).toFixed(1)} MB during the download.`);
@@ -450,6 +457,22 @@ try {
     await apiLoad('direct (no proxy)', `${upstream.origin}/status/200`, sessions, () => ({}));
     await apiLoad('plain Node reverse proxy (floor)', `${plain.origin}/status/200`, sessions, () => ({}), plain.pid);
     await apiLoad('ngx-fresh-token/bff proxy (token type user)', `${list[0].origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), list[0].pid);
+    if (angularAdapter) {
+      const angular = await spawnBffInstance({ ...config(2, 'redis'), client: 'node-redis', adapter: 'angular' });
+      running.add(angular);
+      await apiLoad('ngx-fresh-token/bff proxy, Angular SSR adapter', `${angular.origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), angular.pid);
+    }
+    if (vsModule) {
+      const other = await spawnBffInstance({ ...config(1, 'redis'), client: 'node-redis', module: vsModule });
+      running.add(other);
+      const builds = [
+        ['this build', list[0]],
+        ['--vs build', other],
+      ];
+      for (let round = 1; round <= 3; round++) {
+        for (const [label, b] of builds) await apiLoad(`${label}, round ${round}`, `${b.origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), b.pid);
+      }
+    }
     if (!proxyOnly) await proxyStreams(list[0]);
   } finally {
     plain.stop();
@@ -468,7 +491,7 @@ try {
 results.durationMs = Date.now() - started;
 writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 if (results.cached.length === 3 && results.trips) console.log(table());
-else if (proxyOnly && results.proxy.rows.length === 3) console.log(proxyTable());
+else if (proxyOnly && results.proxy.rows.length >= 3) console.log(proxyTable());
 log(`\nwrote ${outFile} in ${(results.durationMs / 1000).toFixed(1)} s`);
 if (results.errors.length) {
   console.error(`errors:\n${results.errors.join('\n')}`);

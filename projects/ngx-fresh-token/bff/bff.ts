@@ -274,8 +274,9 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     return json(200, { user, expiresAt, expiresIn: Math.max(0, Math.floor((expiresAt - resolved.now()) / 1000)), idleMs: resolved.idleMs });
   }
 
-  async function route(request: Request, path: string, info?: BffRequestInfo): Promise<Response | null> {
+  async function route(request: Request, url: URL, info?: BffRequestInfo): Promise<Response | null> {
     const method = request.method;
+    const path = url.pathname;
     switch (path) {
       case routes.login:
         return method === 'GET' || method === 'HEAD' ? login(request) : methodNotAllowed('GET');
@@ -304,7 +305,7 @@ export async function createBff(options: BffOptions): Promise<Bff> {
         return method === 'GET' ? endSession(request) : methodNotAllowed('GET');
       default: {
         const api = proxy.match(path);
-        return api ? proxy.handle(request, api, info) : null;
+        return api ? proxy.handle(request, api, info, url) : null;
       }
     }
   }
@@ -312,14 +313,15 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   const bff: Bff = {
     routes,
     async handle(request, info) {
-      let path: string;
+      let url: URL;
       try {
-        path = new URL(request.url).pathname;
+        url = new URL(request.url);
       } catch {
         return null;
       }
+      const path = url.pathname;
       try {
-        return await route(request, path, info);
+        return await route(request, url, info);
       } catch (err) {
         if (err instanceof FreshTokenError) return errorResponse(err);
         // Never echo the error: it could hold a token or a secret.

@@ -8,7 +8,7 @@
 // for `user`: 401, nothing forwarded; the IdP down: 503). Only allowlisted request headers cross. Bodies
 // stream both ways through node:http/node:https (never buffered, so uploads of any size and server-sent
 // events pass; a streamed body's length is enforced), except a small request body, which is kept as
-// bytes so a 401 can be retried once with a new token.
+// bytes so a 401 can be retried once with a new token, and a small answer, which is read whole.
 import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import { errorResponse, json, methodNotAllowed, readBytesLimited, SECURITY_HEADERS } from './http';
@@ -80,7 +80,7 @@ export interface BffRequestInfo {
 export const DEFAULT_PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const DEFAULT_PROXY_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
-/** An answer of known length up to this size is read whole before it is handed on; a larger one (or one of unknown length: SSE) streams. */
+/** An answer up to this size is read whole before it is handed on (of known length, or of unknown length and complete within one turn of the event loop); a larger one (or one still coming: SSE) streams. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
 /** Statuses whose answers carry no body (a `Response` with one of them refuses a body). */
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
@@ -284,16 +284,42 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
           return settle({ status, headers, body: null });
         }
         // A small answer of known length is read whole (one buffer instead of a stream: the common JSON
-        // case); anything else streams as it comes.
+        // case); a large one streams as it comes.
         const length = Number(res.headers['content-length']);
+        const chunks: Uint8Array[] = [];
+        res.on('error', () => settle(new UpstreamFailure(502)));
         if (Number.isInteger(length) && length <= SMALL_ANSWER_BYTES) {
-          const chunks: Uint8Array[] = [];
           res.on('data', (chunk: Uint8Array) => chunks.push(chunk));
           res.on('end', () => settle({ status, headers, body: concat(chunks) }));
-          res.on('error', () => settle(new UpstreamFailure(502)));
           return;
         }
-        settle({ status, headers, body: stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array> });
+        const streamed = () => settle({ status, headers, body: stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array> });
+        if (Number.isInteger(length)) return streamed();
+        // Unknown length (chunked): a small answer that arrived with its headers (a small JSON answer of a
+        // server that does not say its length) is still read whole: what came in this turn of the event
+        // loop is kept; whatever has not ended by the next turn (server-sent events, a large or slow body)
+        // streams from there, the bytes kept first, so an event is never held back past that turn.
+        let bytes = 0;
+        const toStream = () => {
+          clearImmediate(turn);
+          res.pause();
+          res.off('data', collect);
+          res.off('end', whole);
+          for (let i = chunks.length - 1; i >= 0; i--) res.unshift(chunks[i]);
+          streamed();
+        };
+        const collect = (chunk: Uint8Array) => {
+          chunks.push(chunk);
+          bytes += chunk.byteLength;
+          if (bytes > SMALL_ANSWER_BYTES) toStream();
+        };
+        const whole = () => {
+          clearImmediate(turn);
+          settle({ status, headers, body: concat(chunks) });
+        };
+        const turn = setImmediate(toStream);
+        res.on('data', collect);
+        res.on('end', whole);
       });
       const timer = setTimeout(() => {
         upstreamRequest.destroy();
@@ -431,8 +457,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   }
 
   /** Answers one proxied request (see the top of this file for the order of the checks). */
-  async function handle(request: Request, api: ResolvedProxy, info?: BffRequestInfo): Promise<Response> {
-    const url = new URL(request.url);
+  async function handle(request: Request, api: ResolvedProxy, info?: BffRequestInfo, url = new URL(request.url)): Promise<Response> {
     const rest = url.pathname.slice(api.path.length);
     if (!isSafeRest(rest)) {
       return errorResponse(bffError(BffErrorCode.ProxyPathRefused, 'the path would leave the API’s path once decoded (dot segments, encoded slashes or backslashes); nothing was forwarded.', { status: 400 }));

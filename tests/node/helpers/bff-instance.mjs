@@ -33,7 +33,7 @@ const SELF = fileURLToPath(import.meta.url);
  * Starts one BFF process; resolves once it listens. `config`: { issuer, clientId, clientSecret,
  * redirectUri, postLogoutRedirectUri?, scope, secrets, allowedOrigins?, store: 'redis' | 'memory',
  * redisUrl?, client?: 'node-redis' | 'ioredis', prefix?, port? (0), name?, storeTimeoutMs?,
- * tokenRequestTimeoutMs?, refreshBufferMs?, minRefreshIntervalMs?, keptGrantMs?, apis?, resource?, dpop? ({ privateKey: JWK }), reportRequests? (true) }.
+ * tokenRequestTimeoutMs?, refreshBufferMs?, minRefreshIntervalMs?, keptGrantMs?, apis?, resource?, dpop? ({ privateKey: JWK }), reportRequests? (true), module? (another build of ngx-fresh-token/bff, by path: the benchmark's --vs), adapter? ('angular': @angular/ssr/node's) }.
  */
 export async function spawnBffInstance(config, { readyTimeoutMs = 20_000 } = {}) {
   const child = fork(SELF, [], {
@@ -127,7 +127,7 @@ export async function spawnBffInstance(config, { readyTimeoutMs = 20_000 } = {})
 // ─── the child ────────────────────────────────────────────────────────────────────────────────
 
 async function runInstance(config) {
-  const { createBff, memorySessionStore, redisSessionStore } = await import('ngx-fresh-token/bff');
+  const { createBff, memorySessionStore, redisSessionStore } = await import(config.module ?? 'ngx-fresh-token/bff');
   const report = (msg) => process.connected && process.send(msg);
   let redisClient = null;
   let closeClient = () => undefined;
@@ -240,13 +240,22 @@ async function runInstance(config) {
     onEvent: (e) => report({ event: e.type }),
   });
 
+  // The Node ⇄ Web adapter: this helper's own (web-request.mjs), or Angular SSR's (`adapter: 'angular'`,
+  // @angular/ssr/node's createWebRequestFromNodeRequest/writeResponseToNodeResponse, as the README recommends).
+  let toRequest = toWebRequest;
+  let writeResponse = writeNodeResponse;
+  if (config.adapter === 'angular') {
+    const ssr = await import('@angular/ssr/node');
+    toRequest = async (req) => ssr.createWebRequestFromNodeRequest(req);
+    writeResponse = ssr.writeResponseToNodeResponse;
+  }
   const instanceHeader = { 'x-bff-instance': config.name ?? String(process.pid) };
   let origin = '';
   const reportRequests = config.reportRequests !== false;
   const server = createServer(async (req, res) => {
     if (reportRequests) report({ request: req.url });
     try {
-      const request = await toWebRequest(req, origin);
+      const request = await toRequest(req, origin);
       let response = await bff.handle(request, { clientAddress: req.socket.remoteAddress });
       if (response === null) {
         let session = null;
@@ -258,7 +267,7 @@ async function runInstance(config) {
         response = Response.json({ page: req.url, session });
       }
       for (const [name, value] of Object.entries(instanceHeader)) res.setHeader(name, value);
-      await writeNodeResponse(response, res);
+      await writeResponse(response, res);
     } catch (err) {
       res.statusCode = 599;
       res.end(`instance error: ${err?.name}`);
