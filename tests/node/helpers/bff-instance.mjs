@@ -245,6 +245,7 @@ async function runInstance(config) {
   let toRequest = toWebRequest;
   let writeResponse = writeNodeResponse;
   if (config.adapter === 'angular') {
+    await import('@angular/compiler'); // @angular/ssr's partially compiled injectables, outside an Angular build
     const ssr = await import('@angular/ssr/node');
     toRequest = async (req) => ssr.createWebRequestFromNodeRequest(req);
     writeResponse = ssr.writeResponseToNodeResponse;
