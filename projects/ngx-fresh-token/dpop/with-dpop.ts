@@ -97,6 +97,16 @@ type Nonce = { nonce: string | null; fresh: boolean };
  */
 const isUsableNonce = (nonce: string) => nonce.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(nonce);
 
+/** A body as JSON: parsed already, or text parsed here; `null` for text that is not JSON. */
+function jsonOf(body: unknown): unknown {
+  if (typeof body !== 'string') return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The DPoP error of an answer (RFC 9449 §7.1, §8): an API's 401 with `WWW-Authenticate: DPoP error="…"`, a
  * token endpoint's 400 `{ "error": "…" }` — `use_dpop_nonce` (send the nonce) or `invalid_dpop_proof`; `null` otherwise.
@@ -106,14 +116,7 @@ function dpopError(status: number, header: (name: string) => string | null, body
   if (status === 401) {
     error = /\berror\s*=\s*"?(use_dpop_nonce|invalid_dpop_proof)\b/i.exec(header('WWW-Authenticate') ?? '')?.[1]?.toLowerCase();
   } else if (status === 400) {
-    let parsed = body;
-    if (typeof body === 'string') {
-      try {
-        parsed = JSON.parse(body);
-      } catch {
-        return null;
-      }
-    }
+    const parsed = jsonOf(body);
     error = typeof parsed === 'object' && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
   }
   return error === 'use_dpop_nonce' || error === 'invalid_dpop_proof' ? error : null;
@@ -146,15 +149,7 @@ const unbound = () =>
 
 /** The access token a token endpoint's answer (JSON, as text or parsed) issued, and its `token_type`; `null` when it is no token answer. */
 function issuedToken(body: unknown): { accessToken: string; tokenType: unknown } | null {
-  let parsed = body;
-  if (typeof body === 'string') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return null;
-    }
-  }
-  const answer = parsed as { access_token?: unknown; token_type?: unknown } | null;
+  const answer = jsonOf(body) as { access_token?: unknown; token_type?: unknown } | null;
   return typeof answer === 'object' && answer !== null && typeof answer.access_token === 'string' && answer.access_token !== ''
     ? { accessToken: answer.access_token, tokenType: answer.token_type }
     : null;

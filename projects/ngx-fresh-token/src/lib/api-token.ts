@@ -129,7 +129,7 @@ export function withApiToken(name: string, urls: readonly ApiUrlRule[], ...featu
  * @example
  * const reports = injectAuth('reports');
  * const token = await reports.getValidToken();
- * reports.state$.subscribe((s) => console.log('reports token', s.status));
+ * const reportsStatus = computed(() => reports.state().status); // 'fresh', 'expiring', … — never log the token itself
  */
 export function injectAuth(name?: string): AuthService {
   if (name === undefined) return inject(AuthService);
