@@ -185,15 +185,10 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     now: resolved.now,
     sessionKey: (request) => sessions.keyOfRequest(request),
     sessionAlive: async (key) => (await sessions.loadKey(key, false).catch(() => 'unknown')) !== null,
+    // The same choice by token type as the HTTP proxy's (a user API without a session: refused).
     async token(request, api) {
-      if (api.token === 'none') return null;
-      if (api.token !== 'client') {
-        const user = await proxiedUserToken(request, api);
-        if (user) return user;
-        if (api.token === 'user') return 'unauthenticated';
-        if (api.token === 'user-or-none') return null;
-      }
-      return clientTokens.get({ resource: api.resource, scope: api.scope });
+      const token = await proxy.tokenOf(request, api);
+      return token === null ? 'unauthenticated' : (token ?? null);
     },
   });
   const { routes, allowedOrigins } = resolved;

@@ -3,6 +3,7 @@
 // bound to it (`cnf.jkt`) and useless to anyone who copies them without the key. Proofs and nonces are
 // openid-client's (its DPoP handle: one per key, remembering the servers' nonces per origin); this file
 // only imports the keys and keeps one handle per key, found by the token's thumbprint after a rotation.
+import { isUsableDpopNonce } from 'ngx-fresh-token/internal';
 import { bffError, BffErrorCode } from './errors';
 import { client, type OidcConfiguration } from './oidc';
 import { cachedTokenOf } from './refresh';
@@ -174,11 +175,8 @@ export async function createDpopKeys(options: BffDpopOptions, config: OidcConfig
   };
 }
 
-/**
- * Whether a server's `DPoP-Nonce` is one the BFF keeps: RFC 9449's syntax (`1*NQCHAR`: visible ASCII but `"`
- * and `\\`) and at most 1 KB — a hostile or broken API must not make every later proof to its origin huge.
- */
-export const isUsableNonce = (nonce: string) => nonce.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(nonce);
+/** Whether a server's `DPoP-Nonce` is one the BFF keeps (the package's one rule, `isUsableDpopNonce`). */
+export const isUsableNonce = isUsableDpopNonce;
 
 /** Whether a token-endpoint answer is a DPoP-bound token (its `token_type`). */
 export const isDpopBound = (response: { token_type?: string }) => typeof response.token_type === 'string' && response.token_type.toLowerCase() === 'dpop';

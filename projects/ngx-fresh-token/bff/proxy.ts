@@ -521,7 +521,16 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     return forward(request, api, upstream, body, again, info);
   }
 
-  return { match, handle };
+  /**
+   * The token a call to `api` carries, by its token type: `null` when a `user` API has no session; `undefined`
+   * when the call goes without one (`none`, or `user-or-none` signed out). WebSocket handshakes use it too.
+   */
+  async function tokenOf(request: Request, api: ResolvedProxy): Promise<CachedToken | null | undefined> {
+    const sent = await tokenFor(request, api);
+    return sent === null ? null : sent.kind === 'none' ? undefined : sent.token;
+  }
+
+  return { match, handle, tokenOf };
 }
 
 /** An upstream's answer before it becomes a Response: lower-case header names, every line apart (Set-Cookie too). */

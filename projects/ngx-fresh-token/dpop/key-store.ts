@@ -1,6 +1,7 @@
 // Where the DPoP key pair lives: IndexedDB of the app's origin, one record per token name. The private
 // key is a non-extractable CryptoKey: IndexedDB stores the key object itself (structured clone), so no
 // script — this one included — can ever read its bytes. Tabs share the record, reloads keep it.
+import { toBase64Url } from 'ngx-fresh-token/internal';
 
 /** One stored key pair; `id` tells this key from a later one under the same name (a sign-out in another tab). */
 export interface ɵStoredDpopKey {
@@ -76,8 +77,5 @@ export function ɵdeleteKey(database: string, name: string, id?: string): Promis
 
 /** @internal A random id (base64url of 16 random bytes): proof `jti`s and key ids. */
 export function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let binary = '';
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
 }

@@ -2,7 +2,8 @@
 // hand-written JWS here. A proof names the method (`htm`), the URL without query and fragment (`htu`),
 // when (`iat`), a unique id (`jti`), and — with an access token — the token's hash (`ath`) and the
 // server's nonce when it gave one.
-import { SignJWT, base64url, exportJWK } from 'jose';
+import { SignJWT, exportJWK } from 'jose';
+import { sha256Base64Url } from 'ngx-fresh-token/internal';
 import type { JWK } from 'jose';
 import { randomId } from './key-store';
 
@@ -30,8 +31,8 @@ export function ɵhtu(url: string, base?: string): URL {
 }
 
 /** @internal The `ath` of `accessToken`: base64url SHA-256 of its ASCII bytes (RFC 9449 §4.2). */
-export async function ɵath(accessToken: string): Promise<string> {
-  return base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
+export function ɵath(accessToken: string): Promise<string> {
+  return sha256Base64Url(accessToken);
 }
 
 /** @internal What one proof is made of. */

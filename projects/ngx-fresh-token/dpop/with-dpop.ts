@@ -11,6 +11,7 @@ import type { FreshTokenClock, FreshTokenFeature, FreshTokenFeatureKind, TokenBi
 import { Observable, catchError, from, switchMap, tap, throwError } from 'rxjs';
 import type { JWK } from 'jose';
 import { calculateJwkThumbprint } from 'jose';
+import { isUsableDpopNonce } from 'ngx-fresh-token/internal';
 import { DpopErrorCode } from './errors';
 import { ɵStoredDpopKey, ɵdeleteKey, ɵkeyStoreSupported, ɵloadOrCreateKey } from './key-store';
 import { ɵath, ɵhtu, ɵpublicJwk, ɵsignProof } from './proof';
@@ -91,11 +92,8 @@ const SERVER_CLIENTS = new WeakSet<object>();
 
 type Nonce = { nonce: string | null; fresh: boolean };
 
-/**
- * Whether a server's `DPoP-Nonce` may go into proofs: RFC 9449's syntax (`1*NQCHAR`: visible ASCII but `"` and `\`)
- * and at most 1 KB — anything else is ignored (not remembered, no retry), as the BFF does.
- */
-const isUsableNonce = (nonce: string) => nonce.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(nonce);
+/** Whether a server's `DPoP-Nonce` may go into proofs (RFC 9449 syntax, ≤ 1 KB: the rule the BFF follows too). */
+const isUsableNonce = isUsableDpopNonce;
 
 /** A body as JSON: parsed already, or text parsed here; `null` for text that is not JSON. */
 function jsonOf(body: unknown): unknown {

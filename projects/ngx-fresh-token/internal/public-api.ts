@@ -10,4 +10,5 @@ export type { FreshTokenErrorDetails } from './error';
 export { classifyHttpError, isConfigurationError, parseRetryAfterMs } from './http-failure';
 export type { HttpErrorClassification } from './http-failure';
 export { effectiveBufferMs } from './refresh-buffer';
+export { isUsableDpopNonce } from './dpop-nonce';
 export { sha256Base64Url, toBase64Url } from './sha256';

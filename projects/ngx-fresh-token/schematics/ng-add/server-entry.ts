@@ -1,6 +1,6 @@
 import { SchematicsException } from '@angular-devkit/schematics';
 import type * as TS from 'typescript';
-import { applyEdits, calleeName, calls, importEdits, Insertion, parse, Replacement, typescript } from './typescript';
+import { applyEdits, calleeName, calls, importEdits, Insertion, parse, quote, Replacement, typescript } from './typescript';
 
 /** What the backend-for-frontend is configured with: defaults of the environment variables. */
 export interface BffServerSetup {
@@ -77,8 +77,8 @@ let bffInstance: ReturnType<typeof createBff> | undefined;
 function bff(): ReturnType<typeof createBff> {
   const appOrigin = process.env['APP_ORIGIN'] ?? \`http://localhost:\${process.env['PORT'] || 4000}\`;
   bffInstance ??= createBff({
-    issuer: process.env['OIDC_ISSUER'] ?? ${lit(setup.issuer)},
-    clientId: process.env['OIDC_CLIENT_ID'] ?? ${lit(setup.clientId)},
+    issuer: process.env['OIDC_ISSUER'] ?? ${quote(setup.issuer)},
+    clientId: process.env['OIDC_CLIENT_ID'] ?? ${quote(setup.clientId)},
     clientSecret: requiredEnv('OIDC_CLIENT_SECRET'),
     redirectUri: \`\${appOrigin}/auth/callback\`,
     postLogoutRedirectUri: \`\${appOrigin}/\`,
@@ -131,7 +131,7 @@ function proxyOptions(setup: BffServerSetup): string {
       (a) => `
       ${a.name}: {
         resource: process.env['${a.env}_RESOURCE'] ?? 'https://${a.name}.example.com', // its tokens' audience, its own
-        proxy: { path: ${lit(a.path)}, target: process.env['${a.env}_URL'] ?? 'https://${a.name}.example.com', token: 'user' },
+        proxy: { path: ${quote(a.path)}, target: process.env['${a.env}_URL'] ?? 'https://${a.name}.example.com', token: 'user' },
       },`,
     )
     .join('');
@@ -140,8 +140,4 @@ function proxyOptions(setup: BffServerSetup): string {
     handOutTokens: false,
     apis: {${apis}
     },`;
-}
-
-function lit(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
