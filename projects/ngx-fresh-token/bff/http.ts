@@ -68,7 +68,14 @@ export async function readBytesLimited(request: Request, maxBytes: number): Prom
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(total);
+  return concatBytes(chunks);
+}
+
+/** The chunks joined into one array. */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.byteLength;
+  const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);

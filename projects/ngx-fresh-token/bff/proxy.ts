@@ -11,7 +11,7 @@
 // bytes so a 401 can be retried once with a new token, and a small answer, which is read whole.
 import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
-import { errorResponse, json, methodNotAllowed, readBytesLimited, SECURITY_HEADERS } from './http';
+import { concatBytes, errorResponse, json, methodNotAllowed, readBytesLimited, SECURITY_HEADERS } from './http';
 import type { ClientTokens } from './client-tokens';
 import { isUsableNonce, type DpopKeys } from './dpop';
 import { client } from './oidc';
@@ -290,7 +290,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         res.on('error', () => settle(new UpstreamFailure(502)));
         if (Number.isInteger(length) && length <= SMALL_ANSWER_BYTES) {
           res.on('data', (chunk: Uint8Array) => chunks.push(chunk));
-          res.on('end', () => settle({ status, headers, body: concat(chunks) }));
+          res.on('end', () => settle({ status, headers, body: concatBytes(chunks) }));
           return;
         }
         const streamed = () => settle({ status, headers, body: stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array> });
@@ -315,7 +315,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         };
         const whole = () => {
           clearImmediate(turn);
-          settle({ status, headers, body: concat(chunks) });
+          settle({ status, headers, body: concatBytes(chunks) });
         };
         const turn = setImmediate(toStream);
         res.on('data', collect);
@@ -564,18 +564,6 @@ function answerOf(response: Response): UpstreamAnswer {
   for (const [name, value] of response.headers) if (name !== 'set-cookie') headers.push([name, value]);
   for (const line of response.headers.getSetCookie()) headers.push(['set-cookie', line]);
   return { status: response.status, headers, body: response.body };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let length = 0;
-  for (const c of chunks) length += c.byteLength;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** A copy of `response` whose JSON body also names `code`. */
