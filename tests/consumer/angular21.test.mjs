@@ -8,11 +8,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { minutes, ng, ngNew, packTarball, run, tempDir } from './helpers.mjs';
+import { ANGULAR_21, minutes, ng, ngNew, packTarball, run, tempDir } from './helpers.mjs';
 import { addProbe, checkServedApp } from './probe.mjs';
 
-/** The newest Angular 21 the registry here serves. */
-export const ANGULAR_21 = '21.2.26';
 const SLOW = { timeout: 15 * 60_000 };
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 let temp;

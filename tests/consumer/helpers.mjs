@@ -97,6 +97,9 @@ export async function startNodeServer(app, entry, port, env = {}) {
   };
 }
 
+/** The newest Angular 21 (long-term support until May 2027) the registry here serves. */
+export const ANGULAR_21 = '21.2.26';
+
 /** The workspace's pinned Angular CLI version (22.x) — the one the library is built with. */
 export function workspaceAngularVersion() {
   return JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies['@angular/cli'];
