@@ -77,7 +77,7 @@ const proxyTarget = upstream.origin;
 const ORDERS = 'https://orders.bench.test';
 const idp = await startBffIdp({ appOrigin: origins[0], accessTokenTtlSeconds: 600, adapter: (model) => new MemoryAdapter(model, idpStorage), tls: false, apis: { [ORDERS]: 'orders:read' } });
 const running = new Set();
-const results = { machine: machine(), sessions: SESSIONS, quick, cached: [], trips: null, storms: [], proxy: { rows: [], streams: null }, errors: [] };
+const results = { machine: machine(), sessions: SESSIONS, quick, cached: [], trips: null, storms: [], proxy: { rows: [], oneClient: [], streams: null }, errors: [] };
 
 function machine() {
   const c = cpus();
@@ -214,7 +214,7 @@ function cpuMsOf(pid) {
  * and, for a proxy (`pid`), the CPU time its process spent per request (steadier than throughput on a
  * machine the load generator shares).
  */
-async function apiLoad(label, url, sessions, headersOf, pid = null) {
+async function apiLoad(label, url, sessions, headersOf, pid = null, rows = results.proxy.rows) {
   const run = async (durationMs, record) => {
     const latencies = [];
     const statuses = {};
@@ -244,7 +244,7 @@ async function apiLoad(label, url, sessions, headersOf, pid = null) {
   const row = { label, requests: n, throughputPerSec: Math.round((n / elapsed) * 1000), p50Ms: +percentile(latencies, 50).toFixed(2), p99Ms: +percentile(latencies, 99).toFixed(2), cpuUsPerRequest, statuses };
   log(`  proxy ${label}: ${row.throughputPerSec}/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms${cpuUsPerRequest === null ? '' : `, ${cpuUsPerRequest} µs CPU per request`} ${JSON.stringify(statuses)}`);
   if (Object.keys(statuses).some((k) => k !== '200')) results.errors.push(`proxy ${label}: answers other than 200: ${JSON.stringify(statuses)}`);
-  results.proxy.rows.push(row);
+  rows.push(row);
   return row;
 }
 
@@ -387,14 +387,19 @@ async function storm(label, instances, sessions) {
   }
 }
 
-/** The proxy table: direct, the floor and the BFF's proxy, side by side. */
+/** The proxy table: direct, the floor and the BFF's proxy, side by side; then the same with one client (no queueing). */
 function proxyTable() {
-  const [direct] = results.proxy.rows;
-  return [
-    `| Small JSON API, ${SESSIONS} concurrent clients | req/s | p50 ms | p99 ms | req/s vs direct | added p50 ms | proxy CPU µs per request |`,
-    '|---|---|---|---|---|---|---|',
-    ...results.proxy.rows.map((r) => `| ${r.label} | ${r.throughputPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${(r.throughputPerSec / direct.throughputPerSec).toFixed(2)}× | ${(r.p50Ms - direct.p50Ms).toFixed(2)} | ${r.cpuUsPerRequest ?? '–'} |`),
-  ].join('\n');
+  const part = (rows, title) => {
+    const [direct] = rows;
+    return [
+      `| ${title} | req/s | p50 ms | p99 ms | req/s vs direct | added p50 ms | proxy CPU µs per request |`,
+      '|---|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.label} | ${r.throughputPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${(r.throughputPerSec / direct.throughputPerSec).toFixed(2)}× | ${(r.p50Ms - direct.p50Ms).toFixed(2)} | ${r.cpuUsPerRequest ?? '–'} |`),
+    ];
+  };
+  const lines = part(results.proxy.rows, `Small JSON API, ${SESSIONS} concurrent clients`);
+  if (results.proxy.oneClient.length) lines.push('', ...part(results.proxy.oneClient, 'Small JSON API, 1 client (one request at a time: the hop itself, no queueing)'));
+  return lines.join('\n');
 }
 
 function table() {
@@ -460,6 +465,11 @@ try {
     await apiLoad('direct (no proxy)', `${upstream.origin}/status/200`, sessions, () => ({}));
     await apiLoad('plain Node reverse proxy (floor)', `${plain.origin}/status/200`, sessions, () => ({}), plain.pid);
     await apiLoad('ngx-fresh-token/bff proxy (token type user)', `${list[0].origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), list[0].pid);
+    // One client, one request at a time: what the hop itself adds, without the queueing of 200 clients on 2 cores.
+    const one = sessions.slice(0, 1);
+    await apiLoad('direct (no proxy), 1 client', `${upstream.origin}/status/200`, one, () => ({}), null, results.proxy.oneClient);
+    await apiLoad('plain Node reverse proxy (floor), 1 client', `${plain.origin}/status/200`, one, () => ({}), plain.pid, results.proxy.oneClient);
+    await apiLoad('ngx-fresh-token/bff proxy (token type user), 1 client', `${list[0].origin}/api/orders/status/200`, one, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), list[0].pid, results.proxy.oneClient);
     if (angularAdapter) {
       const angular = await spawnBffInstance({ ...config(2, 'redis'), client: 'node-redis', adapter: 'angular' });
       running.add(angular);
