@@ -27,7 +27,13 @@ import { graphqlWithRetry } from './graphql-retry';
 import { injectRefreshBufferMs } from './refresh-buffer';
 import { createFreshTokenProvider } from './token-provider';
 
-/** Amplify's library options (the second argument of `Amplify.configure`). */
+/**
+ * Amplify's library options (the second argument of `Amplify.configure`).
+ *
+ * @example
+ * const libraryOptions: AmplifyLibraryOptions = { ssr: true };
+ * provideAmplifyFreshToken(outputs, { libraryOptions });
+ */
 export type AmplifyLibraryOptions = NonNullable<Parameters<typeof Amplify.configure>[1]>;
 
 /**

@@ -20,7 +20,13 @@ import {
 // it is renewed, how a close is answered (reconnect with a fresh token, back off, or give up).
 // The wire format is in events-protocol.ts, HTTP publishing in events-publish.ts.
 
-/** Amplify auth modes in which an Events connection carries the service's token. */
+/**
+ * Amplify auth modes in which an Events connection carries the service's token.
+ *
+ * @example
+ * const authMode: FreshEventsAuthMode = 'lambda';
+ * amplify.events<ChatMessage>('/default/chat', { authMode }).subscribe((m) => console.log(m));
+ */
 export type FreshEventsAuthMode = 'lambda' | 'oidc' | 'userPool';
 
 /**

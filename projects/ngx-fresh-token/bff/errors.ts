@@ -54,7 +54,12 @@ export const BffErrorCode = {
   DpopBound: 'NFT420',
 } as const;
 
-/** One of the {@link BffErrorCode} values. */
+/**
+ * One of the {@link BffErrorCode} values.
+ *
+ * @example
+ * const code: BffErrorCodeValue = BffErrorCode.SessionEnded; // 'NFT406'
+ */
 export type BffErrorCodeValue = (typeof BffErrorCode)[keyof typeof BffErrorCode];
 
 /**

@@ -3,7 +3,12 @@ import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PROXY_METHODS, DEFAULT_PROXY_TIMEOUT
 import type { BffDpopOptions } from './dpop';
 import { memorySessionStore, type SessionStore } from './session-store';
 
-/** How the BFF authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523). */
+/**
+ * How the BFF authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523).
+ *
+ * @example
+ * createBff({ ...options, clientAuthMethod: 'private_key_jwt', clientPrivateKey: { key: privateKey, kid: 'bff-1' } });
+ */
 export type BffClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 /**

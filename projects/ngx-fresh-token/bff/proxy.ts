@@ -24,6 +24,10 @@ import type { CachedToken } from './sessions';
  * - `client`: the BFF's own client-credentials token for this API (one per process, kept fresh);
  * - `user-or-client`: the session's token, else the BFF's own;
  * - `none`: no token (the proxy still applies its path, method, CSRF and header rules).
+ *
+ * @example
+ * const token: BffProxyTokenType = 'user-or-client'; // the session's token, else the BFF's own
+ * const apis = { reports: { proxy: { path: '/api/reports', target: 'https://reports.internal', token } } };
  */
 export type BffProxyTokenType = 'user' | 'user-or-none' | 'client' | 'user-or-client' | 'none';
 
@@ -71,7 +75,13 @@ export interface ResolvedProxy {
   scope?: string;
 }
 
-/** Extra facts about a request only the server adapter knows, for `X-Forwarded-For`. */
+/**
+ * Extra facts about a request only the server adapter knows, for `X-Forwarded-For`.
+ *
+ * @example
+ * const info: BffRequestInfo = { clientAddress: req.socket.remoteAddress }; // becomes X-Forwarded-For
+ * const response = await bff.handle(request, info);
+ */
 export interface BffRequestInfo {
   /** The client's address as the app's server sees it (`req.socket.remoteAddress`, or what a trusted proxy in front says). */
   clientAddress?: string;
@@ -149,6 +159,9 @@ export function isSafeRest(rest: string): boolean {
  * The header (and value) that marks the proxy's own 401 — no session (anymore) for an API with `user`
  * tokens — apart from an API's own 401, which goes back as it is, unmarked. The browser's `withBffProxy()`
  * ends the session (proxy-only mode) on a marked 401 only.
+ *
+ * @example
+ * const signedOut = response.status === 401 && response.headers.get(BFF_SESSION_HEADER) === 'none'; // the proxy's own 401
  */
 export const BFF_SESSION_HEADER = 'X-BFF-Session';
 

@@ -32,7 +32,13 @@ export interface RedisSessionStoreOptions {
   now?: () => number;
 }
 
-/** The Redis store: a {@link SessionStore} with every optional method, since several instances share it. */
+/**
+ * The Redis store: a {@link SessionStore} with every optional method, since several instances share it.
+ *
+ * @example
+ * const store: RedisSessionStore = redisSessionStore(client, { prefix: 'shop:nft:' });
+ * const bff = await createBff({ ...options, store });
+ */
 export type RedisSessionStore = Required<SessionStore>;
 
 // Key layout (P = prefix; key and entry are already hashes, never a cookie value or a token):

@@ -14,7 +14,12 @@ import { isSafeRest, type BffRequestInfo, type ResolvedProxy } from './proxy';
 import type { DpopKeys } from './dpop';
 import type { CachedToken } from './sessions';
 
-/** The close code sent to both sides when the connection's token expires or its session ends: reconnect for a fresh one. */
+/**
+ * The close code sent to both sides when the connection's token expires or its session ends: reconnect for a fresh one.
+ *
+ * @example
+ * socket.addEventListener('close', (e) => { if (e.code === WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE) connect(); }); // reconnect: a fresh token
+ */
 export const WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE = 4401;
 /** Most proxied WebSockets of one session at once; past it a handshake is refused (429). */
 export const MAX_WEBSOCKETS_PER_SESSION = 16;

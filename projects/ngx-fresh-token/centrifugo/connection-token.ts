@@ -2,7 +2,13 @@ import { inject } from '@angular/core';
 import { AuthService, injectAuth } from 'ngx-fresh-token';
 import { CentrifugoErrorCode, ɵforCentrifugo, ɵsignedOut } from './errors';
 
-/** The `getToken` option of a `Centrifuge` client. */
+/**
+ * The `getToken` option of a `Centrifuge` client.
+ *
+ * @example
+ * const getToken: CentrifugoConnectionGetToken = centrifugoGetToken();
+ * const centrifuge = new Centrifuge('wss://rt.example.com/connection/websocket', { getToken });
+ */
 export type CentrifugoConnectionGetToken = (ctx?: unknown) => Promise<string>;
 
 /**

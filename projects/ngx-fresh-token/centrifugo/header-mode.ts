@@ -4,7 +4,12 @@ import type { Centrifuge } from 'centrifuge';
 import { ɵauthOf, ɵnextToken } from './connection-token';
 import { CentrifugoErrorCode, ɵforCentrifugo, ɵinvalidSetup, ɵsignedOut } from './errors';
 
-/** Options of {@link centrifugoHeaderMode}. */
+/**
+ * Options of {@link centrifugoHeaderMode}.
+ *
+ * @example
+ * const headers = centrifugoHeaderMode({ headers: (token) => ({ Authorization: `Bearer ${token}`, 'X-Tenant': 'acme' }) });
+ */
 export interface CentrifugoHeaderModeOptions {
   /** Builds the headers for a token. Default: `{ Authorization: 'Bearer <token>' }`. */
   headers?: (token: string) => Record<string, string>;
@@ -18,7 +23,13 @@ export interface CentrifugoHeaderModeOptions {
   expiredCodes?: readonly number[];
 }
 
-/** Keeps a client's emulated `Authorization` header fresh; see {@link centrifugoHeaderMode}. */
+/**
+ * Keeps a client's emulated `Authorization` header fresh; see {@link centrifugoHeaderMode}.
+ *
+ * @example
+ * const mode: CentrifugoHeaderMode = centrifugoHeaderMode({}, 'realtime');
+ * const centrifuge = mode.attach(new Centrifuge(url, { getData: mode.getData }));
+ */
 export interface CentrifugoHeaderMode {
   /** Pass as the client's `getData` option: it sets fresh headers before every (re)connect. */
   readonly getData: () => Promise<unknown>;

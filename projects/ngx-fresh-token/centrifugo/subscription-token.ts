@@ -4,7 +4,14 @@ import { ɵauthOf } from './connection-token';
 import { Observable, firstValueFrom, isObservable } from 'rxjs';
 import { CentrifugoErrorCode, ɵforCentrifugo, ɵinvalidSetup, ɵsignedOut, ɵunauthorized } from './errors';
 
-/** What a {@link CentrifugoSubscriptionTokenFetcher} is asked for. */
+/**
+ * What a {@link CentrifugoSubscriptionTokenFetcher} is asked for.
+ *
+ * @example
+ * const fetcher = ({ channel, accessToken }: CentrifugoSubscriptionTokenRequest) =>
+ *   fetch('/centrifugo/subscription-token', { method: 'POST', headers: { Authorization: `Bearer ${accessToken}` }, body: JSON.stringify({ channel }) })
+ *     .then((r) => (r.ok ? r.json() : Promise.reject(r))).then((body: { token: string }) => body.token);
+ */
 export interface CentrifugoSubscriptionTokenRequest {
   /** The channel to subscribe to. */
   channel: string;
@@ -17,12 +24,22 @@ export interface CentrifugoSubscriptionTokenRequest {
  * /centrifugo/subscription-token`. Throw the HTTP error as it is (anything with a numeric
  * `status`): 401 is retried once with a new access token, other 4xx refuse the subscription,
  * 5xx/429/network errors are retried by the client with backoff.
+ *
+ * @example
+ * const fetcher: CentrifugoSubscriptionTokenFetcher = ({ channel }) =>
+ *   http.post<{ token: string }>('/centrifugo/subscription-token', { channel }).pipe(map((r) => r.token));
  */
 export type CentrifugoSubscriptionTokenFetcher = (
   request: CentrifugoSubscriptionTokenRequest,
 ) => Promise<string | null> | Observable<string | null>;
 
-/** The `getToken` option of a Centrifuge subscription. */
+/**
+ * The `getToken` option of a Centrifuge subscription.
+ *
+ * @example
+ * const getToken: CentrifugoSubscriptionGetToken = centrifugoSubscriptionGetToken(fetcher);
+ * const sub = centrifuge.newSubscription('orders:42', { getToken });
+ */
 export type CentrifugoSubscriptionGetToken = (ctx: { channel: string }) => Promise<string>;
 
 function isUnauthorizedStatus(err: unknown): boolean {

@@ -9,7 +9,14 @@ interface PendingTimer {
 // Captured at load, so flushing still works while jasmine.clock() is installed.
 const realSetTimeout = globalThis.setTimeout.bind(globalThis);
 
-/** Lets every pending promise callback run: one real macrotask drains the microtask queue. */
+/**
+ * Lets every pending promise callback run: one real macrotask drains the microtask queue.
+ *
+ * @example
+ * const token = auth.getValidToken();
+ * await flushMicrotasks(); // the refresh request has gone out
+ * httpMock.expectOne(TOKEN_URL);
+ */
 export function flushMicrotasks(): Promise<void> {
   return new Promise((resolve) => realSetTimeout(resolve, 0));
 }

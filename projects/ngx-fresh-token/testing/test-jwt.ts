@@ -1,4 +1,10 @@
-/** Options of {@link createTestJwt}. */
+/**
+ * Options of {@link createTestJwt}.
+ *
+ * @example
+ * const options: TestJwtOptions = { expiresInSeconds: -10, nowMs: clock.now() }; // expired 10 s ago
+ * const token = createTestJwt(options);
+ */
 export interface TestJwtOptions {
   /** Lifetime from `nowMs`, in seconds (default 3600); negative for an expired token. */
   expiresInSeconds?: number;

@@ -2,6 +2,9 @@
  * Claims of a verified bearer token, as `verify` returns them (e.g. the `payload` of jose's
  * `jwtVerify`). `sub` becomes the Centrifugo user ("" is anonymous), `exp` (seconds) the
  * connection's `expire_at`.
+ *
+ * @example
+ * const verify = async (token: string): Promise<CentrifugoTokenClaims> => (await jwtVerify(token, jwks)).payload;
  */
 export interface CentrifugoTokenClaims {
   sub?: string;
@@ -9,7 +12,13 @@ export interface CentrifugoTokenClaims {
   [claim: string]: unknown;
 }
 
-/** Extra fields of a proxy-connect `result` (see Centrifugo's proxy docs). */
+/**
+ * Extra fields of a proxy-connect `result` (see Centrifugo's proxy docs).
+ *
+ * @example
+ * const result = (claims: CentrifugoTokenClaims): CentrifugoConnectResultExtras => ({ info: { name: claims['name'] }, channels: [`user:${claims.sub}`] });
+ * export const POST = centrifugoConnectHandler({ verify, result });
+ */
 export interface CentrifugoConnectResultExtras {
   info?: unknown;
   data?: unknown;
@@ -18,10 +27,21 @@ export interface CentrifugoConnectResultExtras {
   subs?: Record<string, unknown>;
 }
 
-/** What a bearer token turned out to be when `verify` rejected it. */
+/**
+ * What a bearer token turned out to be when `verify` rejected it.
+ *
+ * @example
+ * const classify = (err: unknown): CentrifugoTokenProblem => (err instanceof TokenExpiredError ? 'expired' : classifyTokenError(err));
+ */
 export type CentrifugoTokenProblem = 'expired' | 'invalid' | 'unavailable';
 
-/** Options of the proxy handlers. */
+/**
+ * Options of the proxy handlers.
+ *
+ * @example
+ * const options: CentrifugoProxyOptions = { verify: async (t) => (await jwtVerify(t, jwks)).payload };
+ * export const POST = centrifugoConnectHandler(options);
+ */
 export interface CentrifugoProxyOptions {
   /** Verifies the bearer token and returns its claims; throws when it is invalid or expired. */
   verify: (token: string) => Promise<CentrifugoTokenClaims> | CentrifugoTokenClaims;
@@ -38,13 +58,25 @@ export interface CentrifugoProxyOptions {
   header?: string;
 }
 
-/** The proxy-connect answer, exactly as Centrifugo reads it (never wrapped in `data`). */
+/**
+ * The proxy-connect answer, exactly as Centrifugo reads it (never wrapped in `data`).
+ *
+ * @example
+ * const reply: CentrifugoConnectReply = await answerCentrifugoConnect(req.headers, { verify });
+ * if ('result' in reply) console.log('connected', reply.result.user);
+ */
 export type CentrifugoConnectReply =
   | { result: { user: string; expire_at?: number } & CentrifugoConnectResultExtras }
   | { error: { code: number; message: string } }
   | { disconnect: { code: number; reason: string } };
 
-/** The proxy-refresh answer, exactly as Centrifugo reads it. */
+/**
+ * The proxy-refresh answer, exactly as Centrifugo reads it.
+ *
+ * @example
+ * const reply: CentrifugoRefreshReply = await answerCentrifugoRefresh(req.headers, { verify });
+ * res.json(reply);
+ */
 export type CentrifugoRefreshReply =
   | { result: { expire_at?: number } }
   | { result: { expired: true } }
@@ -67,7 +99,13 @@ export const CENTRIFUGO_PROXY_CODES = {
   invalidToken: 4501,
 } as const;
 
-/** Thrown by the plain handlers when the token could not be checked at all (e.g. JWKS down). */
+/**
+ * Thrown by the plain handlers when the token could not be checked at all (e.g. JWKS down).
+ *
+ * @example
+ * try { res.json(await answerCentrifugoConnect(req.headers, { verify })); }
+ * catch (err) { res.sendStatus(err instanceof CentrifugoProxyUnavailableError ? 503 : 500); }
+ */
 export class CentrifugoProxyUnavailableError extends Error {
   constructor() {
     super('NFT604: The bearer token could not be verified right now (the key set is unreachable?). Centrifugo will retry.');

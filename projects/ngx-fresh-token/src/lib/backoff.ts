@@ -17,7 +17,12 @@ export interface RefreshRetryPolicy {
   attemptTimeoutMs: number;
 }
 
-/** The defaults of {@link RefreshRetryPolicy}. */
+/**
+ * The defaults of {@link RefreshRetryPolicy}.
+ *
+ * @example
+ * withRefreshRetry({ maxAttempts: DEFAULT_REFRESH_RETRY.maxAttempts * 2 })
+ */
 export const DEFAULT_REFRESH_RETRY: RefreshRetryPolicy = {
   maxAttempts: 4,
   baseDelayMs: 1_000,

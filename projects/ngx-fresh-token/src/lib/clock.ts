@@ -1,6 +1,13 @@
 import { InjectionToken } from '@angular/core';
 
-/** Opaque handle of a timer started by a {@link FreshTokenClock}. */
+/**
+ * Opaque handle of a timer started by a {@link FreshTokenClock}.
+ *
+ * @example
+ * const clock = inject(FRESH_TOKEN_CLOCK);
+ * const handle: FreshTokenTimerHandle = clock.setTimeout(() => console.log('due'), 1_000);
+ * clock.clearTimeout(handle);
+ */
 export type FreshTokenTimerHandle = unknown;
 
 /**

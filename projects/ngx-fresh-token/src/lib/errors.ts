@@ -56,7 +56,12 @@ export const FreshTokenErrorCode = {
   RefreshTimeout: 'NFT206',
 } as const;
 
-/** Union of the documented {@link FreshTokenErrorCode} values. */
+/**
+ * Union of the documented {@link FreshTokenErrorCode} values.
+ *
+ * @example
+ * const code: FreshTokenErrorCodeValue = FreshTokenErrorCode.SessionEnded; // 'NFT202'
+ */
 export type FreshTokenErrorCodeValue = (typeof FreshTokenErrorCode)[keyof typeof FreshTokenErrorCode];
 
 export { FreshTokenError, classifyHttpError, parseRetryAfterMs } from 'ngx-fresh-token/internal';

@@ -2,7 +2,12 @@ import type { Provider } from '@angular/core';
 import type { RefreshRetryPolicy } from './backoff';
 import { ɵerror } from './errors';
 
-/** Kinds of {@link FreshTokenFeature}; each may appear once in `provideFreshToken()`. */
+/**
+ * Kinds of {@link FreshTokenFeature}; each may appear once in `provideFreshToken()`.
+ *
+ * @example
+ * const feature: FreshTokenFeature<typeof FreshTokenFeatureKind.RefreshBuffer> = withRefreshBuffer(60_000);
+ */
 export const FreshTokenFeatureKind = {
   TokenSource: 0,
   RefreshBuffer: 1,
@@ -20,7 +25,12 @@ export const FreshTokenFeatureKind = {
   TokenBinding: 11,
 } as const;
 
-/** One of the {@link FreshTokenFeatureKind} values. */
+/**
+ * One of the {@link FreshTokenFeatureKind} values.
+ *
+ * @example
+ * const kind: FreshTokenFeatureKind = FreshTokenFeatureKind.MinValidity; // 5
+ */
 export type FreshTokenFeatureKind = (typeof FreshTokenFeatureKind)[keyof typeof FreshTokenFeatureKind];
 
 /** Type-only brand: a feature is made by a `with…()` function, never by hand (no run-time property). */

@@ -3,19 +3,32 @@ import { effectiveBufferMs } from 'ngx-fresh-token/internal';
 import { ɵerror } from './errors';
 import type { TokenGrant } from './token';
 
-/** Default time before expiry at which a token counts as expiring and is refreshed: 30 s. */
+/**
+ * Default time before expiry at which a token counts as expiring and is refreshed: 30 s.
+ *
+ * @example
+ * withRefreshBuffer(2 * DEFAULT_REFRESH_BUFFER_MS) // 60 s
+ */
 export const DEFAULT_REFRESH_BUFFER_MS = 30_000;
 
 /**
  * Default least validity a token must have left to be sent without waiting for a refresh: 10 s
  * (lowered to the refresh buffer when that is shorter).
+ *
+ * @example
+ * withMinValidity(DEFAULT_MIN_VALIDITY_MS / 2) // 5 s
  */
 export const DEFAULT_MIN_VALIDITY_MS = 10_000;
 
 /** Skew below this is rounding (JWT times have 1 s resolution) plus latency, not a wrong clock. */
 export const SKEW_TOLERANCE_MS = 2_000;
 
-/** Lifetime status of a token, as in {@link TokenState}. */
+/**
+ * Lifetime status of a token, as in {@link TokenState}.
+ *
+ * @example
+ * auth.state$.pipe(map((s): TokenStatus => s.status)).subscribe((status) => console.log(status)); // 'fresh', 'expiring', …
+ */
 export type TokenStatus = 'signed-out' | 'fresh' | 'expiring' | 'expired';
 
 /**

@@ -23,7 +23,14 @@ export interface TokenGrant {
   user?: Record<string, unknown> | null;
 }
 
-/** What {@link TokenSource.getToken} is asked for. */
+/**
+ * What {@link TokenSource.getToken} is asked for.
+ *
+ * @example
+ * const source: TokenSource = {
+ *   getToken: ({ forceRefresh }: TokenRequest) => (forceRefresh ? refreshAtServer() : readCachedGrant()),
+ * };
+ */
 export interface TokenRequest {
   /** `true` when the current token must not be returned again (it is expiring, or an API rejected it). */
   forceRefresh: boolean;
