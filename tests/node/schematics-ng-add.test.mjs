@@ -204,23 +204,22 @@ describe('ng add ngx-fresh-token: other patterns and options', () => {
     assert.equal(tree.exists('/projects/app/src/app/auth/login.ts'), false);
   });
 
-  test('an app without the router (an optional peer): --defaults sets up the rest, adds no guard or routes and says why; with the router but no app.routes.ts, --routes is refused', async () => {
+  test('an app without the router (ng new --routing=false): --defaults sets up the rest, adds no guard or routes and says why; an app that provides the router but has no app.routes.ts is refused', async () => {
     const ws = await runner.runExternalSchematic('@schematics/angular', 'workspace', { name: 'ws', newProjectRoot: 'projects', version: '22.2.0' });
     const app = await runner.runExternalSchematic('@schematics/angular', 'application', { name: 'app', ssr: false, standalone: true, skipTests: true, routing: false }, ws);
-    const pkg = JSON.parse(app.readText('/package.json'));
-    delete pkg.dependencies['@angular/router'];
-    app.overwrite('/package.json', JSON.stringify(pkg, null, 2));
     assert.equal(app.exists(ROUTES), false);
+    assert.doesNotMatch(app.readText(CONFIG), /provideRouter/);
     const tree = await ngAdd(app);
     assert.match(tree.readText(CONFIG), /provideFreshToken\(/);
     assert.match(tree.readText(CONFIG), /withInterceptors\(\[freshTokenInterceptor\]\)/);
     assert.doesNotMatch(tree.readText(CONFIG), /signedInGuard|@angular\/router/);
     assert.equal(tree.exists(ROUTES), false);
     assert.equal(tree.exists('/projects/app/src/app/auth/login.ts'), false);
-    assert.ok(logs.some((l) => /^warn: .*no router \(@angular\/router\): no signedInGuard\(\)/.test(l)), logs.join('\n'));
-    pkg.dependencies['@angular/router'] = pkg.dependencies['@angular/core'];
-    app.overwrite('/package.json', JSON.stringify(pkg, null, 2));
-    await assert.rejects(ngAdd(app), /app\.routes\.ts does not exist.*--routes=false/s);
+    assert.ok(logs.some((l) => /^warn: .*does not use the router .*no signedInGuard\(\)/.test(l)), logs.join('\n'));
+    // The router provided, its routes somewhere ng add does not know: refused, nothing changed.
+    const routed = branch(app);
+    routed.overwrite(CONFIG, routed.readText(CONFIG).replace('providers: [', "providers: [\n    provideRouter(appRoutes),").replace(/^/, "import { provideRouter } from '@angular/router';\nimport { appRoutes } from './routing/routes';\n"));
+    await assert.rejects(ngAdd(routed), /app\.routes\.ts does not exist.*--routes=false/s);
   });
 
   test('the BFF on an app without SSR: the browser half, .env.example, and a warning naming ng add @angular/ssr', async () => {

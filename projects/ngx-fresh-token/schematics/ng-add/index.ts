@@ -193,11 +193,9 @@ export function ngAdd(options: NgAddOptions): Rule {
         if (!/^\/?\.env$/m.test(ignore)) writes.push({ path: '/.gitignore', text: `${ignore.replace(/\n?$/, '\n')}\n# secrets of the backend-for-frontend (ngx-fresh-token)\n.env\n`, what: '.env (secrets stay out of git)' });
       }
     }
-    const packageJson = tree.exists('/package.json') ? (JSON.parse(read('/package.json')) as Record<string, Record<string, string> | undefined>) : {};
-    const hasRouter = !!(packageJson['dependencies']?.['@angular/router'] || packageJson['devDependencies']?.['@angular/router']);
-    if (o.routes && !tree.exists(routesPath) && !hasRouter) {
-      // An app without the router (an optional peer of this package): nothing to guard, and no question to fail on.
-      notes.push('This app has no router (@angular/router): no signedInGuard() and no login/logout routes were added (README, "Route guard").');
+    if (o.routes && !tree.exists(routesPath) && !/\bprovideRouter\s*\(/.test(read(appConfigPath))) {
+      // An app that does not use the router (ng new --routing=false): nothing to guard, and no question to fail on.
+      notes.push('This app does not use the router (no app.routes.ts, no provideRouter()): no signedInGuard() and no login/logout routes were added (README, "Route guard").');
     } else if (o.routes) {
       if (!tree.exists(routesPath)) {
         fail(`${routesPath} does not exist (an app with the router, as ng new writes it). Run again with --routes=false. Nothing was changed.`);
@@ -225,6 +223,7 @@ export function ngAdd(options: NgAddOptions): Rule {
 
     const rules: Rule[] = [];
     const peers = ownPackage().peerDependencies ?? {};
+    const packageJson = tree.exists('/package.json') ? (JSON.parse(read('/package.json')) as Record<string, Record<string, string> | undefined>) : {};
     const deps = bff ? ['openid-client'] : o.pattern === 'amplify' ? ['aws-amplify'] : [];
     for (const name of deps) {
       if (packageJson['dependencies']?.[name] || packageJson['devDependencies']?.[name]) continue;

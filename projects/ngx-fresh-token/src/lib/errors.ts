@@ -40,8 +40,6 @@ export const FreshTokenErrorCode = {
   UrlRuleThrew: 'NFT116',
   /** `withBffProxy()` got no path, or one `createBff()` would not proxy (not a path on the app's origin, dot segments, a query, `/` alone); or `withBffSession()` an unusable option. */
   InvalidProxyPath: 'NFT115',
-  /** `signedInGuard()` ran but `@angular/router` (an optional peer, loaded on first use) could not be loaded. */
-  RouterUnavailable: 'NFT117',
   /** The token source failed transiently (network, 5xx, 408, 429) and retries ran out. */
   RefreshFailed: 'NFT201',
   /** The token source rejected the session (400/401, `invalid_grant`): the user must sign in again. */

@@ -1,9 +1,9 @@
-import { Injector, inject } from '@angular/core';
-import type { ActivatedRouteSnapshot, CanActivateFn, CanMatchFn, Route, Router, RouterStateSnapshot, UrlSegment, UrlTree } from '@angular/router';
+import { inject } from '@angular/core';
+import { ActivatedRouteSnapshot, CanActivateFn, CanMatchFn, Route, Router, RouterStateSnapshot, UrlSegment, UrlTree } from '@angular/router';
 import { AuthService } from './auth.service';
 import { injectAuth } from './api-token';
 import { ɵerror } from './errors';
-import { ɵSERVER_HALF, type ɵServerHalf } from './server-render';
+import { ɵSERVER_HALF } from './server-render';
 import { ɵOPTIONAL, ɵonServer } from './config';
 
 /**
@@ -31,33 +31,6 @@ export interface SignedInGuardOptions {
    * name no `withApiToken()` declares is `NFT111` when the guard runs.
    */
   apiToken?: string;
-}
-
-type RouterApi = typeof import('@angular/router');
-
-/** `@angular/router` once loaded (see {@link loadRouter}). */
-let routerApi: RouterApi | null = null;
-let routerLoad: Promise<RouterApi> | null = null;
-
-/**
- * `@angular/router`, loaded on first use. It is an optional peer: only the guard needs it, and an app
- * without it must install and build. A static import would make every bundler resolve it (esbuild, and
- * so `ng build`, resolves every import before tree-shaking); a dynamic import whose failure is handled
- * (the second argument of `then`) is left to run time when it cannot be resolved, and is bundled with
- * the app's own router when it can. `signedInGuard()` starts the load, so a guard that runs later (the
- * router's first navigation comes after bootstrap) answers synchronously.
- */
-function loadRouter(): Promise<RouterApi> {
-  return (routerLoad ??= import('@angular/router').then(
-    (api) => (routerApi = api),
-    () => {
-      routerLoad = null;
-      throw ɵerror(
-        'NFT117',
-        (typeof ngDevMode === 'undefined' || ngDevMode) ? 'signedInGuard() could not load @angular/router. To fix the problem, install it (npm install @angular/router) and use the guard in routes given to provideRouter().' : '',
-      );
-    },
-  ));
 }
 
 /** The path of a URL, without query and fragment, to tell whether two URLs name the same page. */
@@ -96,12 +69,8 @@ function attemptedUrl(router: Router, state: RouterStateSnapshot | UrlSegment[])
  *   `NFT108`: a file served to every user must not be rendered signed out (nor signed in) for one
  *   of them. Mark routes that need a session `RenderMode.Server` (or `RenderMode.Client`).
  *
- * `@angular/router` is an optional peer of this package: the guard loads it on first use (an app without
- * the router installs and builds; one that uses the guard has it anyway).
- *
  * Throws a {@link FreshTokenError} `NFT105` for a `redirectTo` that is not an app URL starting with
- * `/`, and `NFT106` when used without `provideFreshToken()`; the guard rejects with `NFT117` if
- * `@angular/router` cannot be loaded.
+ * `/`, and `NFT106` when used without `provideFreshToken()`.
  *
  * @example
  * export const routes: Routes = [
@@ -119,8 +88,6 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
       (typeof ngDevMode === 'undefined' || ngDevMode) ? 'signedInGuard({ redirectTo }) needs a URL of this app starting with "/", for example "/login".' : '',
     );
   }
-  // Started now, with the routes: by the router's first navigation it has long been loaded.
-  loadRouter().catch(() => undefined);
   const guard = (_route: ActivatedRouteSnapshot | Route, state: RouterStateSnapshot | UrlSegment[]): boolean | UrlTree | Promise<boolean | UrlTree> => {
     const auth = options?.apiToken === undefined ? inject(AuthService, ɵOPTIONAL) : injectAuth(options.apiToken);
     if (!auth) {
@@ -129,29 +96,23 @@ export function signedInGuard(options: SignedInGuardOptions = {}): CanActivateFn
         (typeof ngDevMode === 'undefined' || ngDevMode) ? 'signedInGuard() needs AuthService. To fix the problem, add provideFreshToken(withTokenSource(...)) to the app (or route) providers.' : '',
       );
     }
+    const router = inject(Router);
+    const attempted = attemptedUrl(router, state);
     // The server's branch lives with the rest of server rendering (server-render.ts); browser builds have none.
     const server = ɵonServer() ? inject(ɵSERVER_HALF) : null;
-    const injector = inject(Injector);
-    const decide = (api: RouterApi) => check(auth, server, injector.get(api.Router), state, redirectTo);
-    return routerApi ? decide(routerApi) : loadRouter().then(decide);
+    if (server) return server.guard(attempted, () => redirect(router, redirectTo, attempted));
+    // Rendered signed in by the server: the same answer now, before the first token arrives. A session
+    // without a token (withBffSession()) past its end is read again below.
+    if (auth.ɵknownSignedIn() && auth.state().status !== 'expired') return true;
+    // getValidToken() loads the session on first use and keeps a token it could not refresh
+    // transiently while that token is still valid; any failure left is "not signed in".
+    return auth.getValidToken().then(
+      // A session that holds no token in the browser (withBffSession()) is signed in with none.
+      (token) => token !== null || auth.ɵknownSignedIn() || redirect(router, redirectTo, attempted),
+      () => redirect(router, redirectTo, attempted),
+    );
   };
   return guard as CanActivateFn & CanMatchFn;
-}
-
-/** The guard's decision, with the router at hand. */
-function check(auth: AuthService, server: ɵServerHalf | null, router: Router, state: RouterStateSnapshot | UrlSegment[], redirectTo: string): boolean | UrlTree | Promise<boolean | UrlTree> {
-  const attempted = attemptedUrl(router, state);
-  if (server) return server.guard(attempted, () => redirect(router, redirectTo, attempted));
-  // Rendered signed in by the server: the same answer now, before the first token arrives. A session
-  // without a token (withBffSession()) past its end is read again below.
-  if (auth.ɵknownSignedIn() && auth.state().status !== 'expired') return true;
-  // getValidToken() loads the session on first use and keeps a token it could not refresh
-  // transiently while that token is still valid; any failure left is "not signed in".
-  return auth.getValidToken().then(
-    // A session that holds no token in the browser (withBffSession()) is signed in with none.
-    (token) => token !== null || auth.ɵknownSignedIn() || redirect(router, redirectTo, attempted),
-    () => redirect(router, redirectTo, attempted),
-  );
 }
 
 function redirect(router: Router, redirectTo: string, attempted: string): boolean | UrlTree {
