@@ -89,6 +89,35 @@ describe('BFF parsers under fast-check', () => {
     );
   });
 
+  // A cookie whose name is the session cookie's with something around it that a browser keeps as part of the name
+  // (U+00A0 and every other byte but space and tab; Node reads header bytes as Latin-1) is another cookie: anyone on
+  // a sibling host or a plain-http page can set it, so it must never stand in for the __Host- one. And a name sent
+  // twice is no session at all (which one is the server's own cannot be told), without clearing anything.
+  test('a look-alike of the session cookie (its name with any byte but space or tab around it) never stands in for it; a repeated name is no session, and nothing is cleared', async () => {
+    const jar = cookieJar();
+    await signIn(jar, tb.app, { loginHint: 'mallory' });
+    const idOf = (header) => /__Host-nft-session=([^;]+)/.exec(header)[1];
+    const malloryId = idOf(jar.header(`${tb.app.origin}/`));
+    const aliceId = idOf(alice.cookie);
+    const userOf = async (cookie) => {
+      const res = await handle('/session/user', { headers: { cookie, ...xhr(tb.app) } });
+      return { status: res.status, sub: res.status === 200 ? (await res.json()).user?.sub : null, cleared: res.headers.getSetCookie().length > 0 };
+    };
+    const around = fc.string({ unit: fc.integer({ min: 0x01, max: 0xff }).filter((c) => c !== 0x20 && c !== 0x09 && c !== 0x3b && c !== 0x3d && c !== 0x0a && c !== 0x0d).map((c) => String.fromCharCode(c)), minLength: 0, maxLength: 3 });
+    const decorated = fc.tuple(around, around).filter(([a, b]) => a + b !== '').map(([a, b]) => `${a}__Host-nft-session${b}`);
+    await fc.assert(
+      fc.asyncProperty(decorated, fc.constantFrom('; ', ';'), async (name, sep) => {
+        const first = await userOf(`${name}=${malloryId}${sep}__Host-nft-session=${aliceId}`);
+        const alone = await userOf(`${name}=${malloryId}`);
+        return first.status === 200 && first.sub === 'alice' && alone.status === 401 && alone.sub === null;
+      }),
+      { numRuns: 150, examples: [['\u00a0__Host-nft-session', '; ']] },
+    );
+    const twice = await userOf(`__Host-nft-session=${malloryId}; __Host-nft-session=${aliceId}`);
+    assert.deepEqual(twice, { status: 401, sub: null, cleared: false });
+    assert.deepEqual(await userOf(` \t__Host-nft-session=${aliceId}\t `), { status: 200, sub: 'alice', cleared: false }, 'spaces and tabs around a name or value are not part of it');
+  });
+
   test('any back-channel logout body: 400 or 413 with NFT408, never 5xx, ending nothing', async () => {
     const body = fc.oneof(
       fc.string({ maxLength: 300 }),

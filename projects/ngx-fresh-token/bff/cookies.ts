@@ -1,18 +1,32 @@
 // Cookie reading and writing for the BFF's two cookies (RFC 6265bis; RFC 10017 §6.1 attributes).
 
-/** The value of cookie `name` in the request's `Cookie` header, or `null`. */
+/** The value of cookie `name` in the request's `Cookie` header, or `null` (also when the name is sent more than once). */
 export function readCookie(request: Request, name: string): string | null {
   return readCookies(request).get(name) ?? null;
 }
 
-/** Every cookie of the request (first value wins, as browsers send the most specific first). */
+/** Spaces and tabs around a cookie's name or value (RFC 6265bis §5.6: WSP), and nothing else. */
+const WSP = /^[ \t]+|[ \t]+$/g;
+
+/**
+ * Every cookie of the request, by its name exactly as the browser keeps it: only spaces and tabs around
+ * it are dropped (a JavaScript `trim()` would also drop U+00A0 and other Unicode spaces, which a browser
+ * keeps as part of the name, so a cookie named `\u00a0__Host-…` that any sibling host or plain-http page
+ * can set would stand in for the `__Host-` one). A name sent more than once is left out: which of two
+ * cookies of one name is the server's own cannot be told (a `__Host-` cookie is never sent twice).
+ */
 export function readCookies(request: Request): Map<string, string> {
   const cookies = new Map<string, string>();
+  const repeated = new Set<string>();
   for (const part of (request.headers.get('cookie') ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!cookies.has(name)) cookies.set(name, part.slice(eq + 1).trim());
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).replace(WSP, '');
+    if (!name || repeated.has(name)) continue;
+    if (cookies.has(name)) {
+      cookies.delete(name);
+      repeated.add(name);
+    } else cookies.set(name, part.slice(eq + 1).replace(WSP, ''));
   }
   return cookies;
 }
