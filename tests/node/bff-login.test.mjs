@@ -210,6 +210,28 @@ describe('bff sign-in (real oidc-provider)', () => {
     }
   });
 
+  // Callbacks openid-client refuses before any request to the IdP are tampered ones (400 NFT405), not an outage (503):
+  // an issuer mix-up (RFC 9207), a parameter sent twice, a JARM `response` the BFF never asked for.
+  for (const [label, edit] of [
+    ['an iss of another issuer (mix-up)', (u) => u.searchParams.set('iss', 'https://evil.example')],
+    ['state sent twice', (u) => u.searchParams.append('state', u.searchParams.get('state'))],
+    ['code sent twice', (u) => u.searchParams.append('code', 'second')],
+    ['a JARM response parameter', (u) => u.searchParams.set('response', 'a.b.c')],
+  ]) {
+    test(`a tampered callback — ${label} — answers 400 NFT405, not an IdP outage, and creates no session`, async () => {
+      const jar = cookieJar();
+      const { callbackUrl } = await toCallback(jar);
+      const tampered = new URL(callbackUrl);
+      edit(tampered);
+      const writes = sessionWrites();
+      const res = await jar.fetch(tampered, { site: 'cross-site', navigation: true });
+      assert.equal(res.status, 400);
+      assert.equal((await res.json()).code, 'NFT405');
+      assert.equal(sessionCookieLines(res).set.length, 0);
+      assert.equal(sessionWrites(), writes);
+    });
+  }
+
   test('an error from the IdP on the callback answers 400 and creates no session', async () => {
     const jar = cookieJar();
     const login = await jar.fetch(`${tb.app.origin}/auth/login?returnUrl=/`, { navigation: true });

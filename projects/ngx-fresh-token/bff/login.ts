@@ -20,6 +20,8 @@ export const LOGIN_TRANSACTION_SECONDS = 600;
  */
 export const MAX_LOGIN_TRANSACTIONS = 3;
 /** At most this many transaction cookies of one request are looked at (opened or cleared). */
+/** The parameters of an authorization response (RFC 6749 §4.1.2, RFC 9207, JARM): each at most once. */
+const CALLBACK_PARAMETERS = ['state', 'code', 'iss', 'error', 'error_description', 'error_uri', 'response', 'session_state'];
 const MAX_TRANSACTION_COOKIES_READ = 16;
 const TRANSACTION_AAD = 'nft-login-transaction';
 
@@ -151,6 +153,13 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
     return new Response(null, { status: 302, headers });
   }
 
+  /** Whether openid-client refused the authorization response itself (its parameters), before any token request. */
+  function isRefusedCallback(err: unknown): boolean {
+    if (!(err instanceof client.ClientError) || err.code !== 'OAUTH_INVALID_RESPONSE') return false;
+    const cause = (err as { cause?: { cause?: { parameters?: unknown } } }).cause?.cause;
+    return cause?.parameters instanceof URLSearchParams;
+  }
+
   async function callback(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const state = url.searchParams.get('state');
@@ -165,6 +174,9 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
     if (transaction === 'newer-key') return errorResponse(sessions.newerKeyError());
     if (!transaction) return reject('no login transaction for this state (cookie missing, expired or tampered with)');
     if (transaction.state !== state) return reject('state mismatch');
+    // A parameter of the authorization response sent twice is a tampered callback (openid-client refuses it too,
+    // but as an invalid response, which would read as an IdP outage).
+    if (CALLBACK_PARAMETERS.some((name) => url.searchParams.getAll(name).length > 1)) return reject('a callback parameter was sent twice');
     if (options.now() - transaction.createdAt > LOGIN_TRANSACTION_SECONDS * 1000) return reject('the login took too long');
     // One callback per transaction: a replayed callback URL is refused before the IdP sees the code again.
     const first = await sessions.call((s) => s.claimOnce(`login:${cookieName}:${transaction.createdAt}`, LOGIN_TRANSACTION_SECONDS * 1000));
@@ -186,6 +198,9 @@ export function createLoginRoutes(options: ResolvedBffOptions, sessions: Session
       );
     } catch (err) {
       if (err instanceof client.AuthorizationResponseError) return reject('the identity provider answered with an error');
+      // The callback's parameters failed openid-client's own checks before any request to the IdP (an `iss` of
+      // another issuer — RFC 9207 mix-up —, a JARM `response`): a tampered callback, not an outage.
+      if (isRefusedCallback(err)) return reject('the callback parameters did not verify (issuer or response mode)');
       const kind = await classifyGrantFailure(err);
       // A verdict on the code (invalid_grant: a bad or replayed code, a PKCE mismatch) or an answer that failed verification.
       if (kind === 'ended' || kind === 'rejected' || kind === 'request') return reject('the code, PKCE verifier, nonce or ID token did not verify');
