@@ -17,11 +17,16 @@ const LIVE = 'https://live.example.test';
 const PLAIN = 'https://plain.example.test';
 let tb;
 let api; // { origin, handshakes: [{ path, authorization }], close }
+let slowApi; // a WebSocket API whose handshake takes 300 ms (a real API over a network takes time too)
 
-async function startWsApi() {
+async function startWsApi({ handshakeDelayMs = 0 } = {}) {
   const server = createServer((_req, res) => res.writeHead(426).end());
   // The API prefers subprotocol v2 when offered (the browser must be told what the API chose).
-  const wss = new WebSocketServer({ server, handleProtocols: (protocols) => (protocols.has('v2') ? 'v2' : ([...protocols][0] ?? false)) });
+  const wss = new WebSocketServer({
+    server,
+    handleProtocols: (protocols) => (protocols.has('v2') ? 'v2' : ([...protocols][0] ?? false)),
+    verifyClient: (_info, done) => setTimeout(() => done(true), handshakeDelayMs),
+  });
   const handshakes = [];
   wss.on('connection', (socket, req) => {
     handshakes.push({ path: req.url, authorization: req.headers.authorization, cookie: req.headers.cookie, protocol: socket.protocol });
@@ -44,6 +49,7 @@ async function startWsApi() {
 
 before(async () => {
   api = await startWsApi();
+  slowApi = await startWsApi({ handshakeDelayMs: 300 });
   tb = await startBffTestbed(bffModule, {
     bff: {
       resource: API_RESOURCE,
@@ -52,6 +58,7 @@ before(async () => {
         live: { resource: LIVE, proxy: { path: '/api/live', target: api.origin, token: 'user', websocket: true, maxMessageBytes: 64 * 1024 } },
         plain: { resource: PLAIN, proxy: { path: '/api/plain', target: api.origin, token: 'user' } },
         open: { proxy: { path: '/api/open', target: api.origin, token: 'none', websocket: true } },
+        slow: { resource: LIVE, proxy: { path: '/api/slow', target: slowApi.origin, token: 'user', websocket: true } },
       },
     },
     idp: { apis: { [LIVE]: 'live:read', [PLAIN]: 'plain:read' } },
@@ -60,6 +67,7 @@ before(async () => {
 after(async () => {
   await tb?.close();
   await api?.close();
+  await slowApi?.close();
 });
 
 /** Opens a WebSocket to the app the way a browser does (its cookie, its Origin); resolves with the socket or the refusal. */
@@ -210,6 +218,61 @@ describe('bff proxy: WebSockets, hostile cases (attacker review)', () => {
     const [code, reason] = await closed;
     assert.equal(code, 4401);
     assert.equal(String(reason), 'session ended');
+  });
+
+  // Node's server takes its own 'error' listener off the socket before 'upgrade'. Mounted as the README shows (no
+  // listener of the app's own), a client that resets the connection while the BFF checks or answers its handshake
+  // must not crash the process with an unhandled 'error' (found by the attacker review: no session needed).
+  test('a handshake whose client resets the connection (refused at once, or while the upstream answers) crashes nothing', async () => {
+    const server = createServer((_req, res) => res.end());
+    server.on('upgrade', (req, socket, head) =>
+      tb.bff.upgrade(req, socket, head, { clientAddress: req.socket.remoteAddress }).then((handled) => handled || socket.destroy(), () => socket.destroy()),
+    );
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address();
+    const uncaught = [];
+    const onUncaught = (err) => uncaught.push(err);
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      const host = new URL(tb.app.origin).host;
+      const hello = (path, origin) =>
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+      for (let i = 0; i < 5; i++) {
+        for (const [path, origin, afterMs] of [
+          ['/api/live/x', 'https://evil.example', 0], // refused at once: the answer meets a reset socket
+          ['/api/open/x', tb.app.origin, 20], // a `none` API: reset while the upstream handshake runs
+        ]) {
+          const client = connect(port, '127.0.0.1');
+          client.on('error', () => undefined);
+          await once(client, 'connect');
+          client.write(hello(path, origin));
+          await new Promise((r) => setTimeout(r, afterMs));
+          client.resetAndDestroy();
+        }
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(uncaught.map((e) => e.code ?? e.message), [], 'no unhandled socket error');
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+      server.closeAllConnections?.();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('one session\'s concurrent handshakes never exceed 16 open WebSockets, however slow the upstream handshake (slots are taken before it)', async () => {
+    const cookie = await signedInCookie('flo');
+    const results = await Promise.all(Array.from({ length: 30 }, () => open('/api/slow/x', { cookie })));
+    const opened = results.filter((r) => r.socket);
+    assert.equal(opened.length, 16);
+    assert.ok(results.filter((r) => !r.socket).every((r) => r.status === 429), JSON.stringify(results.filter((r) => !r.socket).map((r) => r.status ?? String(r.error))));
+    for (const r of opened) r.socket.close(1000);
+    await Promise.all(opened.map((r) => (r.socket.readyState === WebSocket.CLOSED ? null : once(r.socket, 'close'))));
+    // The slots are free again once they are closed.
+    await waitFor(async () => {
+      const again = await open('/api/slow/x', { cookie });
+      again.socket?.close(1000);
+      return !!again.socket;
+    }, 5_000, 'a new WebSocket after the others closed');
   });
 
   test('a message over maxMessageBytes closes the connection (1009), in either direction', async () => {

@@ -51,6 +51,8 @@ export interface BffUpgradeRequest {
 export interface BffUpgradeSocket {
   end(chunk?: string): unknown;
   destroy(): unknown;
+  /** `bff.upgrade()` listens for `'error'` (a client that resets the connection mid-handshake) and destroys the socket. */
+  on?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /** What the WebSocket proxy needs of the BFF. */
@@ -111,6 +113,9 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     }
     const api = deps.match(url.pathname);
     if (!api || !api.websocket) return false;
+    // Node's server takes its own 'error' listener off the socket before 'upgrade': without one, a client that
+    // resets the connection while the handshake is checked (or answered) would crash the process.
+    socket.on?.('error', () => socket.destroy());
     try {
       await accept(req, socket, head, info, url, api);
     } catch {
@@ -144,96 +149,8 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     }
     if (!isSafeRest(url.pathname.slice(api.path.length))) return refuse(socket, 400, BffErrorCode.ProxyPathRefused);
     if (open >= MAX_WEBSOCKETS) return refuse(socket, 503, BffErrorCode.WebSocketRefused);
-
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
-    const request = new Request(url, { headers });
-    let token: CachedToken | null | 'unauthenticated';
-    try {
-      token = await deps.token(request, api);
-    } catch (err) {
-      return refuse(socket, err instanceof FreshTokenError ? (err.status ?? 503) : 503, err instanceof FreshTokenError ? err.code : BffErrorCode.IdpUnavailable);
-    }
-    if (token === 'unauthenticated') return refuse(socket, 401, BffErrorCode.WebSocketRefused);
-    const sessionKey = token && api.token !== 'client' ? await deps.sessionKey(request) : null;
-    if (sessionKey && (bySession.get(sessionKey)?.size ?? 0) >= MAX_WEBSOCKETS_PER_SESSION) return refuse(socket, 429, BffErrorCode.WebSocketRefused);
-
-    wsModule ??= import(/* @vite-ignore */ WS_MODULE) as Promise<WsModule>;
-    let ws: WsModule;
-    try {
-      ws = await wsModule;
-    } catch {
-      wsModule = null;
-      return refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
-    }
-    let server = servers.get(api.maxMessageBytes);
-    if (!server) {
-      server = new ws.WebSocketServer({ noServer: true, maxPayload: api.maxMessageBytes, handleProtocols: (_protocols, request) => chosen.get(request) ?? false });
-      servers.set(api.maxMessageBytes, server);
-    }
-
-    // The upstream next: the browser's handshake is answered only once the API accepted its own, and the
-    // upstream goes whenever the browser's side does not come up (it left, or its handshake fails in ws).
-    const target = new URL(api.target.href);
-    target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
-    target.pathname = `${api.target.pathname.replace(/\/$/, '')}${url.pathname.slice(api.path.length)}` || '/';
-    target.search = url.search;
-    const baseHeaders: Record<string, string> = { 'x-forwarded-host': deps.appOrigin.host, 'x-forwarded-proto': deps.appOrigin.protocol.slice(0, -1) };
-    if (info?.clientAddress) baseHeaders['x-forwarded-for'] = info.clientAddress;
-    // A DPoP-bound token goes with a proof for the handshake's HTTP request (htm GET, htu its http(s) URI).
-    const proofUrl = new URL(target.href);
-    proofUrl.protocol = api.target.protocol;
-    const dpopToken = token?.jkt ? { accessToken: token.accessToken, jkt: token.jkt } : null;
-    let browserUp = false;
-    let browserGone = false;
-    let upstream: import('ws').WebSocket | undefined;
-    const socketEvents = socket as unknown as { once?(event: string, listener: () => void): unknown };
-    socketEvents.once?.('close', () => {
-      browserGone = true;
-      if (!browserUp) upstream?.terminate();
-    });
-    /** One handshake with the API: open, or refused (with the `DPoP-Nonce` of a 401 asking for one). */
-    const connect = async (): Promise<{ socket: import('ws').WebSocket; opened: boolean; nonce?: string } | null> => {
-      const headers = { ...baseHeaders };
-      if (dpopToken) {
-        const proof = await deps.dpop?.proofHeaders(dpopToken, proofUrl, 'GET');
-        if (!proof) return null;
-        Object.assign(headers, proof);
-      } else if (token) headers['authorization'] = `Bearer ${token.accessToken}`;
-      const attempt = new ws.WebSocket(target, subprotocols, { headers, handshakeTimeout: api.timeoutMs, maxPayload: api.maxMessageBytes });
-      upstream = attempt;
-      attempt.on('error', () => undefined);
-      return new Promise((resolve) => {
-        attempt.once('open', () => {
-          // Nothing the API sends before the browser's side is up is lost: read again once relaying.
-          attempt.pause();
-          resolve({ socket: attempt, opened: true });
-        });
-        attempt.once('close', () => resolve({ socket: attempt, opened: false }));
-        attempt.once('unexpected-response', (_req, res) => {
-          res.resume();
-          const nonce = res.headers['dpop-nonce'];
-          const challenge = String(res.headers['www-authenticate'] ?? '');
-          const wantsNonce = res.statusCode === 401 && typeof nonce === 'string' && /^dpop\b/i.test(challenge) && /use_dpop_nonce/.test(challenge);
-          resolve({ socket: attempt, opened: false, nonce: wantsNonce ? nonce : undefined });
-        });
-      });
-    };
-    let attempt = await connect();
-    // use_dpop_nonce: once more with the API's nonce (remembered for its origin, as for HTTP calls).
-    if (attempt && !attempt.opened && attempt.nonce && dpopToken && !browserGone) {
-      attempt.socket.terminate();
-      deps.dpop?.rememberNonce(dpopToken.jkt, proofUrl, attempt.nonce);
-      attempt = await connect();
-    }
-    if (!attempt) return refuse(socket, 503, BffErrorCode.IdpUnavailable);
-    if (!attempt.opened) {
-      attempt.socket.terminate();
-      return refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
-    }
-    const live = attempt.socket;
-    const nodeRequest = req as import('node:http').IncomingMessage;
-    chosen.set(nodeRequest, live.protocol || false);
+    // Counted from here, before the first await: handshakes in flight count against the limits too (checked and
+    // counted only once relaying, concurrent handshakes would all pass). Released on every way out but relaying.
     open++;
     let counted = true;
     const uncount = () => {
@@ -242,22 +159,152 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
         open--;
       }
     };
+    let reserved: { key: string; slot: (code: number, reason: string) => void } | null = null;
+    const unreserve = () => {
+      if (!reserved) return;
+      const set = bySession.get(reserved.key);
+      set?.delete(reserved.slot);
+      if (set && set.size === 0) bySession.delete(reserved.key);
+      reserved = null;
+    };
+    let handedOver = false;
     try {
-      server.handleUpgrade(nodeRequest, socket as import('node:stream').Duplex, Buffer.from(head), (browser) => {
-        browserUp = true;
-        relay(ws, browser, live, token, sessionKey, uncount);
-      });
+      return await handshake();
     } finally {
-      chosen.delete(nodeRequest);
+      if (!handedOver) {
+        uncount();
+        unreserve();
+      }
     }
-    // ws refused the browser's side (it answered it itself) or the socket is gone: the upstream goes too.
-    if (!browserUp) {
-      queueMicrotask(() => {
-        if (!browserUp) {
-          live.terminate();
-          uncount();
-        }
+
+    async function handshake(): Promise<void> {
+
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
+      const request = new Request(url, { headers });
+      let token: CachedToken | null | 'unauthenticated';
+      try {
+        token = await deps.token(request, api);
+      } catch (err) {
+        return refuse(socket, err instanceof FreshTokenError ? (err.status ?? 503) : 503, err instanceof FreshTokenError ? err.code : BffErrorCode.IdpUnavailable);
+      }
+      if (token === 'unauthenticated') return refuse(socket, 401, BffErrorCode.WebSocketRefused);
+      const sessionKey = token && api.token !== 'client' ? await deps.sessionKey(request) : null;
+      let ended = false;
+      let upstream: import('ws').WebSocket | undefined;
+      if (sessionKey) {
+        let set = bySession.get(sessionKey);
+        if ((set?.size ?? 0) >= MAX_WEBSOCKETS_PER_SESSION) return refuse(socket, 429, BffErrorCode.WebSocketRefused);
+        if (!set) bySession.set(sessionKey, (set = new Set()));
+        // The session's slot, held while the upstream handshake runs; a sign-out meanwhile ends the handshake.
+        const slot = () => {
+          ended = true;
+          upstream?.terminate();
+        };
+        set.add(slot);
+        reserved = { key: sessionKey, slot };
+      }
+
+      wsModule ??= import(/* @vite-ignore */ WS_MODULE) as Promise<WsModule>;
+      let ws: WsModule;
+      try {
+        ws = await wsModule;
+      } catch {
+        wsModule = null;
+        return refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
+      }
+      let server = servers.get(api.maxMessageBytes);
+      if (!server) {
+        server = new ws.WebSocketServer({ noServer: true, maxPayload: api.maxMessageBytes, handleProtocols: (_protocols, request) => chosen.get(request) ?? false });
+        servers.set(api.maxMessageBytes, server);
+      }
+
+      // The upstream next: the browser's handshake is answered only once the API accepted its own, and the
+      // upstream goes whenever the browser's side does not come up (it left, or its handshake fails in ws).
+      const target = new URL(api.target.href);
+      target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
+      target.pathname = `${api.target.pathname.replace(/\/$/, '')}${url.pathname.slice(api.path.length)}` || '/';
+      target.search = url.search;
+      const baseHeaders: Record<string, string> = { 'x-forwarded-host': deps.appOrigin.host, 'x-forwarded-proto': deps.appOrigin.protocol.slice(0, -1) };
+      if (info?.clientAddress) baseHeaders['x-forwarded-for'] = info.clientAddress;
+      // A DPoP-bound token goes with a proof for the handshake's HTTP request (htm GET, htu its http(s) URI).
+      const proofUrl = new URL(target.href);
+      proofUrl.protocol = api.target.protocol;
+      const dpopToken = token?.jkt ? { accessToken: token.accessToken, jkt: token.jkt } : null;
+      let browserUp = false;
+      let browserGone = false;
+      const socketEvents = socket as unknown as { once?(event: string, listener: () => void): unknown };
+      socketEvents.once?.('close', () => {
+        browserGone = true;
+        if (!browserUp) upstream?.terminate();
       });
+      /** One handshake with the API: open, or refused (with the `DPoP-Nonce` of a 401 asking for one). */
+      const connect = async (): Promise<{ socket: import('ws').WebSocket; opened: boolean; nonce?: string } | null> => {
+        const headers = { ...baseHeaders };
+        if (dpopToken) {
+          const proof = await deps.dpop?.proofHeaders(dpopToken, proofUrl, 'GET');
+          if (!proof) return null;
+          Object.assign(headers, proof);
+        } else if (token) headers['authorization'] = `Bearer ${token.accessToken}`;
+        const attempt = new ws.WebSocket(target, subprotocols, { headers, handshakeTimeout: api.timeoutMs, maxPayload: api.maxMessageBytes });
+        upstream = attempt;
+        attempt.on('error', () => undefined);
+        return new Promise((resolve) => {
+          attempt.once('open', () => {
+            // Nothing the API sends before the browser's side is up is lost: read again once relaying.
+            attempt.pause();
+            resolve({ socket: attempt, opened: true });
+          });
+          attempt.once('close', () => resolve({ socket: attempt, opened: false }));
+          attempt.once('unexpected-response', (_req, res) => {
+            res.resume();
+            const nonce = res.headers['dpop-nonce'];
+            const challenge = String(res.headers['www-authenticate'] ?? '');
+            const wantsNonce = res.statusCode === 401 && typeof nonce === 'string' && /^dpop\b/i.test(challenge) && /use_dpop_nonce/.test(challenge);
+            resolve({ socket: attempt, opened: false, nonce: wantsNonce ? nonce : undefined });
+          });
+        });
+      };
+      let attempt = await connect();
+      // use_dpop_nonce: once more with the API's nonce (remembered for its origin, as for HTTP calls).
+      if (attempt && !attempt.opened && attempt.nonce && dpopToken && !browserGone) {
+        attempt.socket.terminate();
+        deps.dpop?.rememberNonce(dpopToken.jkt, proofUrl, attempt.nonce);
+        attempt = await connect();
+      }
+      if (!attempt) return refuse(socket, 503, BffErrorCode.IdpUnavailable);
+      if (ended) {
+        attempt.socket.terminate();
+        return refuse(socket, 401, BffErrorCode.WebSocketRefused);
+      }
+      if (!attempt.opened) {
+        attempt.socket.terminate();
+        return refuse(socket, 502, BffErrorCode.UpstreamUnavailable);
+      }
+      const live = attempt.socket;
+      const nodeRequest = req as import('node:http').IncomingMessage;
+      chosen.set(nodeRequest, live.protocol || false);
+      // From here the connection's own code releases what was counted: relay() when it ends, or the check below.
+      handedOver = true;
+      try {
+        server.handleUpgrade(nodeRequest, socket as import('node:stream').Duplex, Buffer.from(head), (browser) => {
+          browserUp = true;
+          unreserve(); // relay() adds the connection's own close function in its place
+          relay(ws, browser, live, token, sessionKey, uncount);
+        });
+      } finally {
+        chosen.delete(nodeRequest);
+      }
+      // ws refused the browser's side (it answered it itself) or the socket is gone: the upstream goes too.
+      if (!browserUp) {
+        queueMicrotask(() => {
+          if (!browserUp) {
+            live.terminate();
+            uncount();
+            unreserve();
+          }
+        });
+      }
     }
   }
 
