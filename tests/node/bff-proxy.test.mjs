@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import * as bffModule from 'ngx-fresh-token/bff';
 import { ensureRedis, freeLoopbackPort } from '../../scripts/ensure-redis.mjs';
 import { API_RESOURCE, BFF_CLIENTS, BFF_SCOPE, TEST_SECRETS, bffOptions, cookieJar, jwtClaims, signIn, startBffIdp, startBffTestbed, within } from './helpers/bff-idp.mjs';
@@ -207,15 +208,83 @@ describe('bff proxy: what may pass', () => {
 });
 
 describe('bff proxy: hostile cases (attacker review)', () => {
-  test('path forms servlet containers, double decoders or Unicode folding treat as traversal are refused: ;, %3b, %25xx, overlong UTF-8, full-width dots', async () => {
+  test('path forms servlet containers, double decoders or Unicode folding treat as traversal are refused: ;, %3b, %25xx, overlong UTF-8, full-width dots, two-dot leaders (U+2025, U+FE30), a full-width slash', async () => {
     const jar = await signedIn();
     const before = up.seen.length;
-    for (const path of ['/api/orders/..;/admin', '/api/orders/..%3b/admin', '/api/orders/%25252e%25252e/x', '/api/orders/%C0%AE%C0%AE/admin', '/api/orders/%EF%BC%8E%EF%BC%8E/admin', '/api/orders/a;b']) {
+    for (const path of ['/api/orders/..;/admin', '/api/orders/..%3b/admin', '/api/orders/%25252e%25252e/x', '/api/orders/%C0%AE%C0%AE/admin', '/api/orders/%EF%BC%8E%EF%BC%8E/admin', '/api/orders/a;b', '/api/orders/%E2%80%A5/%E2%80%A5/admin', '/api/orders/%EF%B8%B0/admin', '/api/orders/x%EF%BC%8Fy']) {
       const res = await call(jar, path);
       assert.equal(res.status, 400, path);
     }
     assert.equal(up.seen.length, before, 'nothing reached the API');
     assert.equal((await call(jar, '/api/orders/caf%C3%A9/r%C3%A9sum%C3%A9')).status, 200, 'plain non-ASCII still passes');
+  });
+
+  // The path rule under fast-check: paths made of the pieces traversal is built from (dots and slashes, raw and
+  // percent-encoded, backslashes, `;`, and Unicode forms that NFKC folds into them). Whatever the path, either it is
+  // refused (400, nothing forwarded) or what reaches the API stays under the target path, decoded or folded.
+  test('any path of traversal pieces: refused, or what the API sees stays under /v1 even once decoded and NFKC-folded', async () => {
+    const jar = await signedIn();
+    const piece = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom('a', 'b1', '/', '.', '%C3%A9', '~', '-', 'x.json') },
+      { weight: 1, arbitrary: fc.constantFrom('..', '%2e', '%2E', '%2f', '%5c', '%3b', ';', '%25', '%E2%80%A5', '%EF%B8%B0', '%EF%BC%8E', '%EF%BC%8F', '%EF%BC%BC', '%E2%80%A4', '%E2%88%95', '%E2%80%A6') },
+    );
+    const rest = fc.array(piece, { minLength: 1, maxLength: 8 }).map((parts) => `/${parts.join('')}`);
+    const underTarget = (seen) => {
+      let path = seen.split('?')[0];
+      try {
+        path = decodeURIComponent(path).normalize('NFKC');
+      } catch {
+        return false;
+      }
+      return path.startsWith('/v1/') && !path.replace(/\\/g, '/').split('/').some((segment) => segment === '.' || segment === '..');
+    };
+    // Sent as written (fetch would resolve raw dot segments before they leave the client).
+    const cookie = jar.header(`${tb.app.origin}/`);
+    const origin = new URL(tb.app.origin);
+    const raw = (path) =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: origin.port, path, headers: { host: origin.host, cookie, 'x-csrf': '1', origin: tb.app.origin } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const tally = { refused: 0, forwarded: 0, notProxied: 0 };
+    await fc.assert(
+      fc.asyncProperty(rest, async (path) => {
+        const before = up.seen.length;
+        const status = await raw(`/api/orders${path}`);
+        if (up.seen.length === before) {
+          // Nothing reached the API: refused by the proxy, or (raw dot segments) resolved by the app's URL parser
+          // to a path that is not the API's at all.
+          tally[status === 400 ? 'refused' : 'notProxied']++;
+          return true;
+        }
+        tally.forwarded++;
+        return status === 200 && up.seen.length === before + 1 && underTarget(lastSeen().path);
+      }),
+      { numRuns: 250, examples: [['/%E2%80%A5/%E2%80%A5/admin']] },
+    );
+    assert.ok(tally.refused > 20 && tally.forwarded > 20, `both outcomes were exercised: ${JSON.stringify(tally)}`);
+  });
+
+  test('an upstream that answers a plain request with 101 (no upgrade asked) is a 502 at once, not a wait for the timeout', async () => {
+    const { createServer: createNetServer } = await import('node:net');
+    const raw = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
+    });
+    await new Promise((resolve) => raw.listen(deadPort, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const res = await call(null, '/api/dead/x');
+      assert.equal(res.status, 502);
+      assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`);
+    } finally {
+      await new Promise((resolve) => raw.close(resolve));
+    }
+    assert.equal((await call(null, '/api/open/x')).status, 200, 'the BFF lives on');
   });
 
   test('a user-token answer is never cacheable by a shared cache: private, whatever the API says', async () => {
