@@ -1,3 +1,4 @@
+import { PlatformLocation } from '@angular/common';
 import { HttpClient, HttpContext, provideHttpClient, withInterceptors } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
 import { ApplicationRef, Component, PLATFORM_ID, inject, Provider, REQUEST, RESPONSE_INIT, TransferState, makeStateKey, provideZonelessChangeDetection } from '@angular/core';
@@ -9,7 +10,7 @@ import { TRANSFER_AUTHENTICATED_RESPONSE } from './context';
 import { FreshTokenError, FreshTokenErrorCode } from './errors';
 import { signedInGuard } from './guard';
 import { injectAuth, withApiToken } from './api-token';
-import { withTokenSource } from './provider';
+import { withAuthorizedUrls, withTokenSource } from './provider';
 import { createTestJwt } from 'ngx-fresh-token/testing';
 import type { TokenGrant } from './token';
 import { FRESH_TOKEN_CLOCK } from './clock';
@@ -124,6 +125,30 @@ describe('a server render of a signed-in session (FRESH_TOKEN_SERVER_SESSION)', 
     const snapshot = JSON.parse(json)['ngx-fresh-token:session'] as SessionSnapshot;
     expect(snapshot).toEqual({ user: { sub: 'alice', name: 'Alice' }, expiresAt: auth.state().expiresAt, refreshAt: auth.state().refreshAt });
     expect(snapshot.expiresAt).toBe(ctrl.clock.now() + ctrl.tokenLifetimeSeconds * 1000);
+  });
+
+  it('decides a relative URL as the render sends it: against the page\'s <base href>, else the page\'s URL (attacker review)', async () => {
+    const { http, httpMock } = setup({ platform: 'server', session: ALICE, request, features: [withServerRendering(), withAuthorizedUrls('/api')] });
+    const location = TestBed.inject(PlatformLocation);
+    const baseHref = spyOn(location, 'getBaseHrefFromDOM').and.returnValue('/app/');
+    spyOnProperty(location, 'href').and.returnValue(`${ORIGIN}/dashboard/x`);
+    // platform-server's interceptor, after this one, sends 'api/me' to /app/api/me: not under '/api'.
+    http.get('api/me').subscribe();
+    http.get('/api/profile').subscribe();
+    await flushMicrotasks();
+    expect(httpMock.expectOne('api/me').request.headers.has('Authorization')).withContext('api/me → /app/api/me').toBeFalse();
+    expect(httpMock.expectOne('/api/profile').request.headers.get('Authorization')).toMatch(/^Bearer /);
+    // No <base href>: the page's URL (/dashboard/x), as document.baseURI is in the browser.
+    baseHref.and.returnValue(null as unknown as string);
+    http.get('api/me').subscribe();
+    await flushMicrotasks();
+    expect(httpMock.expectOne('api/me').request.headers.has('Authorization')).withContext('api/me → /dashboard/api/me').toBeFalse();
+    // An absolute <base href> on another origin (a CDN): relative URLs go there, without the token.
+    baseHref.and.returnValue('https://cdn.example.net/');
+    http.get('/api/profile').subscribe();
+    await flushMicrotasks();
+    expect(httpMock.expectOne('/api/profile').request.headers.has('Authorization')).withContext('/api/profile → the CDN').toBeFalse();
+    for (const sent of httpMock.match(() => true)) sent.flush({});
   });
 
   it('attaches no token when the request is for another origin than the configured one (a foreign Host)', async () => {

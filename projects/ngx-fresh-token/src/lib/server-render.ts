@@ -6,6 +6,7 @@
 // `typeof ngServerMode !== 'undefined' && ngServerMode`: a browser build sets that to `false`, so the
 // minifier drops the whole half. The browser half (starting from the snapshot, serving the
 // handed-over bodies) comes with `withServerRendering()` only. A browser-only app carries none of it.
+import { PlatformLocation } from '@angular/common';
 import { HttpEvent, HttpRequest, HttpResponse } from '@angular/common/http';
 import { APP_BOOTSTRAP_LISTENER, ApplicationRef, InjectionToken, REQUEST, RESPONSE_INIT, TransferState, inject, type StateKey } from '@angular/core';
 import { Observable, of, tap } from 'rxjs';
@@ -370,13 +371,29 @@ function serverOrigin(): string | null | undefined {
 }
 
 /**
- * Which URLs get the token in a render that knows the session: relative URLs and `'/'`-style
- * matchers resolve against the configured origin ({@link serverOrigin}), and a render whose request
- * is for another origin sends no token at all. `null` without a session (the browser's rules apply).
+ * Which URLs get the token in a render that knows the session: relative URLs resolve as the render
+ * sends them — against the page's `<base href>` (else the page's URL), as platform-server's own
+ * interceptor resolves them after this one, and as `document.baseURI` does in the browser — on the
+ * configured origin ({@link serverOrigin}); `'/'`-style matchers name paths of that origin. A render
+ * whose request is for another origin sends no token at all. `null` without a session (the browser's
+ * rules apply).
  */
 function serverAuthorizer(matchers: readonly UrlMatcher[] | null): ((url: string) => boolean) | null {
   const origin = serverOrigin();
-  return origin === undefined ? null : origin ? createUrlAuthorizer(matchers, `${origin}/`, origin) : () => false;
+  if (origin === undefined) return null;
+  if (!origin) return () => false;
+  const root = `${origin}/`;
+  const location = inject(PlatformLocation, ɵOPTIONAL);
+  const base = () => {
+    try {
+      // The page's path only: its origin was checked to be the configured one.
+      const page = location ? new URL(location.href, root) : null;
+      return new URL(location?.getBaseHrefFromDOM() || (page ? page.pathname + page.search : '/'), root).href;
+    } catch {
+      return root;
+    }
+  };
+  return createUrlAuthorizer(matchers, base, origin);
 }
 
 /**

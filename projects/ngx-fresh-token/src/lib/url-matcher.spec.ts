@@ -23,6 +23,31 @@ describe('createUrlAuthorizer', () => {
     }
   });
 
+  it('a space or control character before the query or fragment is part of the path the request goes to (attacker review)', () => {
+    const allowed = createUrlAuthorizer(['/api'], base, 'https://app.example.com');
+    // fetch sends '/api #x' to /api%20 (outside '/api'), and '/api ' to /api.
+    expect(allowed('/api #x')).toBeFalse();
+    expect(allowed('/api ')).toBeTrue();
+    expect(allowed('/api\u0001?q')).toBeFalse();
+    // What the request is sent to, parsed whole: the model of the two rules.
+    const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+    const model = (raw: string) => {
+      const url = new URL(raw, base);
+      return (url.origin === 'https://app.example.com' && under(url.pathname, '/api')) || (url.origin === 'https://api.example.com' && under(url.pathname, '/v1'));
+    };
+    const shared = createUrlAuthorizer(['/api', 'https://api.example.com/v1'], base, 'https://app.example.com');
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('/api', '/api/x', '/apix', 'https://api.example.com/v1', 'https://api.example.com/v1/a'), fc.constantFrom('', ' ', '  ', '\u0000', '\u001f'), fc.constantFrom('', '?q', '#f', '?a#b')), { minLength: 1, maxLength: 10 }),
+        (parts) => {
+          const urls = parts.flatMap(([path, space, tail]) => [`${path}${space}${tail}`, `${path}${space}`]);
+          for (const url of [...urls, ...urls.slice().reverse()]) expect(shared(url)).withContext(JSON.stringify(url)).toBe(model(url));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('RegExp and function matchers still see the whole URL, query included', () => {
     const allowed = createUrlAuthorizer([/^https:\/\/api\.example\.com\/search\?scope=me/, (url) => url.searchParams.get('auth') === 'yes'], base);
     expect(allowed('https://api.example.com/search?scope=me')).toBeTrue();

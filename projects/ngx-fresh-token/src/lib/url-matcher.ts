@@ -13,6 +13,8 @@ import { ɵerror } from './errors';
 export type UrlMatcher = string | RegExp | ((url: URL) => boolean);
 
 /** URLs are resolved against this when there is no document (plain Node, some servers). */
+/** @internal A space or C0 control character: what the URL parser strips from the ends of its input. */
+export const ɵUNTRIMMED = /[\u0000-\u0020]/;
 const FALLBACK_BASE = 'https://ngx-fresh-token.invalid/';
 /** Cached decisions at most (URLs as sent and their paths). */
 const CACHE_LIMIT = 4_096;
@@ -160,8 +162,10 @@ export function createUrlAuthorizer(
     if (raw === lastUrl) return last;
     let allowed = decisions.get(raw);
     if (allowed === undefined) {
-      // '?' and '#' end the authority and the path in every URL the parser accepts.
-      const cut = pathOnly ? raw.search(/[?#]/) : -1;
+      // '?' and '#' end the authority and the path in every URL the parser accepts. Not with a space or a
+      // control character in it: the parser strips those from the ends of what it is given ('/api ' is
+      // '/api'), but keeps them inside ('/api #x' is '/api%20'), so the cut URL could decide for another path.
+      const cut = pathOnly && !ɵUNTRIMMED.test(raw) ? raw.search(/[?#]/) : -1;
       const key = cut < 0 ? raw : raw.slice(0, cut);
       allowed = decisions.get(key);
       if (allowed === undefined) {

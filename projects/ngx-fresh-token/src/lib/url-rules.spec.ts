@@ -146,6 +146,26 @@ describe('URL rules of withApiToken() (property-based)', () => {
     );
   });
 
+  it('a space or control character before the query or fragment never lets a cached decision stand for another path (attacker review)', () => {
+    // The URL parser strips spaces and C0 controls from the ends of its input but keeps them inside:
+    // '/a/b #x' is sent to '/a/b%20', while '/a/b ' is '/a/b'. Each decision must be the one a fresh table makes.
+    const spaced = fc.tuple(genUrl, fc.constantFrom(' ', '  ', '\u0001', '\u001f'), fc.constantFrom('', '?q', '#x'));
+    fc.assert(
+      fc.property(genTable.filter((t) => !modelConflict(t)), fc.array(spaced, { minLength: 1, maxLength: 12 }), (table, urls) => {
+        const shared = compile(table);
+        const texts = urls.flatMap(([u, space, tail]) => {
+          const plain = urlText({ ...u, query: '', hash: '' });
+          return [`${plain}${space}${tail}`, `${plain}${space}`, plain].map((text) => [text, u.method] as const);
+        });
+        for (const [text, method] of [...texts, ...texts.slice().reverse()]) expect(shared(text, method)).withContext(text).toBe(compile(table)(text, method));
+      }),
+      { numRuns: 200 },
+    );
+    const decide = ɵcompileTokenRules([{ name: 'reports', rules: ['/api/r'], target: () => 'reports' }, { name: 'default', rules: ['/api'], target: () => 'default' }], `${APP}/page`, APP);
+    expect(decide('/api/r #x', 'GET')).toBe('default'); // sent to /api/r%20: not the segment /api/r
+    expect(decide('/api/r ', 'GET')).toBe('reports'); // sent to /api/r
+  });
+
   it('the order the tokens are declared in never changes where a prefix rule sends a URL', () => {
     fc.assert(
       fc.property(

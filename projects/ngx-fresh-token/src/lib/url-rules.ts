@@ -9,7 +9,7 @@
 // (NFT112): whichever one a request would get is a guess. Decisions are cached per URL (and method,
 // when a rule names methods), so the cost per request stays flat however many rules there are.
 import { ɵerror } from './errors';
-import { compileUrlMatcher, ɵcanonicalPath, ɵsendable, type UrlMatcher } from './url-matcher';
+import { compileUrlMatcher, ɵUNTRIMMED, ɵcanonicalPath, ɵsendable, type UrlMatcher } from './url-matcher';
 
 /**
  * One URL rule of `withApiToken()`: a {@link UrlMatcher} (a URL prefix, a path on the app's origin, a
@@ -199,7 +199,8 @@ export function ɵcompileTokenRules<T>(
       if (!map) decisions.set(scope, (map = new Map()));
       let decided = map.get(raw);
       if (decided === undefined) {
-        const cut = pathOnly ? raw.search(/[?#]/) : -1;
+        // (Not with a space or control character in it: see createUrlAuthorizer.)
+        const cut = pathOnly && !ɵUNTRIMMED.test(raw) ? raw.search(/[?#]/) : -1;
         const key = cut < 0 ? raw : raw.slice(0, cut);
         decided = map.get(key) ?? decide(raw, method);
         if (map.size >= CACHE_LIMIT) map.clear();
