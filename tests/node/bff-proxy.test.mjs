@@ -217,6 +217,10 @@ describe('bff proxy: hostile cases (attacker review)', () => {
     }
     assert.equal(up.seen.length, before, 'nothing reached the API');
     assert.equal((await call(jar, '/api/orders/caf%C3%A9/r%C3%A9sum%C3%A9')).status, 200, 'plain non-ASCII still passes');
+    // An ellipsis inside a word is text ('wait…' folds to 'wait...'); a segment of dots only is not. (Look-alikes of
+    // a dot itself, such as the full-width '．', stay refused wherever they are.)
+    assert.equal((await call(jar, '/api/orders/search/wait%E2%80%A6')).status, 200, 'an ellipsis in a word');
+    assert.equal((await call(jar, '/api/orders/%E2%80%A6/admin')).status, 400, 'an ellipsis alone folds to a segment of dots');
   });
 
   // The path rule under fast-check: paths made of the pieces traversal is built from (dots and slashes, raw and

@@ -5,8 +5,13 @@ export function readCookie(request: Request, name: string): string | null {
   return readCookies(request).get(name) ?? null;
 }
 
-/** Spaces and tabs around a cookie's name or value (RFC 6265bis §5.6: WSP), and nothing else. */
-const WSP = /^[ \t]+|[ \t]+$/g;
+/** `text[from, to)` without the spaces and tabs at its ends (RFC 6265bis §5.6: WSP), and nothing else; linear time. */
+function trimWsp(text: string, from: number, to: number): string {
+  const wsp = (i: number) => text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09;
+  while (from < to && wsp(from)) from++;
+  while (to > from && wsp(to - 1)) to--;
+  return text.slice(from, to);
+}
 
 /**
  * Every cookie of the request, by its name exactly as the browser keeps it: only spaces and tabs around
@@ -21,12 +26,12 @@ export function readCookies(request: Request): Map<string, string> {
   for (const part of (request.headers.get('cookie') ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    const name = part.slice(0, eq).replace(WSP, '');
+    const name = trimWsp(part, 0, eq);
     if (!name || repeated.has(name)) continue;
     if (cookies.has(name)) {
       cookies.delete(name);
       repeated.add(name);
-    } else cookies.set(name, part.slice(eq + 1).replace(WSP, ''));
+    } else cookies.set(name, trimWsp(part, eq + 1, part.length));
   }
   return cookies;
 }

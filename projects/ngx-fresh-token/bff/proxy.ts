@@ -132,16 +132,16 @@ const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'proxy-aut
 /** Look-alikes of `.`, `/` and `\\` that some servers fold into them (full-width, one-dot leader, division slash, …). */
 const LOOKALIKES = /[\u2024\u2044\u2215\u29f8\u3002\ufe52\ufe68\uff0e\uff0f\uff3c\uff61]/;
 
-/** Characters that give a path its structure (segments, dot segments, parameters, escapes, query, fragment). */
-const STRUCTURAL = ['.', '/', '\\', ';', '%', '?', '#'];
+/** Characters that give a path its structure (segments, parameters, escapes, query, fragment). */
+const STRUCTURAL = ['/', '\\', ';', '%', '?', '#'];
 const count = (text: string, c: string) => text.split(c).length - 1;
 
 /**
  * Whether the rest of a proxied path (after the API's `path`) stays under it for any upstream: only
  * unreserved characters, sub-delimiters but `;`, `:`, `@`, `/` and percent-encodings; no encoded `.`, `/`,
  * `\\`, `;`, `%` or control character; valid UTF-8 once decoded (no overlong forms), no look-alike of a
- * dot or a slash, and nothing that Unicode compatibility folding (NFKC) turns into a dot, slash, backslash, `;`,
- * `%`, `?` or `#`; no empty segment (`//`) and no dot segment. Shared by HTTP and WebSockets.
+ * dot or a slash, nothing that Unicode compatibility folding (NFKC) turns into a slash, backslash, `;`, `%`, `?`,
+ * `#` or a segment of dots only; no empty segment (`//`) and no dot segment. Shared by HTTP and WebSockets.
  */
 export function isSafeRest(rest: string): boolean {
   if (rest !== '' && !rest.startsWith('/')) return false;
@@ -158,9 +158,10 @@ export function isSafeRest(rest: string): boolean {
   }
   if (LOOKALIKES.test(decoded)) return false;
   // What a server that folds Unicode compatibility forms (NFKC: U+2025 '‥' is '..', U+FE30 '︰' is '..', U+FF0F is
-  // '/') would see: no character of a path's structure may appear that the path did not spell out.
+  // '/') would see: no separator, parameter, escape, query or fragment the path did not spell out, and no segment
+  // of dots only ('…' is fine inside a word, as in 'wait…'; alone it is '...', which Windows reads as '..').
   const folded = decoded.normalize('NFKC');
-  if (folded !== decoded && STRUCTURAL.some((c) => count(folded, c) > count(decoded, c))) return false;
+  if (folded !== decoded && (STRUCTURAL.some((c) => count(folded, c) > count(decoded, c)) || folded.split('/').some((s) => /^\.+$/.test(s)))) return false;
   return !rest.split('/').slice(1).some((segment, i, all) => (segment === '' && i < all.length - 1) || segment === '.' || segment === '..');
 }
 

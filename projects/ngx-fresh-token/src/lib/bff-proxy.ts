@@ -11,7 +11,7 @@ import { FreshTokenFeature, FreshTokenFeatureKind, ɵfeature } from './feature';
 import { ɵREQUEST_POLICY, ɵRequestPolicy, ɵpageBase } from './request-policy';
 import { ɵPROXY_ROUTER, ɵcreateRoutedPolicy } from './routed-policy';
 import { ɵSERVER_HALF } from './server-render';
-import { createUrlAuthorizer, ɵcanonicalPath, ɵisUnder, type UrlMatcher } from './url-matcher';
+import { createUrlAuthorizer, ɵcanonicalPath, ɵisUnder, ɵsentUrl, type UrlMatcher } from './url-matcher';
 
 /** The header every proxied call carries: no cross-site form, link or image can send it, and `createBff()` requires it. */
 export const BFF_CSRF_HEADER = 'X-CSRF';
@@ -124,7 +124,7 @@ function proxyRouter(): (pick: (req: HttpRequest<unknown>) => ɵRequestPolicy | 
   return (pick) => {
     let proxy: ɵRequestPolicy | undefined;
     return (req) => {
-      if (!isProxied(req.url)) return pick(req);
+      if (!isProxied(ɵsentUrl(req))) return pick(req);
       // Only `send` is read of a policy that has it (the interceptor's first question).
       return (proxy ??= {
         send: (request, next) => {

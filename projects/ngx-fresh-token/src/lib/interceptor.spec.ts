@@ -219,6 +219,20 @@ describe('freshTokenInterceptor', () => {
       }
     });
 
+    it('decides on the URL as it is sent: a trailing space or control character with params is part of the path (attacker review)', () => {
+      const { http, httpMock, ctrl } = setup(withAuthorizedUrls('/api'));
+      ctrl.setToken();
+      // '/api ' alone is sent to /api (the parser trims it); with params it is '/api ?q=1', sent to /api%20.
+      http.get('/api ').subscribe();
+      http.get('/api ', { params: { q: '1' } }).subscribe();
+      http.get('/api\u0001', { params: { q: '1' } }).subscribe();
+      http.get('/api/x', { params: { q: '1' } }).subscribe();
+      const sent = httpMock.match(() => true);
+      const withAuth = Object.fromEntries(sent.map((r) => [JSON.stringify(r.request.urlWithParams), r.request.headers.has('Authorization')]));
+      expect(withAuth).toEqual({ '"/api "': true, '"/api ?q=1"': false, '"/api\\u0001?q=1"': false, '"/api/x?q=1"': true });
+      for (const r of sent) r.flush({});
+    });
+
     it('accepts RegExp and function matchers', () => {
       const { http, httpMock, ctrl } = setup(
         withAuthorizedUrls(/^https:\/\/[a-z]+\.internal\.test\//, (url) => url.pathname.startsWith('/graphql')),

@@ -7,7 +7,7 @@ import { ɵPROXIED_SESSION } from './bff-proxy';
 import { ɵAUTH_HEADER, ɵAUTHORIZED_URLS, ɵOPTIONAL, ɵOWN } from './config';
 import { ɵerror } from './errors';
 import { ɵSERVER_HALF, ɵSERVER_RENDERING, ɵServerRendering } from './server-render';
-import { createUrlAuthorizer } from './url-matcher';
+import { createUrlAuthorizer, ɵsentUrl } from './url-matcher';
 import { FRESH_TOKEN_BINDING, TokenBinding } from './token-binding';
 
 /** What `read()` gives, or `undefined` where it throws: server DOMs (domino) throw on `baseURI`. */
@@ -96,7 +96,7 @@ export function ɵcreateRequestPolicy(): ɵRequestPolicy {
     auth: inject(AuthService),
     render: inject(ɵSERVER_RENDERING, ɵOWN),
     bind: inject(FRESH_TOKEN_BINDING, ɵOWN),
-    pick: (req) => (!tokenless && isAuthorized(req.url) ? policy : null),
+    pick: (req) => (!tokenless && isAuthorized(ɵsentUrl(req)) ? policy : null),
     headersFor: (token) => (build(token), headers),
     hasOwnAuthHeader: (token, requestHeaders) => (build(token), own.length > 0 && own.some((name) => requestHeaders.has(name))),
   };

@@ -6,6 +6,7 @@ import type { HttpRequest } from '@angular/common/http';
 import { InjectionToken, inject } from '@angular/core';
 import { ɵOPTIONAL } from './config';
 import { ɵRequestPolicy, ɵcreateRequestPolicy, ɵtokenless } from './request-policy';
+import { ɵsentUrl } from './url-matcher';
 
 /** @internal `withApiToken()`: from the default token's policy, the policy of the token each `(url, method)` gets. */
 export const ɵTOKEN_ROUTER = /* @__PURE__ */ new InjectionToken<(defaultPolicy: ɵRequestPolicy | null) => (url: string, method: string) => ɵRequestPolicy | null>(
@@ -22,7 +23,7 @@ export function ɵcreateRoutedPolicy(): ɵRequestPolicy {
   const policy = ɵcreateRequestPolicy();
   // Proxy-only mode: the default token's URLs get no token (there is none), the named tokens' theirs.
   const router = inject(ɵTOKEN_ROUTER, ɵOPTIONAL)?.(ɵtokenless() ? null : policy);
-  let pick = router ? (req: HttpRequest<unknown>) => router(req.url, req.method) : policy.pick;
+  let pick = router ? (req: HttpRequest<unknown>) => router(ɵsentUrl(req), req.method) : policy.pick;
   const proxy = inject(ɵPROXY_ROUTER, ɵOPTIONAL);
   if (proxy) pick = proxy(pick);
   return { ...policy, pick };

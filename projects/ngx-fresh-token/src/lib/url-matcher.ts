@@ -12,9 +12,18 @@ import { ɵerror } from './errors';
  */
 export type UrlMatcher = string | RegExp | ((url: URL) => boolean);
 
-/** URLs are resolved against this when there is no document (plain Node, some servers). */
 /** @internal A space or C0 control character: what the URL parser strips from the ends of its input. */
 export const ɵUNTRIMMED = /[\u0000-\u0020]/;
+
+/**
+ * @internal The URL a request is decided on: `req.url` (its params only add a query, which decides
+ * nothing), unless it has a space or control character, which the parser strips from the end of
+ * `'/api '` but keeps inside `'/api ?q=1'` (sent to `/api%20`): then the URL as sent, params included.
+ */
+export function ɵsentUrl(req: { url: string; urlWithParams: string }): string {
+  return ɵUNTRIMMED.test(req.url) ? req.urlWithParams : req.url;
+}
+/** URLs are resolved against this when there is no document (plain Node, some servers). */
 const FALLBACK_BASE = 'https://ngx-fresh-token.invalid/';
 /** Cached decisions at most (URLs as sent and their paths). */
 const CACHE_LIMIT = 4_096;
