@@ -126,12 +126,12 @@ const isNonceError = (status: number, header: (name: string) => string | null, b
 /** A server clock this close to the device's (ms) is the device's: `Date` has 1 s resolution, plus latency. */
 const CLOCK_TOLERANCE_MS = 2_000;
 
-/** `NFT704`: the token endpoint refused the proof (`invalid_dpop_proof`) after the one retry there is. */
+/** `NFT704`: the token endpoint refused the proof (`invalid_dpop_proof`, or `use_dpop_nonce` again) after the one retry there is. */
 const proofRejected = (status: number) =>
   new FreshTokenError(
     DpopErrorCode.ProofRejected,
     typeof ngDevMode === 'undefined' || ngDevMode
-      ? 'The token endpoint refused the DPoP proof (invalid_dpop_proof), also after one retry with its clock when it sent a Date header. The session and its key are kept; the next refresh tries again. Check the device clock, and that the server exposes the Date header (Access-Control-Expose-Headers) next to DPoP-Nonce.'
+      ? 'The token endpoint refused the DPoP proof (invalid_dpop_proof, or use_dpop_nonce again), also after one retry with its clock or nonce. The session and its key are kept; the next refresh tries again. Check the device clock, that the server exposes the Date and DPoP-Nonce headers (Access-Control-Expose-Headers), and that its nonces are short and stable.'
       : '',
     { transient: true, status },
   );
@@ -235,8 +235,10 @@ class DpopBinding implements TokenBinding, DpopClient {
           const clockMoved = kind !== null && this.#noteDate(answeredBy, header('Date'), url);
           // One retry in all: with the nonce, or with the server's clock for a proof refused (its iat, most likely).
           if (!retried && ((kind === 'use_dpop_nonce' && freshNonce) || (kind === 'invalid_dpop_proof' && clockMoved))) return attempt(true);
-          // A token request's refused proof is no refused grant: transient NFT704, the session and the key stay.
-          if (token === null && kind === 'invalid_dpop_proof') return throwError(() => proofRejected(err.status));
+          // A token request's refused proof is no refused grant, nor is a nonce challenge left after the retry (a new
+          // nonce on every answer, one too long to use, or none the browser may read): transient NFT704, the session,
+          // its refresh token and the key stay.
+          if (token === null && (kind === 'invalid_dpop_proof' || kind === 'use_dpop_nonce')) return throwError(() => proofRejected(err.status));
           return throwError(() => err);
         }),
       );
