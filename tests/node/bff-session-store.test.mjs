@@ -440,6 +440,31 @@ for (const [kind, connect] of Object.entries(clientKinds)) {
       await store.close();
     });
 
+    // Found by the attacker review: sessions that idled out stayed in their account's logout index (only a
+    // back-channel logout cleaned it, in one Lua call): scripted logins grew one set without bound (200 000 members,
+    // 600 ms of blocked Redis per logout). Now every write past the cap drops members whose record is gone, and an
+    // account past maxSessionsPerUser loses its oldest sessions, as in the memory store.
+    test('an account\'s logout index stays bounded: sessions that idled out leave it, and past maxSessionsPerUser the oldest live ones end', async () => {
+      const prefix = nextPrefix();
+      const store = redisStore(await connect(), { prefix, maxSessionsPerUser: 5 });
+      const expiresAt = Date.now() + HOUR;
+      for (let i = 0; i < 120; i++) {
+        await store.set(`gone-${i}`, { version: 1, expiresAt: expiresAt + i, data: 'x', index: [`sid:g${i}`, 'sub:acct'] }, 1);
+        await new Promise((r) => setTimeout(r, 2)); // its 1 ms idle window is over: the record is gone
+      }
+      assert.ok((await inspector.sCard(`${prefix}i:sub:acct`)) <= 6, `members left: ${await inspector.sCard(`${prefix}i:sub:acct`)}`);
+      for (let i = 0; i < 8; i++) await store.set(`live-${i}`, { version: 1, expiresAt: expiresAt + 1_000 + i, data: 'x', index: [`sid:l${i}`, 'sub:acct'] }, HOUR);
+      const found = sorted(await store.findByIndex('sub:acct'));
+      assert.deepEqual(found, sorted(['live-3', 'live-4', 'live-5', 'live-6', 'live-7']), 'the five newest');
+      for (const k of ['live-0', 'live-1', 'live-2']) {
+        assert.equal(await store.get(k), null, `${k} ended`);
+        assert.equal(await inspector.sCard(`${prefix}i:sid:${k.replace('live-', 'l')}`), 0, `${k} left its sid index`);
+      }
+      // A sid: entry is one login's: never a reason to end a session.
+      assert.deepEqual(await store.findByIndex('sid:l7'), ['live-7']);
+      await store.close();
+    });
+
     test('every key it writes has a TTL, stays under its prefix and holds only what it was given', async () => {
       const prefix = nextPrefix();
       const before = (await allKeys()).filter((k) => !k.startsWith(testPrefix));

@@ -30,6 +30,12 @@ export interface RedisSessionStoreOptions {
    * at it. Redis's own TTLs run on the server's clock; tests pass a fake one for the `expiresAt` checks.
    */
   now?: () => number;
+  /**
+   * Most live sessions of one account (`sub`) (default 20), as in the memory store: a new login past it ends that
+   * account's oldest session. Also what keeps an account's logout index bounded (sessions that idled out leave it
+   * as new ones are written), so a back-channel logout never scans more than a few times this many.
+   */
+  maxSessionsPerUser?: number;
 }
 
 /**
@@ -73,6 +79,12 @@ return r`;
 
 /** set / compareAndSet: the fence. ARGV[4] is the expected version ('' = unconditional). */
 const WRITE_SCRIPT = `
+local function listed(sk, e)
+  local idx = redis.call('HGET', sk, 'index')
+  if not idx then return false end
+  for _, x in ipairs(cjson.decode(idx)) do if x == e then return true end end
+  return false
+end
 if ARGV[4] ~= '' then
   local cur = redis.call('HMGET', KEYS[1], 'version', 'expiresAt')
   if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[4]) or tonumber(cur[2]) <= tonumber(ARGV[5]) then return 0 end
@@ -84,15 +96,47 @@ end
 redis.call('DEL', KEYS[1])
 if ARGV[11] == '' then
   redis.call('HSET', KEYS[1], 'version', ARGV[8], 'expiresAt', ARGV[9], 'data', ARGV[10])
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
 else
   redis.call('HSET', KEYS[1], 'version', ARGV[8], 'expiresAt', ARGV[9], 'data', ARGV[10], 'index', ARGV[11])
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  local cap = tonumber(ARGV[12])
   for _, e in ipairs(cjson.decode(ARGV[11])) do
     local ik = ARGV[1] .. e
     redis.call('SADD', ik, ARGV[3])
     if redis.call('PTTL', ik) < tonumber(ARGV[7]) then redis.call('PEXPIRE', ik, ARGV[7]) end
+    -- Bounded: past the cap, a sample of members is checked and those whose record is gone (idled out) or no
+    -- longer lists the entry leave the set (at most 64 per write, so a set swollen before this rule shrinks
+    -- over a few writes instead of blocking Redis once).
+    if redis.call('SCARD', ik) > cap then
+      for _, k in ipairs(redis.call('SRANDMEMBER', ik, 64)) do
+        if k ~= ARGV[3] and not listed(ARGV[13] .. k, e) then redis.call('SREM', ik, k) end
+      end
+      -- An account's entry (sub:) still past the cap: its oldest sessions (the earliest absolute end) end, as a
+      -- new login past maxSessionsPerUser ends the oldest in the memory store.
+      local n = redis.call('SCARD', ik)
+      if n > cap and string.sub(e, 1, 4) == 'sub:' and n <= 4 * cap then
+        local live = {}
+        for _, k in ipairs(redis.call('SMEMBERS', ik)) do
+          if k ~= ARGV[3] then
+            local at = redis.call('HGET', ARGV[13] .. k, 'expiresAt')
+            if at then live[#live + 1] = { tonumber(at), k } else redis.call('SREM', ik, k) end
+          end
+        end
+        table.sort(live, function(a, b) return a[1] < b[1] end)
+        local over = redis.call('SCARD', ik) - cap
+        for i = 1, math.min(over, #live) do
+          local k = live[i][2]
+          local old = redis.call('HGET', ARGV[13] .. k, 'index')
+          if old then
+            for _, oe in ipairs(cjson.decode(old)) do redis.call('SREM', ARGV[1] .. oe, k) end
+          end
+          if redis.call('DEL', ARGV[13] .. k) == 1 then redis.call('PUBLISH', ARGV[14] .. k, 'delete') end
+        end
+      end
+    end
   end
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('PUBLISH', ARGV[2], 'write')
 return 1`;
 
@@ -277,6 +321,10 @@ export function redisSessionStore(client: RedisClientLike, options: RedisSession
   const redis = adapterFor(client);
   const prefix = options.prefix ?? 'nft:';
   const now = options.now ?? (() => Date.now());
+  const maxSessionsPerUser = options.maxSessionsPerUser ?? 20;
+  if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1) {
+    throw bffError(BffErrorCode.InvalidOption, 'redisSessionStore: maxSessionsPerUser must be a whole number of at least 1.');
+  }
   const sessionKey = (key: string) => `${prefix}s:${key}`;
   const indexPrefix = `${prefix}i:`;
   const lockKey = (key: string) => `${prefix}l:${key}`;
@@ -309,6 +357,9 @@ export function redisSessionStore(client: RedisClientLike, options: RedisSession
         String(record.expiresAt),
         record.data,
         record.index ? JSON.stringify(record.index) : '',
+        String(maxSessionsPerUser),
+        `${prefix}s:`,
+        `${prefix}u:`,
       ],
     );
     return Number(reply) === 1;
