@@ -208,6 +208,20 @@ describe('withClientCredentials', () => {
       httpMock.expectNone(TOKEN_URL);
     });
 
+    it('keeps no token the core refuses: a token with a control character is asked for again by the next render, not served to all (attacker review)', async () => {
+      const { auth, httpMock, render } = setup({}, { features: [withRefreshRetry({ maxAttempts: 1 })] });
+      let error: FreshTokenError | undefined;
+      auth.getValidToken().catch((e) => (error = e));
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify({ access_token: 'tok\u0001bad', token_type: 'Bearer' }));
+      await flushMicrotasks();
+      expect(error?.code).toBe('NFT203');
+      const next = render().getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-good')));
+      expect(await next).toBe('tok-good');
+    });
+
     it('keeps no failure: the next render asks again', async () => {
       const { auth, httpMock, render } = setup({}, { features: [withRefreshRetry({ maxAttempts: 1 })] });
       let error: FreshTokenError | undefined;

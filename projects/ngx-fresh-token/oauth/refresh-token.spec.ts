@@ -113,6 +113,21 @@ describe('withOAuthRefreshToken', () => {
     expect(await session.hasRefreshToken()).toBeFalse();
   });
 
+  it('a 2xx that is no token answer (a captive portal, an SPA fallback) is transient: NFT302, the refresh token kept, no session-expired (attacker review)', async () => {
+    const { auth, session, clock, httpMock, events } = setup({}, { features: [withRefreshRetry({ maxAttempts: 1 })] });
+    await session.signIn({ refreshToken: 'rt-1', accessToken: jwt(clock, 60) });
+    let error: FreshTokenError | undefined;
+    auth.refresh().catch((e) => (error = e));
+    await flushMicrotasks();
+    httpMock.expectOne(TOKEN_URL).flush('<!doctype html><title>Sign in to the Wi-Fi</title>', { status: 200, statusText: 'OK', headers: { 'Content-Type': 'text/html' } });
+    await flushMicrotasks();
+    expect(error?.code).toBe(OAuthErrorCode.MalformedTokenResponse);
+    expect(error?.transient).toBeTrue();
+    expect(await session.hasRefreshToken()).toBeTrue();
+    expect(events.map((e) => e.type)).not.toContain('session-expired');
+    expect(auth.state().status).not.toBe('signed-out');
+  });
+
   it('keeps the refresh token on a transient failure and retries it after Retry-After', async () => {
     const { auth, session, clock, httpMock } = setup();
     await session.signIn({ refreshToken: 'rt-1', accessToken: jwt(clock, 60) });

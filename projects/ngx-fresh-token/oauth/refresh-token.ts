@@ -219,6 +219,11 @@ export class OAuthSession implements TokenSource {
         ɵtokenRequestTimeoutMs('withOAuthRefreshToken', this.options),
       );
     } catch (err) {
+      // A 2xx that is no token answer (a captive portal's page, an SPA fallback during a deploy) is no verdict on the
+      // refresh token: transient, the token kept and tried again later.
+      if (err instanceof FreshTokenError && err.code === OAuthErrorCode.MalformedTokenResponse) {
+        throw new FreshTokenError(err.code, err.message.replace(/^NFT\d+: /, ''), { transient: true, status: err.status });
+      }
       // A refresh token the server rejected is dead: forget it so nothing sends it again.
       if (err instanceof FreshTokenError && !err.transient && generation === this.generation) await this.storage.set(null);
       throw err;

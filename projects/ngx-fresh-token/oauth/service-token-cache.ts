@@ -68,6 +68,9 @@ export function ɵserviceTokenKey(identity: ServiceIdentity): string {
   ]);
 }
 
+/** What the core takes as a token: visible ASCII (it goes into a header). */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
 /** Whether `entry`'s token may still be handed out at `nowMs`: more left than the refresh buffer (the core's rule). */
 function usable(entry: Entry, nowMs: number, bufferMs: number): boolean {
   if (entry.expiresAt === null) return true;
@@ -112,6 +115,13 @@ export function ɵsharedServiceToken(
     try {
       const receivedAt = now();
       const expiresAt = grant.expiresAt ?? readJwtTimes(grant.accessToken).expMs ?? null;
+      // Only a token the core would take is kept (visible ASCII, an expiry that is a finite time still ahead): one it
+      // refuses (NFT203, NFT205) goes back to this caller and is fetched again by the next, never served to every
+      // later render of the process.
+      if (!HEADER_SAFE.test(grant.accessToken) || (expiresAt !== null && !(Number.isFinite(expiresAt) && expiresAt > receivedAt))) {
+        forget();
+        return grant;
+      }
       Object.assign(target, { grant, expiresAt, lifetimeMs: expiresAt === null ? null : expiresAt - receivedAt, pending: null });
     } catch (err) {
       forget(); // a malformed JWT (NFT204) is a failure like any other: not kept

@@ -71,4 +71,14 @@ describe('token endpoint answers', () => {
     const jwt = createTestJwt({ expiresInSeconds: 60, nowMs: NOW });
     expect(ɵgrantFromTokenResponse({ access_token: jwt, expires_in: 60 }, NOW)).toEqual({ accessToken: jwt });
   });
+
+  it('takes expires_in only as a positive number of seconds, at most a year: anything else is no lifetime, never a token expired on arrival (attacker review)', () => {
+    const expiresAtOf = (expiresIn: unknown) => ɵgrantFromTokenResponse({ access_token: 'opaque', expires_in: expiresIn as number }, NOW).expiresAt;
+    expect(expiresAtOf('300')).toBe(NOW + 300_000);
+    expect(expiresAtOf(1.5)).toBe(NOW + 1_500);
+    for (const hostile of [null, 0, -5, 'abc', '', ' ', NaN, Infinity, '1e3', true, {}, []]) {
+      expect(expiresAtOf(hostile)).withContext(JSON.stringify(hostile)).toBeUndefined();
+    }
+    expect(expiresAtOf(1e308)).toBe(NOW + 365 * 24 * 3600 * 1000);
+  });
 });

@@ -156,6 +156,9 @@ export function ɵmalformed(what: string, expected: string): FreshTokenError {
   );
 }
 
+/** The longest `expires_in` taken as given (a year): a bigger one is read as this, never as `Infinity`. */
+const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 3600;
+
 /** @internal
  * Maps a failed token-endpoint request to a `FreshTokenError`. Whether it is transient, its
  * `Retry-After` and the OAuth `error` name come from the core's `classifyHttpError` (network errors,
@@ -206,9 +209,12 @@ export function ɵtokenEndpointError(err: unknown, nowMs: number, what = 'token 
  */
 export function ɵgrantFromTokenResponse(response: OAuthTokenResponse, receivedAtMs: number): TokenGrant {
   const grant: TokenGrant = { accessToken: response.access_token };
-  const expiresIn = Number(response.expires_in);
-  if (response.expires_in !== undefined && Number.isFinite(expiresIn) && readJwtTimes(response.access_token).expMs === undefined) {
-    grant.expiresAt = receivedAtMs + expiresIn * 1000;
+  // A lifetime in seconds (RFC 6749 §5.1): a positive number (or numeric string), at most a year. Anything else
+  // (null, negative, NaN, 1e308) is no lifetime at all, not a token expired on arrival that would end the session.
+  const raw = response.expires_in as unknown;
+  const expiresIn = typeof raw === 'number' || (typeof raw === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(raw)) ? Number(raw) : NaN;
+  if (Number.isFinite(expiresIn) && expiresIn > 0 && readJwtTimes(response.access_token).expMs === undefined) {
+    grant.expiresAt = receivedAtMs + Math.min(expiresIn, MAX_EXPIRES_IN_SECONDS) * 1000;
   }
   if (typeof response.id_token === 'string' && response.id_token) grant.idToken = response.id_token;
   return grant;
