@@ -111,6 +111,27 @@ test('proxy connect, invalid token (foreign key, garbage, missing header): {"err
   }
 });
 
+// A forged token whose header jose refuses before any key is read (alg none or HS256, an unknown crit header, an
+// unknown kid) is a verdict on the token: 401, never the 503 of a key set that could not be loaded, which Centrifugo
+// treats as temporary and the client would retry forever (attacker review).
+test('proxy connect, forged header (alg none, HS256, an unknown alg, an unknown crit, an unknown kid): 401, not unavailable', async () => {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const body = b64({ sub: '42', iss: ISSUER, exp: now + 600, iat: now });
+  const forged = [
+    `${b64({ alg: 'none', typ: 'JWT' })}.${body}.`,
+    `${b64({ alg: 'HS256', kid: 'k1' })}.${body}.${Buffer.from('x'.repeat(32)).toString('base64url')}`,
+    `${b64({ alg: 'XYZ', kid: 'k1' })}.${body}.AAAA`,
+    `${b64({ alg: 'ES256', kid: 'k1', crit: ['exp-x'], 'exp-x': 1 })}.${body}.AAAA`,
+    `${b64({ alg: 'ES256', kid: 'nobody' })}.${body}.AAAA`,
+  ];
+  for (const token of forged) {
+    const res = await post('/centrifugo/connect', token);
+    assert.equal(res.status, 200, token.split('.')[0]);
+    assert.equal(res.text, '{"error":{"code":401,"message":"unauthorized"}}', token.split('.')[0]);
+  }
+});
+
 test('proxy connect, expired token: {"disconnect":{"code":4001,"reason":"token expired"}} (client reconnects)', async () => {
   const expired = await sign(signingKey, { lifetimeSeconds: -5 });
   const res = await post('/centrifugo/connect', expired);

@@ -146,8 +146,10 @@ export function bearerToken(headers: HeaderBag | undefined, header = 'authorizat
 export function classifyTokenError(error: unknown): CentrifugoTokenProblem {
   const e = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; name?: unknown };
   if (e.code === 'ERR_JWT_EXPIRED' || e.name === 'JWTExpired' || e.name === 'TokenExpiredError') return 'expired';
-  if (typeof e.code === 'string' && /^ERR_(JWT|JWS|JWE|JWK)_/.test(e.code) && e.code !== 'ERR_JWKS_TIMEOUT') return 'invalid';
-  if (e.code === 'ERR_JWKS_NO_MATCHING_KEY' || e.code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') return 'invalid';
+  // jose's verdicts on the token itself (its claims, signature, algorithm — `alg: none` or HS256 is ERR_JOSE_ALG_NOT_ALLOWED —,
+  // a `crit` header it does not support, no key matching its `kid`) are 'invalid'; only a key set that could not be
+  // loaded (a timeout, a garbled JWKS, a generic failure) says nothing about the token: 'unavailable'.
+  if (typeof e.code === 'string' && /^ERR_(JWT|JWS|JWE|JWK|JWKS|JOSE)_/.test(e.code) && !['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC'].includes(e.code)) return 'invalid';
   if (e.name === 'JsonWebTokenError' || e.name === 'NotBeforeError') return 'invalid';
   return 'unavailable';
 }
