@@ -22,9 +22,9 @@ const childScript = (entry) => `
     now: () => 1_000_000,
   });
   const url = 'http://127.0.0.1/api/session/token';
-  const signedIn = await handler(new Request(url, { headers: { cookie: 'sid=s1' } }));
-  const forced = await handler(new Request(url, { headers: { cookie: 'sid=s1', [SESSION_FORCE_REFRESH_HEADER]: '1' } }));
-  const anonymous = await handler(new Request(url));
+  const signedIn = await handler(new Request(url, { headers: { cookie: 'sid=s1', 'x-csrf': '1' } }));
+  const forced = await handler(new Request(url, { headers: { cookie: 'sid=s1', 'x-csrf': '1', [SESSION_FORCE_REFRESH_HEADER]: '1' } }));
+  const anonymous = await handler(new Request(url, { headers: { 'x-csrf': '1' } }));
   console.log(JSON.stringify({
     header: SESSION_FORCE_REFRESH_HEADER,
     signedIn: [signedIn.status, await signedIn.json(), signedIn.headers.get('cache-control')],

@@ -148,7 +148,8 @@ describe('createSessionTokenHandler', () => {
     issueAccessToken: () => ({ accessToken: 'at-1', expiresAt: 1_000_000 + 300_000 }),
     now: () => 1_000_000,
   });
-  const call = (init = {}) => h(new Request('http://app.example/session/token', init));
+  // As withSessionEndpoint() sends it: X-CSRF: 1 on every call (the handler refuses calls without it, see below).
+  const call = (init = {}) => h(new Request('http://app.example/session/token', { ...init, headers: { 'x-csrf': '1', ...init.headers } }));
 
   test('200 with accessToken, expiresAt and expiresIn, never cached', async () => {
     const res = await call({ headers: { cookie: 'sid=ok' } });
@@ -168,6 +169,12 @@ describe('createSessionTokenHandler', () => {
     assert.equal(boom.status, 500);
     assert.doesNotMatch(await boom.text(), /secret/);
     assert.equal((await call({ method: 'POST', headers: { cookie: 'sid=ok', 'sec-fetch-site': 'same-origin' } })).status, 200);
+  });
+
+  test('403 without X-CSRF: 1, before any session is read', async () => {
+    const res = await h(new Request('http://app.example/session/token', { method: 'POST', headers: { cookie: 'sid=ok', 'content-type': 'text/plain' }, body: 'x' }));
+    assert.equal(res.status, 403);
+    assert.deepEqual(await res.json(), { error: 'csrf_header_required' });
   });
 
   test('rejects options without its two callbacks', () => {

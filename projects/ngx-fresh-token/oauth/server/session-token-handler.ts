@@ -66,6 +66,14 @@ export interface SessionTokenHandlerOptions<S> {
   ): IssuedAccessToken | null | Promise<IssuedAccessToken | null>;
   /** Answer requests a browser marks as cross-site (`Sec-Fetch-Site: cross-site`)? Default `false`. */
   allowCrossSite?: boolean;
+  /**
+   * Refuse (403) requests without `X-CSRF: 1` ({@link SESSION_CSRF_HEADER}), the header `withSessionEndpoint()`
+   * always sends and no cross-site form, link or image can (RFC 10017 §6.2)? Default `true`, as in `createBff()`:
+   * without it, a request a browser does not mark cross-site (an older browser, a sibling subdomain) would make
+   * the server refresh tokens for the session its cookie names. `false` only for a client of your own that cannot
+   * send it.
+   */
+  requireCsrfHeader?: boolean;
   /** Clock for `expiresAt`/`expiresIn` (default `Date.now`). */
   now?: () => number;
 }
@@ -88,8 +96,8 @@ function json(status: number, body: unknown, extra: Record<string, string> = {})
  * Makes the server side of the session-endpoint pattern (backend-for-frontend) as a
  * framework-agnostic Web `Request` → `Response` function: 200 with
  * `{ accessToken, expiresAt, expiresIn, idToken? }` for a signed-in session, 401 without one,
- * 403 for a cross-site request, 405 for methods other than GET/POST, 500 (no details) when your
- * callbacks throw. Answers are `no-store`. Pairs with `withSessionEndpoint()` in the browser.
+ * 403 for a cross-site request or one without `X-CSRF: 1`, 405 for methods other than GET/POST, 500 (no
+ * details) when your callbacks throw or give an expiry that is not a finite number. Answers are `no-store`. Pairs with `withSessionEndpoint()` in the browser.
  * Imports nothing from Angular or the DOM, so it runs in Node, Deno, Bun and edge runtimes.
  *
  * @example
@@ -111,6 +119,9 @@ export function createSessionTokenHandler<S>(options: SessionTokenHandlerOptions
     if (!options.allowCrossSite && request.headers.get('sec-fetch-site') === 'cross-site') {
       return json(403, { error: 'cross_site_request' });
     }
+    if (options.requireCsrfHeader !== false && request.headers.get(SESSION_CSRF_HEADER) !== '1') {
+      return json(403, { error: 'csrf_header_required' });
+    }
     try {
       const session = await options.getSession(request);
       if (session === null || session === undefined) return json(401, { error: 'unauthenticated' });
@@ -121,6 +132,8 @@ export function createSessionTokenHandler<S>(options: SessionTokenHandlerOptions
       const nowMs = now();
       const expiresAt =
         typeof issued.expiresAt === 'number' ? issued.expiresAt : typeof issued.expiresIn === 'number' ? nowMs + issued.expiresIn * 1000 : undefined;
+      // NaN or Infinity would reach the browser as null: a token that never expires, so never refreshed.
+      if (expiresAt !== undefined && !Number.isFinite(expiresAt)) return json(500, { error: 'server_error' });
       const body: Record<string, unknown> = { accessToken: issued.accessToken };
       if (expiresAt !== undefined) {
         body['expiresAt'] = expiresAt;
