@@ -464,6 +464,26 @@ describe('bff DPoP: attacker review (mixed deploys, foreign keys, hostile APIs, 
     }
   });
 
+  test('a nonce from the IdP that is huge or not RFC 9449 syntax is never put into the next proof to the IdP either (attacker review)', async () => {
+    const { jar } = await signedIn('idpnonce');
+    for (const bad of ['N'.repeat(12_000), 'a"b', 'a b']) {
+      // The IdP redeems the refresh (commit) and its answer carries the hostile nonce.
+      const heal = tb.idp.inject('token', { commit: true, rewrite: (body) => body, headers: { 'DPoP-Nonce': bad } });
+      tb.clock.advance(120_000);
+      const first = await call(jar, '/api/orders/x');
+      assert.equal(first.status, 200, await first.text());
+      heal();
+      tb.clock.advance(120_000);
+      const at = tb.idp.tokenRequests.length;
+      assert.equal((await call(jar, '/api/orders/y')).status, 200);
+      const proof = tb.idp.tokenRequests.slice(at).find((r) => r.grantType === 'refresh_token')?.dpop;
+      assert.ok(proof, 'the next refresh carried a proof');
+      // (It may carry the IdP's own well-formed nonce, remembered from an earlier answer: never the hostile one.)
+      assert.notEqual(decodeJwt(proof).nonce, bad, JSON.stringify(bad.slice(0, 10)));
+      assert.ok(proof.length < 2_000, `a proof of ${proof.length} characters`);
+    }
+  });
+
   test('property: whatever DPoP-Nonce an API sends, the next proof carries exactly it when RFC 9449 allows it (1*NQCHAR, ≤ 1 KB), else none', async () => {
     const { jar } = await signedIn('fcnonce');
     tb.mount(await tb.newBff({ apis: withEvil() }));

@@ -2,7 +2,7 @@
 // refresh grants, RFC 7009 revocation, the end-session URL. This file only configures it and
 // sorts its failures into the BFF's error codes.
 import * as client from 'openid-client';
-import { isConfigurationError } from 'ngx-fresh-token/internal';
+import { isConfigurationError, isUsableDpopNonce } from 'ngx-fresh-token/internal';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import type { ResolvedBffOptions } from './options';
 
@@ -140,7 +140,15 @@ export type GrantErrors = ReturnType<typeof createGrantErrors>;
 export function installRotationCapture(config: OidcConfiguration) {
   const watching = new Map<string, { answer?: Promise<string | null> }>();
   config[client.customFetch] = async (url, init) => {
-    const response = await fetch(url, init as RequestInit);
+    let response = await fetch(url, init as RequestInit);
+    // A DPoP-Nonce openid-client would remember for every later proof to the IdP: only a well-formed, small one
+    // (the rule of the proxy's API answers and of the browser's withDpop()).
+    const nonce = response.headers.get('dpop-nonce');
+    if (nonce !== null && !isUsableDpopNonce(nonce)) {
+      const headers = new Headers(response.headers);
+      headers.delete('dpop-nonce');
+      response = new Response([101, 204, 205, 304].includes(response.status) ? null : response.body, { status: response.status, statusText: response.statusText, headers });
+    }
     const body = init.body;
     const watched = body instanceof URLSearchParams ? watching.get(body.get('refresh_token') ?? '') : undefined;
     if (watched && response.status === 200) {

@@ -380,6 +380,16 @@ describe('withDpop', () => {
     expect((await verifyProof((await client.proof('POST', TOKEN_URL))!)).payload['nonce']).toBe('idp-n1');
   });
 
+  it('injectDpop().fetch() sends the method its proof names: "patch" goes as PATCH (fetch() leaves it lower-case) (attacker review)', async () => {
+    app();
+    const sent: Request[] = [];
+    spyOn(window, 'fetch').and.callFake(async (input: RequestInfo | URL, init?: RequestInit) => (sent.push(new Request(input, init)), new Response('{}', { status: 200 })));
+    const client = TestBed.runInInjectionContext(() => injectDpop());
+    await client.fetch(`${API}/doc/1`, { method: 'patch', body: '{}', accessToken: 'at-1' });
+    expect(sent[0].method).toBe('PATCH');
+    expect((await verifyProof(sent[0].headers.get('DPoP')!)).payload['htm']).toBe('PATCH');
+  });
+
   it('auth.headers() for code that sends the token itself: a valid token and a proof for that method and URL', async () => {
     app();
     const headers = await TestBed.runInInjectionContext(() => injectDpop()).headers('PUT', `${API}/doc/1?x=1`);

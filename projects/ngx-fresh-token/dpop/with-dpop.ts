@@ -290,7 +290,8 @@ class DpopBinding implements TokenBinding, DpopClient {
     for (let retried = false; ; retried = true) {
       const headers = new Headers(rest.headers);
       for (const [name, value] of Object.entries(await this.#headersFor(method, url, accessToken))) headers.set(name, value);
-      const response = await fetch(url, { ...rest, headers });
+      // The method the proof names is the one sent: fetch() upper-cases only the standard ones, not 'patch'.
+      const response = await fetch(url, { ...rest, method, headers });
       const fresh = this.#note(response.url || url, response.headers.get('DPoP-Nonce'), url);
       // Any successful answer to a token request is checked, whatever its Content-Type: a JSON body with an
       // access_token is a token answer (a server that labels it text/plain, or not at all, issues tokens too).

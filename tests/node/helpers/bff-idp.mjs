@@ -192,8 +192,9 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
         }
       }
       if (fault.commit && fault.rewrite && ctx.status === 200 && ctx.body) {
-        // … and its answer changes on the way (so the client rejects it after the fact).
+        // … and its answer changes on the way (so the client rejects it after the fact), headers too if given.
         ctx.body = fault.rewrite(ctx.body);
+        for (const [name, value] of Object.entries(fault.headers ?? {})) ctx.set(name, value);
         return;
       }
       if (fault.hangMs) await new Promise((r) => setTimeout(r, fault.hangMs));
