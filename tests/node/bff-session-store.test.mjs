@@ -465,6 +465,25 @@ for (const [kind, connect] of Object.entries(clientKinds)) {
       await store.close();
     });
 
+    test('an account\'s index filled past 4 × the cap (instances without the cap, or with a bigger one, during a deploy) shrinks with every write', async () => {
+      const prefix = nextPrefix();
+      const expiresAt = Date.now() + HOUR;
+      // 60 live sessions written by an instance with a cap of 100.
+      const wide = redisStore(await connect(), { prefix, maxSessionsPerUser: 100 });
+      for (let i = 0; i < 60; i++) await wide.set(`old-${i}`, { version: 1, expiresAt: expiresAt + i, data: 'x', index: ['sub:acct2'] }, HOUR);
+      const store = redisStore(await connect(), { prefix, maxSessionsPerUser: 5 });
+      const sizes = [];
+      for (let i = 0; i < 4; i++) {
+        await store.set(`new-${i}`, { version: 1, expiresAt: expiresAt + 1_000 + i, data: 'x', index: ['sub:acct2'] }, HOUR);
+        sizes.push(await inspector.sCard(`${prefix}i:sub:acct2`));
+      }
+      assert.ok(sizes.every((n, i) => i === 0 || n <= sizes[i - 1]), `never grows: ${sizes}`);
+      assert.equal(sizes.at(-1), 5, `back to the cap: ${sizes}`);
+      assert.ok((await store.findByIndex('sub:acct2')).includes('new-3'), 'the newest session stays');
+      await wide.close();
+      await store.close();
+    });
+
     test('every key it writes has a TTL, stays under its prefix and holds only what it was given', async () => {
       const prefix = nextPrefix();
       const before = (await allKeys()).filter((k) => !k.startsWith(testPrefix));

@@ -113,11 +113,14 @@ else
         if k ~= ARGV[3] and not listed(ARGV[13] .. k, e) then redis.call('SREM', ik, k) end
       end
       -- An account's entry (sub:) still past the cap: its oldest sessions (the earliest absolute end) end, as a
-      -- new login past maxSessionsPerUser ends the oldest in the memory store.
+      -- new login past maxSessionsPerUser ends the oldest in the memory store. A set past 4 × cap (filled by
+      -- instances without the cap, or with a bigger one, during a deploy) is worked on through a sample of that
+      -- many, whose oldest end: bounded work per write, and the set shrinks with every write until it is exact.
       local n = redis.call('SCARD', ik)
-      if n > cap and string.sub(e, 1, 4) == 'sub:' and n <= 4 * cap then
+      if n > cap and string.sub(e, 1, 4) == 'sub:' then
         local live = {}
-        for _, k in ipairs(redis.call('SMEMBERS', ik)) do
+        local members = n <= 4 * cap and redis.call('SMEMBERS', ik) or redis.call('SRANDMEMBER', ik, 4 * cap)
+        for _, k in ipairs(members) do
           if k ~= ARGV[3] then
             local at = redis.call('HGET', ARGV[13] .. k, 'expiresAt')
             if at then live[#live + 1] = { tonumber(at), k } else redis.call('SREM', ik, k) end

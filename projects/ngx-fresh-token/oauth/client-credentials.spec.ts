@@ -3,7 +3,7 @@ import { provideHttpClientTesting } from '@angular/common/http/testing';
 import { EnvironmentInjector, PLATFORM_ID, Provider, createEnvironmentInjector, provideZonelessChangeDetection } from '@angular/core';
 import { TestBed } from '@angular/core/testing';
 import { AuthService, FreshTokenError, FreshTokenFeature, provideFreshToken, withAuthorizedUrls, withRefreshRetry } from 'ngx-fresh-token';
-import { flushMicrotasks } from 'ngx-fresh-token/testing';
+import { createTestJwt, flushMicrotasks } from 'ngx-fresh-token/testing';
 import { ClientCredentialsOptions, withClientCredentials } from './client-credentials';
 import { OAuthErrorCode } from './errors';
 import { setupOAuthTestBed, verifyOAuthRequests } from './oauth-testbed.spec-helper';
@@ -216,6 +216,22 @@ describe('withClientCredentials', () => {
       httpMock.expectOne(TOKEN_URL).flush(JSON.stringify({ access_token: 'tok\u0001bad', token_type: 'Bearer' }));
       await flushMicrotasks();
       expect(error?.code).toBe('NFT203');
+      const next = render().getValidToken();
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-good')));
+      expect(await next).toBe('tok-good');
+    });
+
+    it('keeps no JWT that expires before its own iat (the core measures it from iat: expired on arrival, NFT205)', async () => {
+      const { auth, httpMock, render, clock } = setup({}, { features: [withRefreshRetry({ maxAttempts: 1 })] });
+      const nowS = Math.floor(clock.now() / 1000);
+      const skewed = createTestJwt({ claims: { iat: nowS + 3600, exp: nowS + 600 } });
+      let error: FreshTokenError | undefined;
+      auth.getValidToken().catch((e) => (error = e));
+      await flushMicrotasks();
+      httpMock.expectOne(TOKEN_URL).flush(JSON.stringify({ access_token: skewed, token_type: 'Bearer' }));
+      await flushMicrotasks();
+      expect(error?.code).toBe('NFT205');
       const next = render().getValidToken();
       await flushMicrotasks();
       httpMock.expectOne(TOKEN_URL).flush(JSON.stringify(tokenBody('tok-good')));

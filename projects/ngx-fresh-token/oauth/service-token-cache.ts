@@ -114,11 +114,13 @@ export function ɵsharedServiceToken(
   const flight = fetchToken().then((grant) => {
     try {
       const receivedAt = now();
-      const expiresAt = grant.expiresAt ?? readJwtTimes(grant.accessToken).expMs ?? null;
-      // Only a token the core would take is kept (visible ASCII, an expiry that is a finite time still ahead): one it
-      // refuses (NFT203, NFT205) goes back to this caller and is fetched again by the next, never served to every
-      // later render of the process.
-      if (!HEADER_SAFE.test(grant.accessToken) || (expiresAt !== null && !(Number.isFinite(expiresAt) && expiresAt > receivedAt))) {
+      const times = readJwtTimes(grant.accessToken);
+      const expiresAt = grant.expiresAt ?? times.expMs ?? null;
+      // Only a token the core would take is kept (visible ASCII, an expiry that is a finite time still ahead, and
+      // after the token's own iat, which the core's clock-skew correction measures it from): one it refuses (NFT203,
+      // NFT205) goes back to this caller and is fetched again by the next, never served to every later render.
+      const alive = (at: number) => Number.isFinite(at) && at > receivedAt && (times.iatMs === undefined || at > times.iatMs);
+      if (!HEADER_SAFE.test(grant.accessToken) || (expiresAt !== null && !alive(expiresAt))) {
         forget();
         return grant;
       }

@@ -76,7 +76,8 @@ describe('token endpoint answers', () => {
     const expiresAtOf = (expiresIn: unknown) => ɵgrantFromTokenResponse({ access_token: 'opaque', expires_in: expiresIn as number }, NOW).expiresAt;
     expect(expiresAtOf('300')).toBe(NOW + 300_000);
     expect(expiresAtOf(1.5)).toBe(NOW + 1_500);
-    for (const hostile of [null, 0, -5, 'abc', '', ' ', NaN, Infinity, '1e3', true, {}, []]) {
+    expect(expiresAtOf(1)).toBe(NOW + 1_000);
+    for (const hostile of [null, 0, -5, 'abc', '', ' ', NaN, Infinity, '1e3', true, {}, [], 1e-9, '0.0000001', 0.999]) {
       expect(expiresAtOf(hostile)).withContext(JSON.stringify(hostile)).toBeUndefined();
     }
     expect(expiresAtOf(1e308)).toBe(NOW + 365 * 24 * 3600 * 1000);

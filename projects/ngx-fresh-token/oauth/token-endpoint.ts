@@ -209,11 +209,12 @@ export function ɵtokenEndpointError(err: unknown, nowMs: number, what = 'token 
  */
 export function ɵgrantFromTokenResponse(response: OAuthTokenResponse, receivedAtMs: number): TokenGrant {
   const grant: TokenGrant = { accessToken: response.access_token };
-  // A lifetime in seconds (RFC 6749 §5.1): a positive number (or numeric string), at most a year. Anything else
-  // (null, negative, NaN, 1e308) is no lifetime at all, not a token expired on arrival that would end the session.
+  // A lifetime in seconds (RFC 6749 §5.1): at least one second (a number or numeric string), at most a year.
+  // Anything else (null, negative, NaN, 1e-9, 1e308) is no lifetime at all, not a token expired on arrival that
+  // would end the session.
   const raw = response.expires_in as unknown;
   const expiresIn = typeof raw === 'number' || (typeof raw === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(raw)) ? Number(raw) : NaN;
-  if (Number.isFinite(expiresIn) && expiresIn > 0 && readJwtTimes(response.access_token).expMs === undefined) {
+  if (Number.isFinite(expiresIn) && expiresIn >= 1 && readJwtTimes(response.access_token).expMs === undefined) {
     grant.expiresAt = receivedAtMs + Math.min(expiresIn, MAX_EXPIRES_IN_SECONDS) * 1000;
   }
   if (typeof response.id_token === 'string' && response.id_token) grant.idToken = response.id_token;
