@@ -197,6 +197,27 @@ describe('ng add ngx-fresh-token: other patterns and options', () => {
     await assert.rejects(ngAdd(ssrApp, { pattern: 'bff-proxy', apiUrls: '/api/../x' }), /--api-urls for --pattern=bff-proxy/);
   });
 
+  // Attacker review: '-' in a path made an unquoted object key (server.ts did not parse), and renamed APIs could
+  // share a name or their environment variables.
+  test('--pattern=bff-proxy: every API gets a distinct identifier and variables of its own, whatever its path; a path named twice is refused', async () => {
+    const tree = await ngAdd(ssrApp, { pattern: 'bff-proxy', apiUrls: '/my-api,/x3,/x,/api/x,/Orders,/orders,/a-b,/a_b' });
+    const server = tree.readText(SERVER);
+    assert.deepEqual(syntaxErrors(SERVER, server), []);
+    const names = [...server.matchAll(/^\s{6}([A-Za-z][A-Za-z0-9_]*): \{$/gm)].map((m) => m[1]);
+    assert.equal(names.length, 8, server);
+    assert.equal(new Set(names.map((n) => n.toLowerCase())).size, 8, `names: ${names}`);
+    const env = tree.readText('/.env.example');
+    const urls = [...env.matchAll(/^([A-Z0-9_]+)_URL=/gm)].map((m) => m[1]).filter((v) => v !== 'APP_ORIGIN');
+    assert.equal(new Set(urls).size, urls.length, `variables: ${urls}`);
+    await assert.rejects(ngAdd(ssrApp, { pattern: 'bff-proxy', apiUrls: '/x,/x' }), /names a path twice/);
+  });
+
+  test('a server.ts that already declares a name ng add would declare (requiredEnv, bff, …) is refused, nothing changed', async () => {
+    const own = branch(ssrApp);
+    own.overwrite(SERVER, `${own.readText(SERVER)}\nfunction requiredEnv(name: string): string {\n  return process.env[name] ?? '';\n}\n`);
+    await assert.rejects(ngAdd(own), /already declares requiredEnv/);
+  });
+
   test('--routes=false leaves the routes alone', async () => {
     const tree = await ngAdd(ssrApp, { routes: false });
     assert.equal(tree.readText(ROUTES), ssrApp.readText(ROUTES));

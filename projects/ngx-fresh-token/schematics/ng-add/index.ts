@@ -72,7 +72,8 @@ function normalize(options: NgAddOptions) {
         fail(`--api-urls for --pattern=bff-proxy are paths of this app that the BFF proxies ("/api", "/api/orders"), comma-separated (got "${path}").`);
       }
     }
-    proxied = paths.map((path, i) => proxiedApi(path, i, paths));
+    if (new Set(paths).size !== paths.length) fail(`--api-urls for --pattern=bff-proxy names a path twice (got "${options.apiUrls}").`);
+    proxied = proxiedApis(paths);
   }
   return { pattern, apiUrls, proxied, issuer, clientId, tokenUrl, routes: options.routes ?? true, skipInstall: options.skipInstall ?? false };
 }
@@ -85,11 +86,23 @@ export interface ProxiedApi {
   env: string;
 }
 
-function proxiedApi(path: string, index: number, all: string[]): ProxiedApi {
-  // Named after the path's last segment ('/api/orders' → orders), made unique and a valid createBff API name.
-  let name = (path.split('/').pop() ?? '').replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[^A-Za-z]+/, '') || 'api';
-  if (all.slice(0, index).some((p, i) => proxiedApi(p, i, all).name === name)) name = `${name}${index + 1}`;
-  return { path, name: name.slice(0, 64), env: name.toUpperCase().replace(/-/g, '_').slice(0, 60) + (name.toUpperCase() === 'API' ? '' : '_API') };
+/**
+ * The APIs --pattern=bff-proxy writes, in order: each named after its path's last segment ('/api/orders' → orders) as
+ * an identifier (letters, digits, `_`: an object key in server.ts without quotes), with environment variables of its
+ * own (`ORDERS_API_URL`); a name or a variable prefix already taken (after folding case and `-`) gets a number.
+ */
+function proxiedApis(paths: readonly string[]): ProxiedApi[] {
+  const names = new Set<string>();
+  const envs = new Set<string>();
+  return paths.map((path) => {
+    const base = ((path.split('/').pop() ?? '').replace(/[^A-Za-z0-9_]/g, '_').replace(/^[^A-Za-z]+/, '') || 'api').slice(0, 56);
+    const envOf = (name: string) => name.toUpperCase() + (name.toUpperCase() === 'API' ? '' : '_API');
+    let name = base;
+    for (let n = 2; names.has(name.toLowerCase()) || envs.has(envOf(name)); n++) name = `${base}${n}`;
+    names.add(name.toLowerCase());
+    envs.add(envOf(name));
+    return { path, name, env: envOf(name) };
+  });
 }
 
 /** What provideFreshToken(...) gets for a pattern. */

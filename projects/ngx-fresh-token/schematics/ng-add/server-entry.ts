@@ -49,6 +49,20 @@ export function editServerEntry(path: string, text: string, setup: BffServerSetu
       }
     }
   }
+  // The block declares these at the top level: a file that has one of them already would not load.
+  const declared = new Set<string>();
+  for (const st of source.statements) {
+    if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st)) && st.name) declared.add(st.name.text);
+    if (ts.isVariableStatement(st)) for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name)) declared.add(d.name.text);
+    if (ts.isImportDeclaration(st) && st.importClause) {
+      if (st.importClause.name) declared.add(st.importClause.name.text);
+      const bindings = st.importClause.namedBindings;
+      if (bindings && ts.isNamedImports(bindings)) for (const e of bindings.elements) if (e.name.text !== 'createBff') declared.add(e.name.text);
+      if (bindings && ts.isNamespaceImport(bindings)) declared.add(bindings.name.text);
+    }
+  }
+  const taken = ['bffInstance', 'bff', 'requiredEnv', 'sessionContext'].filter((name) => declared.has(name));
+  if (taken.length) refuse(path, `it already declares ${taken.join(', ')}, which ng add would declare too`);
   if (!appDecl) refuse(path, 'no top-level `const app = express()`');
   if (!engineDecl) refuse(path, 'no top-level `const angularApp = new AngularNodeAppEngine()`');
   const renders = all.filter(
