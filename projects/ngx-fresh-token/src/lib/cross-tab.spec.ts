@@ -275,6 +275,19 @@ describe('withCrossTabSync()', () => {
     expect(a.events).toEqual([]);
   });
 
+  it('a message whose sign-out count is not a safe integer is ignored: a later sign-out still reaches every tab (attacker review)', async () => {
+    const { openTab, channels } = world();
+    const a = openTab();
+    const b = openTab();
+    await a.auth.refresh();
+    await settle();
+    for (const s of [2 ** 53, Number.MAX_SAFE_INTEGER, -1, 1e308]) channels.inject('ngx-fresh-token:default', { t: 'hello', s, from: 'intruder' });
+    await settle();
+    await b.auth.signOut();
+    await settle();
+    expect(a.auth.state().status).toBe('signed-out');
+  });
+
   it('falls back to per-tab behaviour without Web Locks or BroadcastChannel, with no error', async () => {
     for (const apis of [
       { locks: null, channel: new FakeChannels().create },

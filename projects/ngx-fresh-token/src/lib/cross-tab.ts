@@ -219,7 +219,8 @@ export class ɵCrossTabSync implements ɵCrossTabLink {
 
   private receive(data: unknown): void {
     const m = data as Message | null;
-    if (typeof m !== 'object' || m === null || m.from === this.id || !Number.isInteger(m.s)) return;
+    // `s` counts sign-outs: a safe integer ≥ 0 (one at 2^53 would stop every later sign-out from counting as newer).
+    if (typeof m !== 'object' || m === null || m.from === this.id || !Number.isSafeInteger(m.s) || m.s < 0 || m.s >= Number.MAX_SAFE_INTEGER) return;
     if (m.t === 'busy') {
       this.peerBusy = true;
       return;
