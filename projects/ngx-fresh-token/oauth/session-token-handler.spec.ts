@@ -13,15 +13,16 @@ describe('createSessionTokenHandler re-exported by ngx-fresh-token/oauth (deprec
       now: () => 1_000_000,
     };
     const requests = () => [
-      new Request('https://app.test/session/token', { headers: { 'x-session': 's1' } }),
-      new Request('https://app.test/session/token', { headers: { 'x-session': 's1', 'X-Force-Refresh': '1' } }),
-      new Request('https://app.test/session/token'),
+      new Request('https://app.test/session/token', { headers: { 'x-session': 's1', 'X-CSRF': '1' } }),
+      new Request('https://app.test/session/token', { headers: { 'x-session': 's1', 'X-CSRF': '1', 'X-Force-Refresh': '1' } }),
+      new Request('https://app.test/session/token', { headers: { 'X-CSRF': '1' } }),
       new Request('https://app.test/session/token', { method: 'DELETE' }),
+      new Request('https://app.test/session/token', { headers: { 'x-session': 's1' } }),
     ];
     const answer = async (handler: (request: Request) => Promise<Response>) =>
       Promise.all(requests().map(async (r) => { const res = await handler(r); return [res.status, await res.json(), res.headers.get('Cache-Control')]; }));
     const expected = await answer(serverHandler(options));
-    expect(expected.map(([status]) => status)).toEqual([200, 200, 401, 405]);
+    expect(expected.map(([status]) => status)).toEqual([200, 200, 401, 405, 403]);
     expect(await answer(deprecatedHandler(options))).toEqual(expected);
   });
 
