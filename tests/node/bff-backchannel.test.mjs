@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import * as bffModule from 'ngx-fresh-token/bff';
-import { cookieJar, signIn, startBffTestbed, within, xhr } from './helpers/bff-idp.mjs';
+import { BFF_CLIENTS, cookieJar, signIn, startBffTestbed, within, xhr } from './helpers/bff-idp.mjs';
 
 let tb;
 const faults = { deleteFailures: 0 };
@@ -84,6 +84,29 @@ describe('bff back-channel logout: deletes first, claims after, bounded', () => 
     assert.deepEqual(await res.json(), { ended: 1 });
     assert.equal(await userStatus(before), 401, 'the session that existed when the token was issued ended');
     assert.equal(await userStatus(since), 200, 'the session created after the token was issued stays');
+  });
+
+  // Found by the attacker review (from the code): a logout token with sid and sub found sessions by the sid only, so
+  // a session whose login named no sid (an IdP that puts sid in logout tokens but not in ID tokens) survived it.
+  test('a token with sid and sub also ends the subject\'s sessions that recorded no sid — and no session that recorded another sid', async () => {
+    const bff = tb.bff;
+    tb.mount(await tb.newBff({ clientId: BFF_CLIENTS.noSid.clientId, clientSecret: BFF_CLIENTS.noSid.clientSecret }));
+    try {
+      const noSid = await signedIn('lena');
+      const record = await tb.rec.inner.get(tb.rec.keys().at(-1));
+      assert.ok(record.index.every((e) => !e.startsWith('sid:')), `the login named no sid: ${record.index}`);
+      tb.mount(bff);
+      const withSid = await signedIn('lena'); // a login of the sid-asking client: its sid is another one
+      const res = await post(await tb.idp.makeLogoutToken({ sub: 'lena', claims: { sid: 'a-sid-of-another-login' } }));
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { ended: 1 });
+      tb.mount(await tb.newBff({ clientId: BFF_CLIENTS.noSid.clientId, clientSecret: BFF_CLIENTS.noSid.clientSecret }));
+      assert.equal(await userStatus(noSid), 401, 'the session without a sid ended');
+      tb.mount(bff);
+      assert.equal(await userStatus(withSid), 200, 'the session with another sid stays');
+    } finally {
+      tb.mount(bff);
+    }
   });
 
   test('a replayed logout token is refused before anything is deleted: a session started since stays', async () => {

@@ -148,13 +148,20 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
       const doneKey = `logout-done:${await sha256(`${metadata.issuer}\n${payload.jti}`)}`;
       if (await sessions.call((s) => s.get(doneKey))) throw rejected('this logout token was already used');
       const sid = typeof payload['sid'] === 'string' ? payload['sid'] : undefined;
-      const entries = sid !== undefined ? await sessions.indexEntries('sid', sid) : await sessions.indexEntries('sub', payload.sub!);
-      const keys = new Set<string>();
-      for (const entry of entries) for (const key of await sessions.call((s) => s.findByIndex(entry))) keys.add(key);
+      const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
+      const entries = sid !== undefined ? await sessions.indexEntries('sid', sid) : await sessions.indexEntries('sub', sub!);
+      // Each session found, and whether the token names it outright (its sid, or a token with sub only).
+      const keys = new Map<string, boolean>();
+      for (const entry of entries) for (const key of await sessions.call((s) => s.findByIndex(entry))) keys.set(key, true);
+      // A token with sid and sub also ends that subject's sessions whose login named no sid (an IdP that puts sid in
+      // logout tokens but not in ID tokens): they cannot be found by the sid, and nothing says they are another one.
+      if (sid !== undefined && sub !== undefined) {
+        for (const entry of await sessions.indexEntries('sub', sub)) for (const key of await sessions.call((s) => s.findByIndex(entry))) if (!keys.has(key)) keys.set(key, false);
+      }
       // Only sessions that existed when the IdP issued the token: a replay ends nothing created since.
       const issuedBefore = (payload.iat + LOGOUT_TOKEN_CLOCK_TOLERANCE_SECONDS) * 1000;
       let ended = 0;
-      for (const key of keys) {
+      for (const [key, named] of keys) {
         let session: LoadedSession | null = null;
         try {
           session = await sessions.loadKey(key, false);
@@ -162,6 +169,8 @@ export function createLogoutRoutes(options: ResolvedBffOptions, sessions: Sessio
           // Sealed under a newer secret: its age cannot be read here; the IdP ordered the logout, so it goes.
           if (!(err instanceof FreshTokenError && err.code === BffErrorCode.SessionKeyUnknown)) throw err;
         }
+        // Found by its subject only: it goes only if it is readable and recorded no sid (one with a sid is another login).
+        if (!named && (!session || session.data.sid !== undefined)) continue;
         if (session && session.data.createdAt > issuedBefore) continue;
         await sessions.remove(key);
         issuer.forget(key);

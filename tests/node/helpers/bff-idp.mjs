@@ -35,6 +35,8 @@ export const BFF_CLIENTS = {
   private_key_jwt: { clientId: 'bff-jwt' },
   /** A confidential client whose access tokens must be DPoP-bound (`dpop_bound_access_tokens`). */
   dpop: { clientId: 'bff-dpop', clientSecret: 'bff-dpop-SeCrEt-5e1b7d3a9c2f4086-do-not-log' },
+  /** A client that does not ask for `sid` in its ID tokens (`backchannel_logout_session_required: false`). */
+  noSid: { clientId: 'bff-nosid', clientSecret: 'bff-nosid-SeCrEt-2d6f8a0c4e1b3957-do-not-log' },
 };
 /** Claims of every account; `internal_role` and `phone_number` are in the ID token but must never reach /session/user by default. */
 export const accountClaims = (sub) => ({
@@ -105,6 +107,7 @@ export async function startBffIdp({ appOrigin, accessTokenTtlSeconds = 5, refres
         jwks: { keys: [clientPublicJwk] },
       },
       { ...common, client_id: BFF_CLIENTS.dpop.clientId, client_secret: BFF_CLIENTS.dpop.clientSecret, token_endpoint_auth_method: 'client_secret_basic', dpop_bound_access_tokens: true },
+      { ...common, client_id: BFF_CLIENTS.noSid.clientId, client_secret: BFF_CLIENTS.noSid.clientSecret, token_endpoint_auth_method: 'client_secret_basic', backchannel_logout_session_required: false },
     ],
     jwks: { keys: [signingJwk] },
     cookies: { keys: ['bff-idp-cookie-key'] },
