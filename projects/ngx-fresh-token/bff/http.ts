@@ -1,4 +1,5 @@
 // Building the BFF's answers: JSON that no cache keeps, coded errors without secrets.
+import { isUsableDpopNonce } from 'ngx-fresh-token/internal';
 import { FreshTokenError } from './errors';
 
 /** Headers every answer of the BFF carries: its content type is never sniffed. */
@@ -96,4 +97,20 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
     timer = setTimeout(() => reject(onTimeout()), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Statuses whose answers carry no body (a `Response` with one of them refuses a body). */
+export const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 204, 205, 304]);
+
+/**
+ * `response` as openid-client may see it: a `DPoP-Nonce` it would remember for every later proof to that origin
+ * only when it is well-formed and small (`isUsableDpopNonce`); otherwise the same answer without it. For the IdP's
+ * answers and the APIs' alike.
+ */
+export function withoutUnusableNonce(response: Response): Response {
+  const nonce = response.headers.get('dpop-nonce');
+  if (nonce === null || isUsableDpopNonce(nonce)) return response;
+  const headers = new Headers(response.headers);
+  headers.delete('dpop-nonce');
+  return new Response(NULL_BODY_STATUSES.has(response.status) ? null : response.body, { status: response.status, statusText: response.statusText, headers });
 }

@@ -2,8 +2,9 @@
 // refresh grants, RFC 7009 revocation, the end-session URL. This file only configures it and
 // sorts its failures into the BFF's error codes.
 import * as client from 'openid-client';
-import { isConfigurationError, isUsableDpopNonce } from 'ngx-fresh-token/internal';
+import { isConfigurationError } from 'ngx-fresh-token/internal';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
+import { withoutUnusableNonce } from './http';
 import type { ResolvedBffOptions } from './options';
 
 /** Seconds a client is told to wait (`Retry-After`) when the IdP is unavailable. */
@@ -140,15 +141,8 @@ export type GrantErrors = ReturnType<typeof createGrantErrors>;
 export function installRotationCapture(config: OidcConfiguration) {
   const watching = new Map<string, { answer?: Promise<string | null> }>();
   config[client.customFetch] = async (url, init) => {
-    let response = await fetch(url, init as RequestInit);
-    // A DPoP-Nonce openid-client would remember for every later proof to the IdP: only a well-formed, small one
-    // (the rule of the proxy's API answers and of the browser's withDpop()).
-    const nonce = response.headers.get('dpop-nonce');
-    if (nonce !== null && !isUsableDpopNonce(nonce)) {
-      const headers = new Headers(response.headers);
-      headers.delete('dpop-nonce');
-      response = new Response([101, 204, 205, 304].includes(response.status) ? null : response.body, { status: response.status, statusText: response.statusText, headers });
-    }
+    // A DPoP-Nonce of the IdP goes into later proofs only when usable (the rule of the APIs' answers too).
+    const response = withoutUnusableNonce(await fetch(url, init as RequestInit));
     const body = init.body;
     const watched = body instanceof URLSearchParams ? watching.get(body.get('refresh_token') ?? '') : undefined;
     if (watched && response.status === 200) {

@@ -11,9 +11,9 @@
 // bytes so a 401 can be retried once with a new token, and a small answer, which is read whole.
 import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
-import { concatBytes, errorResponse, json, methodNotAllowed, readBytesLimited, SECURITY_HEADERS } from './http';
+import { concatBytes, errorResponse, json, methodNotAllowed, NULL_BODY_STATUSES, readBytesLimited, SECURITY_HEADERS, withoutUnusableNonce } from './http';
 import type { ClientTokens } from './client-tokens';
-import { isUsableNonce, type DpopKeys } from './dpop';
+import type { DpopKeys } from './dpop';
 import { client } from './oidc';
 import type { CachedToken } from './sessions';
 
@@ -92,8 +92,6 @@ export const DEFAULT_PROXY_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** An answer up to this size is read whole before it is handed on (of known length, or of unknown length and complete within one turn of the event loop); a larger one (or one still coming: SSE) streams. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
-/** Statuses whose answers carry no body (a `Response` with one of them refuses a body). */
-const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
 /** A request body up to this size is kept, so a 401 can be retried with a new token; a larger one streams and is not retried. */
 export const MAX_REPLAYED_BODY_BYTES = 64 * 1024;
@@ -464,14 +462,8 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         if (body && !(body instanceof Uint8Array)) return last;
         await last.body?.cancel().catch(() => undefined);
       }
-      last = asResponse(await send(api, new URL(url), init.method, { ...init.headers }, init.body as Uint8Array | ReadableStream<Uint8Array> | null, declaredLength, request.signal));
       // A nonce openid-client would remember for every later proof to this origin: only a well-formed, small one.
-      const nonce = last.headers.get('dpop-nonce');
-      if (nonce !== null && !isUsableNonce(nonce)) {
-        const headers = new Headers(last.headers);
-        headers.delete('dpop-nonce');
-        last = new Response(NULL_BODY_STATUSES.has(last.status) ? null : last.body, { status: last.status, statusText: last.statusText, headers });
-      }
+      last = withoutUnusableNonce(asResponse(await send(api, new URL(url), init.method, { ...init.headers }, init.body as Uint8Array | ReadableStream<Uint8Array> | null, declaredLength, request.signal)));
       return last;
     };
     try {

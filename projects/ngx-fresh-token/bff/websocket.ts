@@ -101,8 +101,18 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
   /** One ws server per message size limit (it checks the browser's side of each handshake). */
   const servers = new Map<number, import('ws').WebSocketServer>();
   let open = 0;
-  /** The close functions of the open connections of each session. */
+  /** The close functions of the open connections (and handshakes in flight) of each session. */
   const bySession = new Map<string, Set<(code: number, reason: string) => void>>();
+  const join = (key: string, close: (code: number, reason: string) => void) => {
+    let set = bySession.get(key);
+    if (!set) bySession.set(key, (set = new Set()));
+    set.add(close);
+  };
+  const leave = (key: string, close: (code: number, reason: string) => void) => {
+    const set = bySession.get(key);
+    set?.delete(close);
+    if (set && set.size === 0) bySession.delete(key);
+  };
 
   async function upgrade(req: BffUpgradeRequest, socket: BffUpgradeSocket, head: Uint8Array, info?: BffRequestInfo): Promise<boolean> {
     let url: URL;
@@ -162,9 +172,7 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     let reserved: { key: string; slot: (code: number, reason: string) => void } | null = null;
     const unreserve = () => {
       if (!reserved) return;
-      const set = bySession.get(reserved.key);
-      set?.delete(reserved.slot);
-      if (set && set.size === 0) bySession.delete(reserved.key);
+      leave(reserved.key, reserved.slot);
       reserved = null;
     };
     let handedOver = false;
@@ -193,15 +201,13 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
       let ended = false;
       let upstream: import('ws').WebSocket | undefined;
       if (sessionKey) {
-        let set = bySession.get(sessionKey);
-        if ((set?.size ?? 0) >= MAX_WEBSOCKETS_PER_SESSION) return refuse(socket, 429, BffErrorCode.WebSocketRefused);
-        if (!set) bySession.set(sessionKey, (set = new Set()));
+        if ((bySession.get(sessionKey)?.size ?? 0) >= MAX_WEBSOCKETS_PER_SESSION) return refuse(socket, 429, BffErrorCode.WebSocketRefused);
         // The session's slot, held while the upstream handshake runs; a sign-out meanwhile ends the handshake.
         const slot = () => {
           ended = true;
           upstream?.terminate();
         };
-        set.add(slot);
+        join(sessionKey, slot);
         reserved = { key: sessionKey, slot };
       }
 
@@ -358,9 +364,7 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     const endNow = (code: number, reason: string) => closeBoth(code, reason);
     let check: ReturnType<typeof setInterval> | undefined;
     if (sessionKey) {
-      let set = bySession.get(sessionKey);
-      if (!set) bySession.set(sessionKey, (set = new Set()));
-      set.add(endNow);
+      join(sessionKey, endNow);
       // Sessions end on other instances too: look every minute.
       check = setInterval(() => {
         void deps.sessionAlive(sessionKey).then((alive) => alive || closeBoth(WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE, 'session ended'));
@@ -374,11 +378,7 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
       clearTimeout(expiry);
       clearInterval(check);
       uncount();
-      if (sessionKey) {
-        const set = bySession.get(sessionKey);
-        set?.delete(endNow);
-        if (set && set.size === 0) bySession.delete(sessionKey);
-      }
+      if (sessionKey) leave(sessionKey, endNow);
     }
   }
 

@@ -456,37 +456,11 @@ describe('withDpop', () => {
       await signIn;
     });
 
-    for (const [label, nonceOf] of [
-      ['a new nonce on every answer', (i: number) => `n-${i}`],
-      ['a nonce too long to use', () => 'n'.repeat(2_000)],
-      ['no nonce the browser may read', () => null],
-    ] as const) {
-      it(`use_dpop_nonce again after the retry (${label}): transient NFT704, the refresh token and the key kept, no session-expired (attacker review)`, async () => {
-        const { auth, httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop(), withAuthorizedUrls(API), withRefreshRetry({ maxAttempts: 1 })]);
-        const session = TestBed.inject(OAuthSession);
-        const client = TestBed.runInInjectionContext(() => injectDpop());
-        const thumbprint = await client.thumbprint();
-        const events: string[] = [];
-        auth.events$.subscribe((e) => events.push(e.type));
-        let error: unknown;
-        const signIn = session.signIn({ refreshToken: 'rt-1' }).catch((e) => (error = e));
-        for (let i = 1; i <= 2; i++) {
-          const nonce = nonceOf(i);
-          const request = await requestTo(httpMock, TOKEN_URL).catch(() => null);
-          if (!request) break; // no usable nonce: no retry
-          request.flush(JSON.stringify({ error: 'use_dpop_nonce' }), { status: 400, statusText: 'Bad Request', headers: nonce === null ? {} : { 'DPoP-Nonce': nonce } });
-        }
-        await pumped(signIn, TestBed.inject(FRESH_TOKEN_CLOCK) as ManualClock);
-        expect((error as FreshTokenError | undefined)?.code).toBe(DpopErrorCode.ProofRejected);
-        expect((error as FreshTokenError | undefined)?.transient).toBeTrue();
-        httpMock.expectNone(TOKEN_URL);
-        expect(await session.hasRefreshToken()).toBeTrue();
-        expect(events).not.toContain('session-expired');
-        expect(await client.thumbprint()).toBe(thumbprint);
-      });
-    }
-
-    it('invalid_dpop_proof twice: a coded transient error (NFT704), 2 requests only, the refresh token and the key kept, no session-expired', async () => {
+    /**
+     * A sign-in whose token requests are answered by `answer(i)` (i = 1, 2; `null`: none comes, the binding made no
+     * retry) must fail with the transient NFT704 and keep the session's refresh token and key, with no session-expired.
+     */
+    async function expectProofRejectedKeepingSession(answer: (i: number) => { body: string; headers: Record<string, string> }): Promise<number> {
       // One attempt of the core: the binding's own single retry is what is counted here.
       const { auth, httpMock } = start([withOAuthRefreshToken({ tokenUrl: TOKEN_URL, clientId: 'spa' }), dpop(), withAuthorizedUrls(API), withRefreshRetry({ maxAttempts: 1 })]);
       const session = TestBed.inject(OAuthSession);
@@ -496,9 +470,14 @@ describe('withDpop', () => {
       auth.events$.subscribe((e) => events.push(e.type));
       let error: unknown;
       const signIn = session.signIn({ refreshToken: 'rt-1' }).catch((e) => (error = e));
-      const rejected = { status: 400, statusText: 'Bad Request', headers: { Date: serverDate() } };
-      (await requestTo(httpMock, TOKEN_URL)).flush(JSON.stringify({ error: 'invalid_dpop_proof' }), rejected);
-      (await requestTo(httpMock, TOKEN_URL)).flush(JSON.stringify({ error: 'invalid_dpop_proof' }), rejected);
+      let requests = 0;
+      for (let i = 1; i <= 2; i++) {
+        const request = await requestTo(httpMock, TOKEN_URL).catch(() => null);
+        if (!request) break; // no usable nonce: no retry
+        requests++;
+        const { body, headers } = answer(i);
+        request.flush(body, { status: 400, statusText: 'Bad Request', headers });
+      }
       await pumped(signIn, TestBed.inject(FRESH_TOKEN_CLOCK) as ManualClock);
       expect((error as FreshTokenError | undefined)?.code).toBe(DpopErrorCode.ProofRejected);
       expect((error as FreshTokenError | undefined)?.transient).toBeTrue();
@@ -506,6 +485,25 @@ describe('withDpop', () => {
       expect(await session.hasRefreshToken()).toBeTrue();
       expect(events).not.toContain('session-expired');
       expect(await client.thumbprint()).toBe(thumbprint);
+      return requests;
+    }
+
+    for (const [label, nonceOf] of [
+      ['a new nonce on every answer', (i: number) => `n-${i}`],
+      ['a nonce too long to use', () => 'n'.repeat(2_000)],
+      ['no nonce the browser may read', () => null],
+    ] as const) {
+      it(`use_dpop_nonce again after the retry (${label}): transient NFT704, the refresh token and the key kept, no session-expired (attacker review)`, async () => {
+        await expectProofRejectedKeepingSession((i) => {
+          const nonce = nonceOf(i);
+          const headers: Record<string, string> = nonce === null ? {} : { 'DPoP-Nonce': nonce };
+          return { body: JSON.stringify({ error: 'use_dpop_nonce' }), headers };
+        });
+      });
+    }
+
+    it('invalid_dpop_proof twice: a coded transient error (NFT704), 2 requests only, the refresh token and the key kept, no session-expired', async () => {
+      expect(await expectProofRejectedKeepingSession(() => ({ body: JSON.stringify({ error: 'invalid_dpop_proof' }), headers: { Date: serverDate() } }))).toBe(2);
     });
   });
 

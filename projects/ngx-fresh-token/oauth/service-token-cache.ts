@@ -1,4 +1,5 @@
 import { effectiveBufferMs, readJwtTimes } from 'ngx-fresh-token';
+import { isHeaderSafeToken } from 'ngx-fresh-token/internal';
 import type { TokenGrant, TokenRequest } from 'ngx-fresh-token';
 
 /**
@@ -68,9 +69,6 @@ export function ɵserviceTokenKey(identity: ServiceIdentity): string {
   ]);
 }
 
-/** What the core takes as a token: visible ASCII (it goes into a header). */
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
-
 /** Whether `entry`'s token may still be handed out at `nowMs`: more left than the refresh buffer (the core's rule). */
 function usable(entry: Entry, nowMs: number, bufferMs: number): boolean {
   if (entry.expiresAt === null) return true;
@@ -120,7 +118,7 @@ export function ɵsharedServiceToken(
       // after the token's own iat, which the core's clock-skew correction measures it from): one it refuses (NFT203,
       // NFT205) goes back to this caller and is fetched again by the next, never served to every later render.
       const alive = (at: number) => Number.isFinite(at) && at > receivedAt && (times.iatMs === undefined || at > times.iatMs);
-      if (!HEADER_SAFE.test(grant.accessToken) || (expiresAt !== null && !alive(expiresAt))) {
+      if (!isHeaderSafeToken(grant.accessToken) || (expiresAt !== null && !alive(expiresAt))) {
         forget();
         return grant;
       }

@@ -1,4 +1,5 @@
 import type { Observable, Subscription } from 'rxjs';
+import { isHeaderSafeToken } from 'ngx-fresh-token/internal';
 import type { RefreshRetryPolicy } from './backoff';
 import { backoffDelayMs } from './backoff';
 import type { FreshTokenClock } from './clock';
@@ -25,8 +26,6 @@ function firstValue<T>(source: Observable<T>): Promise<T> {
   });
 }
 
-/** Visible ASCII only: a token goes into an HTTP header, where spaces, control characters or non-ASCII break the request (and Node's fetch would echo the whole header in its error). */
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 /**
  * Checks that a value from a token source is a `TokenGrant` or `null`; throws `NFT203` otherwise.
@@ -41,9 +40,9 @@ export function validateGrant(value: unknown): TokenGrant | null {
     typeof grant === 'object' &&
     typeof grant.accessToken === 'string' &&
     // '' only for a session that holds no token in the browser (withBffSession()).
-    (HEADER_SAFE.test(grant.accessToken) || (grant.accessToken === '' && (grant as { ɵsession?: boolean }).ɵsession === true)) &&
+    (isHeaderSafeToken(grant.accessToken) || (grant.accessToken === '' && (grant as { ɵsession?: boolean }).ɵsession === true)) &&
     (grant.expiresAt === undefined || (typeof grant.expiresAt === 'number' && Number.isFinite(grant.expiresAt))) &&
-    (grant.idToken === undefined || (typeof grant.idToken === 'string' && HEADER_SAFE.test(grant.idToken))) &&
+    (grant.idToken === undefined || (typeof grant.idToken === 'string' && isHeaderSafeToken(grant.idToken))) &&
     (grant.user == null || (typeof grant.user === 'object' && !Array.isArray(grant.user)));
   if (!valid) {
     throw ɵerror(

@@ -21,7 +21,8 @@ export const ɵUNTRIMMED = /[\u0000-\u0020]/;
  * `'/api '` but keeps inside `'/api ?q=1'` (sent to `/api%20`): then the URL as sent, params included.
  */
 export function ɵsentUrl(req: { url: string; urlWithParams: string }): string {
-  return ɵUNTRIMMED.test(req.url) ? req.urlWithParams : req.url;
+  // Without params the two are one string (HttpRequest sets urlWithParams to url): no test on the common path.
+  return req.urlWithParams !== req.url && ɵUNTRIMMED.test(req.url) ? req.urlWithParams : req.url;
 }
 /** URLs are resolved against this when there is no document (plain Node, some servers). */
 const FALLBACK_BASE = 'https://ngx-fresh-token.invalid/';
