@@ -64,7 +64,7 @@ const redis = await ensureRedis({ env: { ...process.env, REDIS_URL: '' } }); // 
 const inspector = createClient({ url: redis.url });
 inspector.on('error', () => undefined);
 await inspector.connect();
-const ports = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
+const ports = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
 const origins = ports.map((p) => `http://localhost:${p}`);
 // 10-minute access tokens: in the cached runs nothing expires, so nothing redeems.
 // oidc-provider's development adapter keeps 1 000 entries: 400 sign-ins would evict live grants.
@@ -465,11 +465,16 @@ try {
     await apiLoad('direct (no proxy)', `${upstream.origin}/status/200`, sessions, () => ({}));
     await apiLoad('plain Node reverse proxy (floor)', `${plain.origin}/status/200`, sessions, () => ({}), plain.pid);
     await apiLoad('ngx-fresh-token/bff proxy (token type user)', `${list[0].origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), list[0].pid);
+    // The same BFF answering through bff.handleNode(req, res): node:http in and out, no Web Request/Response.
+    const nodeFront = await spawnBffInstance({ ...config(3, 'redis'), client: 'node-redis', front: 'node' });
+    running.add(nodeFront);
+    await apiLoad('ngx-fresh-token/bff proxy, bff.handleNode()', `${nodeFront.origin}/api/orders/status/200`, sessions, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), nodeFront.pid);
     // One client, one request at a time: what the hop itself adds, without the queueing of 200 clients on 2 cores.
     const one = sessions.slice(0, 1);
     await apiLoad('direct (no proxy), 1 client', `${upstream.origin}/status/200`, one, () => ({}), null, results.proxy.oneClient);
     await apiLoad('plain Node reverse proxy (floor), 1 client', `${plain.origin}/status/200`, one, () => ({}), plain.pid, results.proxy.oneClient);
     await apiLoad('ngx-fresh-token/bff proxy (token type user), 1 client', `${list[0].origin}/api/orders/status/200`, one, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), list[0].pid, results.proxy.oneClient);
+    await apiLoad('ngx-fresh-token/bff proxy, bff.handleNode(), 1 client', `${nodeFront.origin}/api/orders/status/200`, one, (s) => ({ cookie: s.cookie, 'x-csrf': '1', origin: origins[0] }), nodeFront.pid, results.proxy.oneClient);
     if (angularAdapter) {
       const angular = await spawnBffInstance({ ...config(2, 'redis'), client: 'node-redis', adapter: 'angular' });
       running.add(angular);

@@ -16,6 +16,7 @@ import { createSessions, tokenKey, type LoadedSession } from './sessions';
 import { createClientTokens } from './client-tokens';
 import { createProxy, type BffRequestInfo } from './proxy';
 import { createDpopKeys, tokenBinding } from './dpop';
+import { nodeCall, nodeRequestUrl, toWebRequest, writeNodeAnswer, writeWebResponse, type BffNodeRequestInfo } from './node';
 import { createWebSocketProxy, type BffUpgradeRequest, type BffUpgradeSocket } from './websocket';
 
 /**
@@ -79,6 +80,16 @@ export interface Bff {
    * call's `X-Forwarded-For`.
    */
   handle(request: Request, info?: BffRequestInfo): Promise<Response | null>;
+  /**
+   * Node only: answers the BFF's routes and its proxied APIs straight from node:http's request and response —
+   * a proxied call without any Web Request or Response (about a third less CPU per call than `handle()`
+   * through an adapter; see "Proxy mode" in the README). Resolves `false` for any other path, with nothing
+   * read or written (the request is yours); rejects with `NFT401` when `info.origin` is not an origin.
+   *
+   * @example
+   * const server = createServer((req, res) => bff.handleNode(req, res).then((done) => done || app(req, res)));
+   */
+  handleNode(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, info?: BffNodeRequestInfo): Promise<boolean>;
   /** The request's signed-in user (allowed claims only), or `null`. Slides the idle timeout. */
   session(request: Request): Promise<BffSession | null>;
   /**
@@ -305,6 +316,14 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     }
   }
 
+  const ownPaths = new Set(Object.values(routes));
+  /** The answer for an error no route turned into one (never the error itself: it could hold a token or a secret). */
+  const failure = (err: unknown, method: string, path: string): Response => {
+    if (err instanceof FreshTokenError) return errorResponse(err);
+    resolved.logger.warn(`ngx-fresh-token/bff: ${method} ${path} failed (${err instanceof Error ? err.name : 'error'}).`);
+    return json(500, { error: 'server_error' });
+  };
+
   const bff: Bff = {
     routes,
     async handle(request, info) {
@@ -318,11 +337,28 @@ export async function createBff(options: BffOptions): Promise<Bff> {
       try {
         return await route(request, url, info);
       } catch (err) {
-        if (err instanceof FreshTokenError) return errorResponse(err);
-        // Never echo the error: it could hold a token or a secret.
-        resolved.logger.warn(`ngx-fresh-token/bff: ${request.method} ${path} failed (${err instanceof Error ? err.name : 'error'}).`);
-        return json(500, { error: 'server_error' });
+        return failure(err, request.method, path);
       }
+    },
+    async handleNode(req, res, info) {
+      if (info?.origin !== undefined && (!URL.canParse(info.origin) || new URL(info.origin).origin !== info.origin)) {
+        throw bffError(BffErrorCode.InvalidOption, 'handleNode(req, res, { origin }) needs an origin such as "https://app.example.com" (scheme, host, port; no path).');
+      }
+      const url = nodeRequestUrl(req, info?.origin);
+      if (!url) return false;
+      const path = url.pathname;
+      const api = ownPaths.has(path) ? null : proxy.match(path);
+      if (!api && !ownPaths.has(path)) return false;
+      const forwarded: BffRequestInfo = { clientAddress: info?.clientAddress ?? req.socket?.remoteAddress };
+      try {
+        // A proxied call: node:http in and out. Every other route: through a Web Request, as handle() answers it.
+        if (api) await writeNodeAnswer(res, await proxy.handleCall(nodeCall(req, res), api, url, forwarded));
+        else await writeWebResponse(res, (await bff.handle(await toWebRequest(req, res, url), forwarded)) ?? json(404, { error: 'not_found' }));
+      } catch (err) {
+        if (res.headersSent) res.destroy();
+        else await writeWebResponse(res, failure(err, req.method ?? 'GET', path));
+      }
+      return true;
     },
     async session(request) {
       const { session } = await sessions.load(request, true);

@@ -1,7 +1,12 @@
 // Cookie reading and writing for the BFF's two cookies (RFC 6265bis; RFC 10017 §6.1 attributes).
 
+/** What the BFF reads of a request's headers: a Web `Request`, or the Node handler's view of an `IncomingMessage`. */
+export interface HeaderSource {
+  readonly headers: { get(name: string): string | null };
+}
+
 /** The value of cookie `name` in the request's `Cookie` header, or `null` (also when the name is sent more than once). */
-export function readCookie(request: Request, name: string): string | null {
+export function readCookie(request: HeaderSource, name: string): string | null {
   return readCookies(request).get(name) ?? null;
 }
 
@@ -20,7 +25,7 @@ function trimWsp(text: string, from: number, to: number): string {
  * can set would stand in for the `__Host-` one). A name sent more than once is left out: which of two
  * cookies of one name is the server's own cannot be told (a `__Host-` cookie is never sent twice).
  */
-export function readCookies(request: Request): Map<string, string> {
+export function readCookies(request: HeaderSource): Map<string, string> {
   const cookies = new Map<string, string>();
   const repeated = new Set<string>();
   for (const part of (request.headers.get('cookie') ?? '').split(';')) {

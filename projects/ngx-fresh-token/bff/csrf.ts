@@ -1,5 +1,6 @@
 // CSRF rules of RFC 10017 §6.2: state-changing routes and the token route need a custom header a
 // cross-site form or image cannot send; a foreign Origin or a cross-site fetch is refused outright.
+import type { HeaderSource } from './cookies';
 import { bffError, BffErrorCode, type FreshTokenError } from './errors';
 import { SESSION_CSRF_HEADER as CSRF_HEADER } from 'ngx-fresh-token/oauth/server';
 
@@ -7,7 +8,7 @@ import { SESSION_CSRF_HEADER as CSRF_HEADER } from 'ngx-fresh-token/oauth/server
  * Checks a request against the CSRF rules; returns the 403 error, or `null` when it passes.
  * `requireHeader`: the route needs `X-CSRF: 1` (every non-GET route and `/session/token`).
  */
-export function csrfError(request: Request, allowedOrigins: ReadonlySet<string>, requireHeader: boolean): FreshTokenError | null {
+export function csrfError(request: HeaderSource, allowedOrigins: ReadonlySet<string>, requireHeader: boolean): FreshTokenError | null {
   const site = request.headers.get('sec-fetch-site');
   if (site === 'cross-site') return bffError(BffErrorCode.CsrfRejected, 'a cross-site request was refused (Sec-Fetch-Site: cross-site).', { status: 403 });
   const origin = request.headers.get('origin');

@@ -9,6 +9,7 @@
 // stream both ways through node:http/node:https (never buffered, so uploads of any size and server-sent
 // events pass; a streamed body's length is enforced), except a small request body, which is kept as
 // bytes so a 401 can be retried once with a new token, and a small answer, which is read whole.
+import type { HeaderSource } from './cookies';
 import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
 import { concatBytes, errorResponse, json, methodNotAllowed, NULL_BODY_STATUSES, readBytesLimited, SECURITY_HEADERS, withoutUnusableNonce } from './http';
@@ -186,9 +187,50 @@ export interface ProxyDeps {
   /** DPoP, when the BFF has a key: proofs for tokens bound to it (see dpop.ts). */
   dpop: Pick<DpopKeys, 'handleFor' | 'resourceConfig'> | null;
   /** The session's token for an API (`null`: no session), forcing a new one that replaces `replaces`. */
-  userToken(request: Request, api: ResolvedProxy, force?: { replaces: string }): Promise<CachedToken | null>;
+  userToken(request: HeaderSource, api: ResolvedProxy, force?: { replaces: string }): Promise<CachedToken | null>;
   clientTokens: ClientTokens;
 }
+
+type NodeReadable = import('node:stream').Readable;
+/** A body on its way: whole bytes, a Node stream (node:http's), or a Web stream (a Web Request's, openid-client's). */
+export type ProxyBody = Uint8Array | NodeReadable | ReadableStream<Uint8Array>;
+
+/**
+ * One proxied request as a front end gives it: a Web `Request` ({@link webCall}), or node:http's request
+ * and response (node.ts). The checks, the token and the upstream call are the same for both.
+ */
+export interface ProxyCall extends HeaderSource {
+  readonly method: string;
+  /** The request's header lines (lower-case names), read for the allowlist. */
+  headerLines(): Iterable<[string, string]>;
+  /** Whether the request has a body (never for GET and HEAD). */
+  readonly hasBody: boolean;
+  /** The body whole, at most `maxBytes` of it: `null` when it is longer. */
+  readBytes(maxBytes: number): Promise<Uint8Array | null>;
+  /** The body as it streams (read once). */
+  stream(): ProxyBody;
+  /** Runs `abort` when the browser goes away before its answer is complete. */
+  onAbort(abort: () => void): void;
+}
+
+/** A Web `Request` as a {@link ProxyCall}. */
+export function webCall(request: Request): ProxyCall {
+  return {
+    headers: request.headers,
+    method: request.method,
+    headerLines: () => request.headers,
+    hasBody: request.body !== null && request.method !== 'GET' && request.method !== 'HEAD',
+    readBytes: (maxBytes) => readBytesLimited(request, maxBytes),
+    stream: () => request.body!,
+    onAbort: (abort) => request.signal.addEventListener('abort', abort, { once: true }),
+  };
+}
+
+/** The proxy's answer before a front end writes it: the upstream's (shaped), or the BFF's own (a Response: an error, the 401 of no session). */
+export type ProxyAnswer = Response | UpstreamAnswer;
+
+/** Whether a body is a Web stream (else whole bytes or a Node stream). */
+export const isWebStream = (body: ProxyBody): body is ReadableStream<Uint8Array> => typeof (body as ReadableStream).getReader === 'function';
 
 type Sent = { kind: 'user' | 'client'; token: CachedToken } | { kind: 'none' };
 
@@ -200,7 +242,7 @@ interface Transports {
   agents: Record<string, import('node:http').Agent>;
 }
 let transports: Promise<Transports> | null = null;
-function loadTransports(): Promise<Transports> {
+export function loadTransports(): Promise<Transports> {
   if (!transports) {
     transports = Promise.all([import('node:http'), import('node:https'), import('node:stream')]).then(
       ([http, https, stream]): Transports => ({
@@ -232,7 +274,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     return null;
   }
 
-  async function tokenFor(request: Request, api: ResolvedProxy, force?: { replaces: string }): Promise<Sent | null> {
+  async function tokenFor(request: HeaderSource, api: ResolvedProxy, force?: { replaces: string }): Promise<Sent | null> {
     if (api.token === 'none') return { kind: 'none' };
     if (api.token !== 'client') {
       const token = await deps.userToken(request, api, force);
@@ -244,9 +286,9 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   }
 
   /** The headers the upstream gets: the browser's, minus hop-by-hop, credentials and forgeable forwarding headers, plus the token and the proxy's own forwarding headers. */
-  function upstreamHeaders(request: Request, api: ResolvedProxy, sent: Sent, info: BffRequestInfo | undefined): Record<string, string> {
+  function upstreamHeaders(call: ProxyCall, api: ResolvedProxy, sent: Sent, info: BffRequestInfo | undefined): Record<string, string> {
     const headers: Record<string, string> = {};
-    for (const [name, value] of request.headers) if (ALLOWED.has(name) || api.forwardHeaders.has(name)) headers[name] = value;
+    for (const [name, value] of call.headerLines()) if (ALLOWED.has(name) || api.forwardHeaders.has(name)) headers[name] = value;
     if (sent.kind !== 'none') headers['authorization'] = `Bearer ${sent.token.accessToken}`;
     headers['x-forwarded-host'] = deps.appOrigin.host;
     headers['x-forwarded-proto'] = deps.appOrigin.protocol.slice(0, -1);
@@ -269,15 +311,19 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
    */
   async function send(
     api: ResolvedProxy,
-    upstream: URL,
+    server: URL,
+    path: string,
     method: string,
     headers: Record<string, string>,
-    body: Uint8Array | ReadableStream<Uint8Array> | null | undefined,
+    body: ProxyBody | null | undefined,
     declaredLength: number | null,
-    signal?: AbortSignal | null,
+    onAbort?: (abort: () => void) => void,
   ): Promise<UpstreamAnswer> {
     const { http, https, stream, agents } = await loadTransports();
-    const transport = upstream.protocol === 'https:' ? https : http;
+    const transport = server.protocol === 'https:' ? https : http;
+    // Options rather than a URL (node:http would turn the URL into these on every call); an IPv6 host loses its brackets.
+    const hostname = server.hostname.startsWith('[') ? server.hostname.slice(1, -1) : server.hostname;
+    const options = { protocol: server.protocol, hostname, port: server.port, path, method, headers, agent: agents[server.protocol] };
     if (body instanceof Uint8Array) headers['content-length'] = String(body.byteLength);
     else if (body && declaredLength !== null) headers['content-length'] = String(declaredLength);
     return new Promise<UpstreamAnswer>((resolve, reject) => {
@@ -289,7 +335,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         if (response instanceof UpstreamFailure) reject(response);
         else resolve(response);
       };
-      const upstreamRequest = transport.request(upstream, { method, headers, agent: agents[upstream.protocol] }, (res: import('node:http').IncomingMessage) => {
+      const upstreamRequest = transport.request(options, (res: import('node:http').IncomingMessage) => {
         const status = res.statusCode ?? 502;
         // A status a Response cannot carry (1xx, 600–999): the upstream is broken.
         if (status < 200 || status > 599) {
@@ -314,7 +360,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
           res.on('end', () => settle({ status, headers, body: concatBytes(chunks) }));
           return;
         }
-        const streamed = () => settle({ status, headers, body: stream.Readable.toWeb(res) as unknown as ReadableStream<Uint8Array> });
+        const streamed = () => settle({ status, headers, body: res });
         if (Number.isInteger(length)) return streamed();
         // Unknown length (chunked): a small answer that arrived with its headers (a small JSON answer of a
         // server that does not say its length) is still read whole: what came in this turn of the event
@@ -353,7 +399,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         settle(new UpstreamFailure(502));
       });
       // The browser went away: so does the upstream call.
-      signal?.addEventListener('abort', () => upstreamRequest.destroy(), { once: true });
+      onAbort?.(() => upstreamRequest.destroy());
       if (body instanceof Uint8Array) upstreamRequest.end(body);
       else if (body) {
         // A streamed body's length is enforced, not trusted: more bytes than declared would be a second
@@ -369,7 +415,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
             done(declaredLength !== null && sentBytes !== declaredLength ? new Error('body shorter than its Content-Length') : null);
           },
         });
-        const source = stream.Readable.fromWeb(body as import('node:stream/web').ReadableStream);
+        const source = isWebStream(body) ? stream.Readable.fromWeb(body as import('node:stream/web').ReadableStream) : body;
         const fail = () => upstreamRequest.destroy();
         source.on('error', fail);
         counter.on('error', fail);
@@ -382,7 +428,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
    * The upstream's answer as the browser gets it: hop-by-hop and dangerous headers dropped, user answers
    * private. One pass over the upstream's headers, one Response (its Headers object is the only one built).
    */
-  function shape(raw: UpstreamAnswer, api: ResolvedProxy, sent: Sent): Response {
+  function shape(raw: UpstreamAnswer, api: ResolvedProxy, sent: Sent): UpstreamAnswer {
     let listed: Set<string> | null = null;
     const cacheControls: string[] = [];
     for (const [name, value] of raw.headers) {
@@ -409,24 +455,24 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
       } else headers.push(['cache-control', cacheControl]);
     }
     if (!nosniff) headers.push(['x-content-type-options', SECURITY_HEADERS['X-Content-Type-Options']]);
-    return asResponse({ status: raw.status, headers, body: raw.body });
+    return { status: raw.status, headers, body: raw.body };
   }
 
   /** One call upstream with `sent`'s token: bearer, or DPoP through openid-client when the token is bound to the BFF's key. */
   async function forward(
-    request: Request,
+    call: ProxyCall,
     api: ResolvedProxy,
-    upstream: URL,
-    body: Uint8Array | ReadableStream<Uint8Array> | null,
+    path: string,
+    body: ProxyBody | null,
     sent: Sent,
     info: BffRequestInfo | undefined,
-  ): Promise<Response> {
-    const declared = request.headers.get('content-length');
+  ): Promise<ProxyAnswer> {
+    const declared = call.headers.get('content-length');
     const declaredLength = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
     try {
-      if (sent.kind !== 'none' && sent.token.jkt) return shape(answerOf(await sendDpop(request, api, upstream, body, declaredLength, sent.token, info)), api, sent);
-      const headers = upstreamHeaders(request, api, sent, info);
-      return shape(await send(api, upstream, request.method, headers, body, declaredLength, request.signal), api, sent);
+      if (sent.kind !== 'none' && sent.token.jkt) return shape(answerOf(await sendDpop(call, api, new URL(path, api.target), body, declaredLength, sent.token, info)), api, sent);
+      const headers = upstreamHeaders(call, api, sent, info);
+      return shape(await send(api, api.target, path, call.method, headers, body, declaredLength, call.onAbort), api, sent);
     } catch (err) {
       if (err instanceof FreshTokenError) return errorResponse(err);
       const failure = err instanceof UpstreamFailure ? err : (err as { cause?: unknown } | null)?.cause;
@@ -440,10 +486,10 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
    * (`use_dpop_nonce` + `DPoP-Nonce`) is retried once with it, and the nonce is remembered per origin.
    */
   async function sendDpop(
-    request: Request,
+    call: ProxyCall,
     api: ResolvedProxy,
     upstream: URL,
-    body: Uint8Array | ReadableStream<Uint8Array> | null,
+    body: ProxyBody | null,
     declaredLength: number | null,
     token: CachedToken,
     info: BffRequestInfo | undefined,
@@ -453,7 +499,11 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
       // Bound to a key this instance lacks even after a new token (another instance's newer key: a rolling deploy).
       throw bffError(BffErrorCode.IdpUnavailable, 'the token is bound to a DPoP key this instance does not hold (a key rotation under way); try again shortly.', { status: 503, retryAfterSeconds: 5 });
     }
-    const headers = new Headers(upstreamHeaders(request, api, { kind: 'none' }, info));
+    const headers = new Headers(upstreamHeaders(call, api, { kind: 'none' }, info));
+    // openid-client takes bytes or a Web stream and hands the body to the fetch below as it is: a Node stream
+    // (handleNode's request) is represented by a Web stream that is never read, and sent itself. (Wrapping it with
+    // Readable.toWeb would start reading it into a second consumer.)
+    const clientBody = body === null || body instanceof Uint8Array || isWebStream(body) ? body : new ReadableStream<Uint8Array>();
     // A streamed body cannot be sent twice: when the API asks for a (new) nonce on it, its 401 goes back
     // as it is (the nonce is remembered, so the browser's next request carries it).
     let last: Response | undefined;
@@ -463,11 +513,13 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
         await last.body?.cancel().catch(() => undefined);
       }
       // A nonce openid-client would remember for every later proof to this origin: only a well-formed, small one.
-      last = withoutUnusableNonce(asResponse(await send(api, new URL(url), init.method, { ...init.headers }, init.body as Uint8Array | ReadableStream<Uint8Array> | null, declaredLength, request.signal)));
+      const sentBody = init.body === clientBody ? body : (init.body as ProxyBody | null);
+      const to = new URL(url);
+      last = withoutUnusableNonce(asResponse(await webAnswer(send(api, to, `${to.pathname}${to.search}`, init.method, { ...init.headers }, sentBody, declaredLength, call.onAbort))));
       return last;
     };
     try {
-      return await client.fetchProtectedResource(deps.dpop.resourceConfig(fetch), token.accessToken, upstream, request.method, body, headers, { DPoP: handle });
+      return await client.fetchProtectedResource(deps.dpop.resourceConfig(fetch), token.accessToken, upstream, call.method, clientBody as client.FetchBody, headers, { DPoP: handle });
     } catch (err) {
       // The API answered, and openid-client refused the answer (a challenge left after its one nonce
       // retry, a WWW-Authenticate it cannot parse): the API's answer goes back as it is.
@@ -477,13 +529,13 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   }
 
   /** Answers one proxied request (see the top of this file for the order of the checks). */
-  async function handle(request: Request, api: ResolvedProxy, info?: BffRequestInfo, url = new URL(request.url)): Promise<Response> {
+  async function handleCall(call: ProxyCall, api: ResolvedProxy, url: URL, info?: BffRequestInfo): Promise<ProxyAnswer> {
     const rest = url.pathname.slice(api.path.length);
     if (!isSafeRest(rest)) {
       return errorResponse(bffError(BffErrorCode.ProxyPathRefused, 'the path would leave the API’s path once decoded (dot segments, encoded slashes or backslashes); nothing was forwarded.', { status: 400 }));
     }
-    if (!api.methods.has(request.method)) return withCode(methodNotAllowed([...api.methods].join(', ')), BffErrorCode.ProxyMethodRefused);
-    const refused = csrfError(request, deps.allowedOrigins, true);
+    if (!api.methods.has(call.method)) return withCode(methodNotAllowed([...api.methods].join(', ')), BffErrorCode.ProxyMethodRefused);
+    const refused = csrfError(call, deps.allowedOrigins, true);
     if (refused) return errorResponse(refused);
     // Only for the app's own origin: an adapter that builds the URL from the Host header must not let a
     // Host with a path in it pick what is proxied.
@@ -491,14 +543,13 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
       return errorResponse(bffError(BffErrorCode.ProxyPathRefused, "the request is not for the app's origin (check the Host header, and trustProxyHeaders behind a proxy).", { status: 400 }));
     }
 
-    const upstream = new URL(api.target.href);
-    upstream.pathname = `${api.target.pathname.replace(/\/$/, '')}${rest}` || '/';
-    upstream.search = url.search;
+    // The target's path, the rest (checked above: only characters a URL path keeps as they are) and the query.
+    const path = `${`${api.target.pathname.replace(/\/$/, '')}${rest}` || '/'}${url.search}`;
 
     let sent: Sent | null;
     try {
       // (A user token bound to a DPoP key this BFF does not hold is replaced once by userToken: see bff.ts.)
-      sent = await tokenFor(request, api);
+      sent = await tokenFor(call, api);
     } catch (err) {
       if (err instanceof FreshTokenError) return errorResponse(err);
       throw err;
@@ -506,58 +557,88 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     if (!sent) return noSession();
 
     // The body: none, kept as bytes (small: a 401 can be retried), or streamed (not retried).
-    let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+    let body: ProxyBody | null = null;
     let replayable = true;
-    if (request.body && request.method !== 'GET' && request.method !== 'HEAD') {
-      const declared = request.headers.get('content-length');
+    if (call.hasBody) {
+      const declared = call.headers.get('content-length');
       if (declared !== null && /^\d+$/.test(declared) && Number(declared) <= MAX_REPLAYED_BODY_BYTES) {
-        const bytes = await readBytesLimited(request, Number(declared));
+        const bytes = await call.readBytes(Number(declared));
         if (bytes === null) return errorResponse(bffError(BffErrorCode.ProxyPathRefused, 'the body is longer than its Content-Length says.', { status: 400 }));
         body = bytes;
       } else {
-        body = request.body;
+        body = call.stream();
         replayable = false;
       }
     }
 
-    const first = await forward(request, api, upstream, body, sent, info);
+    const first = await forward(call, api, path, body, sent, info);
     if (first.status !== 401 || sent.kind === 'none' || !replayable) return first;
     // A DPoP nonce challenge left after openid-client's one nonce retry is about the proof, not the token:
     // a new token would not help (an API that always asks for a new nonce must not cost redemptions).
-    if (sent.token.jkt && /\buse_dpop_nonce\b/i.test(first.headers.get('www-authenticate') ?? '')) return first;
+    if (sent.token.jkt && /\buse_dpop_nonce\b/i.test(headerOf(first, 'www-authenticate') ?? '')) return first;
     // One new token (the same single redemption as /session/token), then one retry.
     let again: Sent | null;
     try {
-      again = await tokenFor(request, api, { replaces: sent.token.accessToken });
+      again = await tokenFor(call, api, { replaces: sent.token.accessToken });
     } catch (err) {
-      await first.body?.cancel().catch(() => undefined);
+      await discard(first);
       if (err instanceof FreshTokenError) return errorResponse(err);
       throw err;
     }
     // No newer token (the bound, or the IdP gave the same one): the API's 401 goes back as it is.
     if (again && again.kind !== 'none' && again.token.accessToken === sent.token.accessToken) return first;
-    await first.body?.cancel().catch(() => undefined);
+    await discard(first);
     if (!again) return noSession();
-    return forward(request, api, upstream, body, again, info);
+    return forward(call, api, path, body, again, info);
+  }
+
+  /** Answers one proxied request made as a Web `Request`. */
+  async function handle(request: Request, api: ResolvedProxy, info?: BffRequestInfo, url = new URL(request.url)): Promise<Response> {
+    const answer = await handleCall(webCall(request), api, url, info);
+    return answer instanceof Response ? answer : asResponse(await webAnswer(answer));
   }
 
   /**
    * The token a call to `api` carries, by its token type: `null` when a `user` API has no session; `undefined`
    * when the call goes without one (`none`, or `user-or-none` signed out). WebSocket handshakes use it too.
    */
-  async function tokenOf(request: Request, api: ResolvedProxy): Promise<CachedToken | null | undefined> {
+  async function tokenOf(request: HeaderSource, api: ResolvedProxy): Promise<CachedToken | null | undefined> {
     const sent = await tokenFor(request, api);
     return sent === null ? null : sent.kind === 'none' ? undefined : sent.token;
   }
 
-  return { match, handle, tokenOf };
+  return { match, handle, handleCall, tokenOf };
 }
 
-/** An upstream's answer before it becomes a Response: lower-case header names, every line apart (Set-Cookie too). */
-interface UpstreamAnswer {
+/** An upstream's answer before a front end writes it: lower-case header names, every line apart (Set-Cookie too). */
+export interface UpstreamAnswer {
   status: number;
   headers: [string, string][];
-  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+  body: ProxyBody | null;
+}
+
+/** The value of header `name` (lower case) of an answer, its lines joined as a Headers object joins them. */
+function headerOf(answer: ProxyAnswer, name: string): string | null {
+  if (answer instanceof Response) return answer.headers.get(name);
+  const values = answer.headers.filter(([n]) => n === name).map(([, v]) => v);
+  return values.length ? values.join(', ') : null;
+}
+
+/** Lets go of an answer's body (an answer that is not handed on). */
+async function discard(answer: ProxyAnswer): Promise<void> {
+  const body = answer.body;
+  if (!body || body instanceof Uint8Array) return;
+  if (isWebStream(body)) await body.cancel().catch(() => undefined);
+  else (body as NodeReadable).destroy();
+}
+
+/** An answer whose body a Response can carry: a Node stream becomes a Web stream. */
+async function webAnswer(answer: UpstreamAnswer | Promise<UpstreamAnswer>): Promise<UpstreamAnswer> {
+  const settled = await answer;
+  const body = settled.body;
+  if (!body || body instanceof Uint8Array || isWebStream(body)) return settled;
+  const { stream } = await loadTransports();
+  return { ...settled, body: stream.Readable.toWeb(body) as unknown as ReadableStream<Uint8Array> };
 }
 
 /** The answer as a Response; a header line a Headers object refuses is dropped (the rest are kept). */

@@ -16,6 +16,7 @@ export type { BffProxyOptions, BffProxyTokenType, BffRequestInfo } from './proxy
 export type { BffDpopKey, BffDpopOptions } from './dpop';
 export { WEBSOCKET_TOKEN_EXPIRED_CLOSE_CODE } from './websocket';
 export type { BffUpgradeRequest, BffUpgradeSocket } from './websocket';
+export type { BffNodeRequestInfo } from './node';
 export type { Bff, BffAccessToken, BffAccessTokenOptions, BffSession } from './bff';
 export { redisSessionStore } from './redis-session-store';
 export type { RedisClientLike, RedisSessionStore, RedisSessionStoreOptions } from './redis-session-store';

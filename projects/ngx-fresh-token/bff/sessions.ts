@@ -1,7 +1,7 @@
 // Server-side sessions: the cookie holds only an opaque 256-bit id; the store key is its SHA-256;
 // the record's `data` is the session sealed with AES-256-GCM (bound to that key). Store calls are
 // bounded by `storeTimeoutMs`: a store that is down or paused answers 503, it never hangs a request.
-import { readCookie, serializeCookie } from './cookies';
+import { readCookie, serializeCookie, type HeaderSource } from './cookies';
 import { randomId, sha256, type Sealer } from './crypto';
 import { bffError, BffErrorCode } from './errors';
 import { withTimeout } from './http';
@@ -133,7 +133,7 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
     newerKeyError: newerKey,
 
     /** The store key of the request's session cookie, or `null` without a well-formed one. */
-    async keyOfRequest(request: Request): Promise<string | null> {
+    async keyOfRequest(request: HeaderSource): Promise<string | null> {
       const id = readCookie(request, options.cookieName);
       return id && SESSION_ID.test(id) ? keyOf(id) : null;
     },
@@ -145,7 +145,7 @@ export function createSessions(options: ResolvedBffOptions, sealer: Sealer) {
      * session sealed under a newer secret, which is never deleted. `hadCookie` says whether the browser
      * sent one, so the answer can clear it.
      */
-    async load(request: Request, slide: boolean): Promise<{ session: LoadedSession | null; hadCookie: boolean }> {
+    async load(request: HeaderSource, slide: boolean): Promise<{ session: LoadedSession | null; hadCookie: boolean }> {
       const key = await this.keyOfRequest(request);
       if (!key) return { session: null, hadCookie: readCookie(request, options.cookieName) !== null };
       return { session: await this.loadKey(key, slide), hadCookie: true };

@@ -454,6 +454,12 @@ export async function startBffApp() {
     const path = req.url;
     events.emit('request', { method: req.method, path });
     try {
+      // NFT_BFF_FRONT=node: the BFF answers through bff.handleNode(req, res) (node:http in and out) instead of
+      // handle() behind this helper's Node ⇄ Web adapter; the proxy suites run once with each front end.
+      if (bff && process.env.NFT_BFF_FRONT === 'node' && (await bff.handleNode(req, res))) {
+        handled.push({ method: req.method, path, status: res.statusCode, byBff: true });
+        return;
+      }
       const request = await toWebRequest(req, origin);
       let response = bff ? await bff.handle(request, { clientAddress: req.socket.remoteAddress }) : null;
       const byBff = response !== null;

@@ -38,7 +38,8 @@ const SELF = fileURLToPath(import.meta.url);
 export async function spawnBffInstance(config, { readyTimeoutMs = 20_000 } = {}) {
   const child = fork(SELF, [], {
     // --expose-gc: the { hook: 'memory' } message measures what the process retains, not garbage.
-    execArgv: ['--expose-gc'],
+    // NFT_BFF_PROFILE=<dir>: each instance writes a CPU profile there (node --cpu-prof) when it stops.
+    execArgv: ['--expose-gc', ...(process.env.NFT_BFF_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NFT_BFF_PROFILE}`] : [])],
     env: { ...process.env, NFT_BFF_INSTANCE: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -250,12 +251,18 @@ async function runInstance(config) {
     toRequest = async (req) => ssr.createWebRequestFromNodeRequest(req);
     writeResponse = ssr.writeResponseToNodeResponse;
   }
+  const front = config.front ?? process.env.NFT_BFF_FRONT ?? 'web';
   const instanceHeader = { 'x-bff-instance': config.name ?? String(process.pid) };
   let origin = '';
   const reportRequests = config.reportRequests !== false;
   const server = createServer(async (req, res) => {
     if (reportRequests) report({ request: req.url });
     try {
+      // NFT_BFF_FRONT=node (or config.front 'node'): bff.handleNode(req, res) first, node:http in and out.
+      if (front === 'node') {
+        for (const [name, value] of Object.entries(instanceHeader)) res.setHeader(name, value);
+        if (await bff.handleNode(req, res)) return;
+      }
       const request = await toRequest(req, origin);
       let response = await bff.handle(request, { clientAddress: req.socket.remoteAddress });
       if (response === null) {

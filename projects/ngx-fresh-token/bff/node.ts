@@ -1,0 +1,193 @@
+/// <reference types="node" />
+// The Node front end of the BFF (`bff.handleNode(req, res)`): a proxied call goes from node:http's request
+// to node:http's response without a Web Request or Response in between (the hot path: those objects and
+// the Node ⇄ Web adapter were a quarter of the proxy's CPU); every other route of the BFF is answered
+// through a Web Request, made as @angular/ssr/node's adapter makes it. The checks, the token and the
+// upstream call are the proxy's own (proxy.ts), the same for both front ends.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isWebStream, loadTransports, type BffRequestInfo, type ProxyAnswer, type ProxyBody, type ProxyCall } from './proxy';
+
+/**
+ * What `bff.handleNode()` may be told about a request beyond what node:http knows.
+ *
+ * @example
+ * // Behind a proxy that terminates TLS (Node sees http): the origin the browser called
+ * app.use((req, res, next) => bff.handleNode(req, res, { origin: 'https://app.example.com' }).then((done) => done || next(), next));
+ */
+export interface BffNodeRequestInfo extends BffRequestInfo {
+  /**
+   * The origin the browser called (`https://app.example.com`), for a server behind a proxy that terminates
+   * TLS. Default: `https` when TLS reaches Node (else `http`) and the `Host` header — what
+   * `createWebRequestFromNodeRequest` of `@angular/ssr/node` makes without trusted proxy headers. Proxied
+   * calls are answered only for the BFF's allowed origins (else 400 `NFT415`).
+   */
+  origin?: string;
+  /** Default: `req.socket.remoteAddress` (becomes the proxied call's `X-Forwarded-For`). */
+  clientAddress?: string;
+}
+
+/** A request header as a Headers object gives it: `null` when absent, repeated lines joined by `, `. */
+function header(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** node:http's request and response as a {@link ProxyCall}. */
+export function nodeCall(req: IncomingMessage, res: ServerResponse): ProxyCall {
+  const method = req.method ?? 'GET';
+  return {
+    headers: { get: (name) => header(req, name.toLowerCase()) },
+    method,
+    headerLines() {
+      const lines: [string, string][] = [];
+      for (const name in req.headers) {
+        const value = header(req, name);
+        if (value !== null && name[0] !== ':') lines.push([name, value]);
+      }
+      return lines;
+    },
+    hasBody: method !== 'GET' && method !== 'HEAD',
+    readBytes: (maxBytes) => readBytes(req, maxBytes),
+    stream: () => req,
+    onAbort(abort) {
+      res.once('close', () => {
+        if (!res.writableFinished) abort();
+      });
+    },
+  };
+}
+
+/** The request body whole, `null` past `maxBytes`; rejects when the browser goes away before it ends. */
+function readBytes(req: IncomingMessage, maxBytes: number): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const stop = () => {
+      req.off('data', data);
+      req.off('end', end);
+      req.off('error', failed);
+      req.off('close', closed);
+    };
+    const data = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > maxBytes) {
+        stop();
+        req.resume(); // the rest is read and dropped
+        return resolve(null);
+      }
+      chunks.push(chunk);
+    };
+    const end = () => {
+      stop();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
+    };
+    const failed = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const closed = () => {
+      if (!req.complete) failed(new Error('the request was aborted'));
+    };
+    req.on('data', data);
+    req.on('end', end);
+    req.on('error', failed);
+    req.on('close', closed);
+  });
+}
+
+/** A body to node:http's response: ended at once (bytes) or piped (a stream: its headers go out first, so server-sent events flow). */
+async function writeBody(res: ServerResponse, body: ProxyBody | null): Promise<void> {
+  if (body === null) return void res.end();
+  if (body instanceof Uint8Array) return void res.end(body);
+  const { stream } = await loadTransports();
+  const source = isWebStream(body) ? stream.Readable.fromWeb(body as import('node:stream/web').ReadableStream) : body;
+  res.flushHeaders();
+  source.on('error', () => res.destroy());
+  res.on('close', () => {
+    if (!res.writableFinished) source.destroy();
+  });
+  source.pipe(res);
+}
+
+/**
+ * The status and header lines to node:http's response. Headers the app set before (`res.setHeader`) are kept
+ * unless a line of the same name replaces them, as `writeResponseToNodeResponse` of `@angular/ssr/node` does.
+ */
+function writeHead(res: ServerResponse, status: number, lines: readonly [string, string][]): void {
+  if (res.getHeaderNames().length === 0) {
+    // The common case: one raw list, every line kept (node:http's setHeader would fold repeated names).
+    const flat: string[] = [];
+    for (const [name, value] of lines) flat.push(name, value);
+    res.writeHead(status, flat);
+    return;
+  }
+  const byName = new Map<string, string[]>();
+  for (const [name, value] of lines) {
+    const values = byName.get(name);
+    if (values) values.push(value);
+    else byName.set(name, [value]);
+  }
+  for (const [name, values] of byName) res.setHeader(name, values.length === 1 ? values[0] : values);
+  res.writeHead(status);
+}
+
+/** The proxy's answer to node:http's response; a header line node:http refuses is dropped (the rest are kept). */
+export async function writeNodeAnswer(res: ServerResponse, answer: ProxyAnswer): Promise<void> {
+  if (answer instanceof Response) return writeWebResponse(res, answer);
+  try {
+    writeHead(res, answer.status, answer.headers);
+  } catch {
+    const { http } = await loadTransports();
+    writeHead(
+      res,
+      answer.status,
+      answer.headers.filter(([name, value]) => {
+        try {
+          http.validateHeaderName(name);
+          http.validateHeaderValue(name, value);
+          return true;
+        } catch {
+          return false; // a header line node:http refuses: dropped
+        }
+      }),
+    );
+  }
+  await writeBody(res, answer.body);
+}
+
+/** A Web Response to node:http's response, every Set-Cookie line apart. */
+export async function writeWebResponse(res: ServerResponse, response: Response): Promise<void> {
+  const lines: [string, string][] = [];
+  for (const entry of response.headers) if (entry[0] !== 'set-cookie') lines.push(entry);
+  for (const line of response.headers.getSetCookie()) lines.push(['set-cookie', line]);
+  writeHead(res, response.status, lines);
+  await writeBody(res, response.body);
+}
+
+/** node:http's request as a Web Request for `url` (the body streams; the request is aborted when the browser goes away). */
+export async function toWebRequest(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Request> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name[0] === ':' || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.append(name, value);
+  }
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  const method = req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers, signal: controller.signal });
+  const { stream } = await loadTransports();
+  return new Request(url, { method, headers, signal: controller.signal, body: stream.Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>, duplex: 'half' } as RequestInit);
+}
+
+/** The URL of a node:http request: `info.origin`, else the socket's scheme and the Host header (see {@link BffNodeRequestInfo}). `null`: not a URL. */
+export function nodeRequestUrl(req: IncomingMessage, origin: string | undefined): URL | null {
+  const base = origin ?? `${(req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http'}://${req.headers.host ?? 'host.invalid'}`;
+  try {
+    return new URL(req.url ?? '/', base);
+  } catch {
+    return null;
+  }
+}
