@@ -165,17 +165,10 @@ export async function startDemoServer({
   const publicJwks = oidc ? oidc.publicJwks : await fetchJwks(issuer);
   const api = createApi({ issuer, publicJwks, stats, sessionStatsOf, revokedJtis, generations, apiGenerations, appOrigins: origins });
 
-  // The BFF's routes (Node request → Web Request → bff.handle → Node response), before any body
-  // parser: it reads the bodies it needs itself. `null` means not its route.
-  app.use(async (req, res, next) => {
-    try {
-      const response = await bff.handle(createWebRequestFromNodeRequest(req));
-      if (response) await writeResponseToNodeResponse(response, res);
-      else next();
-    } catch (err) {
-      next(err);
-    }
-  });
+  // The BFF's routes and proxied APIs, straight from node:http's request to its response (bff.handleNode:
+  // no Web Request/Response on the proxied path), before any body parser: it reads the bodies it needs
+  // itself. `false` means not its route, nothing read.
+  app.use((req, res, next) => bff.handleNode(req, res).then((done) => done || next(), next));
   app.use(express.json({ limit: '10kb' }));
 
   app.get('/auth/me', async (req, res, next) => {

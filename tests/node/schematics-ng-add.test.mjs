@@ -85,11 +85,12 @@ describe('ng add ngx-fresh-token --defaults (BFF with a session endpoint, SSR ap
     assert.match(text, /clientSecret: requiredEnv\('OIDC_CLIENT_SECRET'\)/);
     assert.match(text, /secrets: requiredEnv\('SESSION_SECRETS'\)\.split\(','\)/);
     assert.match(text, /issuer: process\.env\['OIDC_ISSUER'\] \?\? 'https:\/\/id\.example\.com'/);
-    assert.match(text, /\.then\(\(b\) => b\.handle\(createWebRequestFromNodeRequest\(req\)\)\)/);
+    // The BFF answers through handleNode (node:http in and out); false: the next middleware.
+    assert.match(text, /\.then\(\(b\) => b\.handleNode\(req, res\)\)\n\s+\.then\(\(done\) => done \|\| next\(\)\)/);
     assert.match(text, /sessionContext\(req\)\.then\(\(context\) => angularApp\.handle\(req, context\)\)/);
     assert.match(text, /return \(await bff\(\)\)\.renderContext\(createWebRequestFromNodeRequest\(req\)\);/);
     // The BFF's middleware comes before express.static and before the render.
-    const bffUse = text.indexOf('b.handle(');
+    const bffUse = text.indexOf('b.handleNode(');
     assert.ok(bffUse > 0 && bffUse < text.indexOf('express.static('), 'the BFF comes before static files');
     assert.ok(bffUse < text.indexOf('angularApp.handle('));
     assert.deepEqual(syntaxErrors(SERVER, text), []);
@@ -180,7 +181,9 @@ describe('ng add ngx-fresh-token: other patterns and options', () => {
     assert.match(server, /orders: \{\n\s+resource: process\.env\['ORDERS_API_RESOURCE'\] \?\? 'https:\/\/orders\.example\.com',/);
     assert.match(server, /proxy: \{ path: '\/api\/orders', target: process\.env\['ORDERS_API_URL'\] \?\? 'https:\/\/orders\.example\.com', token: 'user' \}/);
     assert.match(server, /proxy: \{ path: '\/api\/catalog', target: process\.env\['CATALOG_API_URL'\]/);
-    assert.match(server, /b\.handle\(createWebRequestFromNodeRequest\(req\), \{ clientAddress: req\.socket\.remoteAddress \}\)/);
+    // handleNode forwards the socket's address as X-Forwarded-For itself.
+    assert.match(server, /b\.handleNode\(req, res\)/);
+    assert.match(server, /BFF's routes \(\/auth\/\*, \/session\/\* and the proxied APIs\)/);
     assert.deepEqual(syntaxErrors(SERVER, server), []);
     const env = tree.readText('/.env.example');
     for (const name of ['ORDERS_API_URL', 'ORDERS_API_RESOURCE', 'CATALOG_API_URL', 'CATALOG_API_RESOURCE']) assert.match(env, new RegExp(`^${name}=`, 'm'));

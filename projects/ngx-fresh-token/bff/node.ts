@@ -110,48 +110,23 @@ async function writeBody(res: ServerResponse, body: ProxyBody | null): Promise<v
 }
 
 /**
- * The status and header lines to node:http's response. Headers the app set before (`res.setHeader`) are kept
- * unless a line of the same name replaces them, as `writeResponseToNodeResponse` of `@angular/ssr/node` does.
+ * The status and header lines to node:http's response, every line kept (a repeated name too). Headers the app
+ * set before (`res.setHeader`) are kept unless a line of the same name replaces them (node:http's writeHead
+ * with a list), as `writeResponseToNodeResponse` of `@angular/ssr/node` does.
  */
 function writeHead(res: ServerResponse, status: number, lines: readonly [string, string][]): void {
-  if (res.getHeaderNames().length === 0) {
-    // The common case: one raw list, every line kept (node:http's setHeader would fold repeated names).
-    const flat: string[] = [];
-    for (const [name, value] of lines) flat.push(name, value);
-    res.writeHead(status, flat);
-    return;
-  }
-  const byName = new Map<string, string[]>();
-  for (const [name, value] of lines) {
-    const values = byName.get(name);
-    if (values) values.push(value);
-    else byName.set(name, [value]);
-  }
-  for (const [name, values] of byName) res.setHeader(name, values.length === 1 ? values[0] : values);
-  res.writeHead(status);
+  const flat: string[] = [];
+  for (const [name, value] of lines) flat.push(name, value);
+  res.writeHead(status, flat);
 }
 
-/** The proxy's answer to node:http's response; a header line node:http refuses is dropped (the rest are kept). */
+/**
+ * The proxy's answer to node:http's response. (Its header lines passed node:http's parser on the way in; a line
+ * node:http would still refuse makes writeHead throw before anything is sent: handleNode answers 500.)
+ */
 export async function writeNodeAnswer(res: ServerResponse, answer: ProxyAnswer): Promise<void> {
   if (answer instanceof Response) return writeWebResponse(res, answer);
-  try {
-    writeHead(res, answer.status, answer.headers);
-  } catch {
-    const { http } = await loadTransports();
-    writeHead(
-      res,
-      answer.status,
-      answer.headers.filter(([name, value]) => {
-        try {
-          http.validateHeaderName(name);
-          http.validateHeaderValue(name, value);
-          return true;
-        } catch {
-          return false; // a header line node:http refuses: dropped
-        }
-      }),
-    );
-  }
+  writeHead(res, answer.status, answer.headers);
   await writeBody(res, answer.body);
 }
 

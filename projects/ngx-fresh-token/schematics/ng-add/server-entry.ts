@@ -116,11 +116,12 @@ async function sessionContext(${req}: Parameters<typeof createWebRequestFromNode
   return (await bff()).renderContext(createWebRequestFromNodeRequest(${req}));
 }
 
-// The BFF's routes (/auth/*, /session/*) first, before static files and any body parser: it reads the bodies it needs.
+// The BFF's routes (/auth/*, /session/*${setup.proxied?.length ? ' and the proxied APIs' : ''}) first, before static files and any body parser: it reads
+// the bodies it needs. handleNode answers from node:http's request to its response; false: not its path, nothing read.
 ${appName}.use((${req}, res, next) => {
   bff()
-    .then((b) => b.handle(createWebRequestFromNodeRequest(${req})${setup.proxied?.length ? `, { clientAddress: ${req}.socket.remoteAddress }` : ''}))
-    .then((response) => (response ? writeResponseToNodeResponse(response, res) : next()))
+    .then((b) => b.handleNode(${req}, res))
+    .then((done) => done || next())
     .catch(next);
 });`;
 
@@ -131,7 +132,7 @@ ${appName}.use((${req}, res, next) => {
       end: render.end,
       text: `sessionContext(${req}).then((context) => ${engineName}.handle(${req}, context))`,
     },
-    ...importEdits(source, '@angular/ssr/node', ['createWebRequestFromNodeRequest', 'writeResponseToNodeResponse']),
+    ...importEdits(source, '@angular/ssr/node', ['createWebRequestFromNodeRequest']),
     ...importEdits(source, 'ngx-fresh-token/bff', ['createBff']),
   ];
   return applyEdits(text, edits);

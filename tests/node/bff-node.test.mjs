@@ -1,0 +1,226 @@
+// bff.handleNode(req, res) (issue #26, the proxy's performance): the BFF mounted on node:http without a Web
+// Request/Response adapter. The proxy's rules through it are the proxy suite again (bff-proxy-node.test.mjs,
+// bff-dpop-node.test.mjs); these are handleNode's own: it answers every route of the BFF (sign-in to sign-out
+// against the real oidc-provider), leaves other paths and their bodies to the app, keeps what the app's server set
+// before it (Express's headers) without folding repeated lines, decides the origin from the socket and Host (or
+// `info.origin` behind a proxy that terminates TLS), forwards the socket's address, and ends the upstream call
+// when the browser goes away.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import * as bffModule from 'ngx-fresh-token/bff';
+import { bffOptions, cookieJar, getUser, signIn, startBffIdp, within } from './helpers/bff-idp.mjs';
+import { startUpstream } from './helpers/upstream.mjs';
+
+let up; // the loopback API of the proxy suite (echo, set-cookie, …)
+let slow; // an API that streams slowly and records whether its answer was cut short
+let idp;
+let bff;
+let server;
+const app = { origin: '' };
+/** What the app's own handler saw: paths and body sizes of requests handleNode left to it. */
+const appSaw = [];
+/** The `info` handleNode is called with (per test). */
+let info;
+/** Headers the app's server sets before the BFF (as Express does with X-Powered-By). */
+let preset = {};
+
+before(async () => {
+  up = await startUpstream();
+  slow = await startSlowApi();
+  server = createServer(async (req, res) => {
+    for (const [name, value] of Object.entries(preset)) res.setHeader(name, value);
+    try {
+      if (bff && (await bff.handleNode(req, res, info))) return;
+    } catch (err) {
+      res.writeHead(598, { 'content-type': 'text/plain' });
+      return res.end(`handleNode rejected: ${err?.code ?? err?.message}`);
+    }
+    // The app: reads the whole body, so a byte handleNode took would show.
+    let bytes = 0;
+    req.on('data', (chunk) => (bytes += chunk.length));
+    await once(req, 'end');
+    appSaw.push({ method: req.method, path: req.url, bytes });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ app: true, path: req.url, bytes }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  app.origin = `http://localhost:${server.address().port}`;
+  idp = await startBffIdp({ appOrigin: app.origin, apis: { 'https://orders.example.test': 'orders:read' } });
+  bff = await bffModule.createBff(
+    bffOptions(idp, app, {
+      apis: {
+        orders: { resource: 'https://orders.example.test', proxy: { path: '/api/orders', target: `${up.origin}/v1`, token: 'user' } },
+        open: { proxy: { path: '/api/open', target: up.origin, token: 'none', forwardSetCookie: true } },
+        slow: { proxy: { path: '/api/slow', target: slow.origin, token: 'none' } },
+      },
+    }),
+  );
+});
+after(async () => {
+  await bff?.close();
+  server?.closeAllConnections?.();
+  server?.close();
+  await idp?.close();
+  await up?.close();
+  await slow?.close();
+});
+
+/** An API that answers /stream with 1 KB every 20 ms for 10 s, and records whether the answer ended early. */
+async function startSlowApi() {
+  const cut = [];
+  const s = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const timer = setInterval(() => res.write(Buffer.alloc(1024, 97)), 20);
+    const end = setTimeout(() => {
+      clearInterval(timer);
+      res.end();
+    }, 10_000);
+    res.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(end);
+      if (!res.writableFinished) cut.push(req.url);
+    });
+  });
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  return {
+    origin: `http://127.0.0.1:${s.address().port}`,
+    cut,
+    close: () => new Promise((resolve) => (s.closeAllConnections(), s.close(() => resolve()))),
+  };
+}
+
+/** A raw request to the app's server (any Host header; fetch would not send one of its own). */
+function raw(path, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${app.origin}${path}`, { method, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+const xhr = (jar, extra = {}) => ({ 'x-csrf': '1', origin: app.origin, ...(jar ? { cookie: jar.header(app.origin) } : {}), ...extra });
+
+describe('bff.handleNode: the BFF on node:http', () => {
+  test('every route of the BFF through it: sign-in at the real IdP, /session/user, a proxied call with the session’s token, sign-out', async () => {
+    info = undefined;
+    preset = {};
+    const jar = cookieJar();
+    const { callback } = await signIn(jar, app, { loginHint: 'alice' });
+    assert.equal(callback.status, 200, 'the callback page');
+    const user = await getUser(jar, app);
+    assert.equal(user.status, 200);
+    assert.equal(user.body.user.sub, 'alice');
+    const proxied = await jar.fetch(`${app.origin}/api/orders/7?q=1`, { headers: xhr(null) });
+    assert.equal(proxied.status, 200);
+    const echo = await proxied.json();
+    assert.equal(echo.path, '/v1/7');
+    assert.equal(echo.query, '?q=1');
+    assert.match(echo.headers.authorization, /^Bearer /, 'the session’s token upstream');
+    assert.equal(echo.headers.cookie, undefined, 'never the browser’s cookies');
+    assert.equal(echo.headers['x-forwarded-for'], '127.0.0.1', 'the socket’s address by default');
+    assert.equal(proxied.headers.get('cache-control'), 'private', 'a user’s answer is private');
+    const logout = await jar.fetch(`${app.origin}/auth/logout`, { method: 'POST', headers: xhr(null) });
+    assert.ok([200, 303].includes(logout.status), `sign-out answered ${logout.status}`);
+    const after = await jar.fetch(`${app.origin}/api/orders/7`, { headers: xhr(null) });
+    assert.equal(after.status, 401);
+    assert.equal(after.headers.get('x-bff-session'), 'none');
+    assert.equal(appSaw.length, 0, 'the app saw none of these');
+  });
+
+  test('a path that is not the BFF’s resolves false with nothing read: the app gets the whole body', async () => {
+    info = undefined;
+    preset = {};
+    appSaw.length = 0;
+    const body = Buffer.alloc(200 * 1024, 7);
+    const res = await raw('/upload?x=1', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) }, body });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.text), { app: true, path: '/upload?x=1', bytes: body.length });
+    // A path that only starts like a proxied one, and one outside the BFF's routes.
+    const lookalike = await raw('/api/ordersX/1', { headers: xhr(null) });
+    assert.equal(JSON.parse(lookalike.text).app, true);
+    assert.deepEqual(appSaw.map((s) => s.path), ['/upload?x=1', '/api/ordersX/1']);
+  });
+
+  test('headers the app set before it are kept, and every Set-Cookie line of an API that may set cookies still reaches the browser', async () => {
+    info = undefined;
+    preset = { 'x-powered-by': 'Express', 'x-frame-options': 'DENY' };
+    try {
+      const res = await raw('/api/open/set-cookie', { headers: xhr(null) });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['x-powered-by'], 'Express');
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+      // Two cookies of the API, as two lines (node:http's setHeader would keep only the last of a repeated name);
+      // the one named as the BFF's own session cookie never.
+      assert.deepEqual(res.headers['set-cookie'], ['upstream=1; Path=/', 'other=2; Path=/']);
+      assert.equal(res.headers['clear-site-data'], undefined);
+    } finally {
+      preset = {};
+    }
+    const plain = await raw('/api/open/set-cookie', { headers: xhr(null) });
+    assert.deepEqual(plain.headers['set-cookie'], ['upstream=1; Path=/', 'other=2; Path=/'], 'and without preset headers');
+  });
+
+  test('the origin: the socket’s scheme and Host by default (a foreign Host: 400, nothing forwarded); info.origin behind a proxy that terminates TLS; a bad info.origin rejects NFT401', async () => {
+    preset = {};
+    info = undefined;
+    const seen = up.seen.length;
+    const foreign = await raw('/api/open/echo', { headers: { ...xhr(null), host: 'evil.example' } });
+    assert.equal(foreign.status, 400);
+    assert.equal(JSON.parse(foreign.text).code, 'NFT415');
+    assert.equal(up.seen.length, seen, 'nothing forwarded');
+    // Behind a TLS-terminating proxy the server tells the origin the browser called (an allowed one here).
+    info = { origin: app.origin };
+    const told = await raw('/api/open/echo', { headers: { ...xhr(null), host: 'internal-name:8080' } });
+    assert.equal(told.status, 200);
+    info = { origin: 'https://not-allowed.example' };
+    const notAllowed = await raw('/api/open/echo', { headers: xhr(null) });
+    assert.equal(notAllowed.status, 400);
+    for (const origin of ['https://app.example/path', 'not a url', 'https://app.example/']) {
+      info = { origin };
+      const bad = await raw('/api/open/echo', { headers: xhr(null) });
+      assert.equal(bad.status, 598, origin);
+      assert.equal(bad.text, 'handleNode rejected: NFT401', origin);
+    }
+    info = { clientAddress: '203.0.113.9' };
+    const address = await raw('/api/open/echo', { headers: xhr(null) });
+    assert.equal(JSON.parse(address.text).headers['x-forwarded-for'], '203.0.113.9', 'info.clientAddress when given');
+    info = undefined;
+  });
+
+  test('the BFF’s own checks answer through it as JSON without a stack (CSRF 403, path 400, method 405)', async () => {
+    info = undefined;
+    preset = {};
+    const noCsrf = await raw('/api/open/echo', { headers: { origin: app.origin } });
+    assert.equal(noCsrf.status, 403);
+    assert.equal(JSON.parse(noCsrf.text).code, 'NFT407');
+    const escape = await raw('/api/open/a%2f..%2fx', { headers: xhr(null) });
+    assert.equal(escape.status, 400);
+    assert.equal(JSON.parse(escape.text).code, 'NFT415');
+    const method = await raw('/api/open/echo', { method: 'TRACE', headers: xhr(null) });
+    assert.equal(method.status, 405);
+    assert.match(method.headers.allow, /GET/);
+    for (const r of [noCsrf, escape, method]) assert.doesNotMatch(r.text, /at \w+ \(|Error:/);
+  });
+
+  test('the browser going away mid-answer ends the upstream call', async () => {
+    info = undefined;
+    preset = {};
+    const req = httpRequest(`${app.origin}/api/slow/stream`, { headers: xhr(null) });
+    req.end();
+    const [res] = await within(once(req, 'response'), 5_000, 'the streamed answer’s headers');
+    assert.equal(res.statusCode, 200);
+    await within(once(res, 'data'), 5_000, 'a first chunk');
+    req.destroy();
+    const deadline = Date.now() + 5_000;
+    while (!slow.cut.includes('/stream') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(slow.cut, ['/stream'], 'the API’s answer was cut short, not streamed on for 10 s');
+  });
+});
