@@ -144,6 +144,8 @@ const count = (text: string, c: string) => text.split(c).length - 1;
  */
 export function isSafeRest(rest: string): boolean {
   if (rest !== '' && !rest.startsWith('/')) return false;
+  // The common case, ASCII without a percent-encoding: nothing to decode or fold; only the segments to check.
+  if (PLAIN_REST.test(rest)) return hasPlainSegments(rest);
   if (!/^[A-Za-z0-9\-._~!$&'()*+,=:@/%]*$/.test(rest) || /%(?![0-9A-Fa-f]{2})/.test(rest)) return false;
   for (const match of rest.matchAll(/%([0-9A-Fa-f]{2})/g)) {
     const byte = parseInt(match[1], 16);
@@ -161,6 +163,14 @@ export function isSafeRest(rest: string): boolean {
   // of dots only ('…' is fine inside a word, as in 'wait…'; alone it is '...', which Windows reads as '..').
   const folded = decoded.normalize('NFKC');
   if (folded !== decoded && (STRUCTURAL.some((c) => count(folded, c) > count(decoded, c)) || folded.split('/').some((s) => /^\.+$/.test(s)))) return false;
+  return hasPlainSegments(rest);
+}
+
+/** The allowed characters of {@link isSafeRest} but `%`: a path that decodes and folds to itself. */
+const PLAIN_REST = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
+
+/** No empty segment (`//`, a trailing `/` is fine) and no dot segment. */
+function hasPlainSegments(rest: string): boolean {
   return !rest.split('/').slice(1).some((segment, i, all) => (segment === '' && i < all.length - 1) || segment === '.' || segment === '..');
 }
 
