@@ -5,10 +5,14 @@
 // before it (Express's headers) without folding repeated lines, decides the origin from the socket and Host (or
 // `info.origin` behind a proxy that terminates TLS), forwards the socket's address, and ends the upstream call
 // when the browser goes away.
+import '@angular/compiler'; // @angular/ssr's partially compiled injectables, outside an Angular build
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { createWebRequestFromNodeRequest, writeResponseToNodeResponse } from '@angular/ssr/node';
+import fc from 'fast-check';
 import * as bffModule from 'ngx-fresh-token/bff';
 import { bffOptions, cookieJar, getUser, signIn, startBffIdp, within } from './helpers/bff-idp.mjs';
 import { startUpstream } from './helpers/upstream.mjs';
@@ -18,7 +22,9 @@ let slow; // an API that streams slowly and records whether its answer was cut s
 let idp;
 let bff;
 let server;
+let webServer; // the same BFF through bff.handle() behind @angular/ssr/node's adapter, for the differential property
 const app = { origin: '' };
+const webApp = { origin: '' };
 /** What the app's own handler saw: paths and body sizes of requests handleNode left to it. */
 const appSaw = [];
 /** The `info` handleNode is called with (per test). */
@@ -48,9 +54,25 @@ before(async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   app.origin = `http://localhost:${server.address().port}`;
+  webServer = createServer(async (req, res) => {
+    try {
+      const response = bff ? await bff.handle(createWebRequestFromNodeRequest(req), { clientAddress: req.socket.remoteAddress }) : null;
+      if (response) return await writeResponseToNodeResponse(response, res);
+    } catch (err) {
+      res.writeHead(597, { 'content-type': 'text/plain' });
+      return res.end(`handle failed: ${err?.code ?? err?.message}`);
+    }
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ app: true, path: req.url, bytes: 0 }));
+  });
+  webServer.listen(0, '127.0.0.1');
+  await once(webServer, 'listening');
+  webApp.origin = `http://localhost:${webServer.address().port}`;
   idp = await startBffIdp({ appOrigin: app.origin, apis: { 'https://orders.example.test': 'orders:read' } });
   bff = await bffModule.createBff(
     bffOptions(idp, app, {
+      allowedOrigins: [app.origin, webApp.origin],
       apis: {
         orders: { resource: 'https://orders.example.test', proxy: { path: '/api/orders', target: `${up.origin}/v1`, token: 'user' } },
         open: { proxy: { path: '/api/open', target: up.origin, token: 'none', forwardSetCookie: true } },
@@ -63,6 +85,8 @@ after(async () => {
   await bff?.close();
   server?.closeAllConnections?.();
   server?.close();
+  webServer?.closeAllConnections?.();
+  webServer?.close();
   await idp?.close();
   await up?.close();
   await slow?.close();
@@ -106,6 +130,37 @@ function raw(path, { method = 'GET', headers = {}, body } = {}) {
     req.end(body);
   });
 }
+/** One raw HTTP/1.1 request (the request target exactly as given) to `origin`: { status, body }. */
+function rawTarget(origin, target, headers) {
+  const { port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const chunks = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const status = Number(text.slice(9, 12));
+      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      resolve({ status, body });
+    });
+    const lines = Object.entries(headers).map(([n, v]) => `${n}: ${v}\r\n`).join('');
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: ${new URL(origin).host}\r\n${lines}Connection: close\r\n\r\n`);
+  });
+}
+/** What an answer says about where a request went: the status, and the path and query that reached the API or the app. */
+function verdict({ status, body }) {
+  // A chunked body: the JSON is the line that starts with '{'.
+  const json = body.split('\r\n').find((line) => line.startsWith('{'));
+  let parsed = null;
+  try {
+    parsed = json ? JSON.parse(json) : null;
+  } catch {
+    parsed = null;
+  }
+  return { status, app: parsed?.app === true, path: parsed?.path ?? null, query: parsed?.query ?? null, code: parsed?.code ?? null };
+}
+
 const xhr = (jar, extra = {}) => ({ 'x-csrf': '1', origin: app.origin, ...(jar ? { cookie: jar.header(app.origin) } : {}), ...extra });
 
 describe('bff.handleNode: the BFF on node:http', () => {
@@ -208,6 +263,41 @@ describe('bff.handleNode: the BFF on node:http', () => {
     assert.equal(method.status, 405);
     assert.match(method.headers.allow, /GET/);
     for (const r of [noCsrf, escape, method]) assert.doesNotMatch(r.text, /at \w+ \(|Error:/);
+  });
+
+  test('property: any request target is answered by handleNode as by handle() behind @angular/ssr/node’s adapter (the same status, the same path upstream or to the app)', async () => {
+    info = undefined;
+    preset = {};
+    const piece = fc.constantFrom('/api/open', '/api/orders', '/api/ordersX', '/auth/login', '/session/user', '/', '/echo', '/..', '/.', '/%2e', '/%2E%2e', '/%2f', '/%5c', '\\', ';', '%3b', '//', '/a', '%20', '%', '%25', '?x=1', '#f', '~', '%EF%BC%8E', '%E2%80%A5', '%C0%AE', '@', ':');
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 6 }), fc.boolean(), async (pieces, csrf) => {
+        const joined = pieces.join('');
+        const target = joined.startsWith('/') ? joined : `/${joined}`; // '//x/…' too: a path, not a host
+        const headers = (origin) => (csrf ? { 'x-csrf': '1', origin } : {});
+        const viaNode = verdict(await rawTarget(app.origin, target, headers(app.origin)));
+        const viaWeb = verdict(await rawTarget(webApp.origin, target, headers(webApp.origin)));
+        assert.deepEqual(viaNode, viaWeb, `target ${target}`);
+      }),
+      // Seeded with the forms where URL parsers part ways: '//host/…' (a path, or a host?), an absolute-form-looking path.
+      { numRuns: 150, examples: [[['//', 'a', '/api/open', '/echo'], true], [['//', '@', '/api/orders'], true], [['/', '/api/open', '/..', '/api/orders'], true]] },
+    );
+  });
+
+  test('a Host header with more than a host and port never reaches the URL: no path, query or userinfo from it', async () => {
+    info = undefined;
+    preset = {};
+    const seen = up.seen.length;
+    for (const host of [`${new URL(app.origin).host}/api/open/echo?`, `x@${new URL(app.origin).host}`, `${new URL(app.origin).host}#`, `${new URL(app.origin).host}\\api`]) {
+      const res = await raw('/api/open/echo', { headers: { ...xhr(null), host } });
+      assert.equal(res.status, 400, host);
+      assert.equal(JSON.parse(res.text).code, 'NFT415', host);
+    }
+    // And a BFF route named only by a Host is not the BFF's: the app gets the path the request line names.
+    appSaw.length = 0;
+    const routed = await raw('/page', { headers: { host: `${new URL(app.origin).host}/session/user?` } });
+    assert.equal(JSON.parse(routed.text).app, true);
+    assert.deepEqual(appSaw.map((a) => a.path), ['/page']);
+    assert.equal(up.seen.length, seen, 'nothing forwarded');
   });
 
   test('the browser going away mid-answer ends the upstream call', async () => {

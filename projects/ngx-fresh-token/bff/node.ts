@@ -157,11 +157,22 @@ export async function toWebRequest(req: IncomingMessage, res: ServerResponse, ur
   return new Request(url, { method, headers, signal: controller.signal, body: stream.Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>, duplex: 'half' } as RequestInit);
 }
 
-/** The URL of a node:http request: `info.origin`, else the socket's scheme and the Host header (see {@link BffNodeRequestInfo}). `null`: not a URL. */
+/** A `Host` header that names a host (and port) and nothing else: no path, userinfo, query or fragment to smuggle into the URL. */
+const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The URL of a node:http request, as `createWebRequestFromNodeRequest` of `@angular/ssr/node` makes it (the origin, then
+ * the request target as it came: `//x/y` is a path): `info.origin`, else the socket's scheme and the `Host` header — one
+ * that names a host and port only (any other is `host.invalid`, so a `Host` can never put a path or userinfo into the URL).
+ * An absolute-form target (`http://host/path`) is taken as it is. `null`: not a URL.
+ */
 export function nodeRequestUrl(req: IncomingMessage, origin: string | undefined): URL | null {
-  const base = origin ?? `${(req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http'}://${req.headers.host ?? 'host.invalid'}`;
+  const target = req.url ?? '/';
   try {
-    return new URL(req.url ?? '/', base);
+    if (!target.startsWith('/')) return new URL(target);
+    const host = req.headers.host;
+    const base = origin ?? `${(req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http'}://${host && HOST.test(host) ? host : 'host.invalid'}`;
+    return new URL(`${base}${target}`);
   } catch {
     return null;
   }
