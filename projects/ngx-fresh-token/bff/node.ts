@@ -38,13 +38,14 @@ export function nodeCall(req: IncomingMessage, res: ServerResponse): ProxyCall {
   return {
     headers: { get: (name) => header(req, name.toLowerCase()) },
     method,
-    headerLines() {
-      const lines: [string, string][] = [];
+    headersKept(keep) {
+      const kept: Record<string, string> = {};
       for (const name in req.headers) {
+        if (name[0] === ':' || !keep(name)) continue;
         const value = header(req, name);
-        if (value !== null && name[0] !== ':') lines.push([name, value]);
+        if (value !== null) kept[name] = value;
       }
-      return lines;
+      return kept;
     },
     hasBody: method !== 'GET' && method !== 'HEAD',
     readBytes: (maxBytes) => readBytes(req, maxBytes),

@@ -211,8 +211,8 @@ export type ProxyBody = Uint8Array | NodeReadable | ReadableStream<Uint8Array>;
  */
 export interface ProxyCall extends HeaderSource {
   readonly method: string;
-  /** The request's header lines (lower-case names), read for the allowlist. */
-  headerLines(): Iterable<[string, string]>;
+  /** The request's header lines (lower-case names) that `keep` keeps, as one record (repeated lines joined by `, `). */
+  headersKept(keep: (name: string) => boolean): Record<string, string>;
   /** Whether the request has a body (never for GET and HEAD). */
   readonly hasBody: boolean;
   /** The body whole, at most `maxBytes` of it: `null` when it is longer. */
@@ -228,7 +228,11 @@ export function webCall(request: Request): ProxyCall {
   return {
     headers: request.headers,
     method: request.method,
-    headerLines: () => request.headers,
+    headersKept(keep) {
+      const kept: Record<string, string> = {};
+      for (const [name, value] of request.headers) if (keep(name)) kept[name] = value;
+      return kept;
+    },
     hasBody: request.body !== null && request.method !== 'GET' && request.method !== 'HEAD',
     readBytes: (maxBytes) => readBytesLimited(request, maxBytes),
     stream: () => request.body!,
@@ -297,8 +301,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
 
   /** The headers the upstream gets: the browser's, minus hop-by-hop, credentials and forgeable forwarding headers, plus the token and the proxy's own forwarding headers. */
   function upstreamHeaders(call: ProxyCall, api: ResolvedProxy, sent: Sent, info: BffRequestInfo | undefined): Record<string, string> {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of call.headerLines()) if (ALLOWED.has(name) || api.forwardHeaders.has(name)) headers[name] = value;
+    const headers = call.headersKept((name) => ALLOWED.has(name) || api.forwardHeaders.has(name));
     if (sent.kind !== 'none') headers['authorization'] = `Bearer ${sent.token.accessToken}`;
     headers['x-forwarded-host'] = deps.appOrigin.host;
     headers['x-forwarded-proto'] = deps.appOrigin.protocol.slice(0, -1);
@@ -442,7 +445,8 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     let listed: Set<string> | null = null;
     const cacheControls: string[] = [];
     for (const [name, value] of raw.headers) {
-      if (name === 'connection') for (const h of value.split(',')) (listed ??= new Set()).add(h.trim().toLowerCase());
+      // (`keep-alive` and `close`, the usual values, name no header: nothing to add to what is dropped anyway.)
+      if (name === 'connection' && !/^\s*(?:keep-alive|close)\s*$/i.test(value)) for (const h of value.split(',')) (listed ??= new Set()).add(h.trim().toLowerCase());
       else if (name === 'cache-control') cacheControls.push(value);
     }
     const headers: [string, string][] = [];
@@ -459,8 +463,9 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
       headers.push(['vary', 'Cookie']);
       // One user's answer: never for a shared cache (the browser's request carries a cookie, not Authorization).
       const cacheControl = cacheControls.length ? cacheControls.join(', ') : null;
-      if (!cacheControl || !/\b(?:private|no-store)\b/i.test(cacheControl)) {
-        const rest = (cacheControl ?? '').split(',').map((d) => d.trim()).filter((d) => d && !/^(?:public|s-maxage=.*)$/i.test(d));
+      if (!cacheControl) headers.push(['cache-control', 'private']);
+      else if (!/\b(?:private|no-store)\b/i.test(cacheControl)) {
+        const rest = cacheControl.split(',').map((d) => d.trim()).filter((d) => d && !/^(?:public|s-maxage=.*)$/i.test(d));
         headers.push(['cache-control', ['private', ...rest].join(', ')]);
       } else headers.push(['cache-control', cacheControl]);
     }
