@@ -31,12 +31,15 @@ const appSaw = [];
 let info;
 /** Headers the app's server sets before the BFF (as Express does with X-Powered-By). */
 let preset = {};
+/** An async middleware's wait before the BFF (ms; 0: none). */
+let delayMs = 0;
 
 before(async () => {
   up = await startUpstream();
   slow = await startSlowApi();
   server = createServer(async (req, res) => {
     for (const [name, value] of Object.entries(preset)) res.setHeader(name, value);
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
     try {
       if (bff && (await bff.handleNode(req, res, info))) return;
     } catch (err) {
@@ -55,6 +58,7 @@ before(async () => {
   await once(server, 'listening');
   app.origin = `http://localhost:${server.address().port}`;
   webServer = createServer(async (req, res) => {
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
     try {
       const response = bff ? await bff.handle(createWebRequestFromNodeRequest(req), { clientAddress: req.socket.remoteAddress }) : null;
       if (response) return await writeResponseToNodeResponse(response, res);
@@ -92,10 +96,18 @@ after(async () => {
   await slow?.close();
 });
 
-/** An API that answers /stream with 1 KB every 20 ms for 10 s, and records whether the answer ended early. */
+/** An API that answers /stream with 1 KB every 20 ms for 10 s, and records whether the answer ended early and how many answers are open. */
 async function startSlowApi() {
   const cut = [];
+  const open = { count: 0 };
   const s = createServer((req, res) => {
+    open.count++;
+    res.on('close', () => open.count--);
+    if (req.url === '/latin1') {
+      // A header value with a byte over 0x7f (latin1 é), on an answer large enough to stream.
+      res.writeHead(200, { 'content-type': 'application/pdf', 'content-disposition': 'attachment; filename="r\u00e9sum\u00e9.pdf"', 'content-length': String(100 * 1024) });
+      return res.end(Buffer.alloc(100 * 1024, 1));
+    }
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     const timer = setInterval(() => res.write(Buffer.alloc(1024, 97)), 20);
     const end = setTimeout(() => {
@@ -113,6 +125,7 @@ async function startSlowApi() {
   return {
     origin: `http://127.0.0.1:${s.address().port}`,
     cut,
+    open,
     close: () => new Promise((resolve) => (s.closeAllConnections(), s.close(() => resolve()))),
   };
 }
@@ -298,6 +311,50 @@ describe('bff.handleNode: the BFF on node:http', () => {
     assert.equal(JSON.parse(routed.text).app, true);
     assert.deepEqual(appSaw.map((a) => a.path), ['/page']);
     assert.equal(up.seen.length, seen, 'nothing forwarded');
+  });
+
+  test('a browser gone before the BFF starts (an async middleware in front) costs no upstream call that outlives it, through handleNode and handle() (attacker review: upstream connections leaked)', async () => {
+    info = undefined;
+    preset = {};
+    delayMs = 100;
+    try {
+      for (const origin of [app.origin, webApp.origin]) {
+        for (let i = 0; i < 5; i++) {
+          const socket = connect(Number(new URL(origin).port), '127.0.0.1');
+          await once(socket, 'connect');
+          socket.write(`GET /api/slow/stream HTTP/1.1\r\nHost: ${new URL(origin).host}\r\nX-CSRF: 1\r\nOrigin: ${origin}\r\n\r\n`);
+          socket.resetAndDestroy();
+        }
+        await new Promise((r) => setTimeout(r, 400)); // the middleware's wait, and then the BFF
+        const deadline = Date.now() + 3_000;
+        while (slow.open.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(slow.open.count, 0, `${origin === app.origin ? 'handleNode' : 'handle()'}: no answer of the API still streaming to nobody`);
+      }
+    } finally {
+      delayMs = 0;
+    }
+  });
+
+  test('a header byte over 0x7f reaches the browser as the API sent it, on a streamed answer too (attacker review: flushHeaders wrote UTF-8)', async () => {
+    info = undefined;
+    preset = {};
+    // handleNode only: @angular/ssr/node's writeResponseToNodeResponse (handle()'s usual adapter) writes such a header as UTF-8.
+    for (const origin of [app.origin]) {
+      const answer = await within(
+        new Promise((resolve, reject) => {
+          const socket = connect(Number(new URL(origin).port), '127.0.0.1');
+          const chunks = [];
+          socket.on('data', (c) => chunks.push(c));
+          socket.on('error', reject);
+          socket.on('end', () => resolve(Buffer.concat(chunks)));
+          socket.write(`GET /api/slow/latin1 HTTP/1.1\r\nHost: ${new URL(origin).host}\r\nX-CSRF: 1\r\nOrigin: ${origin}\r\nConnection: close\r\n\r\n`);
+        }),
+        5_000,
+        'the streamed answer',
+      );
+      const head = answer.subarray(0, answer.indexOf('\r\n\r\n'));
+      assert.ok(head.includes(Buffer.from('filename="r\xe9sum\xe9.pdf"', 'latin1')), `the é as the byte e9 — ${head.toString('latin1')}`);
+    }
   });
 
   test('the browser going away mid-answer ends the upstream call', async () => {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import * as bffModule from 'ngx-fresh-token/bff';
@@ -112,6 +113,34 @@ describe('bff proxy: token types (Duende’s five)', () => {
 });
 
 describe('bff proxy: what may pass', () => {
+  test('a chunked body on DELETE or OPTIONS goes upstream framed: it can never be read there as a second request (attacker review of #26’s speed-up: request smuggling)', async () => {
+    for (const method of ['OPTIONS', 'DELETE', 'POST']) {
+      const smuggled = `GET /smuggled-${method} HTTP/1.1\r\nHost: internal\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n`;
+      const { port } = new URL(tb.app.origin);
+      const answer = await within(
+        new Promise((resolve, reject) => {
+          const socket = connect(Number(port), '127.0.0.1');
+          const chunks = [];
+          socket.on('data', (c) => chunks.push(c));
+          socket.on('error', reject);
+          socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+          socket.write(
+            `${method} /api/open/echo HTTP/1.1\r\nHost: ${new URL(tb.app.origin).host}\r\nX-CSRF: 1\r\nOrigin: ${tb.app.origin}\r\n` +
+              `Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n${Buffer.byteLength(smuggled).toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`,
+          );
+        }),
+        5_000,
+        `the ${method} answer`,
+      );
+      assert.match(answer, /^HTTP\/1\.1 200 /, method);
+      // The upstream's own log: the one request, with the smuggled text as its body; never a request of its own.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(up.seen.filter((e) => e.path.startsWith('/smuggled')).length, 0, `${method}: no smuggled request reached the API`);
+      const echoed = up.seen.findLast((e) => e.method === method && e.path === '/echo');
+      assert.equal(echoed?.bodyBytes, Buffer.byteLength(smuggled), `${method}: the body arrived as a body`);
+    }
+  });
+
   test('paths that would leave the API’s path once decoded are refused with 400 and never forwarded', async () => {
     const jar = await signedIn();
     const before = up.seen.length;

@@ -51,6 +51,9 @@ export function nodeCall(req: IncomingMessage, res: ServerResponse): ProxyCall {
     readBytes: (maxBytes) => readBytes(req, maxBytes),
     stream: () => req,
     onAbort(abort) {
+      // Gone already (while the token was read, or an async middleware in front waited): at once (attacker review:
+      // a 'close' listener added after the close never runs, and the upstream call streamed on to nobody).
+      if (res.destroyed) return abort();
       res.once('close', () => {
         if (!res.writableFinished) abort();
       });
@@ -102,7 +105,10 @@ async function writeBody(res: ServerResponse, body: ProxyBody | null): Promise<v
   if (body instanceof Uint8Array) return void res.end(body);
   const { stream } = await loadTransports();
   const source = isWebStream(body) ? stream.Readable.fromWeb(body as import('node:stream/web').ReadableStream) : body;
-  res.flushHeaders();
+  if (res.destroyed) return void source.destroy(); // the browser is gone: so is the upstream's answer
+  // The headers go out now (server-sent events: before the first event), as latin1 like every other header block
+  // (flushHeaders() would write them as UTF-8 and change the bytes of a non-ASCII header value).
+  res.write('', 'latin1');
   source.on('error', () => res.destroy());
   res.on('close', () => {
     if (!res.writableFinished) source.destroy();

@@ -236,7 +236,7 @@ export function webCall(request: Request): ProxyCall {
     hasBody: request.body !== null && request.method !== 'GET' && request.method !== 'HEAD',
     readBytes: (maxBytes) => readBytesLimited(request, maxBytes),
     stream: () => request.body!,
-    onAbort: (abort) => request.signal.addEventListener('abort', abort, { once: true }),
+    onAbort: (abort) => (request.signal.aborted ? abort() : request.signal.addEventListener('abort', abort, { once: true })),
   };
 }
 
@@ -339,6 +339,10 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     const options = { protocol: server.protocol, hostname, port: server.port, path, method, headers, agent: agents[server.protocol] };
     if (body instanceof Uint8Array) headers['content-length'] = String(body.byteLength);
     else if (body && declaredLength !== null) headers['content-length'] = String(declaredLength);
+    // A streamed body of unknown length is always framed: node:http chunks it by itself only for methods that usually
+    // carry a body, and would send a DELETE's or an OPTIONS' bytes raw on the kept-alive connection, for the API to
+    // read as a request of its own (request smuggling, found by the attacker review).
+    else if (body) headers['transfer-encoding'] = 'chunked';
     return new Promise<UpstreamAnswer>((resolve, reject) => {
       let settled = false;
       const settle = (response: UpstreamAnswer | UpstreamFailure) => {
