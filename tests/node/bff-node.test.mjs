@@ -27,6 +27,8 @@ const app = { origin: '' };
 const webApp = { origin: '' };
 /** What the app's own handler saw: paths and body sizes of requests handleNode left to it. */
 const appSaw = [];
+/** What the BFF logged. */
+const warnings = [];
 /** The `info` handleNode is called with (per test). */
 let info;
 /** Headers the app's server sets before the BFF (as Express does with X-Powered-By). */
@@ -77,6 +79,7 @@ before(async () => {
   bff = await bffModule.createBff(
     bffOptions(idp, app, {
       allowedOrigins: [app.origin, webApp.origin],
+      logger: { warn: (message) => warnings.push(message) },
       apis: {
         orders: { resource: 'https://orders.example.test', proxy: { path: '/api/orders', target: `${up.origin}/v1`, token: 'user' } },
         open: { proxy: { path: '/api/open', target: up.origin, token: 'none', forwardSetCookie: true } },
@@ -103,6 +106,10 @@ async function startSlowApi() {
   const s = createServer((req, res) => {
     open.count++;
     res.on('close', () => open.count--);
+    if (req.url === '/no-content') {
+      res.writeHead(204, { 'content-length': '38' }); // a length on a 204: not allowed (RFC 9110 §8.6)
+      return res.end();
+    }
     if (req.url === '/latin1') {
       // A header value with a byte over 0x7f (latin1 é), on an answer large enough to stream.
       res.writeHead(200, { 'content-type': 'application/pdf', 'content-disposition': 'attachment; filename="r\u00e9sum\u00e9.pdf"', 'content-length': String(100 * 1024) });
@@ -354,6 +361,38 @@ describe('bff.handleNode: the BFF on node:http', () => {
       );
       const head = answer.subarray(0, answer.indexOf('\r\n\r\n'));
       assert.ok(head.includes(Buffer.from('filename="r\xe9sum\xe9.pdf"', 'latin1')), `the é as the byte e9 — ${head.toString('latin1')}`);
+    }
+  });
+
+  test('TRACE (which no Web Request can carry) to a BFF route: 405 with Allow, no 500 and no log line (attacker review: 500 plus a warning per request)', async () => {
+    info = undefined;
+    preset = {};
+    warnings.length = 0;
+    // (node:http's parser refuses TRACK itself, and hands CONNECT to the server's 'connect' event.)
+    for (const [path, allow] of [['/session/user', 'GET'], ['/auth/logout', 'POST'], ['/session/token', 'GET, POST']]) {
+      const res = await raw(path, { method: 'TRACE', headers: xhr(null) });
+      assert.equal(res.status, 405, path);
+      assert.equal(res.headers.allow, allow, path);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
+  test('a 204 goes to the browser without a Content-Length; headers the browser’s Connection names are not forwarded; a cookie the app set before stays next to the API’s (attacker review)', async () => {
+    info = undefined;
+    preset = {};
+    const empty = await raw('/api/slow/no-content', { headers: xhr(null) });
+    assert.equal(empty.status, 204);
+    assert.equal(empty.headers['content-length'], undefined);
+    const hop = await raw('/api/open/echo', { headers: { ...xhr(null), connection: 'accept-language', 'accept-language': 'fr', 'user-agent': 'kept' } });
+    const seen = JSON.parse(hop.text).headers;
+    assert.equal(seen['accept-language'], undefined, 'named by Connection: this hop only');
+    assert.equal(seen['user-agent'], 'kept');
+    preset = { 'set-cookie': ['app=1; Path=/'] };
+    try {
+      const cookies = await raw('/api/open/set-cookie', { headers: xhr(null) });
+      assert.deepEqual(cookies.headers['set-cookie'], ['app=1; Path=/', 'upstream=1; Path=/', 'other=2; Path=/']);
+    } finally {
+      preset = {};
     }
   });
 

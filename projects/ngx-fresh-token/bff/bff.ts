@@ -280,35 +280,47 @@ export async function createBff(options: BffOptions): Promise<Bff> {
     return json(200, { user, expiresAt, expiresIn: Math.max(0, Math.floor((expiresAt - resolved.now()) / 1000)), idleMs: resolved.idleMs });
   }
 
+  /** The methods each route answers: the `Allow` of its 405. */
+  const allowed: ReadonlyMap<string, string> = new Map([
+    [routes.login, 'GET'],
+    [routes.callback, 'GET'],
+    [routes.logout, 'POST'],
+    [routes.token, 'GET, POST'],
+    [routes.user, 'GET'],
+    [routes.backchannelLogout, 'POST'],
+    [routes.endSession, 'GET'],
+  ]);
+  const refuse = (path: string) => methodNotAllowed(allowed.get(path) ?? '');
+
   async function route(request: Request, url: URL, info?: BffRequestInfo): Promise<Response | null> {
     const method = request.method;
     const path = url.pathname;
     switch (path) {
       case routes.login:
-        return method === 'GET' || method === 'HEAD' ? login(request) : methodNotAllowed('GET');
+        return method === 'GET' || method === 'HEAD' ? login(request) : refuse(path);
       case routes.callback:
-        return method === 'GET' ? callback(request) : methodNotAllowed('GET');
+        return method === 'GET' ? callback(request) : refuse(path);
       case routes.logout: {
-        if (method !== 'POST') return methodNotAllowed('POST');
+        if (method !== 'POST') return refuse(path);
         const refused = csrfError(request, allowedOrigins, true);
         return refused ? errorResponse(refused) : logout(request);
       }
       case routes.token: {
-        if (method !== 'GET' && method !== 'POST') return methodNotAllowed('GET, POST');
+        if (method !== 'GET' && method !== 'POST') return refuse(path);
         const refused = csrfError(request, allowedOrigins, true);
         return refused ? errorResponse(refused) : tokenRoute(request);
       }
       case routes.user: {
-        if (method !== 'GET') return methodNotAllowed('GET');
+        if (method !== 'GET') return refuse(path);
         const refused = csrfError(request, allowedOrigins, false);
         return refused ? errorResponse(refused) : userRoute(request);
       }
       case routes.backchannelLogout:
         // Server to server, from the IdP: verified by the logout token's signature, not by CSRF rules.
-        return method === 'POST' ? backchannelLogout(request) : methodNotAllowed('POST');
+        return method === 'POST' ? backchannelLogout(request) : refuse(path);
       case routes.endSession:
         // A top-level navigation carrying a one-time reference; it only sends the browser on to the IdP.
-        return method === 'GET' ? endSession(request) : methodNotAllowed('GET');
+        return method === 'GET' ? endSession(request) : refuse(path);
       default: {
         const api = proxy.match(path);
         return api ? proxy.handle(request, api, info, url) : null;
@@ -353,6 +365,8 @@ export async function createBff(options: BffOptions): Promise<Bff> {
       try {
         // A proxied call: node:http in and out. Every other route: through a Web Request, as handle() answers it.
         if (api) await writeNodeAnswer(res, await proxy.handleCall(nodeCall(req, res), api, url, forwarded));
+        // A method no Web Request can carry (CONNECT, TRACE, TRACK) is none of the routes': 405, as handle() would answer.
+        else if (/^(?:CONNECT|TRACE|TRACK)$/i.test(req.method ?? '')) await writeWebResponse(res, refuse(path));
         else await writeWebResponse(res, (await bff.handle(await toWebRequest(req, res, url), forwarded)) ?? json(404, { error: 'not_found' }));
       } catch (err) {
         if (res.headersSent) res.destroy();

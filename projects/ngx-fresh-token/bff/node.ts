@@ -119,10 +119,13 @@ async function writeBody(res: ServerResponse, body: ProxyBody | null): Promise<v
 /**
  * The status and header lines to node:http's response, every line kept (a repeated name too). Headers the app
  * set before (`res.setHeader`) are kept unless a line of the same name replaces them (node:http's writeHead
- * with a list), as `writeResponseToNodeResponse` of `@angular/ssr/node` does.
+ * with a list), as `writeResponseToNodeResponse` of `@angular/ssr/node` does — but for `Set-Cookie`, whose lines add up.
  */
 function writeHead(res: ServerResponse, status: number, lines: readonly [string, string][]): void {
   const flat: string[] = [];
+  // Cookies the app set before are kept next to the answer's own (writeHead with a list would replace them).
+  const before = res.getHeader('set-cookie');
+  if (before !== undefined && lines.some(([name]) => name === 'set-cookie')) for (const line of [before].flat()) flat.push('set-cookie', String(line));
   for (const [name, value] of lines) flat.push(name, value);
   res.writeHead(status, flat);
 }

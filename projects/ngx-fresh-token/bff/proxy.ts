@@ -301,7 +301,10 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
 
   /** The headers the upstream gets: the browser's, minus hop-by-hop, credentials and forgeable forwarding headers, plus the token and the proxy's own forwarding headers. */
   function upstreamHeaders(call: ProxyCall, api: ResolvedProxy, sent: Sent, info: BffRequestInfo | undefined): Record<string, string> {
-    const headers = call.headersKept((name) => ALLOWED.has(name) || api.forwardHeaders.has(name));
+    // A header the browser's Connection names is for this hop only (RFC 9110 §7.6.1): never forwarded.
+    const connection = call.headers.get('connection');
+    const hopOnly = connection && !/^\s*(?:keep-alive|close)\s*$/i.test(connection) ? new Set(connection.toLowerCase().split(',').map((h) => h.trim())) : null;
+    const headers = call.headersKept((name) => (ALLOWED.has(name) || api.forwardHeaders.has(name)) && !hopOnly?.has(name));
     if (sent.kind !== 'none') headers['authorization'] = `Bearer ${sent.token.accessToken}`;
     headers['x-forwarded-host'] = deps.appOrigin.host;
     headers['x-forwarded-proto'] = deps.appOrigin.protocol.slice(0, -1);
@@ -459,6 +462,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     for (const entry of raw.headers) {
       const name = entry[0];
       if (DROPPED_RESPONSE_HEADERS.has(name) || listed?.has(name) || name === 'set-cookie' || (user && name === 'cache-control')) continue;
+      if (name === 'content-length' && raw.status === 204) continue; // a 204 has no content, nor a length (RFC 9110 §8.6)
       if (name === 'x-content-type-options') nosniff = true;
       headers.push(entry);
     }
