@@ -35,6 +35,8 @@ let info;
 let preset = {};
 /** An async middleware's wait before the BFF (ms; 0: none). */
 let delayMs = 0;
+/** handleNode calls that have not settled yet. */
+const pending = { count: 0 };
 
 before(async () => {
   up = await startUpstream();
@@ -42,11 +44,14 @@ before(async () => {
   server = createServer(async (req, res) => {
     for (const [name, value] of Object.entries(preset)) res.setHeader(name, value);
     if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    pending.count++;
     try {
       if (bff && (await bff.handleNode(req, res, info))) return;
     } catch (err) {
       res.writeHead(598, { 'content-type': 'text/plain' });
       return res.end(`handleNode rejected: ${err?.code ?? err?.message}`);
+    } finally {
+      pending.count--;
     }
     // The app: reads the whole body, so a byte handleNode took would show.
     let bytes = 0;
@@ -84,6 +89,7 @@ before(async () => {
         orders: { resource: 'https://orders.example.test', proxy: { path: '/api/orders', target: `${up.origin}/v1`, token: 'user' } },
         open: { proxy: { path: '/api/open', target: up.origin, token: 'none', forwardSetCookie: true } },
         slow: { proxy: { path: '/api/slow', target: slow.origin, token: 'none' } },
+        cookies: { proxy: { path: '/api/cookies', target: slow.origin, token: 'none', forwardSetCookie: true } },
       },
     }),
   );
@@ -106,6 +112,11 @@ async function startSlowApi() {
   const s = createServer((req, res) => {
     open.count++;
     res.on('close', () => open.count--);
+    if (req.url === '/nameless-cookies') {
+      // Nameless cookies a browser stores and sends back as `nft-session=…` (RFC 6265bis), and one ordinary cookie.
+      res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['=__Host-nft-session=forged; Path=/; Secure', '=nft-session-tx.abc=x; Path=/', 'bare-value', 'ok=1; Path=/'] });
+      return res.end('{}');
+    }
     if (req.url === '/no-content') {
       res.writeHead(204, { 'content-length': '38' }); // a length on a 204: not allowed (RFC 9110 §8.6)
       return res.end();
@@ -394,6 +405,58 @@ describe('bff.handleNode: the BFF on node:http', () => {
     } finally {
       preset = {};
     }
+  });
+
+  test('a browser gone mid-way through a small body (kept for the 401 retry): handleNode settles, nothing is logged (second attacker review: it hung for good, and handle() logged a line per connection)', async () => {
+    info = undefined;
+    preset = {};
+    warnings.length = 0;
+    for (const wait of [300, 0]) {
+      delayMs = wait;
+      try {
+        for (let i = 0; i < 5; i++) {
+          const socket = connect(Number(new URL(app.origin).port), '127.0.0.1');
+          await once(socket, 'connect');
+          socket.write(`POST /api/open/x HTTP/1.1\r\nHost: ${new URL(app.origin).host}\r\nOrigin: ${app.origin}\r\nX-CSRF: 1\r\nContent-Length: 60000\r\n\r\n${'a'.repeat(100)}`);
+          setTimeout(() => socket.destroy(), 50);
+        }
+        const deadline = Date.now() + 3_000;
+        while ((pending.count > 0 || Date.now() < deadline - 2_400) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(pending.count, 0, `wait ${wait} ms: every handleNode call settled`);
+      } finally {
+        delayMs = 0;
+      }
+    }
+    assert.deepEqual(warnings, [], 'a browser that left is not a server error');
+  });
+
+  test('an API that may set cookies still never sets a nameless one (the browser would send it back as the BFF’s own: second attacker review)', async () => {
+    info = undefined;
+    preset = {};
+    const res = await raw('/api/cookies/nameless-cookies', { headers: xhr(null) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.headers['set-cookie'], ['ok=1; Path=/']);
+  });
+
+  test('Sec-Fetch-Site sent twice with cross-site among them: 403; a transfer coding other than chunked: 400, nothing forwarded (second attacker review)', async () => {
+    info = undefined;
+    preset = {};
+    const twice = await raw('/api/open/echo', { headers: { ...xhr(null), 'sec-fetch-site': ['same-origin', 'cross-site'] } });
+    assert.equal(twice.status, 403);
+    const seen = up.seen.length;
+    const coded = await rawTarget(app.origin, '/api/open/echo', { 'x-csrf': '1', origin: app.origin });
+    assert.equal(coded.status, 200, 'the same request without a body passes');
+    const answer = await new Promise((resolve, reject) => {
+      const socket = connect(Number(new URL(app.origin).port), '127.0.0.1');
+      const chunks = [];
+      socket.on('data', (c) => chunks.push(c));
+      socket.on('error', reject);
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.write(`POST /api/open/echo HTTP/1.1\r\nHost: ${new URL(app.origin).host}\r\nX-CSRF: 1\r\nOrigin: ${app.origin}\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n`);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /NFT415/);
+    assert.equal(up.seen.length, seen + 1, 'only the request without a body reached the API');
   });
 
   test('the browser going away mid-answer ends the upstream call', async () => {

@@ -4,7 +4,7 @@ import { SESSION_FORCE_REFRESH_HEADER, SESSION_REPLACES_TOKEN_HEADER } from 'ngx
 import { createSealer, sha256 } from './crypto';
 import { csrfError } from './csrf';
 import { bffError, BffErrorCode, FreshTokenError } from './errors';
-import { errorResponse, json, methodNotAllowed } from './http';
+import { errorResponse, json, methodNotAllowed, RequestAborted } from './http';
 import { createLoginRoutes } from './login';
 import { createLogoutRoutes } from './logout';
 import { createGrantErrors, discover, installRotationCapture } from './oidc';
@@ -332,6 +332,8 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   /** The answer for an error no route turned into one (never the error itself: it could hold a token or a secret). */
   const failure = (err: unknown, method: string, path: string): Response => {
     if (err instanceof FreshTokenError) return errorResponse(err);
+    // A browser that left mid-body: nobody reads the answer, and it is not the server's fault (no log line per connection).
+    if (err instanceof RequestAborted) return json(400, { error: 'invalid_request' });
     resolved.logger.warn(`ngx-fresh-token/bff: ${method} ${path} failed (${err instanceof Error ? err.name : 'error'}).`);
     return json(500, { error: 'server_error' });
   };
@@ -369,8 +371,9 @@ export async function createBff(options: BffOptions): Promise<Bff> {
         else if (/^(?:CONNECT|TRACE|TRACK)$/i.test(req.method ?? '')) await writeWebResponse(res, refuse(path));
         else await writeWebResponse(res, (await bff.handle(await toWebRequest(req, res, url), forwarded)) ?? json(404, { error: 'not_found' }));
       } catch (err) {
-        if (res.headersSent) res.destroy();
-        else await writeWebResponse(res, failure(err, req.method ?? 'GET', path));
+        const answer = failure(err, req.method ?? 'GET', path);
+        if (res.headersSent || res.destroyed) res.destroy();
+        else await writeWebResponse(res, answer);
       }
       return true;
     },

@@ -36,7 +36,7 @@ export const BffErrorCode = {
   UnknownApi: 'NFT413',
   /** `/session/token?api=` named an API that is proxied: its tokens never leave the server. Answered 403. */
   ApiProxied: 'NFT414',
-  /** A proxied path would leave the API's path once decoded (dot segments, encoded slashes, backslashes), or its body did not match its length: answered 400, nothing forwarded. */
+  /** A proxied path would leave the API's path once decoded (dot segments, encoded slashes, backslashes), its body did not match its length, or it came in a transfer coding other than chunked: answered 400, nothing forwarded. */
   ProxyPathRefused: 'NFT415',
   /** The proxied API could not be reached (connection refused, reset or closed): answered 502. */
   UpstreamUnavailable: 'NFT416',

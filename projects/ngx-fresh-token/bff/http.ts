@@ -53,14 +53,27 @@ export async function readBodyLimited(request: Request, maxBytes: number): Promi
   return bytes === null ? null : new TextDecoder().decode(bytes);
 }
 
-/** The request body as bytes, exactly `length` of them at most: `null` when it is longer (see {@link readBodyLimited}). */
+/** The browser went away before its request body was read: nobody to answer, and not a server error (nothing is logged). */
+export class RequestAborted extends Error {
+  constructor() {
+    super('the request was aborted before its body was read');
+  }
+}
+
+/** The request body as bytes, exactly `length` of them at most: `null` when it is longer (see {@link readBodyLimited}); rejects with {@link RequestAborted} when the body cannot be read to its end. */
 export async function readBytesLimited(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | null> {
   if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let read: ReadableStreamReadResult<Uint8Array>;
+    try {
+      read = await reader.read();
+    } catch {
+      throw new RequestAborted();
+    }
+    const { done, value } = read;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

@@ -5,6 +5,7 @@
 // through a Web Request, made as @angular/ssr/node's adapter makes it. The checks, the token and the
 // upstream call are the proxy's own (proxy.ts), the same for both front ends.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RequestAborted } from './http';
 import { isWebStream, loadTransports, type BffRequestInfo, type ProxyAnswer, type ProxyBody, type ProxyCall } from './proxy';
 
 /**
@@ -61,9 +62,11 @@ export function nodeCall(req: IncomingMessage, res: ServerResponse): ProxyCall {
   };
 }
 
-/** The request body whole, `null` past `maxBytes`; rejects when the browser goes away before it ends. */
+/** The request body whole, `null` past `maxBytes`; rejects with {@link RequestAborted} when the browser is gone before it ends (already, or meanwhile). */
 function readBytes(req: IncomingMessage, maxBytes: number): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {
+    // Destroyed before this read began (an async middleware in front, the token lookup): 'close' has fired, 'end' never will.
+    if (req.destroyed) return reject(new RequestAborted());
     const chunks: Buffer[] = [];
     let total = 0;
     const stop = () => {
@@ -85,12 +88,13 @@ function readBytes(req: IncomingMessage, maxBytes: number): Promise<Uint8Array |
       stop();
       resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
     };
-    const failed = (err: Error) => {
+    const failed = () => {
       stop();
-      reject(err);
+      reject(new RequestAborted());
     };
+    // Closed before 'end' (even with every byte received: a destroyed stream drops what it had not handed out).
     const closed = () => {
-      if (!req.complete) failed(new Error('the request was aborted'));
+      if (!req.readableEnded) failed();
     };
     req.on('data', data);
     req.on('end', end);

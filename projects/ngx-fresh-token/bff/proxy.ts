@@ -466,7 +466,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
       if (name === 'x-content-type-options') nosniff = true;
       headers.push(entry);
     }
-    if (api.forwardSetCookie) for (const [name, line] of raw.headers) if (name === 'set-cookie' && !deps.ownCookie(line.split('=')[0].trim())) headers.push(['set-cookie', line]);
+    if (api.forwardSetCookie) for (const [name, line] of raw.headers) if (name === 'set-cookie' && mayForwardCookie(line)) headers.push(['set-cookie', line]);
     if (user) {
       headers.push(['vary', 'Cookie']);
       // One user's answer: never for a shared cache (the browser's request carries a cookie, not Authorization).
@@ -479,6 +479,18 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     }
     if (!nosniff) headers.push(['x-content-type-options', SECURITY_HEADERS['X-Content-Type-Options']]);
     return { status: raw.status, headers, body: raw.body };
+  }
+
+  /**
+   * Whether an upstream's Set-Cookie line may reach the browser: a named cookie that is none of the BFF's. A nameless one
+   * (`=nft-session=…`, or no `=` before the first `;`) never: a browser keeps it and sends back its value alone, which reads
+   * as `nft-session=…` (RFC 6265bis §5.6; found by the second attacker review).
+   */
+  function mayForwardCookie(line: string): boolean {
+    const pair = line.split(';', 1)[0];
+    const eq = pair.indexOf('=');
+    const name = eq > 0 ? pair.slice(0, eq).trim() : '';
+    return name !== '' && !deps.ownCookie(name);
   }
 
   /** One call upstream with `sent`'s token: bearer, or DPoP through openid-client when the token is bound to the BFF's key. */
@@ -560,6 +572,11 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     if (!api.methods.has(call.method)) return withCode(methodNotAllowed([...api.methods].join(', ')), BffErrorCode.ProxyMethodRefused);
     const refused = csrfError(call, deps.allowedOrigins, true);
     if (refused) return errorResponse(refused);
+    // A transfer coding other than chunked (gzip, …) would reach the API as plain bytes of another meaning.
+    const coding = call.headers.get('transfer-encoding');
+    if (coding !== null && !/^\s*chunked\s*$/i.test(coding)) {
+      return errorResponse(bffError(BffErrorCode.ProxyPathRefused, 'a transfer coding other than chunked is not forwarded.', { status: 400 }));
+    }
     // Only for the app's own origin: an adapter that builds the URL from the Host header must not let a
     // Host with a path in it pick what is proxied.
     if (!deps.allowedOrigins.has(url.origin)) {

@@ -10,6 +10,7 @@
 // back-channel logout, or found gone by the periodic check), both sides are closed with code 4401: the
 // client reconnects, and the new handshake gets a fresh token (or is refused).
 import { BffErrorCode, FreshTokenError } from './errors';
+import { isCrossSite } from './csrf';
 import { isSafeRest, type BffRequestInfo, type ResolvedProxy } from './proxy';
 import type { DpopKeys } from './dpop';
 import type { CachedToken } from './sessions';
@@ -154,7 +155,7 @@ export function createWebSocketProxy(deps: WebSocketDeps) {
     }
     // The handshake's own CSRF rules: an exact Origin, and no cross-site fetch.
     const origin = header('origin');
-    if (!origin || !deps.allowedOrigins.has(origin) || header('sec-fetch-site') === 'cross-site' || !deps.allowedOrigins.has(url.origin)) {
+    if (!origin || !deps.allowedOrigins.has(origin) || isCrossSite(header('sec-fetch-site')) || !deps.allowedOrigins.has(url.origin)) {
       return refuse(socket, 403, BffErrorCode.WebSocketRefused);
     }
     if (!isSafeRest(url.pathname.slice(api.path.length))) return refuse(socket, 400, BffErrorCode.ProxyPathRefused);
