@@ -5,9 +5,8 @@
 // (tests/node/helpers/bff-instance.mjs). Measures, for 200 signed-in sessions asking at once:
 //   cached   /session/token with a cached access token: throughput, p50, p99 — memory store (1
 //            process), Redis store (1 process), Redis store (3 processes, requests spread round-robin);
-//   trips    Redis commands per cached hit (MONITOR: commands sent by the BFF's connections; the read's
-//            HMGET and PEXPIRE go out together, one round trip; the commands a Lua script runs inside
-//            Redis are not sent);
+//   trips    Redis round trips per cached hit (MONITOR: commands sent by the BFF's connections;
+//            the commands a Lua script runs inside Redis are not round trips);
 //   storm    5 concurrent forced calls per session for the token it holds (X-Force-Refresh +
 //            X-Replaces-Token), spread over the instances: redemptions at the IdP (goal: one per
 //            session), invalid_grant (goal: 0), p99.
@@ -425,7 +424,7 @@ function table() {
       (r) => `| ${r.label} | ${r.instances} | ${r.throughputPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${(r.throughputPerSec / mem.throughputPerSec).toFixed(2)}× | ${(r.p50Ms / mem.p50Ms).toFixed(2)}× |`,
     ),
     '',
-    `Redis commands per cached hit, sent together (one round trip): ${results.trips.perHit} (${Object.entries(results.trips.byCommand).map(([c, n]) => `${c} ×${n}`).join(', ')} for ${results.trips.hits} hits; ${results.trips.insideScriptsPerHit} commands run inside the script per hit)`,
+    `Redis round trips per cached hit: ${results.trips.perHit} (${Object.entries(results.trips.byCommand).map(([c, n]) => `${c} ×${n}`).join(', ')} for ${results.trips.hits} hits; ${results.trips.insideScriptsPerHit} commands run inside the script per hit)`,
     '',
     `| Forced-refresh storm (${STORM_CALLS_PER_SESSION} calls per session, same held token) | processes | sessions | calls | redemptions | per session | invalid_grant | p50 ms | p99 ms |`,
     '|---|---|---|---|---|---|---|---|---|',

@@ -189,8 +189,6 @@ const LOCK_HELD_SCRIPT = `return redis.call('EXISTS', KEYS[1])`;
 /** The calls the store makes, the same for both clients. */
 interface RedisAdapter {
   run(script: string, keys: string[], args: string[]): Promise<unknown>;
-  /** One plain command (`['HMGET', key, …]`), when the client can send one (node-redis `sendCommand`, ioredis `call`). */
-  command?(args: string[]): Promise<unknown>;
   subscriber(onMessage: (channel: string) => void): Subscriber;
 }
 
@@ -206,7 +204,6 @@ interface EventSource {
 
 interface NodeRedisClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  sendCommand?(args: string[]): Promise<unknown>;
   duplicate(): NodeRedisConnection;
 }
 
@@ -220,7 +217,6 @@ interface NodeRedisConnection extends EventSource {
 
 interface IoRedisClient {
   eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
-  call(command: string, ...args: string[]): Promise<unknown>;
   duplicate(): IoRedisConnection;
 }
 
@@ -254,7 +250,6 @@ function adapterFor(client: RedisClientLike): RedisAdapter {
     const io = client as unknown as IoRedisClient;
     return {
       run: (script, keys, args) => io.eval(script, keys.length, ...keys, ...args),
-      command: ([name, ...args]) => io.call(name, ...args),
       subscriber(onMessage) {
         // ioredis connects a duplicate by itself and queues commands until it is ready.
         const sub = io.duplicate();
@@ -269,10 +264,8 @@ function adapterFor(client: RedisClientLike): RedisAdapter {
     };
   }
   const nr = client as unknown as NodeRedisClient;
-  const send = typeof nr.sendCommand === 'function' ? nr.sendCommand.bind(nr) : undefined;
   return {
     run: (script, keys, args) => nr.eval(script, { keys, arguments: args }),
-    ...(send ? { command: (args: string[]) => send(args) } : {}),
     subscriber(onMessage) {
       const sub = nr.duplicate();
       // Without a listener, an 'error' event (Redis gone) would end the process.
@@ -347,14 +340,6 @@ export function redisSessionStore(client: RedisClientLike, options: RedisSession
     for (const wake of [...(waiting.get(channel)?.wakers ?? [])]) wake();
   };
 
-  /** The absolute end of the records this process has read or written, by Redis key (bounded: the oldest go first). */
-  const ends = new Map<string, number>();
-  const learnEnd = (k: string, end: number) => {
-    if (ends.get(k) === end) return;
-    if (ends.size >= 10_000) ends.delete(ends.keys().next().value as string);
-    ends.set(k, end);
-  };
-
   const write = async (key: string, expectedVersion: string, record: SessionRecord, ttlMs: number): Promise<boolean> => {
     checkMs('ttlMs', ttlMs);
     const t = now();
@@ -380,9 +365,7 @@ export function redisSessionStore(client: RedisClientLike, options: RedisSession
         `${prefix}u:`,
       ],
     );
-    const written = Number(reply) === 1;
-    if (written) learnEnd(sessionKey(key), record.expiresAt);
-    return written;
+    return Number(reply) === 1;
   };
 
   const setNx = async (key: string, value: string, ttlMs: number): Promise<boolean> => {
@@ -394,27 +377,8 @@ export function redisSessionStore(client: RedisClientLike, options: RedisSession
     async get(key, opts) {
       const idleMs = opts?.idleMs;
       if (idleMs !== undefined) checkMs('idleMs', idleMs);
-      if (!redis.command) {
-        const reply = await redis.run(GET_SCRIPT, [sessionKey(key)], [String(now()), idleMs === undefined ? '' : String(Math.floor(idleMs))]);
-        return toRecord(reply);
-      }
-      // Every proxied call and /session/token reads here: two plain commands sent together (one round trip) cost
-      // Redis about a quarter of the Lua script's CPU (5 against 21 µs per read, measured). The slide is bounded
-      // by the idle window and the record's absolute end (GET_SCRIPT's rule: a TTL never past it), known from an
-      // earlier read or write of this key (a session's end never changes); not known yet, or not the one read, the
-      // bound follows in a second command once the record is read (an expired record: a TTL of 1 ms).
-      const k = sessionKey(key);
-      const idle = idleMs === undefined ? null : Math.max(1, Math.floor(idleMs));
-      const knownEnd = ends.get(k);
-      const read = redis.command(['HMGET', k, 'version', 'expiresAt', 'data', 'index']);
-      const slide = idle === null ? null : redis.command(['PEXPIRE', k, String(knownEnd === undefined ? idle : Math.max(1, Math.min(idle, Math.floor(knownEnd - now()))))]);
-      const [reply] = await Promise.all([read, slide]);
-      const record = toRecord(reply);
-      if (!record) return null;
-      learnEnd(k, record.expiresAt);
-      const left = record.expiresAt - now();
-      if (idle !== null && record.expiresAt !== knownEnd && left < idle) await redis.command(['PEXPIRE', k, String(Math.max(1, Math.floor(left)))]);
-      return left > 0 ? record : null;
+      const reply = await redis.run(GET_SCRIPT, [sessionKey(key)], [String(now()), idleMs === undefined ? '' : String(Math.floor(idleMs))]);
+      return toRecord(reply);
     },
 
     async set(key, record, ttlMs) {
