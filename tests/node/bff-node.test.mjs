@@ -112,6 +112,11 @@ async function startSlowApi() {
   const s = createServer((req, res) => {
     open.count++;
     res.on('close', () => open.count--);
+    if (req.url.startsWith('/cookie?line=')) {
+      // One Set-Cookie line of the test's choosing (base64url of its latin1 bytes).
+      res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': [Buffer.from(req.url.slice(13), 'base64url').toString('latin1')] });
+      return res.end('{}');
+    }
     if (req.url === '/nameless-cookies') {
       // Nameless cookies a browser stores and sends back as `nft-session=…` (RFC 6265bis), and one ordinary cookie.
       res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['=__Host-nft-session=forged; Path=/; Secure', '=nft-session-tx.abc=x; Path=/', 'bare-value', 'ok=1; Path=/'] });
@@ -161,23 +166,23 @@ function raw(path, { method = 'GET', headers = {}, body } = {}) {
     req.end(body);
   });
 }
-/** One raw HTTP/1.1 request (the request target exactly as given) to `origin`: { status, body }. */
-function rawTarget(origin, target, headers) {
-  const { port } = new URL(origin);
+/** Writes `bytes` (a whole request, ending in Connection: close) to `origin`'s port and resolves with every byte of the answer. */
+function rawExchange(origin, bytes) {
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1');
+    const socket = connect(Number(new URL(origin).port), '127.0.0.1');
     const chunks = [];
     socket.on('data', (c) => chunks.push(c));
     socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const status = Number(text.slice(9, 12));
-      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-      resolve({ status, body });
-    });
-    const lines = Object.entries(headers).map(([n, v]) => `${n}: ${v}\r\n`).join('');
-    socket.write(`GET ${target} HTTP/1.1\r\nHost: ${new URL(origin).host}\r\n${lines}Connection: close\r\n\r\n`);
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.write(bytes);
   });
+}
+
+/** One raw HTTP/1.1 request (the request target exactly as given) to `origin`: { status, body }. */
+async function rawTarget(origin, target, headers) {
+  const lines = Object.entries(headers).map(([n, v]) => `${n}: ${v}\r\n`).join('');
+  const text = (await rawExchange(origin, `GET ${target} HTTP/1.1\r\nHost: ${new URL(origin).host}\r\n${lines}Connection: close\r\n\r\n`)).toString('latin1');
+  return { status: Number(text.slice(9, 12)), body: text.slice(text.indexOf('\r\n\r\n') + 4) };
 }
 /** What an answer says about where a request went: the status, and the path and query that reached the API or the app. */
 function verdict({ status, body }) {
@@ -359,14 +364,7 @@ describe('bff.handleNode: the BFF on node:http', () => {
     // handleNode only: @angular/ssr/node's writeResponseToNodeResponse (handle()'s usual adapter) writes such a header as UTF-8.
     for (const origin of [app.origin]) {
       const answer = await within(
-        new Promise((resolve, reject) => {
-          const socket = connect(Number(new URL(origin).port), '127.0.0.1');
-          const chunks = [];
-          socket.on('data', (c) => chunks.push(c));
-          socket.on('error', reject);
-          socket.on('end', () => resolve(Buffer.concat(chunks)));
-          socket.write(`GET /api/slow/latin1 HTTP/1.1\r\nHost: ${new URL(origin).host}\r\nX-CSRF: 1\r\nOrigin: ${origin}\r\nConnection: close\r\n\r\n`);
-        }),
+        rawExchange(origin, `GET /api/slow/latin1 HTTP/1.1\r\nHost: ${new URL(origin).host}\r\nX-CSRF: 1\r\nOrigin: ${origin}\r\nConnection: close\r\n\r\n`),
         5_000,
         'the streamed answer',
       );
@@ -438,6 +436,53 @@ describe('bff.handleNode: the BFF on node:http', () => {
     assert.deepEqual(res.headers['set-cookie'], ['ok=1; Path=/']);
   });
 
+  test('property: no Set-Cookie line an API may set reaches the browser as one that comes back named as the BFF’s own cookie (RFC 6265bis parsing on the browser’s side)', async () => {
+    info = undefined;
+    preset = {};
+    const own = (name) => name === '__Host-nft-session' || name.startsWith('__Host-nft-session-tx.');
+    /** What a browser stores for a Set-Cookie line, and the name the BFF then reads from its Cookie header. */
+    const readBack = (line) => {
+      const pair = line.split(';', 1)[0];
+      const eq = pair.indexOf('=');
+      const wsp = (t) => t.replace(/^[ \t]+|[ \t]+$/g, '');
+      const sent = eq < 0 ? wsp(pair) : wsp(pair.slice(0, eq)) === '' ? wsp(pair.slice(eq + 1)) : `${wsp(pair.slice(0, eq))}=${wsp(pair.slice(eq + 1))}`;
+      const at = sent.indexOf('=');
+      return at < 0 ? null : wsp(sent.slice(0, at));
+    };
+    const piece = fc.constantFrom('__Host-nft-session', '__Host-nft-session-tx.abc', 'nft-session', 'a', '=', ' ', '\t', ';', 'x=1', 'Path=/', '\u00a0', 'Secure');
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 6 }), async (pieces) => {
+        const line = pieces.join('');
+        const res = await raw(`/api/cookies/cookie?line=${Buffer.from(line, 'latin1').toString('base64url')}`, { headers: xhr(null) });
+        assert.equal(res.status, 200);
+        for (const passed of res.headers['set-cookie'] ?? []) {
+          const name = readBack(passed);
+          assert.ok(name === null || !own(name), `${JSON.stringify(line)} reached the browser and reads back as ${JSON.stringify(name)}`);
+        }
+      }),
+      { numRuns: 150, examples: [[['=', '__Host-nft-session', '=', 'x']], [['\t', '=', '__Host-nft-session-tx.abc', '=', 'x']]] },
+    );
+  });
+
+  test('property: request headers a browser’s Connection names never go upstream; the proxy’s own X-Forwarded-* always do', async () => {
+    info = undefined;
+    preset = {};
+    const name = fc.constantFrom('accept', 'accept-language', 'user-agent', 'authorization', 'x-forwarded-for', 'x-forwarded-host', 'keep-alive', 'close', 'Accept-Language', ' accept ');
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(name, { minLength: 1, maxLength: 4 }), async (names) => {
+        const value = names.join(',');
+        const res = await raw('/api/open/echo', { headers: { ...xhr(null), connection: value, accept: 'text/x-a', 'accept-language': 'fr', 'user-agent': 'ua' } });
+        const seen = JSON.parse(res.text).headers;
+        const listed = value.toLowerCase().split(',').map((n) => n.trim());
+        const only = listed.length === 1 && (listed[0] === 'keep-alive' || listed[0] === 'close') ? [] : listed;
+        for (const h of ['accept', 'accept-language', 'user-agent']) assert.equal(h in seen, !only.includes(h), `${h} with Connection: ${value}`);
+        assert.equal(seen['x-forwarded-host'], new URL(app.origin).host, `x-forwarded-host with Connection: ${value}`);
+        assert.equal(seen['x-forwarded-for'], '127.0.0.1');
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   test('Sec-Fetch-Site sent twice with cross-site among them: 403; a transfer coding other than chunked: 400, nothing forwarded (second attacker review)', async () => {
     info = undefined;
     preset = {};
@@ -446,14 +491,9 @@ describe('bff.handleNode: the BFF on node:http', () => {
     const seen = up.seen.length;
     const coded = await rawTarget(app.origin, '/api/open/echo', { 'x-csrf': '1', origin: app.origin });
     assert.equal(coded.status, 200, 'the same request without a body passes');
-    const answer = await new Promise((resolve, reject) => {
-      const socket = connect(Number(new URL(app.origin).port), '127.0.0.1');
-      const chunks = [];
-      socket.on('data', (c) => chunks.push(c));
-      socket.on('error', reject);
-      socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-      socket.write(`POST /api/open/echo HTTP/1.1\r\nHost: ${new URL(app.origin).host}\r\nX-CSRF: 1\r\nOrigin: ${app.origin}\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n`);
-    });
+    const answer = (
+      await rawExchange(app.origin, `POST /api/open/echo HTTP/1.1\r\nHost: ${new URL(app.origin).host}\r\nX-CSRF: 1\r\nOrigin: ${app.origin}\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n`)
+    ).toString('latin1');
     assert.match(answer, /^HTTP\/1\.1 400 /);
     assert.match(answer, /NFT415/);
     assert.equal(up.seen.length, seen + 1, 'only the request without a body reached the API');

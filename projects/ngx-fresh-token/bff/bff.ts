@@ -329,6 +329,8 @@ export async function createBff(options: BffOptions): Promise<Bff> {
   }
 
   const ownPaths = new Set(Object.values(routes));
+  /** The last `info.origin` handleNode found to be an origin. */
+  let checkedOrigin: string | undefined;
   /** The answer for an error no route turned into one (never the error itself: it could hold a token or a secret). */
   const failure = (err: unknown, method: string, path: string): Response => {
     if (err instanceof FreshTokenError) return errorResponse(err);
@@ -355,8 +357,12 @@ export async function createBff(options: BffOptions): Promise<Bff> {
       }
     },
     async handleNode(req, res, info) {
-      if (info?.origin !== undefined && (!URL.canParse(info.origin) || new URL(info.origin).origin !== info.origin)) {
-        throw bffError(BffErrorCode.InvalidOption, 'handleNode(req, res, { origin }) needs an origin such as "https://app.example.com" (scheme, host, port; no path).');
+      // (The same origin on every call, as a server passes it: checked once, not parsed per request.)
+      if (info?.origin !== undefined && info.origin !== checkedOrigin) {
+        if (!URL.canParse(info.origin) || new URL(info.origin).origin !== info.origin) {
+          throw bffError(BffErrorCode.InvalidOption, 'handleNode(req, res, { origin }) needs an origin such as "https://app.example.com" (scheme, host, port; no path).');
+        }
+        checkedOrigin = info.origin;
       }
       const url = nodeRequestUrl(req, info?.origin);
       if (!url) return false;

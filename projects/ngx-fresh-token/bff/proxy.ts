@@ -223,6 +223,17 @@ export interface ProxyCall extends HeaderSource {
   onAbort(abort: () => void): void;
 }
 
+/**
+ * The header names a `Connection` value lists (lower case), added to `into`: the headers of one hop only (RFC 9110
+ * §7.6.1). `keep-alive` and `close`, the usual values, name no header: `into` as it was, no set made.
+ */
+function connectionNames(value: string | null, into: Set<string> | null): Set<string> | null {
+  if (value === null || /^\s*(?:keep-alive|close)\s*$/i.test(value)) return into;
+  const names = into ?? new Set<string>();
+  for (const name of value.split(',')) names.add(name.trim().toLowerCase());
+  return names;
+}
+
 /** A Web `Request` as a {@link ProxyCall}. */
 export function webCall(request: Request): ProxyCall {
   return {
@@ -302,8 +313,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
   /** The headers the upstream gets: the browser's, minus hop-by-hop, credentials and forgeable forwarding headers, plus the token and the proxy's own forwarding headers. */
   function upstreamHeaders(call: ProxyCall, api: ResolvedProxy, sent: Sent, info: BffRequestInfo | undefined): Record<string, string> {
     // A header the browser's Connection names is for this hop only (RFC 9110 §7.6.1): never forwarded.
-    const connection = call.headers.get('connection');
-    const hopOnly = connection && !/^\s*(?:keep-alive|close)\s*$/i.test(connection) ? new Set(connection.toLowerCase().split(',').map((h) => h.trim())) : null;
+    const hopOnly = connectionNames(call.headers.get('connection'), null);
     const headers = call.headersKept((name) => (ALLOWED.has(name) || api.forwardHeaders.has(name)) && !hopOnly?.has(name));
     if (sent.kind !== 'none') headers['authorization'] = `Bearer ${sent.token.accessToken}`;
     headers['x-forwarded-host'] = deps.appOrigin.host;
@@ -452,8 +462,7 @@ export function createProxy(apis: readonly ResolvedProxy[], deps: ProxyDeps) {
     let listed: Set<string> | null = null;
     const cacheControls: string[] = [];
     for (const [name, value] of raw.headers) {
-      // (`keep-alive` and `close`, the usual values, name no header: nothing to add to what is dropped anyway.)
-      if (name === 'connection' && !/^\s*(?:keep-alive|close)\s*$/i.test(value)) for (const h of value.split(',')) (listed ??= new Set()).add(h.trim().toLowerCase());
+      if (name === 'connection') listed = connectionNames(value, listed);
       else if (name === 'cache-control') cacheControls.push(value);
     }
     const headers: [string, string][] = [];
